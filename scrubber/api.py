@@ -1,0 +1,56 @@
+"""Public entry points: a dataset, a file, or a set of paths. No CLI code here.
+
+This is the stage that pipelines call (Dask, the DICOM network node, user code).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .audit import FileReport
+from .batch import RunSummary, check_layout, scrub_jobs, walk
+from .files import scrub_file
+from .pipeline import ScrubResult, scrub_dataset
+from .policy import Policy
+
+__all__ = ["Policy", "ScrubResult", "FileReport", "RunSummary", "scrub_dataset", "scrub_file",
+           "scrub_paths", "default_quarantine", "default_audit"]
+
+
+def default_quarantine(out_dir: Path) -> Path:
+    """Quarantine lives beside the output, never inside it: OUT.quarantine/."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + ".quarantine")
+
+
+def default_audit(out_dir: Path) -> Path:
+    """The run's audit (JSONL, no PHI) beside the output: OUT.audit.jsonl."""
+    out_dir = Path(out_dir)
+    return out_dir.with_name(out_dir.name + ".audit.jsonl")
+
+
+def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy | None = None, *,
+                workers: int = 1, quarantine: str | Path | None = None, qa: str | Path | None = None,
+                audit: str | Path | None = None,
+                progress: Callable[[FileReport], None] | None = None,
+                on_start: Callable[[int], None] | None = None) -> RunSummary:
+    """Scrub files and folder trees into ``out_dir`` (same relative paths), one report per file.
+
+    Files that cannot be cleaned go to ``quarantine`` (default OUT.quarantine/) with a reason file;
+    ``qa`` (optional) receives before/after PNGs; ``on_start`` hears the number of files found.
+    """
+    started = time.perf_counter()
+    policy = policy or Policy()
+    inputs = [Path(p) for p in paths]
+    out_dir = Path(out_dir)
+    quarantine = Path(quarantine) if quarantine is not None else default_quarantine(out_dir)
+    audit = Path(audit) if audit is not None else default_audit(out_dir)
+    qa_dir = Path(qa) if qa is not None else None
+    check_layout(inputs, out_dir, [quarantine, qa_dir])
+    jobs, skipped = walk(inputs)
+    if on_start is not None:
+        on_start(len(jobs))
+    reports = scrub_jobs(jobs, out_dir, policy, workers=workers, quarantine=quarantine, qa=qa_dir,
+                         audit=audit, progress=progress)
+    return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started)

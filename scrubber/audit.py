@@ -1,0 +1,67 @@
+"""Audit records: what was done to each file, with hashes instead of any identifying value."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .header import digest
+
+
+@dataclass
+class FileReport:
+    """Outcome of one input file; picklable, holds no PHI except ``rel`` (the relative path).
+
+    ``rel`` is shown to the operator only; the audit stores its keyed digest instead.
+    """
+
+    rel: str
+    decision: str  # delivered | quarantined (could not be cleaned) | failed (scrubber fault)
+    reason_code: str = ""
+    reason: str = ""
+    frames: int = 0
+    boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)
+    pixels_changed: bool = False
+    syntax_in: str = ""
+    syntax_out: str = ""
+    header_counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    instance: str = ""  # keyed digest of the input SOP Instance UID
+    seconds: float = 0.0
+
+    @property
+    def boxes_removed(self) -> int:
+        return sum(len(b) for b in self.boxes)
+
+
+def record(report: FileReport, key: bytes) -> dict:
+    """The audit line for one file: the path is replaced by its keyed digest."""
+    line = asdict(report)
+    line["file"] = digest(key, report.rel)
+    del line["rel"]
+    line["boxes_removed"] = report.boxes_removed
+    return line
+
+
+def reason_document(report: FileReport) -> dict:
+    """The JSON that sits beside a quarantined file: why, in words and as a stable code."""
+    return {"decision": report.decision, "reason_code": report.reason_code, "reason": report.reason,
+            "instance": report.instance, "syntax_in": report.syntax_in}
+
+
+class AuditLog:
+    """Append-only JSONL audit of a run, flushed per line so an interrupted run keeps its record."""
+
+    def __init__(self, path: Path, key: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.key = key
+        self.handle: IO[str] = path.open("a", encoding="utf-8")
+
+    def write(self, report: FileReport) -> None:
+        self.handle.write(json.dumps(record(report, self.key), sort_keys=True) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()

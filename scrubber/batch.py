@@ -1,0 +1,157 @@
+"""Many files: walk the inputs, fan out over worker processes, collect reports and the audit.
+
+The model is loaded once per worker process; torch threads are split so workers don't fight.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .audit import AuditLog, FileReport
+from .detect.ocr import default_threads
+from .files import scrub_file
+from .policy import Policy
+from .read import is_dicomdir
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    src: Path
+    rel: str
+
+
+@dataclass
+class RunSummary:
+    """Totals of a run; ``ok`` is True only when every input was delivered."""
+
+    reports: list[FileReport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, decision: str) -> int:
+        return sum(1 for r in self.reports if r.decision == decision)
+
+    @property
+    def frames(self) -> int:
+        return sum(r.frames for r in self.reports)
+
+    @property
+    def boxes(self) -> int:
+        return sum(r.boxes_removed for r in self.reports)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.decision == "delivered" for r in self.reports)
+
+
+def walk(inputs: Iterable[Path]) -> tuple[list[Job], list[str]]:
+    """Files under the inputs, with their output-relative paths; DICOMDIRs listed apart (skipped)."""
+    inputs = [Path(p) for p in inputs]
+    jobs: list[Job] = []
+    skipped: list[str] = []
+    prefix_roots = len(inputs) > 1
+    for root in inputs:
+        if not root.exists():
+            raise FileNotFoundError(f"input {root} does not exist")
+        if root.is_file():
+            found = [(root, root.name)]
+        else:
+            base = root.name if prefix_roots else ""
+            found = [(path, str(Path(base) / path.relative_to(root))) for path in _tree(root)]
+        for path, rel in found:
+            (skipped.append(rel) if is_dicomdir(path) else jobs.append(Job(path, rel)))
+    seen: set[str] = set()
+    for job in jobs:
+        if job.rel in seen:
+            raise ValueError(f"two inputs map to the same output path {job.rel}")
+        seen.add(job.rel)
+    return jobs, skipped
+
+
+def _tree(root: Path) -> Iterator[Path]:
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.is_file() and not name.endswith(".part"):
+                yield path
+
+
+def check_layout(inputs: Iterable[Path], out_dir: Path, others: Iterable[Path | None]) -> None:
+    """Refuse an output, quarantine or QA folder inside an input folder (it would be re-read)."""
+    roots = [Path(p).resolve() for p in inputs if Path(p).is_dir()]
+    for folder in [out_dir, *[o for o in others if o is not None]]:
+        target = Path(folder).resolve()
+        for root in roots:
+            if target == root or root in target.parents:
+                raise ValueError(f"{folder} lies inside the input folder {root}")
+
+
+_worker_threads = 0
+
+
+def _init_worker(threads: int) -> None:
+    global _worker_threads
+    _worker_threads = threads
+
+
+def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None) -> FileReport:
+    from .detect.registry import detector_for
+
+    detector = None
+    try:
+        detector = detector_for(policy, _worker_threads)
+    except Exception as exc:
+        return FileReport(rel=job.rel, decision="failed", reason_code="detector_unavailable",
+                          reason=f"text detector could not be loaded ({type(exc).__name__}: {exc})")
+    return scrub_file(job.src, out_dir / job.rel, policy, rel=job.rel, quarantine=quarantine, qa=qa,
+                      detector=detector)
+
+
+def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int = 1,
+               quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
+               progress: Callable[[FileReport], None] | None = None) -> list[FileReport]:
+    """Scrub every job; reports come back in input order, progress is called as each finishes."""
+    threads = policy.threads or default_threads(workers)
+    log = AuditLog(audit, policy.key) if audit is not None else None
+    reports: dict[int, FileReport] = {}
+
+    def done(index: int, report: FileReport) -> None:
+        reports[index] = report
+        if log is not None:
+            log.write(report)
+        if progress is not None:
+            progress(report)
+
+    try:
+        if workers <= 1:
+            _init_worker(threads)
+            for index, job in enumerate(jobs):
+                done(index, _run_job(job, out_dir, policy, quarantine, qa))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                     initargs=(threads,)) as pool:
+                running: dict[Future, int] = {
+                    pool.submit(_run_job, job, out_dir, policy, quarantine, qa): i for i, job in enumerate(jobs)}
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        index = running.pop(future)
+                        done(index, _collect(future, jobs[index]))
+    finally:
+        if log is not None:
+            log.close()
+    return [reports[i] for i in range(len(jobs))]
+
+
+def _collect(future: Future, job: Job) -> FileReport:
+    try:
+        return future.result()
+    except Exception as exc:  # a worker that died: the file is not delivered
+        return FileReport(rel=job.rel, decision="failed", reason_code="worker_failed",
+                          reason=f"worker process failed ({type(exc).__name__})")

@@ -1,0 +1,193 @@
+"""The `scrubber` command: run, inspect, keygen.
+
+Output to the operator names files by their path relative to the input root and never prints a
+header value; errors are one line per file on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from .api import Policy, default_audit, default_quarantine, scrub_paths
+from .audit import FileReport
+from .batch import RunSummary
+from .errors import ScrubError
+
+EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    changes: dict = {"device": args.device}
+    if getattr(args, "key_file", None):
+        changes["key"] = read_key(Path(args.key_file))
+    return Policy(**changes)
+
+
+def read_key(path: Path) -> bytes:
+    """A key file holds hex (as written by `scrubber keygen`); at least 16 bytes of key."""
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise SystemExit(f"scrubber: {path} is not a key file (expected hex, see `scrubber keygen`)") from None
+    if len(key) < 16:
+        raise SystemExit(f"scrubber: {path} holds fewer than 16 bytes of key")
+    return key
+
+
+class Progress:
+    """A one-line progress bar on a terminal (files, frames/s, files left); sparse lines otherwise."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.total = self.done = self.frames = self.not_delivered = 0
+        self.started = time.perf_counter()
+        self.last_line = -1
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self.started = time.perf_counter()
+        self.stream.write(f"scrubber: {total} file(s) to scrub\n")
+
+    def __call__(self, report: FileReport) -> None:
+        self.done += 1
+        self.frames += report.frames
+        if report.decision != "delivered":
+            self.not_delivered += 1
+            self._clear()
+            self.stream.write(f"scrubber: {report.decision.upper()} {report.rel}: {report.reason}\n")
+        rate = self.frames / max(time.perf_counter() - self.started, 1e-9)
+        bar_width = 24
+        filled = int(bar_width * self.done / max(self.total, 1))
+        line = (f"[{'#' * filled}{'.' * (bar_width - filled)}] {self.done}/{self.total} files, "
+                f"{rate:.2f} frames/s, {self.total - self.done} left, {self.not_delivered} not delivered")
+        if self.tty:
+            self.stream.write("\r" + line)
+            if self.done == self.total:
+                self.stream.write("\n")
+        elif self.done * 10 // max(self.total, 1) != self.last_line or self.done == self.total:
+            self.last_line = self.done * 10 // max(self.total, 1)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+
+
+def summary_table(summary: RunSummary) -> str:
+    rows = [("delivered", "delivered"), ("quarantined", "quarantined"), ("failed", "failed")]
+    lines = [f"{'':14s}{'files':>8s}{'frames':>9s}{'boxes removed':>15s}"]
+    for label, decision in rows:
+        reports = [r for r in summary.reports if r.decision == decision]
+        frames = sum(r.frames for r in reports)
+        boxes = sum(r.boxes_removed for r in reports)
+        lines.append(f"{label:14s}{len(reports):8d}{frames:9d}{boxes:15d}")
+    lines.append(f"{'skipped':14s}{len(summary.skipped):8d}   (DICOMDIR)")
+    rate = summary.frames / summary.seconds if summary.seconds else 0.0
+    lines.append(f"time {summary.seconds:.1f} s, {rate:.2f} frames/s")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    quarantine = Path(args.quarantine) if args.quarantine else default_quarantine(out)
+    audit = Path(args.audit) if args.audit else default_audit(out)
+    progress = Progress()
+    try:
+        summary = scrub_paths(args.inputs, out, _policy(args), workers=args.workers, quarantine=quarantine,
+                              qa=args.qa, audit=audit, progress=progress, on_start=progress.start)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"scrubber: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(summary_table(summary))
+    print(f"output:     {out}")
+    if not summary.ok:
+        print(f"quarantine: {quarantine} (a .reason.json beside each file)")
+    print(f"audit:      {audit}")
+    if args.qa:
+        print(f"qa:         {args.qa} (before/after PNG per file)")
+    return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .pipeline import scrub_dataset
+    from .read import read
+
+    try:
+        ds = read(Path(args.file))
+        result = scrub_dataset(ds, _policy(args))
+    except ScrubError as exc:
+        print(f"scrubber: {args.file}: would be QUARANTINED: {exc.message} [{exc.code}]", file=sys.stderr)
+        return EXIT_NOT_ALL_DELIVERED
+    print(f"{args.file}: {result.frames} frame(s), {result.boxes_removed} box(es) would be blacked out "
+          f"(nothing written)")
+    for index, detections in enumerate(result.detections):
+        if detections or args.all_frames:
+            print(f"frame {index}: {len(detections)} detection(s)")
+            for det in detections:
+                x0, y0, x1, y1 = det.box
+                print(f"  x {x0}-{x1} y {y0}-{y1}  {det.detector}/{det.rendering}")
+    if result.frames > 1 and result.boxes:
+        print(f"blacked out in every frame (union of all frames, padded): {len(result.boxes[0])} box(es)")
+    print(f"transfer syntax: {result.syntax_in} -> {result.syntax_out}")
+    return EXIT_OK
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.exists():
+        print(f"scrubber: {path} exists; refusing to overwrite a key", file=sys.stderr)
+        return EXIT_USAGE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    print(f"key written to {path} (keep it secret; the same key gives the same pseudonyms)")
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="scrubber", description="Remove burned-in text from DICOM images.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
+
+    run = sub.add_parser("run", help="scrub files and folders into an output folder")
+    run.add_argument("inputs", nargs="+", help="DICOM files or folders (walked recursively)")
+    run.add_argument("-o", "--output", required=True, help="output folder (same relative paths)")
+    run.add_argument("--quarantine", help="folder for files that cannot be cleaned (default OUT.quarantine)")
+    run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (model loaded once each)")
+    run.add_argument("--qa", help="folder for before/after PNGs with the removed boxes outlined")
+    common(run)
+    run.set_defaults(func=cmd_run)
+
+    inspect = sub.add_parser("inspect", help="show what would be removed from one file; writes nothing")
+    inspect.add_argument("file")
+    inspect.add_argument("--all-frames", action="store_true", help="list frames without detections too")
+    common(inspect)
+    inspect.set_defaults(func=cmd_inspect)
+
+    keygen = sub.add_parser("keygen", help="create a secret key file for consistent pseudonyms")
+    keygen.add_argument("file")
+    keygen.set_defaults(func=cmd_keygen)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "workers", 1) < 1:
+        print("scrubber: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Why a file could not be cleaned. Every reason is a stable code plus a message with no PHI."""
+from __future__ import annotations
+
+
+class ScrubError(Exception):
+    """A file that must go to quarantine; ``code`` is stable, ``str(self)`` is safe to print."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotDicom(ScrubError):
+    code = "not_dicom"
+
+
+class NoPixelData(ScrubError):
+    code = "no_pixel_data"
+
+
+class UnsupportedSyntax(ScrubError):
+    code = "unsupported_transfer_syntax"
+
+
+class UnsupportedImage(ScrubError):
+    code = "unsupported_image"
+
+
+class InconsistentImage(ScrubError):
+    code = "inconsistent_image"
+
+
+class TooLarge(ScrubError):
+    code = "too_large"
+
+
+class DecodeFailed(ScrubError):
+    code = "decode_failed"
+
+
+class DetectFailed(ScrubError):
+    code = "detect_failed"
+
+
+class EncodeFailed(ScrubError):
+    code = "encode_failed"
+
+
+class HeaderFailed(ScrubError):
+    code = "header_failed"
+
+
+class WriteFailed(ScrubError):
+    code = "write_failed"

@@ -1,0 +1,73 @@
+"""One input file to one output: read, scrub, write atomically, or quarantine with a reason."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .audit import FileReport, reason_document
+from .detect.registry import Detector
+from .errors import ScrubError, WriteFailed
+from .header import digest
+from .pipeline import scrub_dataset
+from .pixels import render
+from .policy import Policy
+from .qa import write_png
+from .read import read
+from .write import atomic_write, atomic_write_bytes
+
+
+def scrub_file(src: Path, dst: Path, policy: Policy, *, rel: str | None = None,
+               quarantine: Path | None = None, qa: Path | None = None,
+               detector: Detector | None = None) -> FileReport:
+    """Clean ``src`` into ``dst``; on any doubt write nothing there and quarantine instead.
+
+    ``quarantine`` and ``qa`` are folders; the file lands in them under ``rel`` (default: its name).
+    """
+    src, dst = Path(src), Path(dst)
+    rel = rel or src.name
+    started = time.perf_counter()
+    report = FileReport(rel=rel, decision="delivered")
+    try:
+        if src.resolve() == dst.resolve():
+            raise WriteFailed("output path is the input path; inputs are never modified")
+        ds = read(src)
+        report.syntax_in = str(ds.file_meta.TransferSyntaxUID)
+        report.instance = digest(policy.key, str(ds.get("SOPInstanceUID", "")))
+        result = scrub_dataset(ds, policy, detector, keep_pixels=qa is not None)
+        report = dataclasses.replace(
+            report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
+            detectors=result.detectors, pixels_changed=result.pixels_changed,
+            syntax_out=result.syntax_out, header_counts=result.header_counts, timings=result.timings)
+        clock = time.perf_counter()
+        try:
+            atomic_write(dst, lambda handle: result.dataset.save_as(handle, enforce_file_format=True))
+        except Exception as exc:
+            raise WriteFailed(f"writing the output failed ({type(exc).__name__})") from None
+        report.timings["write"] = time.perf_counter() - clock
+        if qa is not None and result.before is not None and result.after is not None:
+            after = dataclasses.replace(result.before, stored=result.after)
+            write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),
+                      result.boxes)
+    except ScrubError as exc:
+        report = dataclasses.replace(report, decision="quarantined", reason_code=exc.code, reason=exc.message,
+                                     frames=0, boxes=[], pixels_changed=False, syntax_out="")
+    except Exception as exc:  # a bug must not deliver a file nor stop the batch
+        report = dataclasses.replace(report, decision="failed", reason_code="internal_error",
+                                     reason=f"unexpected {type(exc).__name__}", frames=0, boxes=[],
+                                     pixels_changed=False, syntax_out="")
+    if report.decision != "delivered":
+        if quarantine is not None:
+            _quarantine(src, quarantine / rel, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _quarantine(src: Path, target: Path, report: FileReport) -> None:
+    """Keep a copy of the input and a reason file (JSON, no PHI) side by side."""
+    with src.open("rb") as original:
+        atomic_write(target, lambda handle: shutil.copyfileobj(original, handle))
+    reason = json.dumps(reason_document(report), indent=2, sort_keys=True).encode()
+    atomic_write_bytes(target.with_name(target.name + ".reason.json"), reason)

@@ -1,0 +1,136 @@
+"""Per-file flow and the fail-closed decision: decode -> detect -> redact -> encode -> header.
+
+Nothing here is codec- or model-specific. A dataset either comes out fully cleaned (text boxes
+blacked out, re-encoded and verified, header cleaned) or not at all, with a ScrubError saying why.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from .detect.boxes import Box, Detection, merge, pad
+from .detect.registry import Detector, detector_for
+from .detect.renderings import View, views
+from .errors import DetectFailed, HeaderFailed, ScrubError
+from .header import clean_header
+from .pixels import render
+from .pixels.decode import Frames, decode
+from .pixels.encode import encode
+from .pixels.fill import fill_value
+from .pixels.redact import redact
+from .policy import Policy
+
+
+@dataclass
+class ScrubResult:
+    """What scrub_dataset did to one dataset. ``dataset`` is the clean copy; the input is untouched."""
+
+    dataset: Dataset
+    frames: int
+    detections: list[list[Detection]]  # per frame, as found (before padding)
+    boxes: list[list[Box]]  # per frame, what was blacked out (padded, merged)
+    pixels_changed: bool
+    syntax_in: str
+    syntax_out: str
+    header_counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    before: Frames | None = field(default=None, repr=False)
+    after: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def boxes_removed(self) -> int:
+        return sum(len(b) for b in self.boxes)
+
+    @property
+    def detectors(self) -> list[str]:
+        return sorted({d.detector for frame in self.detections for d in frame})
+
+
+def detect_text(frames: Frames, ds: Dataset, policy: Policy, detector: Detector) -> list[list[Detection]]:
+    """Run the detector on every rendering the policy asks for; detections grouped per frame."""
+    full = render.full(frames, ds)
+    window = render.window(frames, ds) if "window" in policy.renderings else None
+    todo = views(full, window, policy.renderings, policy.extra_rendering_frames)
+    found: list[list[Detection]] = [[] for _ in range(frames.count)]
+    seen: dict[tuple[str, bytes], list[Box]] = {}
+    pending: list[View] = []
+    for view in todo:
+        if (view.rendering, _digest(view.image)) not in seen:
+            pending.append(view)
+            seen[(view.rendering, _digest(view.image))] = []
+    try:
+        results = detector([view.image for view in pending])
+    except Exception as exc:
+        raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
+    for view, boxes in zip(pending, results):
+        seen[(view.rendering, _digest(view.image))] = boxes
+    for view in todo:
+        for box in seen[(view.rendering, _digest(view.image))]:
+            found[view.frame].append(Detection(box, "craft", view.rendering))
+    return found
+
+
+def _digest(image: np.ndarray) -> bytes:
+    import hashlib
+
+    return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+
+
+def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Policy) -> list[list[Box]]:
+    """Pad every detection, merge overlaps, and (for clips) blank the union in every frame."""
+    padded = [merge(pad(d.box, policy.pad_px, policy.pad_frac, width, height) for d in frame)
+              for frame in found]
+    if policy.union_frames and len(padded) > 1:
+        union = merge(box for frame in padded for box in frame)
+        return [list(union) for _ in padded]
+    return padded
+
+
+def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
+                  keep_pixels: bool = False) -> ScrubResult:
+    """Return a cleaned copy of ``ds``; raise ScrubError when it cannot be cleaned with certainty.
+
+    ``keep_pixels`` keeps the decoded frames before and after redaction on the result (for QA).
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    out = copy.deepcopy(ds)
+    syntax_in = str(out.file_meta.TransferSyntaxUID)
+    frames = decode(out, policy.max_samples)
+    lap("decode")
+    detector = detector or detector_for(policy)
+    found = detect_text(frames, out, policy, detector)
+    lap("detect")
+    boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
+    changed = any(boxes)
+    redacted = None
+    syntax_out = syntax_in
+    if changed:
+        redacted = redact(frames.stored, boxes, fill_value(frames, out))
+        lap("redact")
+        syntax_out = encode(out, frames, redacted)
+        lap("encode")
+    try:
+        report = clean_header(out, policy, pixels_cleaned=True)
+    except ScrubError:
+        raise
+    except Exception as exc:
+        raise HeaderFailed(f"header could not be cleaned ({type(exc).__name__})") from None
+    lap("header")
+    return ScrubResult(
+        dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
+        syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
+        before=frames if keep_pixels else None,
+        after=(redacted if redacted is not None else frames.stored) if keep_pixels else None,
+    )

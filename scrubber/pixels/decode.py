@@ -1,0 +1,57 @@
+"""Decode every frame once, to the stored values in the array's own colour space."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
+
+from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax
+from .syntax import rule_for
+from .validate import check_decoded, check_geometry
+
+
+@dataclass(frozen=True, slots=True)
+class Frames:
+    """Stored pixel values of every frame, shaped (frames, rows, cols, samples).
+
+    ``photometric`` is the colour space of ``stored`` (which may differ from the header: JPEG 2000
+    RCT/ICT decode to RGB, and "YBR_FULL_422" arrays hold full-resolution YBR values).
+    """
+
+    stored: np.ndarray
+    photometric: str
+    bits_stored: int
+    signed: bool
+
+    @property
+    def count(self) -> int:
+        return int(self.stored.shape[0])
+
+
+def decode(ds: Dataset, max_samples: int) -> Frames:
+    """Decode ``ds`` after validating its geometry; every failure is a ScrubError."""
+    tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    rule_for(tsyntax)
+    frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
+    try:
+        decoder = get_decoder(tsyntax)
+    except NotImplementedError:
+        raise UnsupportedSyntax(f"no decoder for transfer syntax {tsyntax}") from None
+    if not decoder.is_available:
+        raise UnsupportedSyntax(f"decoder plugins for {tsyntax.name} are not installed")
+    try:
+        arr, meta = decoder.as_array(ds, raw=True)
+    except ScrubError:
+        raise
+    except Exception as exc:  # any codec failure means we cannot trust the pixels
+        raise DecodeFailed(f"pixel data could not be decoded ({type(exc).__name__})") from None
+    stored = check_decoded(arr, int(ds.Rows), int(ds.Columns), frames, int(ds.SamplesPerPixel))
+    return Frames(
+        stored=stored,
+        photometric=str(meta.get("photometric_interpretation", ds.PhotometricInterpretation)),
+        bits_stored=int(ds.BitsStored),
+        signed=bool(int(ds.PixelRepresentation)),
+    )

@@ -1,0 +1,70 @@
+"""Display renderings (8-bit RGB) of decoded frames, for the detector and for QA pictures.
+
+The detector never sees stored values: it sees what a viewer would show, LUTs applied. Two
+renderings are made here: "full" (the whole stored range stretched, so text outside any window
+still shows) and "window" (the header's VOI transform, the way a reading workstation shows it).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space
+
+from ..errors import DecodeFailed
+from .decode import Frames
+
+YBR_SPACES = ("YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420")
+
+
+def _stretch(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Linear map of [lo, hi] (default: the data range) onto 0..255."""
+    values = values.astype(np.float32, copy=False)
+    lo = float(values.min()) if lo is None else lo
+    hi = float(values.max()) if hi is None else hi
+    if hi <= lo:
+        return np.zeros(values.shape, np.uint8)
+    return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def full(frames: Frames, ds: Dataset) -> np.ndarray:
+    """Every frame as uint8 RGB (frames, rows, cols, 3), the full stored range visible."""
+    arr = frames.stored
+    pi = frames.photometric
+    try:
+        if pi == "PALETTE COLOR":
+            rgb = apply_color_lut(arr[..., 0], ds)
+            return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
+        if pi in YBR_SPACES:
+            arr = convert_color_space(arr, "YBR_FULL", "RGB") if frames.bits_stored <= 8 else arr
+            return _stretch(arr) if arr.dtype.itemsize > 1 else arr.astype(np.uint8)
+        if pi == "RGB":
+            return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
+    except Exception as exc:
+        raise DecodeFailed(f"colour rendering failed ({type(exc).__name__})") from None
+    grey = _stretch(arr[..., 0])
+    if pi == "MONOCHROME1":
+        grey = 255 - grey
+    return _grey_to_rgb(grey)
+
+
+def window(frames: Frames, ds: Dataset) -> np.ndarray | None:
+    """The header's VOI rendering of a greyscale image, or None when it has none (or it is unusable)."""
+    if frames.photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return None
+    if "WindowCenter" not in ds and "VOILUTSequence" not in ds:
+        return None
+    try:
+        values = apply_voi_lut(apply_modality_lut(frames.stored[..., 0], ds), ds)
+    except Exception:
+        return None
+    bits = frames.bits_stored
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if frames.signed else (0, 2**bits - 1)
+    vmin, vmax = float(values.min()), float(values.max())
+    grey = _stretch(values, min(lo, vmin), max(hi, vmax)) if "VOILUTSequence" in ds else _stretch(values)
+    if frames.photometric == "MONOCHROME1":
+        grey = 255 - grey
+    return _grey_to_rgb(grey)

@@ -1,0 +1,40 @@
+"""The transfer syntax table (syntaxes.toml): which syntaxes we read and how each is written back."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from pydicom.uid import ExplicitVRLittleEndian
+
+from ..errors import UnsupportedSyntax
+
+
+@dataclass(frozen=True, slots=True)
+class SyntaxRule:
+    uid: str
+    name: str
+    write_uid: str
+
+    @property
+    def kept(self) -> bool:
+        return self.write_uid == self.uid
+
+
+@cache
+def _table() -> dict[str, SyntaxRule]:
+    raw = tomllib.loads(resources.files(__package__).joinpath("syntaxes.toml").read_text())
+    rules = {}
+    for uid, row in raw.items():
+        write_uid = uid if row["write"] == "same" else str(ExplicitVRLittleEndian)
+        rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid)
+    return rules
+
+
+def rule_for(uid: str) -> SyntaxRule:
+    """The rule for a transfer syntax; an unknown syntax is refused, never guessed."""
+    try:
+        return _table()[str(uid)]
+    except KeyError:
+        raise UnsupportedSyntax(f"transfer syntax {uid} is not supported") from None

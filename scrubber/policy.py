@@ -1,0 +1,60 @@
+"""One immutable Policy: what to remove, how, and with which key.
+
+Every stage reads its settings from here, so a run is reproducible from its Policy alone and the
+same object can be shipped to worker processes (it pickles).
+"""
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+Device = Literal["auto", "cpu", "cuda"]
+
+RENDERINGS = ("full", "window", "enhanced")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Settings of a scrub run; build one with keyword arguments, change one with ``replace``."""
+
+    device: Device = "auto"
+    # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
+    # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced")
+    # Clips: at most this many frames get the extra renderings (spread over the clip); the
+    # "full" rendering always sees every frame.
+    extra_rendering_frames: int = 3
+    # CRAFT thresholds, lower than easyocr's defaults (0.7 / 0.4 / 0.4): recall first.
+    text_threshold: float = 0.5
+    low_text: float = 0.3
+    link_threshold: float = 0.3
+    # Box padding that covers anti-aliased edges and outlines: pad_px + pad_frac * box height.
+    pad_px: int = 3
+    pad_frac: float = 0.2
+    # Blank a box found in any frame of a clip in every frame (burned-in overlays are static).
+    union_frames: bool = True
+    # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
+    max_samples: int = 1 << 30
+    # Torch threads per worker; 0 means the number of cores divided by the worker count.
+    threads: int = 0
+    # Secret key for keyed pseudonyms (UIDs, IDs); never written anywhere.
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Header options (Annex E): drop private tags unless this is set.
+    retain_private: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = set(self.renderings) - set(RENDERINGS)
+        if unknown or not self.renderings:
+            raise ValueError(f"renderings must be a non-empty subset of {RENDERINGS}, got {self.renderings}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if len(self.key) < 16:
+            raise ValueError("key must hold at least 16 bytes")
+        if self.max_samples <= 0 or self.pad_px < 0 or self.pad_frac < 0:
+            raise ValueError("max_samples must be positive and padding non-negative")
+
+    def replace(self, **changes: object) -> "Policy":
+        """Return a copy with some fields changed (the Policy itself never changes)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,153 @@
+"""Bad input is quarantined with one clear reason per file; the batch goes on; nothing leaks."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
+from scrubber.cli import main
+from scrubber.errors import DetectFailed
+from scrubber.pipeline import scrub_dataset
+from scrubber.policy import Policy
+
+from .util import data_path
+
+MARKER = "LEAKY^MARKER"
+
+
+def _explicit(name: str) -> pydicom.Dataset:
+    ds = pydicom.dcmread(data_path(name))
+    ds.PatientName = MARKER
+    return ds
+
+
+def _save(ds: pydicom.Dataset, path: Path) -> None:
+    ds.save_as(path, enforce_file_format=True)
+
+
+def build_bad_inputs(folder: Path) -> dict[str, str]:
+    """Write one file per kind of bad input; return name -> expected reason_code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    expected: dict[str, str] = {}
+
+    (folder / "notes.txt").write_text(f"patient {MARKER} is not an image\n")
+    expected["notes.txt"] = "not_dicom"
+
+    raw = data_path("US1_UNCR.dcm").read_bytes()
+    (folder / "truncated.dcm").write_bytes(raw[: len(raw) // 2])
+    expected["truncated.dcm"] = "inconsistent_image"
+
+    ds = _explicit("CT_small.dcm")
+    del ds.PixelData
+    _save(ds, folder / "no_pixels.dcm")
+    expected["no_pixels.dcm"] = "no_pixel_data"
+
+    ds = _explicit("CT_small.dcm")
+    ds.file_meta.TransferSyntaxUID = "1.2.3.4.5.6"
+    ds.save_as(folder / "unknown_syntax.dcm", implicit_vr=False, little_endian=True)
+    expected["unknown_syntax.dcm"] = "unsupported_transfer_syntax"
+
+    ds = _explicit("CT_small.dcm")
+    ds.Rows, ds.Columns, ds.NumberOfFrames = 60000, 60000, 1000
+    _save(ds, folder / "absurd.dcm")
+    expected["absurd.dcm"] = "too_large"
+
+    ds = _explicit("CT_small.dcm")
+    ds.PixelData = ds.PixelData + b"\0" * 512
+    _save(ds, folder / "long_pixels.dcm")
+    expected["long_pixels.dcm"] = "inconsistent_image"
+
+    ds = _explicit("CT_small.dcm")
+    ds.PixelData = ds.PixelData[:-512]
+    _save(ds, folder / "short_pixels.dcm")
+    expected["short_pixels.dcm"] = "inconsistent_image"
+
+    ds = _explicit("CT_small.dcm")
+    ds.BitsStored = 20
+    _save(ds, folder / "impossible_bits.dcm")
+    expected["impossible_bits.dcm"] = "inconsistent_image"
+
+    ds = _explicit("OBXXXX1A.dcm")
+    ds.RedPaletteColorLookupTableData = ds.RedPaletteColorLookupTableData[:100]
+    _save(ds, folder / "bad_lut.dcm")
+    expected["bad_lut.dcm"] = "inconsistent_image"
+
+    ds = _explicit("US1_UNCR.dcm")
+    ds.SamplesPerPixel = 1
+    _save(ds, folder / "photometric_mismatch.dcm")
+    expected["photometric_mismatch.dcm"] = "inconsistent_image"
+
+    shutil.copy(data_path("DICOMDIR"), folder / "DICOMDIR")
+    return expected
+
+
+def test_batch_quarantines_each_bad_file_and_goes_on(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    expected = build_bad_inputs(inputs)
+    shutil.copy(data_path("SC_rgb.dcm"), inputs / "good.dcm")
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+
+    code = main(["run", str(inputs), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    captured = capsys.readouterr()
+
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.dcm"]
+    quarantine = tmp_path / "out.quarantine"
+    for name, code_expected in expected.items():
+        reason = json.loads((quarantine / f"{name}.reason.json").read_text())
+        assert reason["reason_code"] == code_expected, name
+        assert (quarantine / name).read_bytes() == before[name]
+        error_lines = [line for line in captured.err.splitlines() if f" {name}: " in line]
+        assert len(error_lines) == 1, (name, captured.err)
+    assert not (quarantine / "DICOMDIR").exists()
+    assert "skipped" in captured.out
+    # inputs untouched, no PHI anywhere in what we printed or wrote beside the outputs
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+    assert MARKER not in captured.out + captured.err
+    for path in [*quarantine.glob("*.json"), tmp_path / "out.audit.jsonl"]:
+        assert MARKER not in path.read_text()
+    audit = [json.loads(line) for line in (tmp_path / "out.audit.jsonl").read_text().splitlines()]
+    assert len(audit) == len(expected) + 1
+    assert all("rel" not in line for line in audit)
+
+
+def test_detector_failure_quarantines_instead_of_delivering():
+    def broken(images):
+        raise RuntimeError("no frame for you")
+
+    ds = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    with pytest.raises(DetectFailed):
+        scrub_dataset(ds, Policy(device="cpu"), detector=broken)
+
+
+def test_output_inside_input_is_refused(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "out")]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
+
+
+def test_missing_input_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_encoded_pixels_that_do_not_round_trip_are_refused(monkeypatch):
+    """The post-encode verification catches a codec that changes pixels."""
+    from scrubber.errors import EncodeFailed
+    from scrubber.pixels import encode as encode_module
+    from scrubber.pixels.decode import decode
+
+    ds = pydicom.dcmread(data_path("SC_rgb.dcm"))
+    frames = decode(ds, 1 << 30)
+    wrong = frames.stored.copy()
+    wrong[0, 0, 0, 0] ^= 1
+    ds.PixelData = np.ascontiguousarray(frames.stored).tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    with pytest.raises(EncodeFailed):
+        encode_module.verify(ds, wrong)

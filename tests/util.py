@@ -1,0 +1,33 @@
+"""Test helpers: real test files from pydicom / pydicom-data, sample data paths."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pydicom
+from pydicom.data import get_testdata_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "dicom"
+TRUTH = ROOT / "sample_data" / "truth.json"
+ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
+
+
+def data_path(name: str) -> Path:
+    """Path of a pydicom / pydicom-data test file (offline)."""
+    path = get_testdata_file(name)
+    if path is None:
+        raise FileNotFoundError(name)
+    return Path(path)
+
+
+def copy_in(names: list[str], folder: Path) -> Path:
+    """Copy real test files into a fresh input folder (inputs are never touched in place)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(data_path(name), folder / name)
+    return folder
+
+
+def read(path: Path) -> pydicom.Dataset:
+    return pydicom.dcmread(path)
