@@ -16,6 +16,7 @@ from .api import Policy, default_audit, default_quarantine, scrub_paths
 from .audit import FileReport
 from .batch import RunSummary
 from .errors import ScrubError
+from .quiet import silence_pydicom_logging
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
@@ -183,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    silence_pydicom_logging()
     if getattr(args, "workers", 1) < 1:
         print("scrubber: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE

@@ -15,6 +15,7 @@ from .pipeline import scrub_dataset
 from .pixels import render
 from .policy import Policy
 from .qa import write_png
+from .quiet import no_warnings, silence_pydicom_logging
 from .read import read
 from .write import atomic_write, atomic_write_bytes
 
@@ -26,8 +27,13 @@ def scrub_file(src: Path, dst: Path, policy: Policy, *, rel: str | None = None,
 
     ``quarantine`` and ``qa`` are folders; the file lands in them under ``rel`` (default: its name).
     """
-    src, dst = Path(src), Path(dst)
-    rel = rel or src.name
+    silence_pydicom_logging()
+    with no_warnings():
+        return _scrub_file(Path(src), Path(dst), policy, rel or Path(src).name, quarantine, qa, detector)
+
+
+def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path | None, qa: Path | None,
+                detector: Detector | None) -> FileReport:
     started = time.perf_counter()
     report = FileReport(rel=rel, decision="delivered")
     try:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .detect.boxes import Box, Detection, merge, pad
+from .detect.boxes import Box, Detection, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.renderings import View, views
+from .detect.temporal import spread
 from .errors import DetectFailed, HeaderFailed, ScrubError
 from .header import clean_header
 from .pixels import render
@@ -81,12 +82,11 @@ def _digest(image: np.ndarray) -> bytes:
 
 
 def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Policy) -> list[list[Box]]:
-    """Pad every detection, merge overlaps, and (for clips) blank the union in every frame."""
-    padded = [merge(pad(d.box, policy.pad_px, policy.pad_frac, width, height) for d in frame)
-              for frame in found]
-    if policy.union_frames and len(padded) > 1:
-        union = merge(box for frame in padded for box in frame)
-        return [list(union) for _ in padded]
+    """Join words into lines, pad them, and (for clips) spread them over the frames they belong to."""
+    padded = [simplify(pad(box, policy.pad_px, policy.pad_frac, width, height)
+                       for box in join_lines(d.box for d in frame)) for frame in found]
+    if len(padded) > 1:
+        return spread(padded, policy.static_fraction)
     return padded
 
 

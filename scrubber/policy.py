@@ -31,10 +31,11 @@ class Policy:
     low_text: float = 0.3
     link_threshold: float = 0.3
     # Box padding that covers anti-aliased edges and outlines: pad_px + pad_frac * box height.
-    pad_px: int = 3
-    pad_frac: float = 0.2
-    # Blank a box found in any frame of a clip in every frame (burned-in overlays are static).
-    union_frames: bool = True
+    pad_px: int = 2
+    pad_frac: float = 0.1
+    # Clips: a box found in at least this share of the frames is a static overlay and is blanked
+    # in every frame; rarer boxes are blanked where they were found (and in short gaps between).
+    static_fraction: float = 0.5
     # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
     max_samples: int = 1 << 30
     # Torch threads per worker; 0 means the number of cores divided by the worker count.

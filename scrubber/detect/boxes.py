@@ -32,19 +32,42 @@ def from_polygon(points: Iterable[Iterable[float]], width: int, height: int) -> 
     return box if box[2] > box[0] and box[3] > box[1] else None
 
 
-def merge(boxes: Iterable[Box]) -> list[Box]:
-    """Union overlapping or touching boxes until none overlap (fewer, simpler fills)."""
+def simplify(boxes: Iterable[Box]) -> list[Box]:
+    """Drop duplicates and boxes inside another box; overlapping boxes stay separate.
+
+    Merging overlaps into their bounding rectangle would black out the blank corners between two
+    text lines, so boxes are only ever removed when another box already covers them.
+    """
+    unique = sorted(set(boxes), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+    kept: list[Box] = []
+    for box in unique:
+        if not any(k[0] <= box[0] and k[1] <= box[1] and box[2] <= k[2] and box[3] <= k[3] for k in kept):
+            kept.append(box)
+    return sorted(kept)
+
+
+def _same_line(a: Box, b: Box, gap_factor: float) -> bool:
+    """Boxes on one text line (mostly the same rows) with at most a short gap between them."""
+    height = min(a[3] - a[1], b[3] - b[1])
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    gap = max(a[0], b[0]) - min(a[2], b[2])
+    return overlap >= 0.5 * height and gap <= gap_factor * max(a[3] - a[1], b[3] - b[1])
+
+
+def join_lines(boxes: Iterable[Box], gap_factor: float = 1.0) -> list[Box]:
+    """Join words of one line into one box, so the gaps between them (punctuation the detector
+    skipped, a narrow glyph) are blanked too; boxes on different lines never join."""
     pending = sorted(set(boxes))
-    merged = True
-    while merged:
-        merged = False
+    changed = True
+    while changed:
+        changed = False
         out: list[Box] = []
         for box in pending:
             for i, other in enumerate(out):
-                if box[0] <= other[2] and other[0] <= box[2] and box[1] <= other[3] and other[1] <= box[3]:
+                if _same_line(box, other, gap_factor):
                     out[i] = (min(box[0], other[0]), min(box[1], other[1]),
                               max(box[2], other[2]), max(box[3], other[3]))
-                    merged = True
+                    changed = True
                     break
             else:
                 out.append(box)

@@ -18,15 +18,16 @@ from .syntax import rule_for
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
 
-def _native_bytes(arr: np.ndarray, ds: Dataset) -> bytes:
-    """Little-endian native Pixel Data for (frames, rows, cols, samples), keeping planar config."""
+def _native_bytes(arr: np.ndarray, ds: Dataset, little_endian: bool) -> bytes:
+    """Native Pixel Data for (frames, rows, cols, samples) in the syntax's byte order and planar config."""
     bits = int(ds.BitsAllocated)
     if bits == 1:
         return pack_bits(arr.reshape(-1))
     if int(ds.SamplesPerPixel) > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
         arr = arr.transpose(0, 3, 1, 2)
     kind = "i" if int(ds.PixelRepresentation) else "u"
-    data = np.ascontiguousarray(arr).astype(f"<{kind}{bits // 8}", copy=False).tobytes()
+    order = "<" if little_endian else ">"
+    data = np.ascontiguousarray(arr).astype(f"{order}{kind}{bits // 8}", copy=False).tobytes()
     return data + b"\0" if len(data) % 2 else data
 
 
@@ -53,7 +54,7 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray) -> str:
             kwargs = {"use_mct": True} if ds.PhotometricInterpretation == "YBR_RCT" else {}
             compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
         else:
-            ds.PixelData = _native_bytes(redacted, ds)
+            ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
             ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
             ds["PixelData"].is_undefined_length = False
             ds.file_meta.TransferSyntaxUID = target

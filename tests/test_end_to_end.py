@@ -1,0 +1,72 @@
+"""The real detector, end to end, on real and synthetic files with our own ground truth.
+
+Every burned-in PHI box must be gone in every judged frame, text-free images must come back with
+their Pixel Data byte for byte, and pixels outside the text (boxes grown by 8 px) barely change.
+"""
+from __future__ import annotations
+
+import json
+
+import pydicom
+import pytest
+
+from scrubber.evaluate import score_file
+
+from .conftest import annotated_truth
+
+NAMES = sorted(annotated_truth())
+MAX_OVER_REDACTION = 0.02
+
+
+def test_every_annotated_file_is_delivered(annotated_run):
+    assert annotated_run.exit_code == 0, annotated_run.stderr
+    delivered = sorted(p.name for p in annotated_run.output.iterdir())
+    assert delivered == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_text_is_gone_and_nothing_else_changed(annotated_run, name):
+    entry = annotated_run.truth[name]
+    before = pydicom.dcmread(annotated_run.inputs / name)
+    after = pydicom.dcmread(annotated_run.output / name)
+    score = score_file(before, after, entry)
+    if entry["text_free"]:
+        assert score.unchanged, "a text-free image must keep its Pixel Data byte for byte"
+        return
+    missed = [(m.index, m.frame, m.style, round(m.residual, 3)) for m in score.missed if m.phi]
+    assert score.phi_all_removed, f"PHI boxes still legible: {missed}"
+    assert score.over_redaction <= MAX_OVER_REDACTION
+
+
+def test_qa_pictures_exist_for_every_delivered_file(annotated_run):
+    for name in NAMES:
+        png = annotated_run.qa / f"{name}.png"
+        assert png.stat().st_size > 1000
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_headers_are_cleaned_and_marked(annotated_run):
+    for name in NAMES:
+        before = pydicom.dcmread(annotated_run.inputs / name)
+        after = pydicom.dcmread(annotated_run.output / name)
+        assert after.PatientIdentityRemoved == "YES"
+        assert after.SOPInstanceUID != before.SOPInstanceUID
+        assert after.file_meta.MediaStorageSOPInstanceUID == after.SOPInstanceUID
+        if before.get("PatientName"):
+            assert str(before.PatientName) not in str(after)
+        assert after.BurnedInAnnotation == "NO"
+
+
+def test_audit_has_a_line_per_file_and_no_names(annotated_run):
+    audit = annotated_run.output.with_name("out.audit.jsonl").read_text().splitlines()
+    assert len(audit) == len(NAMES)
+    text = "\n".join(audit)
+    for name in NAMES:
+        assert name not in text
+    records = [json.loads(line) for line in audit]
+    assert sum(r["pixels_changed"] for r in records) == sum(not e["text_free"] for e in annotated_run.truth.values())
+
+
+def test_summary_table_counts(annotated_run):
+    first = [line for line in annotated_run.stdout.splitlines() if line.startswith("delivered")]
+    assert first and first[0].split()[1] == str(len(NAMES))

@@ -1,0 +1,104 @@
+"""Codec round trips on real files: redaction changes only the box, syntaxes stay as the table says."""
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.pixels import get_decoder
+
+from scrubber.errors import UnsupportedImage
+from scrubber.pixels import render
+from scrubber.pixels.decode import decode
+from scrubber.pixels.encode import encode
+from scrubber.pixels.fill import fill_value
+from scrubber.pixels.redact import redact
+from scrubber.pixels.syntax import rule_for
+
+from .util import data_path
+
+KEPT = "kept"
+NATIVE = "1.2.840.10008.1.2.1"
+CASES = {
+    # file: expected output syntax (KEPT = same as input)
+    "US1_UNCR.dcm": KEPT,                     # RGB, explicit LE
+    "US1_J2KR.dcm": KEPT,                     # YBR_RCT, JPEG 2000 lossless
+    "US1_J2KI.dcm": NATIVE,                   # YBR_ICT, lossy JPEG 2000
+    "OBXXXX1A_rle.dcm": KEPT,                 # 8-bit palette, RLE
+    "OBXXXX1A_expb_2frame.dcm": KEPT,         # palette, big endian, 2 frames
+    "gdcm-US-ALOKA-16.dcm": KEPT,             # 16-bit palette, implicit LE
+    "examples_ybr_color.dcm": NATIVE,         # YBR_FULL_422 JPEG baseline, 30 frames
+    "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> written as YBR_FULL
+    "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
+    "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless
+    "JPEG-LL.dcm": NATIVE,                    # JPEG lossless process 14
+    "JPEGLSNearLossless_08.dcm": NATIVE,      # JPEG-LS near-lossless
+    "SC_rgb_rle_16bit_2frame.dcm": KEPT,      # 16-bit RGB RLE
+    "SC_rgb_32bit.dcm": KEPT,                 # 32-bit RGB native
+    "image_dfl.dcm": KEPT,                    # deflated
+    "MR_small_bigendian.dcm": KEPT,           # signed big endian
+    "SC_rgb_expb_32bit_2frame.dcm": KEPT,     # 32-bit RGB big endian
+    "liver_1frame.dcm": KEPT,                 # 1-bit segmentation
+    "RG1_J2KR.dcm": KEPT,                     # MONOCHROME1, large
+}
+
+
+def _round_trip(ds: pydicom.Dataset) -> pydicom.Dataset:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    buffer.seek(0)
+    return pydicom.dcmread(buffer)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
+    original = pydicom.dcmread(data_path(name))
+    frames = decode(original, 1 << 30)
+    rows, cols = frames.stored.shape[1:3]
+    box = (cols // 4, rows // 4, cols // 4 + max(2, cols // 5), rows // 4 + max(2, rows // 6))
+    fill = fill_value(frames, original)
+    redacted = redact(frames.stored, [[box]] * frames.count, fill)
+    ds = copy.deepcopy(original)
+    written = encode(ds, frames, redacted)
+    source = str(original.file_meta.TransferSyntaxUID)
+    assert written == (source if CASES[name] == KEPT else CASES[name])
+    assert written == rule_for(source).write_uid
+
+    back = _round_trip(ds)
+    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr = arr.reshape(frames.stored.shape)
+    inside = np.zeros(arr.shape[1:3], bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    assert np.array_equal(arr[:, ~inside], frames.stored[:, ~inside]), "pixels outside the box changed"
+    assert (arr[:, inside] == np.asarray(fill, arr.dtype)).all()
+    # the filled box renders black
+    shown = render.full(decode(back, 1 << 30), back)
+    assert shown[:, inside].max() <= 8
+
+
+def test_palette_fill_is_the_darkest_entry():
+    ds = pydicom.dcmread(data_path("OBXXXX1A.dcm"))
+    frames = decode(ds, 1 << 30)
+    (index,) = fill_value(frames, ds)
+    from pydicom.pixels import apply_color_lut
+
+    lut = apply_color_lut(np.arange(256, dtype=np.uint8), ds).astype(float) @ [0.299, 0.587, 0.114]
+    assert lut[index] == lut.min()
+
+
+def test_monochrome1_fills_with_the_maximum():
+    ds = pydicom.dcmread(data_path("RG1_UNCR.dcm"))
+    frames = decode(ds, 1 << 30)
+    bits = frames.bits_stored
+    expected = 2 ** (bits - 1) - 1 if frames.signed else 2**bits - 1
+    assert fill_value(frames, ds) == (expected,)
+
+
+def test_float_pixel_data_is_refused():
+    ds = pydicom.dcmread(data_path("CT_small.dcm"))
+    del ds.PixelData
+    ds.FloatPixelData = b"\0" * 16
+    with pytest.raises(UnsupportedImage):
+        decode(ds, 1 << 30)
