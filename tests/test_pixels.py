@@ -37,6 +37,7 @@ CASES = {
     "JPEGLSNearLossless_08.dcm": NATIVE,      # JPEG-LS near-lossless
     "SC_rgb_rle_16bit_2frame.dcm": KEPT,      # 16-bit RGB RLE
     "SC_rgb_32bit.dcm": KEPT,                 # 32-bit RGB native
+    "SC_rgb_rle_32bit_2frame.dcm": NATIVE,    # pydicom's RLE encoder refuses 32-bit: explicit LE
     "image_dfl.dcm": KEPT,                    # deflated
     "MR_small_bigendian.dcm": KEPT,           # signed big endian
     "SC_rgb_expb_32bit_2frame.dcm": KEPT,     # 32-bit RGB big endian
@@ -64,7 +65,7 @@ def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
     written = encode(ds, frames, redacted)
     source = str(original.file_meta.TransferSyntaxUID)
     assert written == (source if CASES[name] == KEPT else CASES[name])
-    assert written == rule_for(source).write_uid
+    assert written in (rule_for(source).write_uid, NATIVE)
 
     back = _round_trip(ds)
     arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)

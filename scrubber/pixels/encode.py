@@ -9,7 +9,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress, pack_bits
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from ..errors import EncodeFailed
 from .decode import Frames
@@ -39,29 +39,43 @@ def _squeeze(arr: np.ndarray) -> np.ndarray:
 
 
 def encode(ds: Dataset, frames: Frames, redacted: np.ndarray) -> str:
-    """Replace ``ds``'s Pixel Data with ``redacted``; return the transfer syntax UID written."""
+    """Replace ``ds``'s Pixel Data with ``redacted``; return the transfer syntax UID written.
+
+    A lossless syntax whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples,
+    say) falls back to Explicit VR Little Endian; the caller records the syntax that was written.
+    """
     source = UID(str(ds.file_meta.TransferSyntaxUID))
     target = UID(rule_for(source).write_uid)
     photometric = NATIVE_PI.get(frames.photometric, frames.photometric)
+    if target.is_encapsulated:
+        try:
+            _compress(ds, target, photometric, redacted)
+            verify(ds, redacted)
+            return str(target)
+        except Exception:
+            target = ExplicitVRLittleEndian
     ds.PhotometricInterpretation = photometric
     try:
-        if target.is_encapsulated:
-            if photometric == "RGB" and target == "1.2.840.10008.1.2.4.90":
-                ds.PhotometricInterpretation = "YBR_RCT" if source == target else "RGB"
-            ds.PlanarConfiguration = 0 if int(ds.SamplesPerPixel) > 1 else ds.get("PlanarConfiguration")
-            if "PlanarConfiguration" in ds and ds.PlanarConfiguration is None:
-                del ds.PlanarConfiguration
-            kwargs = {"use_mct": True} if ds.PhotometricInterpretation == "YBR_RCT" else {}
-            compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
-        else:
-            ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
-            ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
-            ds["PixelData"].is_undefined_length = False
-            ds.file_meta.TransferSyntaxUID = target
+        ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
+        ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
+        ds["PixelData"].is_undefined_length = False
+        ds.file_meta.TransferSyntaxUID = target
     except Exception as exc:
         raise EncodeFailed(f"re-encoding as {target.name} failed ({type(exc).__name__})") from None
     verify(ds, redacted)
     return str(target)
+
+
+def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) -> None:
+    """Encode with pydicom's encoder for ``target``; JPEG 2000 RGB goes back through the RCT."""
+    ds.PhotometricInterpretation = photometric
+    kwargs = {}
+    if photometric == "RGB" and target == JPEG2000Lossless:
+        ds.PhotometricInterpretation = "YBR_RCT"
+        kwargs["use_mct"] = True
+    if int(ds.SamplesPerPixel) > 1:
+        ds.PlanarConfiguration = 0  # our arrays are pixel-interleaved; encoders take them so
+    compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
 
 
 def verify(ds: Dataset, expected: np.ndarray) -> None:
