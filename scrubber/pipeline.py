@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 
 from .detect.boxes import Box, Detection, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
-from .detect.renderings import View, views
+from .detect.find import find_text
 from .detect.temporal import spread
 from .errors import DetectFailed, HeaderFailed, ScrubError
 from .header import clean_header
@@ -51,36 +51,6 @@ class ScrubResult:
         return sorted({d.detector for frame in self.detections for d in frame})
 
 
-def detect_text(frames: Frames, ds: Dataset, policy: Policy, detector: Detector) -> list[list[Detection]]:
-    """Run the detector on every rendering the policy asks for; detections grouped per frame."""
-    full = render.full(frames, ds)
-    window = render.window(frames, ds) if "window" in policy.renderings else None
-    todo = views(full, window, policy.renderings, policy.extra_rendering_frames)
-    found: list[list[Detection]] = [[] for _ in range(frames.count)]
-    seen: dict[tuple[str, bytes], list[Box]] = {}
-    pending: list[View] = []
-    for view in todo:
-        if (view.rendering, _digest(view.image)) not in seen:
-            pending.append(view)
-            seen[(view.rendering, _digest(view.image))] = []
-    try:
-        results = detector([view.image for view in pending])
-    except Exception as exc:
-        raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
-    for view, boxes in zip(pending, results):
-        seen[(view.rendering, _digest(view.image))] = boxes
-    for view in todo:
-        for box in seen[(view.rendering, _digest(view.image))]:
-            found[view.frame].append(Detection(box, "craft", view.rendering))
-    return found
-
-
-def _digest(image: np.ndarray) -> bytes:
-    import hashlib
-
-    return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
-
-
 def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Policy) -> list[list[Box]]:
     """Join words into lines, pad them, and (for clips) spread them over the frames they belong to."""
     padded = [simplify(pad(box, policy.pad_px, policy.pad_frac, width, height)
@@ -110,7 +80,12 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     frames = decode(out, policy.max_samples)
     lap("decode")
     detector = detector or detector_for(policy)
-    found = detect_text(frames, out, policy, detector)
+    full = render.full(frames, out)
+    window = render.window(frames, out) if "window" in policy.renderings else None
+    try:
+        found = find_text(full, window, policy, detector)
+    except Exception as exc:
+        raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes)

@@ -30,6 +30,8 @@ class Policy:
     text_threshold: float = 0.5
     low_text: float = 0.3
     link_threshold: float = 0.3
+    # Images whose long side is shorter are magnified up to it (at most 4x) before detection.
+    min_long_side: int = 640
     # Box padding that covers anti-aliased edges and outlines: pad_px + pad_frac * box height.
     pad_px: int = 2
     pad_frac: float = 0.1

@@ -117,7 +117,7 @@ def test_batch_quarantines_each_bad_file_and_goes_on(tmp_path, capsys):
 
 
 def test_detector_failure_quarantines_instead_of_delivering():
-    def broken(images):
+    def broken(images, **kwargs):
         raise RuntimeError("no frame for you")
 
     ds = pydicom.dcmread(data_path("US1_UNCR.dcm"))

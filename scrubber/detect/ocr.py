@@ -16,9 +16,7 @@ from .models import verified_path
 
 NAME = "craft"
 WEIGHTS = "craft_mlt_25k.pth"
-# Small images are magnified up to this long side: small fonts in small images need it.
-MIN_LONG_SIDE = 640
-MAX_MAGNIFY = 4.0
+MAX_MAGNIFY = 2.0
 CANVAS = 2560
 
 
@@ -44,7 +42,7 @@ class CraftDetector:
     name = NAME
 
     def __init__(self, device: str = "auto", threads: int = 0, text_threshold: float = 0.5,
-                 low_text: float = 0.3, link_threshold: float = 0.3) -> None:
+                 low_text: float = 0.3, link_threshold: float = 0.3, min_long_side: int = 0) -> None:
         import torch
         from easyocr.craft import CRAFT
 
@@ -58,23 +56,25 @@ class CraftDetector:
         net.load_state_dict(state)
         self.net = net.to(self.device).eval()
         self.thresholds = (text_threshold, link_threshold, low_text)
+        self.min_long_side = min_long_side
         self.batch = 8 if self.device == "cuda" else 1
         self._lock = threading.Lock()
 
-    def __call__(self, images: Sequence[np.ndarray]) -> list[list[Box]]:
+    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
+        """Boxes per image; ``magnify`` overrides the automatic magnification (small crops)."""
         results: list[list[Box]] = []
         for start in range(0, len(images), self.batch):
-            results.extend(self._run(images[start:start + self.batch]))
+            results.extend(self._run(images[start:start + self.batch], magnify))
         return results
 
-    def _run(self, images: Sequence[np.ndarray]) -> list[list[Box]]:
+    def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
         import cv2
         import torch
         from easyocr.craft_utils import adjustResultCoordinates, getDetBoxes
         from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
 
         height, width = images[0].shape[:2]
-        mag = min(MAX_MAGNIFY, max(1.0, MIN_LONG_SIDE / max(height, width)))
+        mag = magnify or min(MAX_MAGNIFY, max(1.0, self.min_long_side / max(height, width)))
         batch, ratio = [], 1.0
         for image in images:
             resized, target_ratio, _ = resize_aspect_ratio(image, CANVAS, cv2.INTER_LINEAR, mag)

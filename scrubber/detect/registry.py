@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-
-import numpy as np
+from collections.abc import Callable
 
 from ..policy import Policy
 from .boxes import Box
 
-Detector = Callable[[Sequence[np.ndarray]], list[list[Box]]]
+# images (uint8 RGB) in, boxes per image out; keyword ``magnify`` asks for a closer look
+Detector = Callable[..., list[list[Box]]]
 
 _cache: dict[tuple, Detector] = {}
 _lock = threading.Lock()
@@ -20,9 +19,9 @@ def detector_for(policy: Policy, threads: int = 0) -> Detector:
     from .ocr import CraftDetector
 
     key = (policy.device, threads or policy.threads, policy.text_threshold, policy.low_text,
-           policy.link_threshold)
+           policy.link_threshold, policy.min_long_side)
     with _lock:
         if key not in _cache:
             _cache[key] = CraftDetector(policy.device, key[1], policy.text_threshold,
-                                        policy.low_text, policy.link_threshold)
+                                        policy.low_text, policy.link_threshold, policy.min_long_side)
         return _cache[key]
