@@ -47,16 +47,16 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
             detectors=result.detectors, pixels_changed=result.pixels_changed,
             syntax_out=result.syntax_out, header_counts=result.header_counts, timings=result.timings)
+        if qa is not None and result.before is not None and result.after is not None:
+            after = dataclasses.replace(result.before, stored=result.after)
+            write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),
+                      result.boxes)
         clock = time.perf_counter()
         try:
             atomic_write(dst, lambda handle: result.dataset.save_as(handle, enforce_file_format=True))
         except Exception as exc:
             raise WriteFailed(f"writing the output failed ({type(exc).__name__})") from None
         report.timings["write"] = time.perf_counter() - clock
-        if qa is not None and result.before is not None and result.after is not None:
-            after = dataclasses.replace(result.before, stored=result.after)
-            write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),
-                      result.boxes)
     except ScrubError as exc:
         report = dataclasses.replace(report, decision="quarantined", reason_code=exc.code, reason=exc.message,
                                      frames=0, boxes=[], pixels_changed=False, syntax_out="")
@@ -64,9 +64,8 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         report = dataclasses.replace(report, decision="failed", reason_code="internal_error",
                                      reason=f"unexpected {type(exc).__name__}", frames=0, boxes=[],
                                      pixels_changed=False, syntax_out="")
-    if report.decision != "delivered":
-        if quarantine is not None:
-            _quarantine(src, quarantine / rel, report)
+    if report.decision != "delivered" and quarantine is not None:
+        _quarantine(src, quarantine / rel, report)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -33,7 +33,7 @@ class ScrubResult:
     dataset: Dataset
     frames: int
     detections: list[list[Detection]]  # per frame, as found (before padding)
-    boxes: list[list[Box]]  # per frame, what was blacked out (padded, merged)
+    boxes: list[list[Box]]  # per frame, what was blacked out (lines joined, padded)
     pixels_changed: bool
     syntax_in: str
     syntax_out: str
@@ -82,6 +82,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     detector = detector or detector_for(policy)
     full = render.full(frames, out)
     window = render.window(frames, out) if "window" in policy.renderings else None
+    lap("render")
     try:
         found = find_text(full, window, policy, detector)
     except Exception as exc:
