@@ -63,7 +63,10 @@ def walk(inputs: Iterable[Path]) -> tuple[list[Job], list[str]]:
             base = root.name if prefix_roots else ""
             found = [(path, str(Path(base) / path.relative_to(root))) for path in _tree(root)]
         for path, rel in found:
-            (skipped.append(rel) if is_dicomdir(path) else jobs.append(Job(path, rel)))
+            if is_dicomdir(path):
+                skipped.append(rel)
+            else:
+                jobs.append(Job(path, rel))
     seen: set[str] = set()
     for job in jobs:
         if job.rel in seen:
@@ -77,7 +80,7 @@ def _tree(root: Path) -> Iterator[Path]:
         dirs.sort()
         for name in sorted(names):
             path = Path(folder) / name
-            if path.is_file() and not name.endswith(".part"):
+            if path.is_file():
                 yield path
 
 
@@ -102,7 +105,6 @@ def _init_worker(threads: int) -> None:
 def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None) -> FileReport:
     from .detect.registry import detector_for
 
-    detector = None
     try:
         detector = detector_for(policy, _worker_threads)
     except Exception as exc:

@@ -111,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not summary.ok:
         print(f"quarantine: {quarantine} (a .reason.json beside each file)")
     print(f"audit:      {audit}")
+    if not args.key_file:
+        print("pseudonyms: random key for this run only (--key-file KEY keeps them consistent across runs)")
     if args.qa:
         print(f"qa:         {args.qa} (before/after PNG per file)")
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED

@@ -63,8 +63,14 @@ class CraftDetector:
     def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
         """Boxes per image; ``magnify`` overrides the automatic magnification (small crops)."""
         results: list[list[Box]] = []
-        for start in range(0, len(images), self.batch):
-            results.extend(self._run(images[start:start + self.batch], magnify))
+        batch: list[np.ndarray] = []
+        for image in images:
+            if batch and (len(batch) == self.batch or image.shape != batch[0].shape):
+                results.extend(self._run(batch, magnify))
+                batch = []
+            batch.append(image)
+        if batch:
+            results.extend(self._run(batch, magnify))
         return results
 
     def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
