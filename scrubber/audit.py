@@ -24,6 +24,7 @@ class FileReport:
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     detectors: list[str] = field(default_factory=list)
     pixels_changed: bool = False
+    unused_bits_cleared: bool = False
     syntax_in: str = ""
     syntax_out: str = ""
     header_counts: dict[str, int] = field(default_factory=dict)

@@ -34,7 +34,8 @@ class ScrubResult:
     frames: int
     detections: list[list[Detection]]  # per frame, as found (before padding)
     boxes: list[list[Box]]  # per frame, what was blacked out (lines joined, padded)
-    pixels_changed: bool
+    pixels_changed: bool  # text was blacked out, or bits above High Bit (overlay planes) cleared
+    unused_bits_cleared: bool
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -89,7 +90,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
-    changed = any(boxes)
+    changed = any(boxes) or frames.unused_bits
     redacted = None
     syntax_out = syntax_in
     if changed:
@@ -106,6 +107,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("header")
     return ScrubResult(
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
+        unused_bits_cleared=frames.unused_bits,
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None,
         after=(redacted if redacted is not None else frames.stored) if keep_pixels else None,

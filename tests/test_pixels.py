@@ -103,3 +103,27 @@ def test_float_pixel_data_is_refused():
     ds.FloatPixelData = b"\0" * 16
     with pytest.raises(UnsupportedImage):
         decode(ds, 1 << 30)
+
+
+def test_overlay_bits_above_high_bit_are_cleared(detector):
+    """An old-style overlay plane (bit 13 of 12-bit data) spelling text is PHI: the file is
+    rewritten with those bits cleared even where the detector finds nothing to black out."""
+    from scrubber.pipeline import scrub_dataset
+    from scrubber.policy import Policy
+
+    ds = pydicom.dcmread(data_path("emri_small.dcm"))
+    assert int(ds.BitsStored) == 12 and int(ds.BitsAllocated) == 16
+    pixels = np.frombuffer(ds.PixelData, "<u2").copy().reshape(10, 64, 64)
+    original = pixels.copy()
+    pixels[:, 20:24, 10:50] |= 1 << 13
+    ds.PixelData = pixels.tobytes()
+
+    result = scrub_dataset(ds, Policy(device="cpu"), detector)
+
+    assert result.unused_bits_cleared and result.pixels_changed
+    written = np.frombuffer(result.dataset.PixelData, "<u2").reshape(10, 64, 64)
+    assert not (written >> 12).any()
+    untouched = np.ones((64, 64), bool)
+    for box in result.boxes[0]:
+        untouched[box[1]:box[3], box[0]:box[2]] = False
+    assert np.array_equal(written[:, untouched], original[:, untouched])

@@ -25,6 +25,7 @@ class Frames:
     photometric: str
     bits_stored: int
     signed: bool
+    unused_bits: bool = False  # native data carried bits above High Bit (cleared in ``stored``)
 
     @property
     def count(self) -> int:
@@ -54,4 +55,25 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
         photometric=str(meta.get("photometric_interpretation", ds.PhotometricInterpretation)),
         bits_stored=int(ds.BitsStored),
         signed=bool(int(ds.PixelRepresentation)),
+        unused_bits=not tsyntax.is_encapsulated and _unused_bits_set(ds, decoder),
     )
+
+
+def _unused_bits_set(ds: Dataset, decoder) -> bool:
+    """True when native Pixel Data has bits above High Bit that are not sign extension.
+
+    Old files keep overlay planes (burned-in annotations) there; pydicom clears them on decode,
+    so a file holding them must be rewritten even when no text box was found.
+    """
+    allocated, stored = int(ds.BitsAllocated), int(ds.BitsStored)
+    if stored >= allocated or allocated == 1:
+        return False
+    raw, _ = decoder.as_array(ds, raw=True, correct_unused_bits=False)
+    raw = raw.astype(raw.dtype.newbyteorder("="), copy=False)
+    values = raw.view(f"u{raw.dtype.itemsize}")
+    high = values >> stored
+    if not int(ds.PixelRepresentation):
+        return bool(high.any())
+    extension = (1 << (allocated - stored)) - 1
+    negative = ((values >> (stored - 1)) & 1).astype(bool)
+    return bool(np.any((high != 0) & ~((high == extension) & negative)))
