@@ -16,11 +16,10 @@ from .decode import Frames
 YBR_SPACES = ("YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420")
 
 
-def _stretch(values: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Linear map of [lo, hi] (default: the data range) onto 0..255."""
+def _stretch(values: np.ndarray) -> np.ndarray:
+    """Linear map of the data range onto 0..255."""
     values = values.astype(np.float32, copy=False)
-    lo = float(values.min()) if lo is None else lo
-    hi = float(values.max()) if hi is None else hi
+    lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
         return np.zeros(values.shape, np.uint8)
     return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
@@ -61,10 +60,7 @@ def window(frames: Frames, ds: Dataset) -> np.ndarray | None:
         values = apply_voi_lut(apply_modality_lut(frames.stored[..., 0], ds), ds)
     except Exception:
         return None
-    bits = frames.bits_stored
-    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if frames.signed else (0, 2**bits - 1)
-    vmin, vmax = float(values.min()), float(values.max())
-    grey = _stretch(values, min(lo, vmin), max(hi, vmax)) if "VOILUTSequence" in ds else _stretch(values)
+    grey = _stretch(values)
     if frames.photometric == "MONOCHROME1":
         grey = 255 - grey
     return _grey_to_rgb(grey)
