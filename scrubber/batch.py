@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .audit import AuditLog, FileReport
 from .detect.ocr import default_threads
-from .files import scrub_file
+from .files import quarantine_copy, scrub_file
 from .policy import Policy
 from .read import is_dicomdir
 
@@ -108,8 +108,8 @@ def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, q
     try:
         detector = detector_for(policy, _worker_threads)
     except Exception as exc:
-        return FileReport(rel=job.rel, decision="failed", reason_code="detector_unavailable",
-                          reason=f"text detector could not be loaded ({type(exc).__name__}: {exc})")
+        return _failed(job, "detector_unavailable", f"text detector could not be loaded ({type(exc).__name__}: {exc})",
+                       quarantine)
     return scrub_file(job.src, out_dir / job.rel, policy, rel=job.rel, quarantine=quarantine, qa=qa,
                       detector=detector)
 
@@ -144,16 +144,23 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         index = running.pop(future)
-                        done(index, _collect(future, jobs[index]))
+                        done(index, _collect(future, jobs[index], quarantine))
     finally:
         if log is not None:
             log.close()
     return [reports[i] for i in range(len(jobs))]
 
 
-def _collect(future: Future, job: Job) -> FileReport:
+def _collect(future: Future, job: Job, quarantine: Path | None) -> FileReport:
     try:
         return future.result()
     except Exception as exc:  # a worker that died: the file is not delivered
-        return FileReport(rel=job.rel, decision="failed", reason_code="worker_failed",
-                          reason=f"worker process failed ({type(exc).__name__})")
+        return _failed(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine)
+
+
+def _failed(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:
+    """A file the scrubber could not even try: reported as failed, kept in quarantine."""
+    report = FileReport(rel=job.rel, decision="failed", reason_code=code, reason=reason)
+    if quarantine is not None:
+        quarantine_copy(job.src, quarantine / job.rel, report)
+    return report

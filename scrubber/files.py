@@ -66,12 +66,12 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
                                      reason=f"unexpected {type(exc).__name__}", frames=0, boxes=[],
                                      pixels_changed=False, syntax_out="")
     if report.decision != "delivered" and quarantine is not None:
-        _quarantine(src, quarantine / rel, report)
+        quarantine_copy(src, quarantine / rel, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _quarantine(src: Path, target: Path, report: FileReport) -> None:
+def quarantine_copy(src: Path, target: Path, report: FileReport) -> None:
     """Keep a copy of the input and a reason file (JSON, no PHI) side by side."""
     with src.open("rb") as original:
         atomic_write(target, lambda handle: shutil.copyfileobj(original, handle))

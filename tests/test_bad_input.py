@@ -151,3 +151,20 @@ def test_encoded_pixels_that_do_not_round_trip_are_refused(monkeypatch):
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     with pytest.raises(EncodeFailed):
         encode_module.verify(ds, wrong)
+
+
+def test_missing_model_fails_every_file_into_quarantine(tmp_path, monkeypatch, capsys):
+    """Weights that cannot be loaded: nothing is delivered, every input is kept in quarantine."""
+    from scrubber.detect import registry
+
+    def no_model(*args, **kwargs):
+        raise RuntimeError("weights missing")
+
+    monkeypatch.setattr(registry, "detector_for", no_model)
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 1
+    assert not (tmp_path / "out" / "a.dcm").exists()
+    reason = json.loads((tmp_path / "out.quarantine" / "a.dcm.reason.json").read_text())
+    assert reason["reason_code"] == "detector_unavailable"
+    assert "FAILED a.dcm" in capsys.readouterr().err
