@@ -25,6 +25,7 @@ class FileReport:
     detectors: list[str] = field(default_factory=list)
     pixels_changed: bool = False
     unused_bits_cleared: bool = False
+    encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)
     syntax_in: str = ""
     syntax_out: str = ""
     header_counts: dict[str, int] = field(default_factory=dict)

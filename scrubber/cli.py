@@ -22,7 +22,7 @@ EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
 
 def _policy(args: argparse.Namespace) -> Policy:
-    changes: dict = {"device": args.device}
+    changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False)}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
     return Policy(**changes)
@@ -169,6 +169,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (model loaded once each)")
     run.add_argument("--qa", help="folder for before/after PNGs with the removed boxes outlined")
+    run.add_argument("--jpeg-dct", action="store_true",
+                     help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
     common(run)
     run.set_defaults(func=cmd_run)
 

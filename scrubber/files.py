@@ -46,7 +46,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         report = dataclasses.replace(
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
             detectors=result.detectors, pixels_changed=result.pixels_changed,
-            unused_bits_cleared=result.unused_bits_cleared,
+            unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
             syntax_out=result.syntax_out, header_counts=result.header_counts, timings=result.timings)
         if qa is not None and result.before is not None and result.after is not None:
             after = dataclasses.replace(result.before, stored=result.after)

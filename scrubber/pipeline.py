@@ -36,6 +36,7 @@ class ScrubResult:
     boxes: list[list[Box]]  # per frame, what was blacked out (lines joined, padded)
     pixels_changed: bool  # text was blacked out, or bits above High Bit (overlay planes) cleared
     unused_bits_cleared: bool
+    encode_method: str  # unchanged | same | jpeg_dct (whole MCUs under the boxes) | explicit_le
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -91,12 +92,13 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits
-    redacted = None
-    syntax_out = syntax_in
+    after = frames.stored
+    syntax_out, method = syntax_in, "unchanged"
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
-        syntax_out = encode(out, frames, redacted)
+        encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
+        after, syntax_out, method = encoded.after, encoded.syntax, encoded.method
         lap("encode")
     try:
         report = clean_header(out, policy, pixels_cleaned=True)
@@ -107,8 +109,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("header")
     return ScrubResult(
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
-        unused_bits_cleared=frames.unused_bits,
+        unused_bits_cleared=frames.unused_bits, encode_method=method,
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
-        before=frames if keep_pixels else None,
-        after=(redacted if redacted is not None else frames.stored) if keep_pixels else None,
+        before=frames if keep_pixels else None, after=after if keep_pixels else None,
     )

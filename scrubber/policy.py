@@ -38,6 +38,9 @@ class Policy:
     # Clips: a box found in at least this share of the frames is a static overlay and is blanked
     # in every frame; rarer boxes are blanked where they were found (and in short gaps between).
     static_fraction: float = 0.5
+    # Keep JPEG baseline/extended files in their syntax by blanking whole MCUs in the DCT domain
+    # (8x8 to 16x16 pixel blocks: more pixels change); off: Explicit VR Little Endian, exact boxes.
+    jpeg_dct: bool = False
     # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
     max_samples: int = 1 << 30
     # Torch threads per worker; 0 means the number of cores divided by the worker count.

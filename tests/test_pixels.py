@@ -29,7 +29,10 @@ CASES = {
     "OBXXXX1A_rle.dcm": KEPT,                 # 8-bit palette, RLE
     "OBXXXX1A_expb_2frame.dcm": KEPT,         # palette, big endian, 2 frames
     "gdcm-US-ALOKA-16.dcm": KEPT,             # 16-bit palette, implicit LE
-    "examples_ybr_color.dcm": NATIVE,         # YBR_FULL_422 JPEG baseline, 30 frames
+    "examples_ybr_color.dcm": KEPT,           # YBR_FULL_422 JPEG baseline, 30 frames: DCT domain
+    "SC_rgb_jpeg_dcmtk.dcm": KEPT,            # YBR_FULL JPEG baseline 4:4:4: DCT domain
+    "SC_rgb_dcmtk_+eb+cr.dcm": KEPT,          # RGB-coded JPEG baseline: DCT domain
+    "JPGExtended.dcm": NATIVE,                # 12-bit JPEG extended: no DCT path, explicit LE
     "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> written as YBR_FULL
     "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
     "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless
@@ -60,9 +63,11 @@ def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
     rows, cols = frames.stored.shape[1:3]
     box = (cols // 4, rows // 4, cols // 4 + max(2, cols // 5), rows // 4 + max(2, rows // 6))
     fill = fill_value(frames, original)
-    redacted = redact(frames.stored, [[box]] * frames.count, fill)
+    boxes = [[box]] * frames.count
+    redacted = redact(frames.stored, boxes, fill)
     ds = copy.deepcopy(original)
-    written = encode(ds, frames, redacted)
+    encoded = encode(ds, frames, redacted, boxes, jpeg_dct=True)
+    written = encoded.syntax
     source = str(original.file_meta.TransferSyntaxUID)
     assert written == (source if CASES[name] == KEPT else CASES[name])
     assert written in (rule_for(source).write_uid, NATIVE)
@@ -70,10 +75,18 @@ def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
     back = _round_trip(ds)
     arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
     arr = arr.reshape(frames.stored.shape)
+    assert np.array_equal(arr, encoded.after)
     inside = np.zeros(arr.shape[1:3], bool)
     inside[box[1]:box[3], box[0]:box[2]] = True
-    assert np.array_equal(arr[:, ~inside], frames.stored[:, ~inside]), "pixels outside the box changed"
-    assert (arr[:, inside] == np.asarray(fill, arr.dtype)).all()
+    # the DCT path blanks whole MCUs (at most 16x16) and chroma upsampling reaches 1 px further
+    grow = 17 if encoded.method == "jpeg_dct" else 0
+    outside = np.ones(arr.shape[1:3], bool)
+    outside[max(0, box[1] - grow):box[3] + grow, max(0, box[0] - grow):box[2] + grow] = False
+    assert np.array_equal(arr[:, outside], frames.stored[:, outside]), "pixels outside the box changed"
+    if encoded.method == "jpeg_dct":
+        assert np.abs(arr[:, inside].astype(int) - np.asarray(fill)).max() <= 2
+    else:
+        assert (arr[:, inside] == np.asarray(fill, arr.dtype)).all()
     # the filled box renders black
     shown = render.full(decode(back, 1 << 30), back)
     assert shown[:, inside].max() <= 8
@@ -127,3 +140,13 @@ def test_overlay_bits_above_high_bit_are_cleared(detector):
     for box in result.boxes[0]:
         untouched[box[1]:box[3], box[0]:box[2]] = False
     assert np.array_equal(written[:, untouched], original[:, untouched])
+
+
+def test_jpeg_baseline_is_written_natively_unless_dct_is_asked_for():
+    original = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
+    frames = decode(original, 1 << 30)
+    boxes = [[(10, 10, 60, 30)]] * frames.count
+    redacted = redact(frames.stored, boxes, fill_value(frames, original))
+    encoded = encode(copy.deepcopy(original), frames, redacted, boxes)
+    assert (encoded.syntax, encoded.method) == (NATIVE, "explicit_le")
+    assert np.array_equal(encoded.after, redacted)

@@ -5,15 +5,33 @@ a codec that cannot round-trip losslessly never gets to deliver a file.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress, pack_bits
 from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from ..errors import EncodeFailed
 from .decode import Frames
+from .jpeg_dct import HALO, redact_frame
+from .redact import Box, box_masks
 from .syntax import rule_for
+
+DARK_MAX = 2  # a DCT-domain black block decodes to 0 (luma) / 128 (chroma) give or take this
+DCT_BLACK = ("MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422")  # where a black block is the fill
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """What was written: the syntax, what the new Pixel Data decodes to, and how it was made."""
+
+    syntax: str
+    after: np.ndarray  # (frames, rows, cols, samples), decoded from the written Pixel Data
+    method: str  # same | jpeg_dct | explicit_le
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -38,22 +56,31 @@ def _squeeze(arr: np.ndarray) -> np.ndarray:
     return arr[0] if arr.shape[0] == 1 else arr
 
 
-def encode(ds: Dataset, frames: Frames, redacted: np.ndarray) -> str:
-    """Replace ``ds``'s Pixel Data with ``redacted``; return the transfer syntax UID written.
+def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Sequence[Box]],
+           jpeg_dct: bool = False) -> Encoded:
+    """Replace ``ds``'s Pixel Data by its redacted version, in the syntax the table says.
 
-    A lossless syntax whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples,
-    say) falls back to Explicit VR Little Endian; the caller records the syntax that was written.
+    With ``jpeg_dct``, JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole MCUs,
+    no generation loss elsewhere); without it they are written as Explicit VR Little Endian
+    (exact boxes, decoded pixels kept as they were). A syntax whose encoder refuses this image (pydicom's RLE encoder and 32-bit
+    samples, a 12-bit JPEG) falls back to Explicit VR Little Endian; ``method`` says which.
     """
     source = UID(str(ds.file_meta.TransferSyntaxUID))
-    target = UID(rule_for(source).write_uid)
+    rule = rule_for(source)
     photometric = NATIVE_PI.get(frames.photometric, frames.photometric)
-    if target.is_encapsulated:
+    if rule.method == "jpeg_dct" and jpeg_dct:
         try:
-            _compress(ds, target, photometric, redacted)
+            return _encode_jpeg_dct(ds, frames, boxes)
+        except (ValueError, EncodeFailed):
+            pass
+    elif rule.method == "same" and source.is_encapsulated:
+        try:
+            _compress(ds, source, photometric, redacted)
             verify(ds, redacted)
-            return str(target)
+            return Encoded(str(source), redacted, "same")
         except Exception:
-            target = ExplicitVRLittleEndian
+            pass
+    target = source if rule.method == "same" and not source.is_encapsulated else UID(ExplicitVRLittleEndian)
     ds.PhotometricInterpretation = photometric
     try:
         ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
@@ -63,7 +90,36 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray) -> str:
     except Exception as exc:
         raise EncodeFailed(f"re-encoding as {target.name} failed ({type(exc).__name__})") from None
     verify(ds, redacted)
-    return str(target)
+    return Encoded(str(target), redacted, "same" if target == source else "explicit_le")
+
+
+def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]) -> Encoded:
+    """Rewrite only the MCUs under the boxes; frames without boxes keep their bytes."""
+    if frames.photometric not in DCT_BLACK:
+        raise ValueError(f"a black DCT block is not the fill for {frames.photometric}")
+    count, rows, cols = frames.stored.shape[:3]
+    masks = box_masks(boxes, rows, cols)
+    rgb = str(ds.PhotometricInterpretation) == "RGB"
+    grown = np.zeros((count, rows, cols), bool)
+    fragments = []
+    for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
+        if masks[index].any():
+            fragment, grown[index] = redact_frame(fragment, masks[index], rgb=rgb)
+        fragments.append(fragment)
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.PixelData = encapsulate(fragments, has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    after = _decoded(ds, frames.stored.shape)
+    halo = _dilate(grown, HALO)
+    if not np.array_equal(after[~halo], frames.stored[~halo]):
+        raise EncodeFailed("DCT-domain redaction changed pixels outside the grown boxes")
+    dark = after[..., 0][np.stack(masks)]
+    if dark.size and int(dark.max()) > DARK_MAX:
+        raise EncodeFailed("DCT-domain redaction left the boxes lighter than black")
+    return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct")
 
 
 def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) -> None:
@@ -78,11 +134,28 @@ def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) 
     compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
 
 
-def verify(ds: Dataset, expected: np.ndarray) -> None:
-    """Decode what we wrote; anything but an exact match with ``expected`` is a failure."""
+def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """Grow (frames, rows, cols) masks by ``px`` pixels in rows and columns, without wrapping."""
+    out = mask.copy()
+    for shift in range(1, px + 1):
+        out[:, shift:, :] |= mask[:, :-shift, :]
+        out[:, :-shift, :] |= mask[:, shift:, :]
+        out[:, :, shift:] |= mask[:, :, :-shift]
+        out[:, :, :-shift] |= mask[:, :, shift:]
+    return out
+
+
+def _decoded(ds: Dataset, shape: tuple[int, ...]) -> np.ndarray:
     try:
         arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)
     except Exception as exc:
         raise EncodeFailed(f"re-encoded pixel data does not decode ({type(exc).__name__})") from None
-    if arr.size != expected.size or not np.array_equal(arr.reshape(expected.shape), expected):
+    if arr.size != int(np.prod(shape)):
+        raise EncodeFailed("re-encoded pixel data has another geometry")
+    return arr.reshape(shape)
+
+
+def verify(ds: Dataset, expected: np.ndarray) -> None:
+    """Decode what we wrote; anything but an exact match with ``expected`` is a failure."""
+    if not np.array_equal(_decoded(ds, expected.shape), expected):
         raise EncodeFailed("re-encoded pixel data does not match the redacted frames")

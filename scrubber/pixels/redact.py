@@ -16,3 +16,14 @@ def redact(stored: np.ndarray, boxes: Sequence[Sequence[Box]], fill: tuple[int, 
         for x0, y0, x1, y1 in frame_boxes:
             out[index, y0:y1, x0:x1, :] = value
     return out
+
+
+def box_masks(boxes: Sequence[Sequence[Box]], rows: int, cols: int) -> list[np.ndarray]:
+    """One boolean (rows, cols) mask per frame, True inside that frame's boxes."""
+    masks = []
+    for frame_boxes in boxes:
+        mask = np.zeros((rows, cols), bool)
+        for x0, y0, x1, y1 in frame_boxes:
+            mask[y0:y1, x0:x1] = True
+        masks.append(mask)
+    return masks

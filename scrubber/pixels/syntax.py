@@ -16,10 +16,7 @@ class SyntaxRule:
     uid: str
     name: str
     write_uid: str
-
-    @property
-    def kept(self) -> bool:
-        return self.write_uid == self.uid
+    method: str  # same | jpeg_dct | explicit_le
 
 
 @cache
@@ -27,8 +24,8 @@ def _table() -> dict[str, SyntaxRule]:
     raw = tomllib.loads(resources.files(__package__).joinpath("syntaxes.toml").read_text())
     rules = {}
     for uid, row in raw.items():
-        write_uid = uid if row["write"] == "same" else str(ExplicitVRLittleEndian)
-        rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid)
+        write_uid = str(ExplicitVRLittleEndian) if row["write"] == "explicit_le" else uid
+        rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"])
     return rules
 
 

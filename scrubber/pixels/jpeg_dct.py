@@ -1,0 +1,253 @@
+"""Redact an 8-bit lossy JPEG frame in the DCT domain, so that blocks outside the box are not re-quantised.
+
+Decoding a lossy JPEG and encoding it again loses information in every block of the image
+(generation loss). Here only the 8x8 blocks of the MCUs that touch the mask are rewritten as
+flat black blocks; every other block keeps its quantised coefficients bit for bit, and the
+quantisation tables, sampling factors, component ids and APPn/COM segments are kept. Only the
+Huffman coding is redone (optimised tables, which is lossless).
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+SOI = b"\xff\xd8"
+SOF_LOSSY_8BIT = (0xC0, 0xC1)
+SOF_OTHER = (0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+SOS = 0xDA
+COM = 0xFE
+ADOBE = b"Adobe"
+
+# Verification thresholds, measured on the pydicom test files (see tests/test_jpeg_dct.py).
+# A flat block with DC = -ceil(1024 / Q00) decodes to exactly 0 (clipped), chroma DC 0 to exactly 128,
+# with pylibjpeg-libjpeg; the margins allow for decoders with other IDCT rounding.
+DARK_MAX = 2
+CHROMA_TOLERANCE = 2
+# Chroma upsampling in both libjpeg (pylibjpeg) and libjpeg-turbo (OpenCV, Pillow) interpolates
+# between neighbouring chroma samples, so it reaches one pixel across an MCU border, both ways:
+# pixels up to HALO outside the grown mask may change, and a masked pixel within HALO of the grown
+# border would get some chroma from outside. The mask is therefore dilated by HALO before it is
+# grown to MCUs (colour only), and verification ignores HALO pixels around the grown mask.
+HALO = 1
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the frame header and APP markers say about the coding, before libjpeg touches it."""
+
+    precision: int
+    components: tuple[tuple[int, int, int], ...]  # (id, h, v)
+    keep: tuple[bytes, ...]  # APPn and COM segments, verbatim
+    adobe_transform: int | None
+    jfif: bool
+
+
+def _segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, whole segment) up to and including SOS; the entropy-coded rest is returned with SOS."""
+    if data[:2] != SOI:
+        raise ValueError("fragment is not a JPEG stream (no SOI)")
+    out: list[tuple[int, bytes]] = []
+    i = 2
+    while i < len(data):
+        if data[i] != 0xFF:
+            raise ValueError(f"JPEG marker expected at offset {i}")
+        while i + 1 < len(data) and data[i + 1] == 0xFF:
+            i += 1
+        marker = data[i + 1]
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):
+            out.append((marker, data[i : i + 2]))
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == SOS:
+            out.append((marker, data[i:]))
+            return out
+        out.append((marker, data[i : i + 2 + length]))
+        i += 2 + length
+    raise ValueError("JPEG stream has no SOS")
+
+
+def _header(data: bytes) -> _Header:
+    precision = 0
+    components: tuple[tuple[int, int, int], ...] = ()
+    keep: list[bytes] = []
+    adobe: int | None = None
+    jfif = False
+    for marker, seg in _segments(data):
+        if marker in SOF_OTHER:
+            raise ValueError(f"JPEG process with SOF{marker - 0xC0} is not supported (baseline/extended only)")
+        if marker in SOF_LOSSY_8BIT:
+            precision = seg[4]
+            n = seg[9]
+            components = tuple((seg[10 + 3 * k], seg[11 + 3 * k] >> 4, seg[11 + 3 * k] & 15) for k in range(n))
+        elif 0xE0 <= marker <= 0xEF or marker == COM:
+            keep.append(seg)
+            body = seg[4:]
+            if marker == 0xE0 and body[:5] == b"JFIF\x00":
+                jfif = True
+            if marker == 0xEE and body[:5] == ADOBE and len(body) >= 12:
+                adobe = body[11]
+    if not components:
+        raise ValueError("JPEG stream has no baseline/extended frame header")
+    if precision != 8:
+        raise ValueError(f"{precision}-bit JPEG is not supported (8-bit only)")
+    if len(components) not in (1, 3):
+        raise ValueError(f"{len(components)}-component JPEG is not supported")
+    return _Header(precision, components, tuple(keep), adobe, jfif)
+
+
+def _is_rgb(header: _Header) -> bool:
+    """Whether the three components are R, G, B rather than Y, Cb, Cr (libjpeg's rules)."""
+    if len(header.components) != 3:
+        return False
+    if header.adobe_transform is not None:
+        return header.adobe_transform == 0
+    if header.jfif:
+        return False
+    ids = tuple(c[0] for c in header.components)
+    return ids == (ord("R"), ord("G"), ord("B"))
+
+
+def _mcu_mask(mask: np.ndarray, mcu_h: int, mcu_w: int) -> np.ndarray:
+    """Mask on the MCU grid: True for every MCU that holds at least one masked pixel."""
+    rows, cols = mask.shape
+    gh, gw = math.ceil(rows / mcu_h), math.ceil(cols / mcu_w)
+    padded = np.zeros((gh * mcu_h, gw * mcu_w), dtype=bool)
+    padded[:rows, :cols] = mask
+    return padded.reshape(gh, mcu_h, gw, mcu_w).any(axis=(1, 3))
+
+
+def _splice(original: _Header, written: bytes) -> bytes:
+    """libjpeg's output with the original APPn/COM segments and component ids put back.
+
+    libjpeg writes a JFIF or Adobe marker from the guessed colour space and then the saved copies
+    again, and renumbers the components from 0; a changed or duplicated marker, or ids no longer
+    1, 2, 3 or R, G, B, could make a decoder pick another colour transform.
+    """
+    parts = [SOI, *original.keep]
+    ids: dict[int, int] = {}
+    for marker, seg in _segments(written):
+        if 0xE0 <= marker <= 0xEF or marker == COM:
+            continue
+        if marker in SOF_LOSSY_8BIT:
+            seg = bytearray(seg)
+            for k, (cid, _, _) in enumerate(original.components):
+                ids[seg[10 + 3 * k]] = cid
+                seg[10 + 3 * k] = cid
+            seg = bytes(seg)
+        elif marker == SOS:
+            seg = bytearray(seg)
+            for k in range(seg[4]):
+                seg[5 + 2 * k] = ids[seg[5 + 2 * k]]
+            seg = bytes(seg)
+        parts.append(seg)
+    return b"".join(parts)
+
+
+def _decode(data: bytes) -> np.ndarray:
+    """Raw component samples (no colour transform), as pydicom's pylibjpeg plugin decodes them."""
+    from libjpeg import decode
+
+    try:
+        out = decode(data, 0)
+    except RuntimeError as exc:
+        raise ValueError(f"JPEG does not decode: {exc}") from exc
+    return out if out.ndim == 3 else out[..., None]
+
+
+def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    if px <= 0:
+        return mask
+    out = mask.copy()
+    rows, cols = mask.shape
+    for dy in range(-px, px + 1):
+        for dx in range(-px, px + 1):
+            src = mask[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
+            out[max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)] |= src
+    return out
+
+
+def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
+    """Everything outside the grown mask (plus HALO) unchanged, everything inside the mask black."""
+    old, new = _decode(before), _decode(after)
+    if old.shape != new.shape or old.shape[:2] != mask.shape:
+        raise ValueError(f"decoded shape changed: {old.shape} -> {new.shape} (mask {mask.shape})")
+    outside = ~_dilate(grown, HALO)
+    if not np.array_equal(old[outside], new[outside]):
+        raise ValueError("pixels outside the redacted blocks changed")
+    inside = new[mask].astype(np.int32)
+    if inside.size == 0:
+        return
+    if rgb or inside.shape[1] == 1:
+        if inside.max() > DARK_MAX:
+            raise ValueError(f"redacted pixels not black (max {inside.max()})")
+        return
+    if inside[:, 0].max() > DARK_MAX or np.abs(inside[:, 1:] - 128).max() > CHROMA_TOLERANCE:
+        raise ValueError("redacted pixels not black in Y/Cb/Cr")
+
+
+def redact_frame(
+    fragment: bytes, mask: np.ndarray, black: bool = True, rgb: bool | None = None
+) -> tuple[bytes, np.ndarray]:
+    """Black out the MCUs that touch `mask` in a baseline/extended 8-bit JPEG, without re-quantising the rest.
+
+    fragment: one frame's complete JPEG bitstream. mask: bool (rows, cols), True where pixels must go.
+    black: must be True (the only fill a flat DCT block can give exactly for every component).
+    rgb: whether the components are R, G, B (no colour transform); None infers it from the APP14/JFIF
+    markers and component ids as libjpeg does. Pass it from the Photometric Interpretation when the
+    stream carries no such markers.
+    Returns the new JPEG bytes and the mask grown to whole MCUs (the pixels actually changed).
+    Raises ValueError when the stream is unsupported or the result fails verification.
+    """
+    import jpeglib
+
+    if not black:
+        raise ValueError("only black fill is supported in the DCT domain")
+    header = _header(fragment)
+    mask = np.asarray(mask, dtype=bool)
+    if rgb is None:
+        rgb = _is_rgb(header)
+    h_max = max(c[1] for c in header.components)
+    v_max = max(c[2] for c in header.components)
+    if len(header.components) == 1:
+        h_max = v_max = 1
+    mcu_h, mcu_w = 8 * v_max, 8 * h_max
+    mcus = _mcu_mask(_dilate(mask, HALO) if len(header.components) > 1 else mask, mcu_h, mcu_w)
+    grown = np.repeat(np.repeat(mcus, mcu_h, axis=0), mcu_w, axis=1)[: mask.shape[0], : mask.shape[1]]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.jpg"), os.path.join(tmp, "out.jpg")
+        with open(src, "wb") as fh:
+            fh.write(fragment)
+        try:
+            jpeg = jpeglib.read_dct(src)
+            planes = [jpeg.Y, jpeg.Cb, jpeg.Cr][: len(header.components)]
+        except (IOError, OSError) as exc:
+            raise ValueError(f"libjpeg cannot read the coefficients: {exc}") from exc
+        if (jpeg.height, jpeg.width) != mask.shape:
+            raise ValueError(f"mask {mask.shape} does not match the frame {(jpeg.height, jpeg.width)}")
+        for index, (plane, (_, h, v)) in enumerate(zip(planes, header.components)):
+            if len(header.components) == 1:
+                h = v = 1
+            q00 = int(jpeg.qt[int(jpeg.quant_tbl_no[index])][0, 0])
+            target = 0 if (index == 0 or rgb) else 128
+            dc = -math.ceil(1024 / q00) if target == 0 else 0
+            per_mcu = np.repeat(np.repeat(mcus, v, axis=0), h, axis=1)
+            blocks = np.zeros(plane.shape[:2], dtype=bool)
+            rows, cols = min(blocks.shape[0], per_mcu.shape[0]), min(blocks.shape[1], per_mcu.shape[1])
+            blocks[:rows, :cols] = per_mcu[:rows, :cols]
+            plane[blocks] = 0
+            plane[blocks, 0, 0] = dc
+        try:
+            jpeg.write_dct(dst, flags=["+OPTIMIZE_CODING"])
+        except (IOError, OSError) as exc:
+            raise ValueError(f"libjpeg cannot write the coefficients: {exc}") from exc
+        with open(dst, "rb") as fh:
+            written = fh.read()
+    out = _splice(header, written)
+    _verify(fragment, out, mask, grown, rgb)
+    return out, grown

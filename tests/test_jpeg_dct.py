@@ -1,0 +1,146 @@
+"""DCT-domain redaction of 8-bit lossy JPEG frames: outside the redacted MCUs nothing may change."""
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.encaps import generate_frames
+
+import libjpeg
+
+from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, redact_frame
+
+CASES = [
+    # file, frame index, MCU (rows, cols)
+    ("color3d_jpeg_baseline.dcm", 0, (8, 16)),  # 640x480, 4:2:2, 120 frames
+    ("color3d_jpeg_baseline.dcm", 60, (8, 16)),
+    ("examples_ybr_color.dcm", 0, (16, 16)),  # 320x240, labelled 422 but coded 4:2:0
+    ("examples_ybr_color.dcm", 15, (16, 16)),
+    ("SC_rgb_jpeg_dcmtk.dcm", 0, (8, 8)),  # YCbCr 4:4:4
+    ("SC_rgb_dcmtk_+eb+cy+np.dcm", 0, (16, 16)),  # 4:2:0
+    ("SC_rgb_dcmtk_+eb+cy+s2.dcm", 0, (8, 16)),  # 4:2:2
+    ("SC_rgb_dcmtk_+eb+cy+s4.dcm", 0, (8, 8)),  # 4:4:4
+    ("SC_rgb_dcmtk_+eb+cr.dcm", 0, (8, 8)),  # RGB coded, Adobe transform 0
+    ("SC_jpeg_no_color_transform.dcm", 0, (8, 8)),  # RGB coded, no markers
+]
+
+
+def _frame(name: str, index: int) -> tuple[bytes, pydicom.Dataset]:
+    ds = pydicom.dcmread(get_testdata_file(name))
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    for i, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=frames)):
+        if i == index:
+            return fragment, ds
+    raise IndexError(index)
+
+
+def _mask(rows: int, cols: int) -> np.ndarray:
+    """One rectangle on the 16-pixel grid and one that is not aligned to any block grid."""
+    mask = np.zeros((rows, cols), dtype=bool)
+    mask[16:32, 16:48] = True
+    mask[rows // 2 + 3 : rows // 2 + 14, cols // 2 + 5 : cols // 2 + 27] = True
+    return mask
+
+
+def _decode(data: bytes) -> np.ndarray:
+    out = libjpeg.decode(data, 0)
+    return out if out.ndim == 3 else out[..., None]
+
+
+def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    padded = np.pad(mask, px)
+    out = np.zeros_like(mask)
+    rows, cols = mask.shape
+    for dy in range(2 * px + 1):
+        for dx in range(2 * px + 1):
+            out |= padded[dy : dy + rows, dx : dx + cols]
+    return out
+
+
+@pytest.mark.parametrize("name, index, mcu", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tuple[int, int]) -> None:
+    fragment, ds = _frame(name, index)
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    mask = _mask(rows, cols)
+    rgb = ds.PhotometricInterpretation == "RGB"
+
+    out, grown = redact_frame(fragment, mask, rgb=rgb)
+
+    assert grown.shape == mask.shape and grown.dtype == bool
+    assert not (mask & ~grown).any()
+    mh, mw = mcu
+    gh, gw = -(-rows // mh), -(-cols // mw)
+    padded = np.zeros((gh * mh, gw * mw), dtype=bool)
+    padded[:rows, :cols] = grown
+    tiles = padded.reshape(gh, mh, gw, mw)
+    assert (tiles.all(axis=(1, 3)) == tiles.any(axis=(1, 3))).all(), "grown mask not MCU-aligned"
+
+    before, after = _decode(fragment), _decode(out)
+    assert before.shape == after.shape == (rows, cols, 3)
+    outside = ~_dilate(grown, HALO)
+    np.testing.assert_array_equal(before[outside], after[outside])
+    assert not np.array_equal(before[grown], after[grown])
+
+    inside = after[mask].astype(int)
+    if rgb:
+        assert inside.max() <= DARK_MAX
+    else:
+        assert inside[:, 0].max() <= DARK_MAX
+        assert np.abs(inside[:, 1:] - 128).max() <= CHROMA_TOLERANCE
+
+    assert len(out) <= len(fragment) * 1.02
+
+
+def test_blocks_outside_the_mask_keep_their_coefficients(tmp_path) -> None:
+    """Bit-exact in the coefficient domain, not just after decoding."""
+    import jpeglib
+
+    fragment, ds = _frame("SC_rgb_dcmtk_+eb+cy+s2.dcm", 0)
+    mask = _mask(int(ds.Rows), int(ds.Columns))
+    out, grown = redact_frame(fragment, mask)
+    (tmp_path / "a.jpg").write_bytes(fragment)
+    (tmp_path / "b.jpg").write_bytes(out)
+    a, b = jpeglib.read_dct(str(tmp_path / "a.jpg")), jpeglib.read_dct(str(tmp_path / "b.jpg"))
+    np.testing.assert_array_equal(a.qt, b.qt)
+    for plane_a, plane_b, (h, w) in ((a.Y, b.Y, (8, 8)), (a.Cb, b.Cb, (8, 16)), (a.Cr, b.Cr, (8, 16))):
+        # luma blocks are 8x8 pixels; a 4:2:2 chroma block covers 8 rows x 16 columns
+        block_grown = np.zeros(plane_a.shape[:2], dtype=bool)
+        rows, cols = grown.shape
+        for by in range(plane_a.shape[0]):
+            for bx in range(plane_a.shape[1]):
+                block_grown[by, bx] = grown[by * h : min(rows, (by + 1) * h), bx * w : min(cols, (bx + 1) * w)].any()
+        np.testing.assert_array_equal(plane_a[~block_grown], plane_b[~block_grown])
+        assert (plane_b[block_grown].reshape(-1, 64)[:, 1:] == 0).all()
+
+
+def test_markers_and_component_ids_are_kept() -> None:
+    fragment, ds = _frame("SC_rgb_dcmtk_+eb+cr.dcm", 0)
+    out, _ = redact_frame(fragment, _mask(int(ds.Rows), int(ds.Columns)))
+    assert out.count(b"Adobe") == fragment.count(b"Adobe") == 1
+    sof = out.index(b"\xff\xc0")
+    assert out[sof + 10 : sof + 19 : 3] == b"RGB"
+
+
+def test_empty_mask_changes_no_pixel() -> None:
+    fragment, ds = _frame("examples_ybr_color.dcm", 0)
+    mask = np.zeros((int(ds.Rows), int(ds.Columns)), dtype=bool)
+    out, grown = redact_frame(fragment, mask)
+    assert not grown.any()
+    np.testing.assert_array_equal(_decode(fragment), _decode(out))
+
+
+def test_unsupported_input_raises_value_error() -> None:
+    fragment, ds = _frame("JPEG-lossy.dcm", 0)  # 12-bit extended (SOF1)
+    mask = _mask(int(ds.Rows), int(ds.Columns))
+    with pytest.raises(ValueError, match="12-bit"):
+        redact_frame(fragment, mask)
+    good, ds = _frame("SC_rgb_jpeg_dcmtk.dcm", 0)
+    with pytest.raises(ValueError):
+        redact_frame(good, np.zeros((10, 10), dtype=bool))
+    with pytest.raises(ValueError):
+        redact_frame(good, _mask(100, 100), black=False)
+    with pytest.raises(ValueError):
+        redact_frame(good[2:], _mask(100, 100))
+    with pytest.raises(ValueError):
+        redact_frame(good[: len(good) // 2], _mask(100, 100))
