@@ -17,11 +17,10 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from ..errors import EncodeFailed
 from .decode import Frames
-from .jpeg_dct import HALO, redact_frame
+from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
 
-DARK_MAX = 2  # a DCT-domain black block decodes to 0 (luma) / 128 (chroma) give or take this
 DCT_BLACK = ("MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422")  # where a black block is the fill
 
 
@@ -113,7 +112,7 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     after = _decoded(ds, frames.stored.shape)
-    halo = _dilate(grown, HALO)
+    halo = np.stack([dilate(frame, HALO) for frame in grown])
     if not np.array_equal(after[~halo], frames.stored[~halo]):
         raise EncodeFailed("DCT-domain redaction changed pixels outside the grown boxes")
     dark = after[..., 0][np.stack(masks)]
@@ -132,17 +131,6 @@ def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) 
     if int(ds.SamplesPerPixel) > 1:
         ds.PlanarConfiguration = 0  # our arrays are pixel-interleaved; encoders take them so
     compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
-
-
-def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
-    """Grow (frames, rows, cols) masks by ``px`` pixels in rows and columns, without wrapping."""
-    out = mask.copy()
-    for shift in range(1, px + 1):
-        out[:, shift:, :] |= mask[:, :-shift, :]
-        out[:, :-shift, :] |= mask[:, shift:, :]
-        out[:, :, shift:] |= mask[:, :, :-shift]
-        out[:, :, :-shift] |= mask[:, :, shift:]
-    return out
 
 
 def _decoded(ds: Dataset, shape: tuple[int, ...]) -> np.ndarray:

@@ -159,7 +159,8 @@ def _decode(data: bytes) -> np.ndarray:
     return out if out.ndim == 3 else out[..., None]
 
 
-def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+def dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """Grow a (rows, cols) mask by ``px`` pixels in every direction (diagonals included)."""
     if px <= 0:
         return mask
     out = mask.copy()
@@ -176,7 +177,7 @@ def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rg
     old, new = _decode(before), _decode(after)
     if old.shape != new.shape or old.shape[:2] != mask.shape:
         raise ValueError(f"decoded shape changed: {old.shape} -> {new.shape} (mask {mask.shape})")
-    outside = ~_dilate(grown, HALO)
+    outside = ~dilate(grown, HALO)
     if not np.array_equal(old[outside], new[outside]):
         raise ValueError("pixels outside the redacted blocks changed")
     inside = new[mask].astype(np.int32)
@@ -216,7 +217,7 @@ def redact_frame(
     if len(header.components) == 1:
         h_max = v_max = 1
     mcu_h, mcu_w = 8 * v_max, 8 * h_max
-    mcus = _mcu_mask(_dilate(mask, HALO) if len(header.components) > 1 else mask, mcu_h, mcu_w)
+    mcus = _mcu_mask(dilate(mask, HALO) if len(header.components) > 1 else mask, mcu_h, mcu_w)
     grown = np.repeat(np.repeat(mcus, mcu_h, axis=0), mcu_w, axis=1)[: mask.shape[0], : mask.shape[1]]
 
     with tempfile.TemporaryDirectory() as tmp:
