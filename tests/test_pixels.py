@@ -150,3 +150,12 @@ def test_jpeg_baseline_is_written_natively_unless_dct_is_asked_for():
     encoded = encode(copy.deepcopy(original), frames, redacted, boxes)
     assert (encoded.syntax, encoded.method) == (NATIVE, "explicit_le")
     assert np.array_equal(encoded.after, redacted)
+
+
+def test_16_bit_ybr_renders_like_its_8_bit_twin():
+    from dataclasses import replace
+
+    ds = pydicom.dcmread(data_path("SC_ybr_full_uncompressed.dcm"))
+    frames = decode(ds, 1 << 30)
+    wide = replace(frames, stored=frames.stored.astype(np.uint16) << 8 | 0x7F, bits_stored=16)
+    assert np.array_equal(render.full(wide, ds), render.full(frames, ds))

@@ -38,8 +38,9 @@ def full(frames: Frames, ds: Dataset) -> np.ndarray:
             rgb = apply_color_lut(arr[..., 0], ds)
             return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
         if pi in YBR_SPACES:
-            arr = convert_color_space(arr, "YBR_FULL", "RGB") if frames.bits_stored <= 8 else arr
-            return _stretch(arr) if arr.dtype.itemsize > 1 else arr.astype(np.uint8)
+            if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
+                arr = arr >> (frames.bits_stored - 8)
+            return convert_color_space(arr.astype(np.uint8), "YBR_FULL", "RGB")
         if pi == "RGB":
             return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
     except Exception as exc:
