@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .audit import FileReport
 from .batch import RunSummary, check_layout, scrub_jobs, walk
-from .files import scrub_file
+from .files import Rename, scrub_file
 from .pipeline import ScrubResult, scrub_dataset
 from .policy import Policy
 
@@ -34,12 +34,19 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
                 workers: int = 1, quarantine: str | Path | None = None, qa: str | Path | None = None,
                 audit: str | Path | None = None,
                 progress: Callable[[FileReport], None] | None = None,
-                on_start: Callable[[int], None] | None = None) -> RunSummary:
+                on_start: Callable[[int], None] | None = None, rename: Rename = "keep") -> RunSummary:
     """Scrub files and folder trees into ``out_dir`` (same relative paths), one report per file.
 
+    ``rename="uid"``: each output is named by its cleaned header instead,
+    ``out_dir/<PatientID>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` (the
+    pseudonyms and keyed UIDs, so input paths that hold names never reach the output). An output
+    path is written once per run; another input with that path is quarantined (``duplicate_output``).
     Files that cannot be cleaned go to ``quarantine`` (default OUT.quarantine/) with a reason file;
-    ``qa`` (optional) receives before/after PNGs; ``on_start`` hears the number of files found.
+    ``qa`` (optional) receives before/after PNGs (both under the input's relative path);
+    ``on_start`` hears the number of files found.
     """
+    if rename not in ("keep", "uid"):
+        raise ValueError(f"rename must be keep or uid, got {rename!r}")
     started = time.perf_counter()
     policy = policy or Policy()
     inputs = [Path(p) for p in paths]
@@ -52,5 +59,5 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     if on_start is not None:
         on_start(len(jobs))
     reports = scrub_jobs(jobs, out_dir, policy, workers=workers, quarantine=quarantine, qa=qa_dir,
-                         audit=audit, progress=progress)
+                         audit=audit, progress=progress, rename=rename)
     return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started)

@@ -28,9 +28,13 @@ class FileReport:
     encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)
     syntax_in: str = ""
     syntax_out: str = ""
-    header_counts: dict[str, int] = field(default_factory=dict)
+    header_counts: dict[str, int] = field(default_factory=dict)  # elements per action kind
+    header_options: list[str] = field(default_factory=list)  # Annex E options applied
     timings: dict[str, float] = field(default_factory=dict)
     instance: str = ""  # keyed digest of the input SOP Instance UID
+    # --rename uid only: the output's path relative to OUT (new PatientID and keyed UIDs, no PHI);
+    # for duplicate_output, the path another input of the run already took. Empty with keep.
+    output: str = ""
     seconds: float = 0.0
 
     @property
@@ -39,7 +43,10 @@ class FileReport:
 
 
 def record(report: FileReport, key: bytes) -> dict:
-    """The audit line for one file: the path is replaced by its keyed digest."""
+    """The audit line for one file: the input path is replaced by its keyed digest.
+
+    ``output`` (a path made of pseudonyms and keyed UIDs, set with --rename uid) stays in clear.
+    """
     line = asdict(report)
     line["file"] = digest(key, report.rel)
     del line["rel"]
@@ -49,8 +56,11 @@ def record(report: FileReport, key: bytes) -> dict:
 
 def reason_document(report: FileReport) -> dict:
     """The JSON that sits beside a quarantined file: why, in words and as a stable code."""
-    return {"decision": report.decision, "reason_code": report.reason_code, "reason": report.reason,
-            "instance": report.instance, "syntax_in": report.syntax_in}
+    document = {"decision": report.decision, "reason_code": report.reason_code, "reason": report.reason,
+                "instance": report.instance, "syntax_in": report.syntax_in}
+    if report.output:  # --rename uid: pseudonyms and keyed UIDs only
+        document["output"] = report.output
+    return document
 
 
 class AuditLog:

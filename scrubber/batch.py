@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from .audit import AuditLog, FileReport
 from .detect.ocr import default_threads
-from .files import quarantine_copy, scrub_file
+from .files import Rename, quarantine_copy, scrub_file
 from .policy import Policy
 from .read import is_dicomdir
 
@@ -102,7 +104,8 @@ def _init_worker(threads: int) -> None:
     _worker_threads = threads
 
 
-def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None) -> FileReport:
+def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
+             rename: Rename = "keep", claims: Path | None = None) -> FileReport:
     from .detect.registry import detector_for
 
     try:
@@ -110,15 +113,22 @@ def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, q
     except Exception as exc:
         return _failed(job, "detector_unavailable", f"text detector could not be loaded ({type(exc).__name__}: {exc})",
                        quarantine)
-    return scrub_file(job.src, out_dir / job.rel, policy, rel=job.rel, quarantine=quarantine, qa=qa,
-                      detector=detector)
+    dst = out_dir if rename == "uid" else out_dir / job.rel
+    return scrub_file(job.src, dst, policy, rel=job.rel, quarantine=quarantine, qa=qa, detector=detector,
+                      rename=rename, claims=claims)
 
 
 def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int = 1,
                quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
-               progress: Callable[[FileReport], None] | None = None) -> list[FileReport]:
-    """Scrub every job; reports come back in input order, progress is called as each finishes."""
+               progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep") -> list[FileReport]:
+    """Scrub every job; reports come back in input order, progress is called as each finishes.
+
+    ``rename="uid"`` names outputs by their new header (see ``files.uid_path``). In either mode an
+    output path is written once per run: a later input with the same path is quarantined as
+    ``duplicate_output`` (with several workers, "later" is whichever finishes second).
+    """
     threads = policy.threads or default_threads(workers)
+    claims = Path(tempfile.mkdtemp(prefix="scrubber-claims-"))  # one empty file per output path taken
     log = AuditLog(audit, policy.key) if audit is not None else None
     reports: dict[int, FileReport] = {}
 
@@ -133,19 +143,21 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
         if workers <= 1:
             _init_worker(threads)
             for index, job in enumerate(jobs):
-                done(index, _run_job(job, out_dir, policy, quarantine, qa))
+                done(index, _run_job(job, out_dir, policy, quarantine, qa, rename, claims))
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                      initargs=(threads,)) as pool:
                 running: dict[Future, int] = {
-                    pool.submit(_run_job, job, out_dir, policy, quarantine, qa): i for i, job in enumerate(jobs)}
+                    pool.submit(_run_job, job, out_dir, policy, quarantine, qa, rename, claims): i
+                    for i, job in enumerate(jobs)}
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         index = running.pop(future)
                         done(index, _collect(future, jobs[index], quarantine))
     finally:
+        shutil.rmtree(claims, ignore_errors=True)
         if log is not None:
             log.close()
     return [reports[i] for i in range(len(jobs))]

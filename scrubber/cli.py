@@ -16,16 +16,22 @@ from .api import Policy, default_audit, default_quarantine, scrub_paths
 from .audit import FileReport
 from .batch import RunSummary
 from .errors import ScrubError
+from .header.clean import option_names
 from .quiet import silence_pydicom_logging
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
 
 def _policy(args: argparse.Namespace) -> Policy:
-    changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False)}
+    changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False),
+                     "header_options": frozenset(o.replace("-", "_") for o in args.option or ())}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
-    return Policy(**changes)
+    try:
+        return Policy(**changes)
+    except ValueError as exc:
+        print(f"scrubber: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def read_key(path: Path) -> bytes:
@@ -102,7 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress()
     try:
         summary = scrub_paths(args.inputs, out, _policy(args), workers=args.workers, quarantine=quarantine,
-                              qa=args.qa, audit=audit, progress=progress, on_start=progress.start)
+                              qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
+                              rename=args.rename)
     except (FileNotFoundError, ValueError) as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -161,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
         p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
+        p.add_argument("--option", action="append", metavar="NAME",
+                       choices=[n.replace("_", "-") for n in option_names()],
+                       help="PS3.15 Annex E option on top of the Basic Profile, repeatable: "
+                            + ", ".join(n.replace("_", "-") for n in option_names()))
 
     run = sub.add_parser("run", help="scrub files and folders into an output folder")
     run.add_argument("inputs", nargs="+", help="DICOM files or folders (walked recursively)")
@@ -169,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (model loaded once each)")
     run.add_argument("--qa", help="folder for before/after PNGs with the removed boxes outlined")
+    run.add_argument("--rename", choices=("keep", "uid"), default="keep",
+                     help="output names: keep the input's relative path (default), or uid: "
+                          "OUT/PatientID/StudyUID/SeriesUID/SOPUID.dcm from the cleaned header")
     run.add_argument("--jpeg-dct", action="store_true",
                      help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
     common(run)

@@ -54,3 +54,9 @@ class HeaderFailed(ScrubError):
 
 class WriteFailed(ScrubError):
     code = "write_failed"
+
+
+class DuplicateOutput(ScrubError):
+    """Two inputs of one run would be written to the same output path; the later one is kept out."""
+
+    code = "duplicate_output"

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import re
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 from .audit import FileReport, reason_document
 from .detect.registry import Detector
-from .errors import ScrubError, WriteFailed
+from .errors import DuplicateOutput, ScrubError, WriteFailed
 from .header import digest
 from .pipeline import scrub_dataset
 from .pixels import render
@@ -20,24 +24,73 @@ from .read import read
 from .write import atomic_write, atomic_write_bytes
 
 
+Rename = Literal["keep", "uid"]
+RENAMES = ("keep", "uid")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+MAX_COMPONENT = 128
+
+
+def safe_component(value: object, missing: str, limit: int = MAX_COMPONENT) -> str:
+    """One path component from a header value: [A-Za-z0-9._-] only, never empty, "." or "..".
+
+    Anything else becomes "_"; an empty value becomes ``missing``; a value over ``limit`` chars
+    keeps its head and ends with 16 hex digits of its SHA-256, so distinct values stay distinct.
+    """
+    text = _UNSAFE.sub("_", str(value if value is not None else "").strip())
+    if not text:
+        return missing
+    if text in (".", ".."):
+        return "_" * len(text)
+    if len(text) > limit:
+        text = f"{text[:limit - 17]}_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return text
+
+
+def uid_path(ds) -> Path:
+    """``<PatientID>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` of a (cleaned) dataset."""
+    return Path(safe_component(ds.get("PatientID", ""), "NO_PATIENT_ID"),
+                safe_component(ds.get("StudyInstanceUID", ""), "NO_STUDY_UID"),
+                safe_component(ds.get("SeriesInstanceUID", ""), "NO_SERIES_UID"),
+                safe_component(ds.get("SOPInstanceUID", ""), "NO_SOP_UID", MAX_COMPONENT - 4) + ".dcm")
+
+
+def claim(claims: Path, dst: Path) -> bool:
+    """Reserve ``dst`` for this run (atomic across worker processes); False when already taken."""
+    name = hashlib.sha256(os.fsencode(os.path.abspath(dst))).hexdigest()
+    try:
+        os.close(os.open(claims / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
 def scrub_file(src: Path, dst: Path, policy: Policy, *, rel: str | None = None,
                quarantine: Path | None = None, qa: Path | None = None,
-               detector: Detector | None = None) -> FileReport:
+               detector: Detector | None = None, rename: Rename = "keep",
+               claims: Path | None = None) -> FileReport:
     """Clean ``src`` into ``dst``; on any doubt write nothing there and quarantine instead.
 
     ``quarantine`` and ``qa`` are folders; the file lands in them under ``rel`` (default: its name).
+    ``rename="uid"``: ``dst`` is the output folder and the file is written under it at
+    ``uid_path`` of the cleaned dataset (new PatientID and UIDs; the report's ``output``).
+    ``claims`` (a folder shared by one run's workers): an output path already written by this run
+    is not overwritten, the file is quarantined as ``duplicate_output``.
     """
+    if rename not in RENAMES:
+        raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
     silence_pydicom_logging()
     with no_warnings():
-        return _scrub_file(Path(src), Path(dst), policy, rel or Path(src).name, quarantine, qa, detector)
+        return _scrub_file(Path(src), Path(dst), policy, rel or Path(src).name, quarantine, qa, detector,
+                           rename, claims)
 
 
 def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path | None, qa: Path | None,
-                detector: Detector | None) -> FileReport:
+                detector: Detector | None, rename: Rename = "keep", claims: Path | None = None) -> FileReport:
     started = time.perf_counter()
     report = FileReport(rel=rel, decision="delivered")
     try:
-        if src.resolve() == dst.resolve():
+        if rename == "keep" and src.resolve() == dst.resolve():
             raise WriteFailed("output path is the input path; inputs are never modified")
         ds = read(src)
         report.syntax_in = str(ds.file_meta.TransferSyntaxUID)
@@ -47,7 +100,16 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
             detectors=result.detectors, pixels_changed=result.pixels_changed,
             unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
-            syntax_out=result.syntax_out, header_counts=result.header_counts, timings=result.timings)
+            syntax_out=result.syntax_out, header_counts=result.header_counts,
+            header_options=sorted(policy.header_options), timings=result.timings)
+        if rename == "uid":
+            name = uid_path(result.dataset)
+            report.output = name.as_posix()  # pseudonyms and keyed UIDs only
+            dst = dst / name
+            if src.resolve() == dst.resolve():
+                raise WriteFailed("output path is the input path; inputs are never modified")
+        if claims is not None and not claim(claims, dst):
+            raise DuplicateOutput("another input of this run already has this output path; not overwritten")
         if qa is not None and result.before is not None and result.after is not None:
             after = dataclasses.replace(result.before, stored=result.after)
             write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),

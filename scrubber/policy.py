@@ -47,8 +47,11 @@ class Policy:
     threads: int = 0
     # Secret key for keyed pseudonyms (UIDs, IDs); never written anywhere.
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
-    # Header options (Annex E): drop private tags unless this is set.
-    retain_private: bool = False
+    # PS3.15 Annex E options on top of the Basic Profile, by name (see `scrubber run --help`):
+    # retain_safe_private, retain_uids, retain_device_identity, retain_institution_identity,
+    # retain_patient_characteristics, retain_long_full_dates | retain_long_modified_dates,
+    # clean_descriptors, clean_structured_content, clean_graphics.
+    header_options: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.renderings) - set(RENDERINGS)
@@ -60,6 +63,9 @@ class Policy:
             raise ValueError("key must hold at least 16 bytes")
         if self.max_samples <= 0 or self.pad_px < 0 or self.pad_frac < 0:
             raise ValueError("max_samples must be positive and padding non-negative")
+        from scrubber.header.table import load_table
+
+        object.__setattr__(self, "header_options", load_table().check_options(self.header_options))
 
     def replace(self, **changes: object) -> "Policy":
         """Return a copy with some fields changed (the Policy itself never changes)."""

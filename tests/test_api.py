@@ -115,3 +115,35 @@ def test_weights_with_a_wrong_digest_are_refused(monkeypatch):
             models.verified_path("craft_mlt_25k.pth")
     finally:
         models.verified_path.cache_clear()
+
+
+def test_cli_header_options_reach_the_output_and_the_audit(tmp_path, capsys, detector):
+    import json
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(data_path("CT_small.dcm"), src / "ct.dcm")
+    original = pydicom.dcmread(src / "ct.dcm")
+    key = tmp_path / "key"
+    assert main(["keygen", str(key)]) == 0
+    out = tmp_path / "out"
+    args = ["run", str(src), "-o", str(out), "--device", "cpu", "--key-file", str(key),
+            "--option", "retain-uids", "--option", "retain-long-modified-dates"]
+    assert main(args) == 0
+    cleaned = pydicom.dcmread(out / "ct.dcm")
+    assert cleaned.StudyInstanceUID == original.StudyInstanceUID
+    assert cleaned.LongitudinalTemporalInformationModified == "MODIFIED"
+    assert cleaned.StudyDate != original.StudyDate and len(cleaned.StudyDate) == 8
+    codes = [i.CodeValue for i in cleaned.DeidentificationMethodCodeSequence]
+    assert codes == ["113100", "113101", "113110", "113107"]
+    line = json.loads((tmp_path / "out.audit.jsonl").read_text().splitlines()[0])
+    assert line["header_options"] == ["retain_long_modified_dates", "retain_uids"]
+    assert line["header_counts"]["dates_shifted"] > 0
+    assert key.read_text().strip() not in (tmp_path / "out.audit.jsonl").read_text()
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main(["run", str(src), "-o", str(tmp_path / "o2"), "--option", "retain-long-full-dates",
+              "--option", "retain-long-modified-dates"])
+    assert refused.value.code == 2
+    assert "exclude each other" in capsys.readouterr().err

@@ -13,7 +13,10 @@ import hmac
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 
 _UID_ROOT = "2.25."
-_PSEUDONYM_HEX = 10
+_PSEUDONYM_HEX = 16
+# VRs of at most 16 characters: "ANON" plus 12 hex digits fits them.
+_SHORT_VRS = frozenset({"SH", "AE", "CS"})
+_SHORT_HEX = 12
 _DIGEST_HEX = 16
 
 
@@ -44,21 +47,28 @@ def _is_person_name(kind: str) -> bool:
         return False
 
 
-def pseudonym(key: bytes, value: str, kind: str) -> str:
+def pseudonym(key: bytes, value: str, kind: str, vr: str = "") -> str:
     """Return a keyed pseudonym for ``value`` of attribute ``kind`` (a DICOM keyword, or "PN").
 
-    Person names become "ANON^" + 10 upper-case hex digits (a valid PN family^given), anything
-    else "ANON" + 10 hex digits, which fits every text VR including SH, AE and CS (16 chars).
+    Person names become "ANON^" + 16 upper-case hex digits (a valid PN family^given), anything
+    else "ANON" + 16 hex digits, or 12 for the VRs limited to 16 characters (SH, AE, CS).
     The kind is part of the keyed input, so equal text in different attributes gives different
     pseudonyms.
     """
     text = str(value).strip()
     if _is_person_name(kind):
         text = text.rstrip("^ ")
-    code = _mac(key, f"pseudonym:{kind}", text).hex()[:_PSEUDONYM_HEX].upper()
+    digits = _SHORT_HEX if vr in _SHORT_VRS else _PSEUDONYM_HEX
+    code = _mac(key, f"pseudonym:{kind}", text).hex()[:digits].upper()
     return f"ANON^{code}" if _is_person_name(kind) else f"ANON{code}"
 
 
 def digest(key: bytes, value: str) -> str:
     """Return 16 hex digits that name ``value`` (e.g. an instance UID) in logs without revealing it."""
     return _mac(key, "digest", str(value)).hex()[:_DIGEST_HEX]
+
+
+def date_offset_days(key: bytes, patient: str) -> int:
+    """Days by which one patient's dates move back: 1 to 520 whole weeks, keyed by the patient."""
+    weeks = 1 + int.from_bytes(_mac(key, "date-offset", str(patient).strip()), "big") % 520
+    return 7 * weeks
