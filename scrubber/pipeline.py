@@ -22,6 +22,7 @@ from .pixels import render
 from .pixels.decode import Frames, decode
 from .pixels.encode import encode
 from .pixels.fill import fill_value
+from .pixels.overlay import overlay_groups, read_overlay, write_overlay
 from .pixels.redact import redact
 from .policy import Policy
 
@@ -62,6 +63,27 @@ def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Po
     return padded
 
 
+def clean_overlays(ds: Dataset, policy: Policy, detector: Detector) -> frozenset[int]:
+    """Clean Graphics: find text in each overlay plane and clear its bits. Returns the groups that
+    were searched; a plane that cannot be read is not among them, and the header stage removes it."""
+    cleaned = set()
+    for group in overlay_groups(ds):
+        try:
+            plane = read_overlay(ds, group)
+        except (ValueError, KeyError, TypeError):
+            continue
+        image = np.repeat((plane * 255)[..., None], 3, axis=-1)
+        try:
+            found = find_text(image, None, policy, detector)
+        except Exception as exc:
+            raise DetectFailed(f"text detector failed on an overlay ({type(exc).__name__})") from None
+        boxes = plan_boxes(found, plane.shape[2], plane.shape[1], policy)
+        if any(boxes):
+            write_overlay(ds, group, redact(plane[..., None], boxes, (0,))[..., 0])
+        cleaned.add(group)
+    return frozenset(cleaned)
+
+
 def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
                   keep_pixels: bool = False) -> ScrubResult:
     """Return a cleaned copy of ``ds``; raise ScrubError when it cannot be cleaned with certainty.
@@ -100,8 +122,10 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method = encoded.after, encoded.syntax, encoded.method
         lap("encode")
+    graphics = clean_overlays(out, policy, detector) if "clean_graphics" in policy.header_options else frozenset()
+    lap("graphics")
     try:
-        report = clean_header(out, policy, pixels_cleaned=True)
+        report = clean_header(out, policy, pixels_cleaned=True, graphics_cleaned=graphics)
     except ScrubError:
         raise
     except Exception as exc:

@@ -164,12 +164,13 @@ def _get_text(ds: Dataset, keyword: str) -> str:
 class _Cleaner:
     """One pass over one dataset; ``where`` names the element being worked on, for errors."""
 
-    def __init__(self, policy: Policy, ds: Dataset) -> None:
+    def __init__(self, policy: Policy, ds: Dataset, graphics_cleaned: frozenset[int]) -> None:
         self.key = policy.key
         self.table = load_table()
         self.options = self.table.check_options(policy.header_options)
         self.types = types_for(_get_text(ds, "SOPClassUID"))
         self.counts = dict.fromkeys(COUNT_KINDS, 0)
+        self.graphics_cleaned = graphics_cleaned if "clean_graphics" in self.options else frozenset()
         self.where = "start"
         patient = "\x00".join(_get_text(ds, k) for k in ("PatientID", "IssuerOfPatientID", "PatientName"))
         self.offset = date_offset_days(self.key, patient)
@@ -226,9 +227,10 @@ class _Cleaner:
             # in a stored data set.
             self._drop(ds, tag, "removed")
             return
-        if 0x6000 <= group <= 0x601E and group % 2 == 0:
-            # The whole Overlay Plane module: its data and comments are X (C under Clean Graphics,
-            # which we meet by removal), and the rest describes nothing once they are gone.
+        if 0x6000 <= group <= 0x601E and group % 2 == 0 and group not in self.graphics_cleaned:
+            # The whole Overlay Plane module: its data and comments are X, and the rest describes
+            # nothing once they are gone. Under Clean Graphics (C) the pixel stage has searched
+            # the plane for text and cleared it; only such planes stay.
             self._drop(ds, tag, "overlay_removed")
             return
         if 0x5000 <= group <= 0x501E and group % 2 == 0:
@@ -262,6 +264,9 @@ class _Cleaner:
             return "K" if self.options & {_FULL_DATES, _MODIFIED_DATES} else "Z"
         if vr == "PN":
             return "Z"
+        if 0x6000 <= tag.group <= 0x601E:
+            # A searched overlay plane: its bitmap was cleaned, its labels are cleaned here.
+            return "C" if vr in _TEXT_VRS else "K"
         if vr == "UN":
             # A public element of unknown type could hold anything, a name included.
             return "X"
@@ -412,8 +417,12 @@ class _Cleaner:
             ds.preamble = b"\x00" * 128
 
 
-def clean_header(ds: Dataset, policy: Policy, *, pixels_cleaned: bool) -> HeaderReport:
+def clean_header(ds: Dataset, policy: Policy, *, pixels_cleaned: bool,
+                 graphics_cleaned: frozenset[int] = frozenset()) -> HeaderReport:
     """Clean ``ds`` in place (the caller passes a copy) and report what was done.
+
+    ``graphics_cleaned`` names the overlay groups whose planes the pixel stage searched and
+    cleared of text (Clean Graphics option); every other overlay group is removed.
 
     Raises HeaderFailed, naming only an exception type and a tag, when the header cannot be
     cleaned with certainty; the exception is not chained so that no value leaks via a traceback.
@@ -422,7 +431,7 @@ def clean_header(ds: Dataset, policy: Policy, *, pixels_cleaned: bool) -> Header
         raise HeaderFailed("header could not be cleaned: not a DICOM data set")
     cleaner: _Cleaner | None = None
     try:
-        cleaner = _Cleaner(policy, ds)
+        cleaner = _Cleaner(policy, ds, graphics_cleaned)
         cleaner.dataset(ds, ())
         cleaner.file_meta(ds)
         cleaner.mark(ds, pixels_cleaned)
