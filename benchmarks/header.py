@@ -100,10 +100,10 @@ def dcmdump_ok(path: Path) -> bool:
     return done.returncode == 0
 
 
-def clean(ds: Dataset, key: bytes) -> Dataset:
+def clean(ds: Dataset, key: bytes, options: frozenset[str] = frozenset()) -> Dataset:
     """A cleaned deep copy: the header stage never sees the input itself."""
     out = copy.deepcopy(ds)
-    clean_header(out, Policy(key=key), pixels_cleaned=False)
+    clean_header(out, Policy(key=key, header_options=options), pixels_cleaned=False)
     return out
 
 
@@ -129,7 +129,8 @@ def encodings(ds: Dataset) -> list[str]:
         return []
 
 
-def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[str]]]) -> Row:
+def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[str]]],
+          options: frozenset[str] = frozenset()) -> Row:
     """All checks on one file; ``uid_map`` collects input UID -> output UID -> files."""
     row = Row(name)
     try:
@@ -142,7 +143,7 @@ def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[
         row.status = "dicomdir"
         return row
     try:
-        out = clean(ds, KEY)
+        out = clean(ds, KEY, options)
     except HeaderFailed as exc:
         row.status, row.reason = "header_failed", str(exc)
         return row
@@ -158,9 +159,9 @@ def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[
     target = folder / name.replace("/", "__")
     target.write_bytes(data)
     row.leaks = find_leaks(phi_values(ds), searchable(data), encodings=encodings(ds))
-    row.deterministic = written(clean(ds, KEY)) == data
+    row.deterministic = written(clean(ds, KEY, options)) == data
     pairs = uid_pairs(ds, pydicom.dcmread(io.BytesIO(data)))
-    other = uid_pairs(ds, pydicom.dcmread(io.BytesIO(written(clean(ds, OTHER_KEY)))))
+    other = uid_pairs(ds, pydicom.dcmread(io.BytesIO(written(clean(ds, OTHER_KEY, options)))))
     # Part 10 wants the meta's instance UID equal to the data set's; a cleaner that repairs a
     # mismatch maps two input UIDs to one output, which is not an inconsistency across files.
     meta_uid = str(meta.get("MediaStorageSOPInstanceUID", "")) if meta is not None else ""
@@ -255,7 +256,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--option", action="append", default=[],
+                        help="an Annex E option (repeatable); leaks then include what the option keeps")
     args = parser.parse_args()
+    options = frozenset(o.replace("-", "_") for o in args.option)
     # pydicom's warnings and log records quote the values they complain about.
     warnings.simplefilter("ignore")
     logging.getLogger("pydicom").disabled = True
@@ -264,7 +268,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in files:
-            row = check(name, path, Path(tmp), uid_map)
+            row = check(name, path, Path(tmp), uid_map, options)
             rows.append(row)
             if row.status == "ok":
                 flags = " ".join(f for f, bad in (("NONDETERMINISTIC", not row.deterministic),
@@ -282,7 +286,7 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({
             "benchmark": "header", "date": date.today().isoformat(),
             "command": " ".join(["benchmarks/header.py", *sys.argv[1:]]),
-            "machine": machine(),
+            "machine": machine(), "header_options": sorted(options),
             "versions": {
                 "pydicom": pydicom.__version__,
                 "dcmtk": tool_version(["dcmdump", "--version"], "$dcmtk").strip("$ ").removeprefix("dcmtk: "),
