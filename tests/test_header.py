@@ -244,6 +244,14 @@ def _build_marked() -> Dataset:
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.Rows = 16  # not in the table: kept
 
+    # Every row again, two levels down in sequences the table does not list (kept, walked).
+    nested = Dataset()
+    for i, (tag, vr) in enumerate(_rows()):
+        nested.add_new(tag, vr, Sequence([_marked_item(i)]) if vr == "SQ" else _marker_value(vr, 1000 + i))
+    outer = Dataset()
+    outer.ReferencedRTPlanSequence = Sequence([nested])
+    ds.ReferencedStructureSetSequence = Sequence([outer])
+
     # Not in the table: a person name, dates and times, a UID, a group length.
     ds.SecondaryReviewerName = "MKRunlisted^PN"
     ds.InstanceCoercionDateTime = "19770707070707"
@@ -291,13 +299,18 @@ def test_no_marker_survives_the_basic_profile() -> None:
 
     assert [t for t in _texts(ds) if "MKR" in t] == []
     assert b"MKR" not in _bytes(ds)
+    nested = ds.ReferencedStructureSetSequence[0].ReferencedRTPlanSequence[0]
+    for tag, vr in _rows():
+        if tag in nested and vr != "SQ" and nested[tag].value:
+            value = original.ReferencedStructureSetSequence[0].ReferencedRTPlanSequence[0][tag].value
+            assert nested[tag].value != value, TABLE.rules[tag].name
     for tag, vr in _rows():
         if tag in ds and vr != "SQ" and ds[tag].value:
             assert ds[tag].value != original[tag].value, TABLE.rules[tag].name
     for elem in _all_elements(ds):
         if elem.VR == "UI" and elem.value and elem.keyword not in KEPT_UID_KEYWORDS:
             assert _UID_RE.match(str(elem.value)), elem.keyword
-    items = [e.value[0] for e in ds if e.VR == "SQ" and len(e.value) and e.keyword != "DeidentificationMethodCodeSequence"]
+    items = [e.value[0] for e in ds if e.VR == "SQ" and len(e.value) and e.keyword not in ("DeidentificationMethodCodeSequence", "ReferencedStructureSetSequence")]
     assert len(items) >= 5
     for item in items:
         assert item.ReferencedSOPInstanceUID.startswith("2.25.")
