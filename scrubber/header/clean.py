@@ -149,7 +149,8 @@ def _identity_values(ds: Dataset, table: ActionTable) -> list[str]:
             continue
         rule = table.rule(int(elem.tag))
         keyword = elem.keyword or ""
-        if elem.VR == "PN" or (rule is not None and rule.basic != "K" and any(w in keyword for w in _IDENTITY_WORDS)):
+        listed = rule is not None and rule.basic != "K"
+        if elem.VR == "PN" or (listed and any(word in keyword for word in _IDENTITY_WORDS)):
             found.extend(str(v) for v in values if v is not None)
     return found
 
