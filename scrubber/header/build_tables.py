@@ -23,6 +23,8 @@ from typing import Any
 
 from pydicom.datadict import keyword_for_tag
 
+from scrubber.header.table import CODES
+
 HERE = Path(__file__).resolve().parent
 STANDARD = HERE / "standard"
 TABLE_E1_1 = STANDARD / "table_e1_1.json"
@@ -50,7 +52,6 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("clean_structured_content", "cleanStructContOpt", "113104", "Clean Structured Content Option"),
     ("clean_graphics", "cleanGraphOpt", "113103", "Clean Graphics Option"),
 )
-CODES = frozenset({"X", "Z", "D", "K", "C", "U", "X/Z", "X/D", "X/Z/D", "Z/D", "X/Z/U*"})
 ROW_KEYS = frozenset({"name", "tag", "id", "stdCompIOD", "basicProfile"}) | {o[1] for o in OPTIONS}
 PATTERNS = {
     "(50XX,XXXX)": "(50xx,xxxx)",
