@@ -37,7 +37,7 @@ CASES = {
     "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
     "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless
     "JPEG-LL.dcm": NATIVE,                    # JPEG lossless process 14
-    "JPEGLSNearLossless_08.dcm": NATIVE,      # JPEG-LS near-lossless
+    "JPEGLSNearLossless_08.dcm": KEPT,        # JPEG-LS near-lossless: new frame within NEAR
     "SC_rgb_rle_16bit_2frame.dcm": KEPT,      # 16-bit RGB RLE
     "SC_rgb_32bit.dcm": KEPT,                 # 32-bit RGB native
     "SC_rgb_rle_32bit_2frame.dcm": NATIVE,    # pydicom's RLE encoder refuses 32-bit: explicit LE
@@ -82,9 +82,12 @@ def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
     grow = 17 if encoded.method == "jpeg_dct" else 0
     outside = np.ones(arr.shape[1:3], bool)
     outside[max(0, box[1] - grow):box[3] + grow, max(0, box[0] - grow):box[2] + grow] = False
-    assert np.array_equal(arr[:, outside], frames.stored[:, outside]), "pixels outside the box changed"
+    moved = np.abs(arr[:, outside].astype(int) - frames.stored[:, outside]).max(initial=0)
+    assert moved <= encoded.tolerance, "pixels outside the box changed"
     if encoded.method == "jpeg_dct":
         assert np.abs(arr[:, inside].astype(int) - np.asarray(fill)).max() <= 2
+    elif encoded.method == "same_near":
+        assert np.abs(arr[:, inside].astype(int) - np.asarray(fill)).max() <= encoded.tolerance
     else:
         assert (arr[:, inside] == np.asarray(fill, arr.dtype)).all()
     # the filled box renders black

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.encaps import encapsulate, generate_frames
-from pydicom.pixels import get_decoder
-from pydicom.pixels.utils import compress, pack_bits
+from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
+from pydicom.pixels import get_decoder, get_encoder
+from pydicom.pixels.utils import as_pixel_options, compress, pack_bits
 from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from ..errors import EncodeFailed
+from . import jpeg_ls
 from .decode import Frames
 from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
 from .redact import Box, box_masks
@@ -30,7 +31,8 @@ class Encoded:
 
     syntax: str
     after: np.ndarray  # (frames, rows, cols, samples), decoded from the written Pixel Data
-    method: str  # same | jpeg_dct | explicit_le
+    method: str  # same | same_near | jpeg_dct | explicit_le
+    tolerance: int = 0  # same_near: largest |after - redacted| allowed (JPEG-LS NEAR), boxes included
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -72,7 +74,16 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
             return _encode_jpeg_dct(ds, frames, boxes)
         except (ValueError, EncodeFailed):
             pass
+    elif rule.method == "same_near":
+        try:
+            return _encode_changed_frames(ds, frames, redacted, source, near=True)
+        except Exception:
+            pass
     elif rule.method == "same" and source.is_encapsulated:
+        try:
+            return _encode_changed_frames(ds, frames, redacted, source)
+        except Exception:
+            pass
         try:
             _compress(ds, source, photometric, redacted)
             verify(ds, redacted)
@@ -81,6 +92,7 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
             pass
     target = source if rule.method == "same" and not source.is_encapsulated else UID(ExplicitVRLittleEndian)
     ds.PhotometricInterpretation = photometric
+    _drop_extended_offsets(ds)
     try:
         ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
         ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
@@ -105,12 +117,7 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
         if masks[index].any():
             fragment, grown[index] = redact_frame(fragment, masks[index], rgb=rgb)
         fragments.append(fragment)
-    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
-        if keyword in ds:
-            delattr(ds, keyword)
-    ds.PixelData = encapsulate(fragments, has_bot=True)
-    ds["PixelData"].VR = "OB"
-    ds["PixelData"].is_undefined_length = True
+    _encapsulate(ds, fragments)
     after = _decoded(ds, frames.stored.shape)
     halo = np.stack([dilate(frame, HALO) for frame in grown])
     if not np.array_equal(after[~halo], frames.stored[~halo]):
@@ -119,6 +126,67 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
     if dark.size and int(dark.max()) > DARK_MAX:
         raise EncodeFailed("DCT-domain redaction left the boxes lighter than black")
     return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct")
+
+
+def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, source: UID,
+                           near: bool = False) -> Encoded:
+    """Encode only the frames whose pixels changed; every other frame keeps its fragment bytes.
+
+    The header (photometric interpretation, planar configuration) is left as the untouched
+    fragments were encoded under, and the new frames are encoded to match it; the full decode
+    afterwards proves that both kinds of frame read back as ``redacted``. With ``near`` (JPEG-LS
+    near-lossless) a new frame keeps the NEAR of the fragment it replaces and may differ from
+    ``redacted`` by that much, inside the boxes too; untouched frames must still match exactly.
+    """
+    count = frames.count
+    encoder = get_encoder(source)
+    options = as_pixel_options(ds, number_of_frames=1, planar_configuration=0,
+                               **_codec_options(ds, source))
+    limits = np.zeros(count, np.int64)
+    fragments = []
+    for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
+        if not np.array_equal(redacted[index], frames.stored[index]):
+            if near:
+                limits[index] = jpeg_ls.near(fragment)
+                options["jls_error"] = int(limits[index])
+            fragment = encoder.encode(_squeeze(redacted[index:index + 1]), **options)
+        fragments.append(fragment)
+    if len(fragments) != count:
+        raise EncodeFailed(f"found {len(fragments)} encoded frames, expected {count}")
+    _encapsulate(ds, fragments)
+    after = _decoded(ds, redacted.shape)
+    error = np.abs(after.astype(np.int64) - redacted.astype(np.int64)).reshape(count, -1).max(axis=1)
+    if np.any(error > limits):
+        raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
+    tolerance = int(limits.max())
+    return Encoded(str(source), after, "same_near" if near else "same", tolerance)
+
+
+def _codec_options(ds: Dataset, target: UID) -> dict[str, bool]:
+    """JPEG 2000 frames use the RCT exactly when the header says the codestreams do."""
+    if target != JPEG2000Lossless or int(ds.SamplesPerPixel) == 1:
+        return {}
+    return {"use_mct": str(ds.PhotometricInterpretation) in ("YBR_RCT", "YBR_ICT")}
+
+
+def _drop_extended_offsets(ds: Dataset) -> None:
+    """An Extended Offset Table left over from the input would point into the old fragments."""
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if keyword in ds:
+            delattr(ds, keyword)
+
+
+def _encapsulate(ds: Dataset, fragments: list[bytes]) -> None:
+    """One fragment per frame, with a Basic Offset Table, or an extended one past 4 GiB offsets."""
+    _drop_extended_offsets(ds)
+    offsets_fit = sum(len(f) + 8 + len(f) % 2 for f in fragments[:-1]) < 2**32
+    if offsets_fit:
+        ds.PixelData = encapsulate(fragments, has_bot=True)
+    else:
+        pixels, offsets, lengths = encapsulate_extended(fragments)
+        ds.PixelData, ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = pixels, offsets, lengths
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
 
 
 def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) -> None:
@@ -130,6 +198,7 @@ def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) 
         kwargs["use_mct"] = True
     if int(ds.SamplesPerPixel) > 1:
         ds.PlanarConfiguration = 0  # our arrays are pixel-interleaved; encoders take them so
+    _drop_extended_offsets(ds)
     compress(ds, target, _squeeze(redacted), generate_instance_uid=False, **kwargs)
 
 

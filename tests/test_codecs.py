@@ -1,0 +1,190 @@
+"""Encapsulated syntaxes kept as they were: only the frames under a box are encoded again.
+
+Every other frame must keep its fragment bytes exactly, and the written file must be readable by
+pydicom and by dcmtk. JPEG-LS near-lossless keeps its NEAR: the new frame may differ by that much.
+"""
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jpeg_ls as jpeg_ls_codec
+import numpy as np
+import pydicom
+import pytest
+from pydicom.encaps import generate_frames
+from pydicom.pixels import get_decoder
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, JPEGLSNearLossless, RLELossless
+
+from scrubber.pixels import jpeg_ls
+from scrubber.pixels.decode import decode
+from scrubber.pixels.encode import encode
+from scrubber.pixels.fill import fill_value
+from scrubber.pixels.redact import redact
+
+from .util import data_path
+
+
+def _read(name: str) -> pydicom.Dataset:
+    return pydicom.dcmread(data_path(name))
+
+
+def _recompressed(name: str, syntax: str, photometric: str = "RGB",
+                  **kwargs) -> Callable[[], pydicom.Dataset]:
+    """A multi-frame colour file in ``syntax``, made from an RLE test file."""
+    def make() -> pydicom.Dataset:
+        ds = _read(name)
+        arr = ds.pixel_array
+        ds.PlanarConfiguration = 0
+        ds.PhotometricInterpretation = photometric
+        ds.compress(syntax, arr, generate_instance_uid=False, **kwargs)
+        return ds
+    return make
+
+
+CASES: dict[str, Callable[[], pydicom.Dataset]] = {
+    "emri_small_RLE.dcm": lambda: _read("emri_small_RLE.dcm"),  # 10 frames, 12-bit
+    "emri_small_jpeg_ls_lossless.dcm": lambda: _read("emri_small_jpeg_ls_lossless.dcm"),
+    "emri_small_jpeg_2k_lossless.dcm": lambda: _read("emri_small_jpeg_2k_lossless.dcm"),
+    "SC_rgb_rle_2frame.dcm": lambda: _read("SC_rgb_rle_2frame.dcm"),  # RGB, 2 frames
+    "SC_rgb_rle_16bit_2frame.dcm": lambda: _read("SC_rgb_rle_16bit_2frame.dcm"),
+    "rgb_2frame_jpeg_ls": _recompressed("SC_rgb_rle_2frame.dcm", JPEGLSLossless),
+    "rgb_2frame_j2k_rct": _recompressed("SC_rgb_rle_2frame.dcm", JPEG2000Lossless, "YBR_RCT", use_mct=True),
+    "rgb_2frame_j2k": _recompressed("SC_rgb_rle_2frame.dcm", JPEG2000Lossless, use_mct=False),
+}
+
+
+def _fragments(ds: pydicom.Dataset) -> list[bytes]:
+    count = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    return list(generate_frames(ds.PixelData, number_of_frames=count))
+
+
+def _dcmdump(ds: pydicom.Dataset, path: Path) -> None:
+    """dcmtk must parse the written file, Pixel Data included."""
+    dcmdump = shutil.which("dcmdump")
+    if dcmdump is None:
+        pytest.skip("dcmtk's dcmdump is not installed")
+    ds.save_as(path, enforce_file_format=True)
+    done = subprocess.run([dcmdump, "-q", "+E", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "PixelData" in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_only_the_touched_frame_is_encoded_again(name, tmp_path):
+    original = CASES[name]()
+    syntax = str(original.file_meta.TransferSyntaxUID)
+    frames = decode(original, 1 << 30)
+    count, rows, cols = frames.stored.shape[:3]
+    touched = count // 2
+    box = (cols // 4, rows // 4, cols // 4 + max(2, cols // 5), rows // 4 + max(2, rows // 6))
+    boxes = [[box] if index == touched else [] for index in range(count)]
+    fill = fill_value(frames, original)
+    redacted = redact(frames.stored, boxes, fill)
+    ds = copy.deepcopy(original)
+
+    encoded = encode(ds, frames, redacted, boxes)
+
+    assert (encoded.syntax, encoded.method) == (syntax, "same")
+    assert str(ds.PhotometricInterpretation) == str(original.PhotometricInterpretation)
+    assert "ExtendedOffsetTable" not in ds
+    before, after = _fragments(original), _fragments(ds)
+    assert len(after) == count
+    for index in range(count):
+        if index != touched:
+            assert after[index] == before[index], f"untouched frame {index} was re-encoded"
+    assert after[touched] != before[touched]
+
+    _dcmdump(ds, tmp_path / "out.dcm")
+    back = pydicom.dcmread(tmp_path / "out.dcm")
+    assert str(back.file_meta.TransferSyntaxUID) == syntax
+    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr = arr.reshape(frames.stored.shape)
+    assert np.array_equal(arr, redacted)
+    inside = np.zeros((rows, cols), bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    assert (arr[touched][inside] == np.asarray(fill, arr.dtype)).all()
+    assert np.array_equal(arr[touched][~inside], frames.stored[touched][~inside])
+
+
+def test_extended_offset_table_is_not_left_pointing_at_old_fragments():
+    original = _read("emri_small_RLE.dcm")
+    frames = decode(original, 1 << 30)
+    boxes = [[(4, 4, 20, 12)] if index == 3 else [] for index in range(frames.count)]
+    redacted = redact(frames.stored, boxes, fill_value(frames, original))
+    ds = copy.deepcopy(original)
+    ds.ExtendedOffsetTable = b"\0" * 8 * frames.count
+    ds.ExtendedOffsetTableLengths = b"\0" * 8 * frames.count
+
+    encoded = encode(ds, frames, redacted, boxes)
+
+    assert (encoded.syntax, encoded.method) == (RLELossless, "same")
+    assert "ExtendedOffsetTable" not in ds and "ExtendedOffsetTableLengths" not in ds
+    assert _fragments(ds)[0] == _fragments(original)[0]
+
+
+def _near_lossless(name: str, error: int) -> pydicom.Dataset:
+    ds = _read(name)
+    if str(ds.file_meta.TransferSyntaxUID) != JPEGLSNearLossless:
+        ds.compress(JPEGLSNearLossless, ds.pixel_array, jls_error=error, generate_instance_uid=False)
+    return ds
+
+
+NEAR_CASES = [
+    ("emri_small.dcm", 2),  # 10 frames, 12-bit
+    ("emri_small.dcm", 5),
+    ("US1_UNCR.dcm", 2),  # RGB, 8-bit
+    ("JPEGLSNearLossless_08.dcm", 2),  # a real near-lossless file
+]
+
+
+@pytest.mark.parametrize(("name", "error"), NEAR_CASES)
+def test_near_lossless_reads_near_like_pyjpegls(name, error):
+    ds = _near_lossless(name, error)
+    for fragment in _fragments(ds):
+        assert jpeg_ls.near(fragment) == jpeg_ls_codec.decode_buffer(fragment)[1]["allowed_lossy_error"]
+        assert jpeg_ls.near(fragment) == error
+
+
+def test_near_of_a_broken_codestream_is_refused():
+    with pytest.raises(ValueError):
+        jpeg_ls.near(b"\xff\xd8\xff\xda\x00")
+    with pytest.raises(ValueError):
+        jpeg_ls.near(b"not jpeg-ls")
+
+
+@pytest.mark.parametrize(("name", "error"), NEAR_CASES)
+def test_near_lossless_stays_near_lossless(name, error, tmp_path):
+    original = _near_lossless(name, error)
+    frames = decode(original, 1 << 30)
+    count, rows, cols = frames.stored.shape[:3]
+    touched = count // 2
+    box = (cols // 4, rows // 4, cols // 4 + max(2, cols // 5), rows // 4 + max(2, rows // 6))
+    boxes = [[box] if index == touched else [] for index in range(count)]
+    fill = fill_value(frames, original)
+    redacted = redact(frames.stored, boxes, fill)
+    ds = copy.deepcopy(original)
+
+    encoded = encode(ds, frames, redacted, boxes)
+
+    assert (encoded.syntax, encoded.method, encoded.tolerance) == (JPEGLSNearLossless, "same_near", error)
+    before, after = _fragments(original), _fragments(ds)
+    for index in range(count):
+        if index != touched:
+            assert after[index] == before[index], f"untouched frame {index} was re-encoded"
+    assert jpeg_ls.near(after[touched]) == error
+
+    _dcmdump(ds, tmp_path / "out.dcm")
+    back = pydicom.dcmread(tmp_path / "out.dcm")
+    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr = arr.reshape(frames.stored.shape).astype(np.int64)
+    assert np.array_equal(arr, encoded.after)
+    others = [index for index in range(count) if index != touched]
+    assert np.array_equal(arr[others], frames.stored[others])
+    inside = np.zeros((rows, cols), bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    assert np.abs(arr[touched][inside] - np.asarray(fill)).max() <= error
+    assert np.abs(arr[touched][~inside] - frames.stored[touched][~inside]).max() <= error
