@@ -26,6 +26,7 @@ class FileReport:
     pixels_changed: bool = False
     unused_bits_cleared: bool = False
     encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)
+    encode_tolerance: int = 0  # same_near: re-encoded frames within this of the redacted pixels
     syntax_in: str = ""
     syntax_out: str = ""
     header_counts: dict[str, int] = field(default_factory=dict)  # elements per action kind

@@ -37,7 +37,8 @@ class ScrubResult:
     boxes: list[list[Box]]  # per frame, what was blacked out (lines joined, padded)
     pixels_changed: bool  # text was blacked out, or bits above High Bit (overlay planes) cleared
     unused_bits_cleared: bool
-    encode_method: str  # unchanged | same | jpeg_dct (whole MCUs under the boxes) | explicit_le
+    encode_method: str  # unchanged | same | same_near | jpeg_dct (whole MCUs) | explicit_le
+    encode_tolerance: int  # same_near: the JPEG-LS NEAR a re-encoded frame may differ by
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -115,12 +116,12 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits
     after = frames.stored
-    syntax_out, method = syntax_in, "unchanged"
+    syntax_out, method, tolerance = syntax_in, "unchanged", 0
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
-        after, syntax_out, method = encoded.after, encoded.syntax, encoded.method
+        after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
         lap("encode")
     graphics = clean_overlays(out, policy, detector) if "clean_graphics" in policy.header_options else frozenset()
     lap("graphics")
@@ -133,7 +134,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("header")
     return ScrubResult(
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
-        unused_bits_cleared=frames.unused_bits, encode_method=method,
+        unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
     )

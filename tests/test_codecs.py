@@ -73,10 +73,8 @@ def _dcmdump(ds: pydicom.Dataset, path: Path) -> None:
     assert "PixelData" in done.stdout
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_only_the_touched_frame_is_encoded_again(name, tmp_path):
-    original = CASES[name]()
-    syntax = str(original.file_meta.TransferSyntaxUID)
+def _encode_one_box(original):
+    """Redact one box in the middle frame and encode a copy: what every test here starts from."""
     frames = decode(original, 1 << 30)
     count, rows, cols = frames.stored.shape[:3]
     touched = count // 2
@@ -85,8 +83,15 @@ def test_only_the_touched_frame_is_encoded_again(name, tmp_path):
     fill = fill_value(frames, original)
     redacted = redact(frames.stored, boxes, fill)
     ds = copy.deepcopy(original)
+    return ds, frames, redacted, box, touched, fill, encode(ds, frames, redacted, boxes)
 
-    encoded = encode(ds, frames, redacted, boxes)
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_only_the_touched_frame_is_encoded_again(name, tmp_path):
+    original = CASES[name]()
+    syntax = str(original.file_meta.TransferSyntaxUID)
+    ds, frames, redacted, box, touched, fill, encoded = _encode_one_box(original)
+    count, rows, cols = frames.stored.shape[:3]
 
     assert (encoded.syntax, encoded.method) == (syntax, "same")
     assert str(ds.PhotometricInterpretation) == str(original.PhotometricInterpretation)
@@ -159,16 +164,8 @@ def test_near_of_a_broken_codestream_is_refused():
 @pytest.mark.parametrize(("name", "error"), NEAR_CASES)
 def test_near_lossless_stays_near_lossless(name, error, tmp_path):
     original = _near_lossless(name, error)
-    frames = decode(original, 1 << 30)
+    ds, frames, redacted, box, touched, fill, encoded = _encode_one_box(original)
     count, rows, cols = frames.stored.shape[:3]
-    touched = count // 2
-    box = (cols // 4, rows // 4, cols // 4 + max(2, cols // 5), rows // 4 + max(2, rows // 6))
-    boxes = [[box] if index == touched else [] for index in range(count)]
-    fill = fill_value(frames, original)
-    redacted = redact(frames.stored, boxes, fill)
-    ds = copy.deepcopy(original)
-
-    encoded = encode(ds, frames, redacted, boxes)
 
     assert (encoded.syntax, encoded.method, encoded.tolerance) == (JPEGLSNearLossless, "same_near", error)
     before, after = _fragments(original), _fragments(ds)
