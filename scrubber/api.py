@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .audit import FileReport
 from .batch import RunSummary, check_layout, scrub_jobs, walk
-from .files import Rename, scrub_file
+from .files import scrub_file
+from .naming import RENAMES, Rename
 from .pipeline import ScrubResult, scrub_dataset
 from .policy import Policy
 
@@ -45,8 +46,8 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     ``qa`` (optional) receives before/after PNGs (both under the input's relative path);
     ``on_start`` hears the number of files found.
     """
-    if rename not in ("keep", "uid"):
-        raise ValueError(f"rename must be keep or uid, got {rename!r}")
+    if rename not in RENAMES:
+        raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
     started = time.perf_counter()
     policy = policy or Policy()
     inputs = [Path(p) for p in paths]

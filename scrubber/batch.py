@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .audit import AuditLog, FileReport
 from .detect.ocr import default_threads
-from .files import Rename, quarantine_copy, scrub_file
+from .files import quarantine_copy, scrub_file
+from .naming import Rename
 from .policy import Policy
 from .read import is_dicomdir
 

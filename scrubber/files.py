@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
-import re
 import shutil
 import time
 from pathlib import Path
-from typing import Literal
 
 from .audit import FileReport, reason_document
 from .detect.registry import Detector
 from .errors import DuplicateOutput, ScrubError, WriteFailed
 from .header import digest
+from .naming import RENAMES, Rename, claim, uid_path
 from .pipeline import scrub_dataset
 from .pixels import render
 from .policy import Policy
@@ -22,47 +19,6 @@ from .qa import write_png
 from .quiet import no_warnings, silence_pydicom_logging
 from .read import read
 from .write import atomic_write, atomic_write_bytes
-
-
-Rename = Literal["keep", "uid"]
-RENAMES = ("keep", "uid")
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-MAX_COMPONENT = 128
-
-
-def safe_component(value: object, missing: str, limit: int = MAX_COMPONENT) -> str:
-    """One path component from a header value: [A-Za-z0-9._-] only, never empty, "." or "..".
-
-    Anything else becomes "_"; an empty value becomes ``missing``; a value over ``limit`` chars
-    keeps its head and ends with 16 hex digits of its SHA-256, so distinct values stay distinct.
-    """
-    text = _UNSAFE.sub("_", str(value if value is not None else "").strip())
-    if not text:
-        return missing
-    if text in (".", ".."):
-        return "_" * len(text)
-    if len(text) > limit:
-        text = f"{text[:limit - 17]}_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-    return text
-
-
-def uid_path(ds) -> Path:
-    """``<PatientID>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` of a (cleaned) dataset."""
-    return Path(safe_component(ds.get("PatientID", ""), "NO_PATIENT_ID"),
-                safe_component(ds.get("StudyInstanceUID", ""), "NO_STUDY_UID"),
-                safe_component(ds.get("SeriesInstanceUID", ""), "NO_SERIES_UID"),
-                safe_component(ds.get("SOPInstanceUID", ""), "NO_SOP_UID", MAX_COMPONENT - 4) + ".dcm")
-
-
-def claim(claims: Path, dst: Path) -> bool:
-    """Reserve ``dst`` for this run (atomic across worker processes); False when already taken."""
-    name = hashlib.sha256(os.fsencode(os.path.abspath(dst))).hexdigest()
-    try:
-        os.close(os.open(claims / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        return False
-    return True
 
 
 def scrub_file(src: Path, dst: Path, policy: Policy, *, rel: str | None = None,

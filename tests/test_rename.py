@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from scrubber import Policy, scrub_paths
 from scrubber.batch import Job, scrub_jobs
 from scrubber.cli import main
-from scrubber.files import safe_component, uid_path
+from scrubber.naming import safe_component, uid_path
 
 from .util import data_path
 
