@@ -2,10 +2,13 @@
 
 Every other frame must keep its fragment bytes exactly, and the written file must be readable by
 pydicom and by dcmtk. JPEG-LS near-lossless keeps its NEAR: the new frame may differ by that much.
+Lossy JPEG 2000 keeps its rate: the new frame is as large as the old one, its boxes dark and its PSNR
+against the redacted frame high.
 """
 from __future__ import annotations
 
 import copy
+import math
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,11 +20,13 @@ import pydicom
 import pytest
 from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
-from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, JPEGLSNearLossless, RLELossless
+from pydicom.uid import (JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless,
+                         JPEGLSNearLossless, RLELossless)
 
+from scrubber.pixels import encode as encode_module
 from scrubber.pixels import jpeg_ls
 from scrubber.pixels.decode import decode
-from scrubber.pixels.encode import encode
+from scrubber.pixels.encode import DARK_SHARE, MIN_PSNR_DB, encode
 from scrubber.pixels.fill import fill_value
 from scrubber.pixels.redact import redact
 
@@ -185,3 +190,95 @@ def test_near_lossless_stays_near_lossless(name, error, tmp_path):
     inside[box[1]:box[3], box[0]:box[2]] = True
     assert np.abs(arr[touched][inside] - np.asarray(fill)).max() <= error
     assert np.abs(arr[touched][~inside] - frames.stored[touched][~inside]).max() <= error
+
+
+def _lossy_j2k(name: str, ratio: float | None = None, photometric: str | None = None) -> pydicom.Dataset:
+    """A lossy JPEG 2000 file: a real one as shipped (no ``ratio``), or ``name`` at ``ratio``."""
+    ds = _read(name)
+    if ratio is not None:
+        arr = ds.pixel_array
+        if photometric is not None:
+            ds.PlanarConfiguration = 0
+            ds.PhotometricInterpretation = photometric
+        ds.compress(JPEG2000, arr, j2k_cr=[ratio], use_mct=photometric == "YBR_ICT",
+                    generate_instance_uid=False)
+    return ds
+
+
+LOSSY_CASES = [
+    ("US1_UNCR.dcm", 10, "YBR_ICT"),  # RGB through the ICT
+    ("US1_UNCR.dcm", 8, "RGB"),  # RGB, no colour transform
+    ("emri_small.dcm", 10, None),  # MR, 10 frames, 12-bit
+    ("CT_small.dcm", 10, None),  # CT, signed 16-bit
+    ("US1_J2KI.dcm", None, None),  # real: YBR_ICT, ratio 16
+    ("693_J2KI.dcm", None, None),  # real: signed 14-bit, ratio ~300
+    ("MR2_J2KI.dcm", None, None),  # real: 12-bit 1024x1024
+    ("RG3_J2KI.dcm", None, None),  # real: MONOCHROME1 10-bit 1760x1760
+    ("RG1_J2KI.dcm", None, None),  # real: MONOCHROME1 15-bit 1955x1841
+]
+
+
+def _psnr_db(after: np.ndarray, expected: np.ndarray, bits: int) -> float:
+    mse = float(np.mean((after.astype(np.float64) - expected.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10((2**bits - 1) ** 2 / mse)
+
+
+def _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded,
+                 tmp_path) -> tuple[float, float]:
+    """What a same_rate file must satisfy; returns (PSNR of the touched frame, Pixel Data size ratio)."""
+    count, rows, cols = frames.stored.shape[:3]
+    bits = frames.bits_stored
+    assert (encoded.syntax, encoded.method) == (JPEG2000, "same_rate")
+    assert str(ds.PhotometricInterpretation) == str(original.PhotometricInterpretation)
+    before, after = _fragments(original), _fragments(ds)
+    for index in range(count):
+        if index != touched:
+            assert after[index] == before[index], f"untouched frame {index} was re-encoded"
+
+    _dcmdump(ds, tmp_path / "out.dcm")
+    back = pydicom.dcmread(tmp_path / "out.dcm")
+    assert str(back.file_meta.TransferSyntaxUID) == JPEG2000
+    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr = arr.reshape(frames.stored.shape).astype(np.int64)
+    assert np.array_equal(arr, encoded.after)
+    others = [index for index in range(count) if index != touched]
+    assert np.array_equal(arr[others], frames.stored[others])
+    inside = np.zeros((rows, cols), bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    dark = np.abs(arr[touched][inside] - np.asarray(fill)).max()
+    assert dark <= encoded.tolerance == int(DARK_SHARE * (2**bits - 1))
+    psnr = _psnr_db(arr[touched], redacted[touched], bits)
+    assert psnr >= MIN_PSNR_DB and encoded.psnr_db == pytest.approx(psnr)
+    return psnr, len(ds.PixelData) / len(original.PixelData)
+
+
+@pytest.mark.parametrize(("name", "ratio", "photometric"), LOSSY_CASES)
+def test_lossy_jpeg_2000_keeps_its_syntax_and_its_rate(name, ratio, photometric, tmp_path):
+    original = _lossy_j2k(name, ratio, photometric)
+    ds, frames, redacted, box, touched, fill, encoded = _encode_one_box(original)
+
+    psnr, size = _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded, tmp_path)
+
+    assert abs(size - 1) <= 0.05, f"Pixel Data is {size:.3f}x the input's"
+    print(f"{name} ratio={ratio} {photometric}: PSNR {psnr:.2f} dB, size x{size:.3f}")
+
+
+def test_lossy_jpeg_2000_frame_missing_the_bounds_is_tried_at_a_higher_rate(tmp_path):
+    """At its input's ratio (20) this frame rings past the bound at the box edge; 0.8x of it passes."""
+    original = _lossy_j2k("SC_rgb_rle_2frame.dcm", 20, "YBR_ICT")
+    ds, frames, redacted, box, touched, fill, encoded = _encode_one_box(original)
+
+    psnr, size = _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded, tmp_path)
+
+    grown = len(_fragments(ds)[touched]) / len(_fragments(original)[touched])
+    assert 1.05 < grown <= 1 / 0.64 * 1.05
+    print(f"PSNR {psnr:.2f} dB, fragment x{grown:.3f}, Pixel Data x{size:.3f}")
+
+
+def test_lossy_jpeg_2000_that_misses_the_bounds_is_written_exactly_as_explicit_le(monkeypatch):
+    monkeypatch.setattr(encode_module, "MIN_PSNR_DB", 1000.0)
+    original = _lossy_j2k("US1_J2KI.dcm")
+    ds, frames, redacted, *_, encoded = _encode_one_box(original)
+
+    assert (encoded.syntax, encoded.method) == (ExplicitVRLittleEndian, "explicit_le")
+    assert np.array_equal(encoded.after, redacted)

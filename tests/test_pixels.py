@@ -25,7 +25,7 @@ CASES = {
     # file: expected output syntax (KEPT = same as input)
     "US1_UNCR.dcm": KEPT,                     # RGB, explicit LE
     "US1_J2KR.dcm": KEPT,                     # YBR_RCT, JPEG 2000 lossless
-    "US1_J2KI.dcm": NATIVE,                   # YBR_ICT, lossy JPEG 2000
+    "US1_J2KI.dcm": KEPT,                     # YBR_ICT, lossy JPEG 2000: same rate, boxes near the fill
     "OBXXXX1A_rle.dcm": KEPT,                 # 8-bit palette, RLE
     "OBXXXX1A_expb_2frame.dcm": KEPT,         # palette, big endian, 2 frames
     "gdcm-US-ALOKA-16.dcm": KEPT,             # 16-bit palette, implicit LE
@@ -36,7 +36,7 @@ CASES = {
     "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> written as YBR_FULL
     "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
     "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless
-    "JPEG-LL.dcm": NATIVE,                    # JPEG lossless process 14
+    "JPEG-LL.dcm": KEPT,                      # JPEG lossless process 14: our encoder (SV1)
     "JPEGLSNearLossless_08.dcm": KEPT,        # JPEG-LS near-lossless: new frame within NEAR
     "SC_rgb_rle_16bit_2frame.dcm": KEPT,      # 16-bit RGB RLE
     "SC_rgb_32bit.dcm": KEPT,                 # 32-bit RGB native
@@ -83,16 +83,19 @@ def test_redaction_changes_only_the_box_and_keeps_the_syntax(name):
     outside = np.ones(arr.shape[1:3], bool)
     outside[max(0, box[1] - grow):box[3] + grow, max(0, box[0] - grow):box[2] + grow] = False
     moved = np.abs(arr[:, outside].astype(int) - frames.stored[:, outside]).max(initial=0)
-    assert moved <= encoded.tolerance, "pixels outside the box changed"
+    if encoded.method == "same_rate":  # lossy J2K: the whole frame moves a little, bounded by PSNR
+        assert encoded.psnr_db >= 40
+    else:
+        assert moved <= encoded.tolerance, "pixels outside the box changed"
     if encoded.method == "jpeg_dct":
         assert np.abs(arr[:, inside].astype(int) - np.asarray(fill)).max() <= 2
-    elif encoded.method == "same_near":
+    elif encoded.method in ("same_near", "same_rate"):
         assert np.abs(arr[:, inside].astype(int) - np.asarray(fill)).max() <= encoded.tolerance
     else:
         assert (arr[:, inside] == np.asarray(fill, arr.dtype)).all()
-    # the filled box renders black
+    # the filled box renders black (lossy J2K: up to 8 % of 255 more, ringing at the box edges)
     shown = render.full(decode(back, 1 << 30), back)
-    assert shown[:, inside].max() <= 8
+    assert shown[:, inside].max() <= (8 + 20 if encoded.method == "same_rate" else 8)
 
 
 def test_palette_fill_is_the_darkest_entry():

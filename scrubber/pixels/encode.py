@@ -1,11 +1,13 @@
 """Write redacted frames back into a dataset, in the syntax the table says, and prove it.
 
 Every encode is followed by a decode of the result that must equal the redacted frames exactly:
-a codec that cannot round-trip losslessly never gets to deliver a file.
+a codec that cannot round-trip losslessly never gets to deliver a file. The lossy syntaxes kept as
+they are (JPEG-LS near-lossless, lossy JPEG 2000) are checked against stated bounds instead.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,16 +15,25 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from pydicom.pixels import get_decoder, get_encoder
 from pydicom.pixels.utils import as_pixel_options, compress, pack_bits
-from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000, JPEG2000Lossless, JPEGLossless, JPEGLosslessSV1
 
 from ..errors import EncodeFailed
-from . import jpeg_ls
+from . import jpeg_lossless, jpeg_ls
 from .decode import Frames
 from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
 
 DCT_BLACK = ("MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422")  # where a black block is the fill
+# same_rate (lossy JPEG 2000): the 9/7 wavelet rings across the box edge, so a box cannot decode to
+# exactly the fill; it must stay dark (every sample within this share of the sample range of the
+# fill: it renders near black, far below the contrast of text) and the frame must stay close to the
+# redacted one (PSNR, peak = sample range). No text can leak either way: the encoder never sees it.
+DARK_SHARE = 0.08
+MIN_PSNR_DB = 40.0
+# The input's rate first; a frame that misses the bounds there is tried at 0.8x and 0.64x of it
+# (its fragment grows to at most ~1.6x) before the file falls back to Explicit VR Little Endian.
+RATE_STEPS = (1.0, 0.8, 0.64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +42,11 @@ class Encoded:
 
     syntax: str
     after: np.ndarray  # (frames, rows, cols, samples), decoded from the written Pixel Data
-    method: str  # same | same_near | jpeg_dct | explicit_le
-    tolerance: int = 0  # same_near: largest |after - redacted| allowed (JPEG-LS NEAR), boxes included
+    method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
+    # same_near: largest |after - redacted| allowed (JPEG-LS NEAR), boxes included;
+    # same_rate: largest |after - fill| allowed inside the boxes (DARK_SHARE of the sample range)
+    tolerance: int = 0
+    psnr_db: float | None = None  # same_rate: lowest PSNR (dB) of a re-encoded frame vs the redacted
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -74,9 +88,9 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
             return _encode_jpeg_dct(ds, frames, boxes)
         except (ValueError, EncodeFailed):
             pass
-    elif rule.method == "same_near":
+    elif rule.method in ("same_near", "same_rate"):
         try:
-            return _encode_changed_frames(ds, frames, redacted, source, near=True)
+            return _encode_changed_frames(ds, frames, redacted, source, rule.method, boxes)
         except Exception:
             pass
     elif rule.method == "same" and source.is_encapsulated:
@@ -129,42 +143,89 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
 
 
 def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, source: UID,
-                           near: bool = False) -> Encoded:
+                           method: str = "same", boxes: Sequence[Sequence[Box]] = ()) -> Encoded:
     """Encode only the frames whose pixels changed; every other frame keeps its fragment bytes.
 
     The header (photometric interpretation, planar configuration) is left as the untouched
     fragments were encoded under, and the new frames are encoded to match it; the full decode
-    afterwards proves that both kinds of frame read back as ``redacted``. With ``near`` (JPEG-LS
-    near-lossless) a new frame keeps the NEAR of the fragment it replaces and may differ from
-    ``redacted`` by that much, inside the boxes too; untouched frames must still match exactly.
+    afterwards proves that both kinds of frame read back as ``redacted``. ``same_near`` (JPEG-LS
+    near-lossless): a new frame keeps the NEAR of the fragment it replaces and may differ from
+    ``redacted`` by that much, inside the boxes too. ``same_rate`` (lossy JPEG 2000): a new frame
+    gets the compression ratio of the fragment it replaces, so the file keeps its size, and must
+    pass ``_lossy_misses``. Untouched frames must match exactly in every method.
     """
     count = frames.count
-    encoder = get_encoder(source)
+    originals = list(generate_frames(ds.PixelData, number_of_frames=count))
+    encode_frame = _frame_encoder(source, originals)
     options = as_pixel_options(ds, number_of_frames=1, planar_configuration=0,
                                **_codec_options(ds, source))
+    if len(originals) != count:
+        raise EncodeFailed(f"found {len(originals)} encoded frames, expected {count}")
+    changed = [index for index in range(count)
+               if not np.array_equal(redacted[index], frames.stored[index])]
     limits = np.zeros(count, np.int64)
-    fragments = []
-    for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
-        if not np.array_equal(redacted[index], frames.stored[index]):
-            if near:
-                limits[index] = jpeg_ls.near(fragment)
+    if method == "same_near":
+        limits[changed] = [jpeg_ls.near(originals[index]) for index in changed]
+    raw_bytes = redacted[0].size * frames.bits_stored / 8  # OpenJPEG's ratios count stored bits
+    fragments, pending = list(originals), changed
+    for step in RATE_STEPS if method == "same_rate" else (1.0,):
+        for index in pending:
+            if method == "same_near":
                 options["jls_error"] = int(limits[index])
-            fragment = encoder.encode(_squeeze(redacted[index:index + 1]), **options)
-        fragments.append(fragment)
-    if len(fragments) != count:
-        raise EncodeFailed(f"found {len(fragments)} encoded frames, expected {count}")
-    _encapsulate(ds, fragments)
-    after = _decoded(ds, redacted.shape)
-    error = np.abs(after.astype(np.int64) - redacted.astype(np.int64)).reshape(count, -1).max(axis=1)
-    if np.any(error > limits):
-        raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
-    tolerance = int(limits.max())
-    return Encoded(str(source), after, "same_near" if near else "same", tolerance)
+            elif method == "same_rate":
+                options["j2k_cr"] = [max(1.0, step * raw_bytes / len(originals[index]))]
+            fragments[index] = encode_frame(_squeeze(redacted[index:index + 1]), **options)
+        _encapsulate(ds, fragments)
+        after = _decoded(ds, redacted.shape)
+        if not all(np.array_equal(after[i], redacted[i]) for i in set(range(count)) - set(changed)):
+            raise EncodeFailed("a frame that kept its fragment decodes differently")
+        if method != "same_rate":
+            if any(int(_error(after, redacted, i).max(initial=0)) > limits[i] for i in changed):
+                raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
+            return Encoded(str(source), after, method, int(limits.max()))
+        bound = int(DARK_SHARE * (2**frames.bits_stored - 1))
+        psnr, pending = _lossy_misses(after, redacted, changed, box_masks(boxes, *redacted.shape[1:3]),
+                                      bound, frames.bits_stored)
+        if not pending:
+            return Encoded(str(source), after, method, bound, min(psnr, default=None))
+    raise EncodeFailed(f"re-encoded frames {pending} miss the lossy bounds even at a higher rate")
+
+
+def _frame_encoder(source: UID, originals: list[bytes]) -> Callable[..., bytes]:
+    """pydicom's encoder for the syntax, or ours for JPEG lossless, which pydicom cannot write (new
+    frames take the sample precision of the input's first frame)."""
+    if source not in (JPEGLossless, JPEGLosslessSV1):
+        return get_encoder(source).encode
+    precision = jpeg_lossless.sof3_precision(originals[0])
+
+    def encode_frame(frame: np.ndarray, **_: object) -> bytes:
+        return jpeg_lossless.encode_frame(frame.astype(np.int64) & ((1 << precision) - 1), precision)
+
+    return encode_frame
+
+
+def _error(after: np.ndarray, redacted: np.ndarray, index: int) -> np.ndarray:
+    """|after - redacted| of one frame (one frame at a time: a clip in int64 would not fit)."""
+    return np.abs(after[index].astype(np.int64) - redacted[index].astype(np.int64))
+
+
+def _lossy_misses(after: np.ndarray, redacted: np.ndarray, changed: list[int], masks: list[np.ndarray],
+                  bound: int, bits: int) -> tuple[list[float], list[int]]:
+    """PSNR of each re-encoded frame, and those frames whose boxes are not dark or whose PSNR is low."""
+    peak = 2**bits - 1
+    psnr, misses = [], []
+    for index in changed:
+        error = _error(after, redacted, index)
+        mse = float(np.mean(error.astype(np.float64) ** 2))
+        psnr.append(math.inf if mse == 0 else 10 * math.log10(peak**2 / mse))
+        if psnr[-1] < MIN_PSNR_DB or int(error[masks[index]].max(initial=0)) > bound:
+            misses.append(index)
+    return psnr, misses
 
 
 def _codec_options(ds: Dataset, target: UID) -> dict[str, bool]:
-    """JPEG 2000 frames use the RCT exactly when the header says the codestreams do."""
-    if target != JPEG2000Lossless or int(ds.SamplesPerPixel) == 1:
+    """JPEG 2000 frames use the colour transform (RCT; ICT when lossy) exactly when the header does."""
+    if target not in (JPEG2000Lossless, JPEG2000) or int(ds.SamplesPerPixel) == 1:
         return {}
     return {"use_mct": str(ds.PhotometricInterpretation) in ("YBR_RCT", "YBR_ICT")}
 

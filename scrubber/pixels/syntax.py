@@ -16,7 +16,7 @@ class SyntaxRule:
     uid: str
     name: str
     write_uid: str
-    method: str  # same | same_near | jpeg_dct | explicit_le
+    method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
 
 
 @cache

@@ -1,0 +1,245 @@
+"""Codecs: what writing a redacted file back in its own syntax costs, in quality, size and time.
+
+    .venv/bin/python benchmarks/codecs.py [--json benchmarks/results/codecs.json] [--markdown]
+
+JPEG baseline clip (pydicom-data color3d_jpeg_baseline.dcm, 120 frames 640x480, static text banner),
+scrubbed with ``Policy(device="cpu", jpeg_dct=True)``: per-frame PSNR against the input's decode
+away from the redaction (outside the boxes grown to whole 16x16 MCUs plus 1 px), output Pixel Data
+size, and the encode stage's time, each against a naive decode + Pillow quality-95 re-encode of
+every frame. Lossless multi-frame files: one box in one frame, ``scrubber.pixels.encode.encode``
+(untouched frames keep their bytes) against pydicom's ``compress`` of the whole redacted array.
+``--markdown`` prints the README table from an existing ``--json`` file instead of running.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate
+from pydicom.pixels import get_decoder
+from pydicom.pixels.utils import compress
+from pydicom.uid import RLELossless
+
+from scrubber.detect.ocr import default_threads
+from scrubber.detect.registry import detector_for
+from scrubber.pipeline import scrub_dataset
+from scrubber.pixels.decode import decode
+from scrubber.pixels.encode import encode
+from scrubber.pixels.fill import fill_value
+from scrubber.pixels.redact import redact
+from scrubber.policy import Policy
+
+CLIP = "color3d_jpeg_baseline.dcm"
+MCU = 16
+HALO = 1
+NAIVE_QUALITY = 95
+LOSSLESS = ("emri_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm")
+PACKAGES = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "jpeglib",
+            "numpy", "pillow")
+
+
+def machine() -> dict[str, object]:
+    """CPU model and core count (from /proc/cpuinfo where there is one), Python version."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def raw_frames(ds: pydicom.Dataset) -> np.ndarray:
+    """(frames, rows, cols, samples) as the codec gives them, no colour conversion."""
+    arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)
+    return arr.reshape(int(getattr(ds, "NumberOfFrames", 1) or 1), int(ds.Rows), int(ds.Columns), -1)
+
+
+def away_mask(boxes: list, rows: int, cols: int) -> np.ndarray:
+    """True away from the redaction: outside the boxes grown to whole MCUs, plus HALO pixels."""
+    grown = np.zeros((rows, cols), bool)
+    for x0, y0, x1, y1 in boxes:
+        x0, y0, x1, y1 = max(0, x0 - HALO), max(0, y0 - HALO), x1 + HALO, y1 + HALO
+        grown[y0 // MCU * MCU : -(-y1 // MCU) * MCU, x0 // MCU * MCU : -(-x1 // MCU) * MCU] = True
+    padded = np.pad(grown, HALO)
+    near = np.zeros_like(grown)
+    for dy in range(2 * HALO + 1):
+        for dx in range(2 * HALO + 1):
+            near |= padded[dy : dy + rows, dx : dx + cols]
+    return ~near
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: int = 255) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
+
+
+def db(value: float) -> float | str:
+    return "inf" if math.isinf(value) else round(value, 2)
+
+
+def naive_reencode(ds: pydicom.Dataset, boxes: list[list]) -> tuple[pydicom.Dataset, float]:
+    """Decode every frame, black out the boxes, encode every frame again with Pillow at quality 95."""
+    started = time.perf_counter()
+    frames = decode(ds, 1 << 30)
+    redacted = redact(frames.stored, boxes, fill_value(frames, ds))
+    fragments = []
+    for frame in redacted:
+        buffer = io.BytesIO()
+        Image.frombytes("YCbCr", (frame.shape[1], frame.shape[0]), np.ascontiguousarray(frame).tobytes()).save(
+            buffer, "JPEG", quality=NAIVE_QUALITY, subsampling=1)  # 4:2:2 like the input
+        fragments.append(buffer.getvalue())
+    out = copy.deepcopy(ds)
+    out.PixelData = encapsulate(fragments, has_bot=True)
+    return out, time.perf_counter() - started
+
+
+def jpeg_clip(detector) -> dict[str, object]:
+    """The clip scrubbed with jpeg_dct, against a naive decode + quality-95 re-encode."""
+    ds = pydicom.dcmread(get_testdata_file(CLIP))
+    started = time.perf_counter()
+    result = scrub_dataset(ds, Policy(device="cpu", jpeg_dct=True), detector)
+    scrub_seconds = time.perf_counter() - started
+    naive, naive_seconds = naive_reencode(ds, result.boxes)
+    before, dct, plain = raw_frames(ds), raw_frames(result.dataset), raw_frames(naive)
+    rows, cols = before.shape[1:3]
+    dct_psnr, naive_psnr = [], []
+    for index, boxes in enumerate(result.boxes):
+        away = away_mask(boxes, rows, cols)
+        dct_psnr.append(psnr(before[index][away], dct[index][away]))
+        naive_psnr.append(psnr(before[index][away], plain[index][away]))
+    size_in, size_out, size_naive = (len(d.PixelData) for d in (ds, result.dataset, naive))
+    encode_seconds = result.timings["encode"]
+    return {
+        "file": CLIP, "kind": "jpeg_dct", "frames": result.frames, "boxes": result.boxes_removed,
+        "frames_with_boxes": sum(1 for b in result.boxes if b), "method": result.encode_method,
+        "syntax_out": result.syntax_out,
+        "psnr_min_db": db(min(dct_psnr)), "psnr_median_db": db(float(np.median(dct_psnr))),
+        "frames_identical_away": sum(math.isinf(p) for p in dct_psnr),
+        "naive_psnr_min_db": db(min(naive_psnr)), "naive_psnr_median_db": db(float(np.median(naive_psnr))),
+        "pixel_data_in": size_in, "pixel_data_out": size_out,
+        "size_change": round(size_out / size_in - 1, 5), "naive_pixel_data": size_naive,
+        "naive_size_change": round(size_naive / size_in - 1, 5),
+        "encode_s": round(encode_seconds, 3), "naive_encode_s": round(naive_seconds, 3),
+        "naive_over_encode": round(naive_seconds / encode_seconds, 2), "scrub_s": round(scrub_seconds, 1),
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+
+
+def clip_as_rle() -> pydicom.Dataset:
+    """The same clip, decoded and stored as RLE Lossless (RGB, 120 frames): a large lossless case."""
+    ds = pydicom.dcmread(get_testdata_file(CLIP))
+    arr = ds.pixel_array
+    ds.PhotometricInterpretation = "RGB"
+    compress(ds, RLELossless, arr, generate_instance_uid=False)
+    return ds
+
+
+def lossless(name: str, ds: pydicom.Dataset) -> dict[str, object]:
+    """One box in the middle frame: encode keeping untouched frames, against compressing them all.
+
+    ``encode`` decodes every frame again to prove the result; the all-frames side is timed without
+    and with that same check (a decode of the whole output compared with the redacted array).
+    """
+    frames = decode(ds, 1 << 30)
+    count, rows, cols = frames.stored.shape[:3]
+    box = (cols // 4, rows // 4, cols // 2, rows // 3)
+    boxes = [[box] if index == count // 2 else [] for index in range(count)]
+    redacted = redact(frames.stored, boxes, fill_value(frames, ds))
+    syntax = ds.file_meta.TransferSyntaxUID
+    kept = copy.deepcopy(ds)
+    started = time.perf_counter()
+    encoded = encode(kept, frames, redacted, boxes)
+    kept_seconds = time.perf_counter() - started
+    every = copy.deepcopy(ds)
+    array = redacted[..., 0] if redacted.shape[-1] == 1 else redacted
+    if int(ds.SamplesPerPixel) > 1:
+        every.PlanarConfiguration = 0
+    started = time.perf_counter()
+    compress(every, syntax, array, generate_instance_uid=False)
+    every_seconds = time.perf_counter() - started
+    if not np.array_equal(raw_frames(every), redacted):
+        raise RuntimeError(f"{name}: compress of the whole array does not decode back")
+    checked_seconds = time.perf_counter() - started
+    return {
+        "file": name, "kind": "lossless", "syntax": syntax.name, "frames": count,
+        "size": f"{cols}x{rows}x{int(ds.SamplesPerPixel)}x{int(ds.BitsAllocated)}b", "method": encoded.method,
+        "encode_s": round(kept_seconds, 4), "compress_all_s": round(every_seconds, 4),
+        "compress_all_checked_s": round(checked_seconds, 4),
+        "checked_all_over_kept": round(checked_seconds / kept_seconds, 2),
+        "pixel_data_in": len(ds.PixelData), "pixel_data_out": len(kept.PixelData),
+        "compress_all_pixel_data": len(every.PixelData),
+    }
+
+
+def markdown(results: dict) -> str:
+    """The README tables, from a results JSON."""
+    lines = ["| file | frames | method | PSNR away from boxes, min / median | naive q95 PSNR min / median "
+             "| Pixel Data vs input | naive q95 size | encode s | naive decode+encode s | ratio | whole scrub s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        if r["kind"] == "jpeg_dct":
+            lines.append(
+                f"| {r['file']} | {r['frames']} | {r['method']} | {r['psnr_min_db']} / {r['psnr_median_db']} dB "
+                f"({r['frames_identical_away']}/{r['frames']} identical) | {r['naive_psnr_min_db']} / "
+                f"{r['naive_psnr_median_db']} dB | {100 * r['size_change']:+.2f} % | "
+                f"{100 * r['naive_size_change']:+.2f} % | {r['encode_s']} | {r['naive_encode_s']} | "
+                f"{r['naive_over_encode']}x | {r['scrub_s']} |")
+    lines += ["", "| file | syntax | frames | size | method | encode, untouched frames kept (s) "
+              "| compress all frames (s) | compress all + decode check (s) | ratio (checked) "
+              "| Pixel Data in / kept / all |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        if r["kind"] == "lossless":
+            lines.append(
+                f"| {r['file']} | {r['syntax']} | {r['frames']} | {r['size']} | {r['method']} | {r['encode_s']} | "
+                f"{r['compress_all_s']} | {r['compress_all_checked_s']} | {r['checked_all_over_kept']}x | "
+                f"{r['pixel_data_in']} / {r['pixel_data_out']} / {r['compress_all_pixel_data']} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write results here (with --markdown: read them from here)")
+    parser.add_argument("--markdown", action="store_true", help="print the README tables from --json")
+    args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.json).read_text())))
+        return 0
+    detector = detector_for(Policy(device="cpu"), default_threads(1))
+    rows = [jpeg_clip(detector)]
+    print(json.dumps(rows[-1]), flush=True)
+    for name in LOSSLESS:
+        rows.append(lossless(name, pydicom.dcmread(get_testdata_file(name))))
+        print(json.dumps(rows[-1]), flush=True)
+    rows.append(lossless(f"{CLIP} as RLE", clip_as_rle()))
+    print(json.dumps(rows[-1]), flush=True)
+    results = {
+        "benchmark": "codecs", "date": date.today().isoformat(),
+        "command": " ".join([".venv/bin/python benchmarks/codecs.py", *sys.argv[1:]]),
+        "machine": machine(), "versions": {name: version(name) for name in PACKAGES}, "rows": rows,
+    }
+    print(markdown(results))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
