@@ -78,6 +78,19 @@ def _dcmdump(ds: pydicom.Dataset, path: Path) -> None:
     assert "PixelData" in done.stdout
 
 
+def _written_back(ds, path, frames, encoded, touched):
+    """Save ``ds`` (dcmdump must read it), read it back: every frame decodes as ``encode`` said,
+    and the untouched ones as before."""
+    _dcmdump(ds, path)
+    back = pydicom.dcmread(path)
+    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr = arr.reshape(frames.stored.shape).astype(np.int64)
+    assert np.array_equal(arr, encoded.after)
+    others = [index for index in range(frames.count) if index != touched]
+    assert np.array_equal(arr[others], frames.stored[others])
+    return back, arr
+
+
 def _encode_one_box(original):
     """Redact one box in the middle frame and encode a copy: what every test here starts from."""
     frames = decode(original, 1 << 30)
@@ -179,13 +192,7 @@ def test_near_lossless_stays_near_lossless(name, error, tmp_path):
             assert after[index] == before[index], f"untouched frame {index} was re-encoded"
     assert jpeg_ls.near(after[touched]) == error
 
-    _dcmdump(ds, tmp_path / "out.dcm")
-    back = pydicom.dcmread(tmp_path / "out.dcm")
-    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
-    arr = arr.reshape(frames.stored.shape).astype(np.int64)
-    assert np.array_equal(arr, encoded.after)
-    others = [index for index in range(count) if index != touched]
-    assert np.array_equal(arr[others], frames.stored[others])
+    back, arr = _written_back(ds, tmp_path / "out.dcm", frames, encoded, touched)
     inside = np.zeros((rows, cols), bool)
     inside[box[1]:box[3], box[0]:box[2]] = True
     assert np.abs(arr[touched][inside] - np.asarray(fill)).max() <= error
@@ -235,14 +242,8 @@ def _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded,
         if index != touched:
             assert after[index] == before[index], f"untouched frame {index} was re-encoded"
 
-    _dcmdump(ds, tmp_path / "out.dcm")
-    back = pydicom.dcmread(tmp_path / "out.dcm")
+    back, arr = _written_back(ds, tmp_path / "out.dcm", frames, encoded, touched)
     assert str(back.file_meta.TransferSyntaxUID) == JPEG2000
-    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
-    arr = arr.reshape(frames.stored.shape).astype(np.int64)
-    assert np.array_equal(arr, encoded.after)
-    others = [index for index in range(count) if index != touched]
-    assert np.array_equal(arr[others], frames.stored[others])
     inside = np.zeros((rows, cols), bool)
     inside[box[1]:box[3], box[0]:box[2]] = True
     dark = np.abs(arr[touched][inside] - np.asarray(fill)).max()

@@ -11,6 +11,8 @@ import libjpeg
 
 from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, redact_frame
 
+from .util import dilate
+
 CASES = [
     # file, frame index, MCU (rows, cols)
     ("color3d_jpeg_baseline.dcm", 0, (8, 16)),  # 640x480, 4:2:2, 120 frames
@@ -48,16 +50,6 @@ def _decode(data: bytes) -> np.ndarray:
     return out if out.ndim == 3 else out[..., None]
 
 
-def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
-    padded = np.pad(mask, px)
-    out = np.zeros_like(mask)
-    rows, cols = mask.shape
-    for dy in range(2 * px + 1):
-        for dx in range(2 * px + 1):
-            out |= padded[dy : dy + rows, dx : dx + cols]
-    return out
-
-
 @pytest.mark.parametrize("name, index, mcu", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tuple[int, int]) -> None:
     fragment, ds = _frame(name, index)
@@ -78,7 +70,7 @@ def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tu
 
     before, after = _decode(fragment), _decode(out)
     assert before.shape == after.shape == (rows, cols, 3)
-    outside = ~_dilate(grown, HALO)
+    outside = ~dilate(grown, HALO)
     np.testing.assert_array_equal(before[outside], after[outside])
     assert not np.array_equal(before[grown], after[grown])
 

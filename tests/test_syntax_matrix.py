@@ -24,7 +24,7 @@ from scrubber.api import Policy, scrub_file
 from scrubber.audit import FileReport
 from scrubber.pixels.syntax import rule_for
 
-from .util import data_path
+from .util import data_path, dilate
 
 DCMTK = ("dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump", "dcmdjpeg", "dcmdjpls", "dcmdrle")
 if missing := [tool for tool in (*DCMTK, "dciodvfy") if shutil.which(tool) is None]:
@@ -154,16 +154,6 @@ def _box_mask(boxes: list, shape: tuple[int, ...], grow: int = 0, grid: int = 1)
     return mask
 
 
-def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
-    padded = np.pad(mask, px)
-    out = np.zeros_like(mask)
-    rows, cols = mask.shape
-    for dy in range(2 * px + 1):
-        for dx in range(2 * px + 1):
-            out |= padded[dy : dy + rows, dx : dx + cols]
-    return out
-
-
 def _errors(path: Path) -> int:
     done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
     return sum(line.startswith("Error") for line in (done.stdout + done.stderr).splitlines())
@@ -217,7 +207,7 @@ def test_pixels_outside_the_boxes_are_kept(scrubbed, name, dct):
     inside = _box_mask(boxes, before.shape)
     method, tolerance = report.encode_method, report.encode_tolerance
     if method == "jpeg_dct":
-        outside = ~_dilate(_box_mask(boxes, before.shape, grow=HALO, grid=MCU), HALO)
+        outside = ~dilate(_box_mask(boxes, before.shape, grow=HALO, grid=MCU), HALO)
         np.testing.assert_array_equal(after[outside], before[outside])
         flat = DCT_FLAT
     elif method == "same_rate":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 
@@ -31,3 +32,14 @@ def copy_in(names: list[str], folder: Path) -> Path:
 
 def read(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
+
+
+def dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    """Grow a boolean mask by ``px`` pixels in every direction (a square neighbourhood)."""
+    padded = np.pad(mask, px)
+    out = np.zeros_like(mask)
+    rows, cols = mask.shape
+    for dy in range(2 * px + 1):
+        for dx in range(2 * px + 1):
+            out |= padded[dy : dy + rows, dx : dx + cols]
+    return out
