@@ -100,6 +100,8 @@ def test_table_is_the_whole_of_e1_1() -> None:
     assert TABLE.rule(0x501E0010).name == "Curve Data"
     assert TABLE.rule(0x00091010).name == "Private Attributes"
     assert TABLE.rule(0x00280010) is None  # Rows: not in the table, kept
+    # clean.py reads the identifying words for C only when an option is chosen: none is basic.
+    assert all(rule.basic != "C" for rule in TABLE.rules.values())
     assert [TABLE.options[o].code for o in OPTIONS] == [
         "113111", "113110", "113109", "113112", "113108", "113106", "113107", "113105", "113104", "113103"]
 

@@ -175,7 +175,9 @@ class _Cleaner:
         self.where = "start"
         patient = "\x00".join(_get_text(ds, k) for k in ("PatientID", "IssuerOfPatientID", "PatientName"))
         self.offset = date_offset_days(self.key, patient)
-        self.tokens = identifying_tokens(_identity_values(ds, self.table))
+        # The Basic Profile has no C action, so only an option can need the words to look for;
+        # they are read before the walk removes them.
+        self.tokens = identifying_tokens(_identity_values(ds, self.table)) if self.options else frozenset()
 
     def _drop(self, ds: Dataset, tag: BaseTag, kind: str) -> None:
         del ds[tag]
@@ -246,14 +248,14 @@ class _Cleaner:
             return
         rule = self.table.rule(int(tag))
         if rule is None:
-            code = self._unlisted(elem, tag, mode)
+            code = self._unlisted(elem, mode)
         else:
             code = resolve(rule.code(self.options), self.types, path, elem.keyword or "")
             if code in ("Z", "D") and elem.keyword in _PSEUDONYMISED:
                 code = "D"
         self.apply(ds, elem, code, path, mode)
 
-    def _unlisted(self, elem: DataElement, tag: BaseTag, mode: str) -> str:
+    def _unlisted(self, elem: DataElement, mode: str) -> str:
         vr = elem.VR
         if vr == "SQ":
             return "K"
@@ -265,7 +267,7 @@ class _Cleaner:
             return "K" if self.options & {_FULL_DATES, _MODIFIED_DATES} else "Z"
         if vr == "PN":
             return "Z"
-        if 0x6000 <= tag.group <= 0x601E:
+        if 0x6000 <= elem.tag.group <= 0x601E:
             # A searched overlay plane: its bitmap was cleaned, its labels are cleaned here.
             return "C" if vr in _TEXT_VRS else "K"
         if vr == "UN":
