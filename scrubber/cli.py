@@ -1,4 +1,4 @@
-"""The `scrubber` command: run, inspect, keygen.
+"""The `scrubber` command: run, inspect, keygen, rules.
 
 Output to the operator names files by their path relative to the input root and never prints a
 header value; errors are one line per file on stderr.
@@ -15,21 +15,38 @@ from pathlib import Path
 from .api import Policy, default_audit, default_quarantine, scrub_paths
 from .audit import FileReport
 from .batch import RunSummary
+from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
 from .header.clean import option_names
-from .quiet import silence_pydicom_logging
+from .quiet import no_warnings, silence_pydicom_logging
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
 
 def _policy(args: argparse.Namespace) -> Policy:
+    rules_dirs = tuple(args.rules or ())
+    if rules_dirs and args.no_known_locations:
+        print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
     changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False),
-                     "header_options": frozenset(o.replace("-", "_") for o in args.option or ())}
+                     "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
+                     "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
     try:
-        return Policy(**changes)
+        policy = Policy(**changes)
+        if policy.known_locations:
+            load_rules(policy.rules_dirs)  # a missing folder or bad rule file stops the run up front
+        return policy
     except ValueError as exc:
+        print(f"scrubber: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _ruleset(args: argparse.Namespace) -> RuleSet:
+    try:
+        return load_rules(tuple(args.rules or ()))
+    except RuleError as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
 
@@ -149,6 +166,55 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rules_list(args: argparse.Namespace) -> int:
+    ruleset = _ruleset(args)
+    for rule in ruleset:
+        print(f"{rule.name}  {rule.origin}  {len(rule.regions)} region(s)")
+        print(f"    when {rule.when.describe()}")
+    print(f"{len(ruleset)} rule(s)")
+    return EXIT_OK
+
+
+def _boxes(boxes: tuple) -> str:
+    if not boxes:
+        return "every region lies outside the image"
+    return "; ".join(f"x {x0}-{x1} y {y0}-{y1}" for x0, y0, x1, y1 in boxes)
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    """Which rules match each file, from its header alone; prints the path as given, rule names
+    and box coordinates, never a header value."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    ruleset = _ruleset(args)
+    origins = {rule.name: rule.origin for rule in ruleset}
+    code = EXIT_OK
+    for name in args.files:
+        with no_warnings():
+            try:
+                ds = pydicom.dcmread(name, stop_before_pixels=True)
+            except InvalidDicomError:
+                print(f"scrubber: {name}: not a DICOM file (no DICM preamble)", file=sys.stderr)
+                code = EXIT_NOT_ALL_DELIVERED
+                continue
+            except Exception as exc:
+                print(f"scrubber: {name}: not readable ({type(exc).__name__})", file=sys.stderr)
+                code = EXIT_NOT_ALL_DELIVERED
+                continue
+            matches = ruleset.match(ds)
+            sized = Header(ds).size() is not None
+        if not sized:
+            print(f"{name}: no Rows/Columns in the header, no rule applies")
+        elif not matches:
+            print(f"{name}: no rule matches")
+        else:
+            print(f"{name}: {len(matches)} rule(s) match")
+            for match in matches:
+                print(f"  {match.name} ({origins[match.name]}): {_boxes(match.boxes)}")
+    return code
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.exists():
@@ -172,6 +238,13 @@ def parser() -> argparse.ArgumentParser:
                        choices=[n.replace("_", "-") for n in option_names()],
                        help="PS3.15 Annex E option on top of the Basic Profile, repeatable: "
                             + ", ".join(n.replace("_", "-") for n in option_names()))
+        rules_arg(p)
+        p.add_argument("--no-known-locations", action="store_true",
+                       help="apply no known-location rule (built-in or --rules)")
+
+    def rules_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rules", action="append", metavar="DIR",
+                       help="folder of known-location rule files (*.toml) on top of the built-in ones, repeatable")
 
     run = sub.add_parser("run", help="scrub files and folders into an output folder")
     run.add_argument("inputs", nargs="+", help="DICOM files or folders (walked recursively)")
@@ -193,6 +266,16 @@ def parser() -> argparse.ArgumentParser:
     inspect.add_argument("--all-frames", action="store_true", help="list frames without detections too")
     common(inspect)
     inspect.set_defaults(func=cmd_inspect)
+
+    rules = sub.add_parser("rules", help="known-location rules: list them, or check which match files")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    listing = rules_sub.add_parser("list", help="every rule: name, file, regions, conditions")
+    rules_arg(listing)
+    listing.set_defaults(func=cmd_rules_list)
+    check = rules_sub.add_parser("check", help="which rules match each file (header only) and their boxes")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    rules_arg(check)
+    check.set_defaults(func=cmd_rules_check)
 
     keygen = sub.add_parser("keygen", help="create a secret key file for consistent pseudonyms")
     keygen.add_argument("file")

@@ -6,6 +6,7 @@ same object can be shipped to worker processes (it pickles).
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Literal
@@ -52,6 +53,11 @@ class Policy:
     # retain_patient_characteristics, retain_long_full_dates | retain_long_modified_dates,
     # clean_descriptors, clean_structured_content, clean_graphics.
     header_options: frozenset[str] = frozenset()
+    # Known-location rules (scrubber/detect/rules.py): folders of user rule files (*.toml) read on
+    # top of the built-in ones; known_locations off applies no rule at all. The folders are
+    # checked when the rules are loaded (the CLI does it before a run starts).
+    rules_dirs: tuple[str, ...] = ()
+    known_locations: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.renderings) - set(RENDERINGS)
@@ -63,6 +69,10 @@ class Policy:
             raise ValueError("key must hold at least 16 bytes")
         if self.max_samples <= 0 or self.pad_px < 0 or self.pad_frac < 0:
             raise ValueError("max_samples must be positive and padding non-negative")
+        if isinstance(self.rules_dirs, str | bytes | os.PathLike) or not all(
+                isinstance(d, str | os.PathLike) for d in self.rules_dirs):
+            raise ValueError(f"rules_dirs must be a tuple of folder paths, got {self.rules_dirs!r}")
+        object.__setattr__(self, "rules_dirs", tuple(str(os.fspath(d)) for d in self.rules_dirs))
         from scrubber.header.table import load_table
 
         object.__setattr__(self, "header_options", load_table().check_options(self.header_options))
