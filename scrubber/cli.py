@@ -30,7 +30,8 @@ def _policy(args: argparse.Namespace) -> Policy:
         raise SystemExit(EXIT_USAGE)
     changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
-                     "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations}
+                     "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
+                     "outside_regions": "blank" if args.blank_outside_regions else "ocr"}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
     try:
@@ -241,6 +242,8 @@ def parser() -> argparse.ArgumentParser:
         rules_arg(p)
         p.add_argument("--no-known-locations", action="store_true",
                        help="apply no known-location rule (built-in or --rules)")
+        p.add_argument("--blank-outside-regions", action="store_true",
+                       help="ultrasound: also blank everything outside the calibrated image regions")
 
     def rules_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--rules", action="append", metavar="DIR",

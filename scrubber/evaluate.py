@@ -248,12 +248,13 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
 
 
 def score_file(before_ds: Dataset, after_ds: Dataset, truth_entry: Mapping[str, Any],
-               threshold: float | None = None, grow: int = 8) -> FileScore:
+               threshold: float | None = None, grow: int = 8, exempt: Sequence[Box] = ()) -> FileScore:
     """Score ``after_ds`` (scrubbed) against ``before_ds`` and its truth entry.
 
     Every truth box is judged in frame 0, the middle and the last frame (null boxes) or in its own
-    frame; it counts as removed when its residual is <= 0.02 in every judged frame. Raises
-    ValueError when the after image has another geometry or frame count.
+    frame; it counts as removed when its residual is <= 0.02 in every judged frame. Pixels in
+    ``exempt`` boxes (regions blanked on purpose, such as known-location rules) are not counted as
+    over-redaction. Raises ValueError when the after image has another geometry or frame count.
     """
     before = decode(before_ds, MAX_SAMPLES)
     after = decode(after_ds, MAX_SAMPLES)
@@ -292,5 +293,6 @@ def score_file(before_ds: Dataset, after_ds: Dataset, truth_entry: Mapping[str, 
 
     same_space = before.photometric == after.photometric and before.stored.dtype == after.stored.dtype
     a, z = (before.stored, after.stored) if same_space else (rgb_before, rgb_after)
-    score.over_redaction = float(over_redaction_frames(a, z, truth_boxes, grow, judged).max())
+    judged_boxes = truth_boxes + [{"box": list(box), "frame": None} for box in exempt]
+    score.over_redaction = float(over_redaction_frames(a, z, judged_boxes, grow, judged).max())
     return score

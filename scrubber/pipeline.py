@@ -15,7 +15,9 @@ from pydicom.dataset import Dataset
 from .detect.boxes import Box, Detection, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.find import find_text
+from .detect.rules import rule_detections, rules_for
 from .detect.temporal import spread
+from .detect.us_regions import image_regions, outside
 from .errors import DetectFailed, HeaderFailed, ScrubError
 from .header import clean_header
 from .pixels import render
@@ -55,13 +57,28 @@ class ScrubResult:
         return sorted({d.detector for frame in self.detections for d in frame})
 
 
+EXACT = "header"  # rendering of detections that come from the header (rules, regions): not padded
+
+
 def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Policy) -> list[list[Box]]:
-    """Join words into lines, pad them, and (for clips) spread them over the frames they belong to."""
+    """Join words into lines, pad them, and (for clips) spread them over the frames they belong to.
+    Boxes from the header (known locations, outside the ultrasound regions) are blanked as given."""
     padded = [simplify(pad(box, policy.pad_px, policy.pad_frac, width, height)
-                       for box in join_lines(d.box for d in frame)) for frame in found]
+                       for box in join_lines(d.box for d in frame if d.rendering != EXACT)) for frame in found]
     if len(padded) > 1:
-        return spread(padded, policy.static_fraction)
-    return padded
+        padded = spread(padded, policy.static_fraction)
+    return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(padded, found)]
+
+
+def header_detections(ds: Dataset, policy: Policy, regions: tuple[Box, ...], frames: int) -> list[list[Detection]]:
+    """Boxes that the header alone calls for: known-location rules, and with the policy's
+    ``outside_regions="blank"`` everything outside the ultrasound image regions."""
+    per_frame = rule_detections(rules_for(policy.rules_dirs, policy.known_locations), ds, frames)
+    if policy.outside_regions == "blank" and regions:
+        width, height = int(ds.Columns), int(ds.Rows)
+        for found in per_frame:
+            found.extend(Detection(box, "us-regions", EXACT) for box in outside(regions, width, height))
+    return per_frame
 
 
 def clean_overlays(ds: Dataset, policy: Policy, detector: Detector) -> frozenset[int]:
@@ -108,10 +125,13 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     full = render.full(frames, out)
     window = render.window(frames, out) if "window" in policy.renderings else None
     lap("render")
+    regions = image_regions(out).boxes
     try:
-        found = find_text(full, window, policy, detector)
+        found = find_text(full, window, policy, detector, regions)
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
+    for frame, extra in zip(found, header_detections(out, policy, regions, frames.count)):
+        frame.extend(extra)
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits

@@ -24,9 +24,10 @@ class Policy:
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels).
     renderings: tuple[str, ...] = ("full", "window", "enhanced")
-    # Clips: at most this many frames get the extra renderings (spread over the clip); the
-    # "full" rendering always sees every frame.
-    extra_rendering_frames: int = 3
+    # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
+    # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
+    # shows something new (scrubber/detect/find.py).
+    extra_rendering_frames: int = 1
     # CRAFT thresholds, lower than easyocr's defaults (0.7 / 0.4 / 0.4): recall first.
     text_threshold: float = 0.5
     low_text: float = 0.3
@@ -58,11 +59,16 @@ class Policy:
     # checked when the rules are loaded (the CLI does it before a run starts).
     rules_dirs: tuple[str, ...] = ()
     known_locations: bool = True
+    # Ultrasound region calibration: "ocr" looks for text everywhere (the regions tell a clip
+    # where its moving image is); "blank" also blanks everything outside the image regions.
+    outside_regions: Literal["ocr", "blank"] = "ocr"
 
     def __post_init__(self) -> None:
         unknown = set(self.renderings) - set(RENDERINGS)
         if unknown or not self.renderings:
             raise ValueError(f"renderings must be a non-empty subset of {RENDERINGS}, got {self.renderings}")
+        if self.outside_regions not in ("ocr", "blank"):
+            raise ValueError(f"outside_regions must be ocr or blank, got {self.outside_regions!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if len(self.key) < 16:

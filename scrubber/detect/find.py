@@ -1,21 +1,39 @@
-"""Find text in the renderings of every frame: OCR on each view, then a closer look where the
-proposer sees glyph-like marks that OCR left uncovered (CRAFT skips lone characters).
+"""Find text in the renderings of every frame.
+
+A single image: OCR on each rendering, then a closer look where the proposer sees glyph-like marks
+that OCR left uncovered (CRAFT skips lone characters).
+
+A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
+crisp) and on the extra renderings of the key frames; then every frame is checked cheaply, and OCR
+looks again only at small crops: the places that keep changing (clocks, counters), text-sized
+places where a frame differs from the median (a label shown for a moment), key-frame boxes whose
+content differs in that frame, and proposer marks left uncovered. A frame with too many new places
+is looked at whole. So recall holds in every frame while OCR cost grows with what changes, not
+with the number of frames.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..policy import Policy
+from . import buckets
 from .boxes import Box, Detection
+from .motion import MAX_PLACES, Motion, analyse, appearing, changing_places, static_layer
 from .proposer import propose
 from .registry import Detector
-from .renderings import View, views
+from .renderings import View, key_frames, views
 
-ZOOM = 3.0  # magnification for the closer look
+ZOOM = 3.0  # magnification for the closer look at a proposer mark
+TEXT_PX = 30.0  # crops of text-sized places are magnified so their height is about this
 COVERED = 0.5  # a proposal is covered when this share of it lies in OCR boxes
+SAME = 2.0  # mean grey difference under which two crops of one place count as the same
+CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
+SAMPLES = 3  # frames in which a changing place is looked at
+LINE_REACH = 4  # crops of changed places reach this many margins along the line
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -41,30 +59,153 @@ def _covered(box: Box, boxes: Sequence[Box]) -> bool:
     return inside.mean() >= COVERED
 
 
-def _crop(image: np.ndarray, box: Box) -> tuple[np.ndarray, int, int]:
+def _crop(image: np.ndarray, box: Box, wide: bool = False) -> tuple[np.ndarray, int, int]:
+    """The box with a margin; ``wide`` reaches further along the line (a place that changed may
+    be only part of a line of text)."""
     x0, y0, x1, y1 = box
     margin = max(6, y1 - y0)
-    top, left = max(0, y0 - margin), max(0, x0 - margin)
-    crop = image[top:min(image.shape[0], y1 + margin), left:min(image.shape[1], x1 + margin)]
+    side = LINE_REACH * margin if wide else margin
+    top, left = max(0, y0 - margin), max(0, x0 - side)
+    crop = image[top:min(image.shape[0], y1 + margin), left:min(image.shape[1], x1 + side)]
     return np.ascontiguousarray(crop), left, top
 
 
-def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy,
-              detector: Detector) -> list[list[Detection]]:
-    """Detections per frame, from every rendering the policy asks for plus the closer look."""
+def _text_zoom(box: Box) -> float:
+    return float(np.clip(TEXT_PX / max(1, box[3] - box[1]), 1.0, ZOOM))
+
+
+@dataclass
+class _Looks:
+    """Closer looks at crops, gathered first and run together; a crop of a place that looks the
+    same as one already queued (a static mark seen in many frames) is looked at once."""
+
+    detector: Detector
+    name: str = "craft-zoom"
+    _queue: list[tuple[int, int, int, float, np.ndarray]] = field(default_factory=list)
+
+    def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False) -> None:
+        crop, left, top = _crop(image, box, wide)
+        self._queue.append((frame, left, top, round(zoom, 2), crop))
+
+    def run(self) -> list[tuple[int, Detection]]:
+        groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape) -> queue indices looked at
+        target: list[int] = []
+        for index, (_, left, top, zoom, crop) in enumerate(self._queue):
+            seen = groups.setdefault((left, top, zoom, crop.shape), [])
+            same = next((i for i in seen if float(np.mean(np.abs(
+                crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
+            if same is None:
+                seen.append(index)
+                same = index
+            target.append(same)
+        distinct = sorted(set(target))
+        found = buckets.look(self.detector, [self._queue[i][4] for i in distinct],
+                            [self._queue[i][3] for i in distinct])
+        boxes = dict(zip(distinct, found))
+        out = []
+        for index, looked in enumerate(target):
+            frame, left, top, _, _ = self._queue[index]
+            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), self.name, "full"))
+                       for x0, y0, x1, y1 in boxes[looked])
+        self._queue.clear()
+        return out
+
+
+def _closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
+                 wanted: Callable[[Box], bool] = lambda box: True) -> None:
+    """Queue a zoomed look at every (wanted) proposer mark that OCR left uncovered."""
+    for proposal in propose(image):
+        if wanted(proposal) and not _covered(proposal, known):
+            looks.add(frame, image, proposal, ZOOM)
+
+
+def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
+            detector: Detector) -> list[list[Detection]]:
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
     for view, boxes in zip(todo, _run_once(detector, [v.image for v in todo])):
         found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
-    crops, origins = [], []
+    looks = _Looks(detector)
     for frame in range(full.shape[0]):
-        ocr_boxes = [d.box for d in found[frame]]
-        for proposal in propose(full[frame]):
-            if not _covered(proposal, ocr_boxes):
-                crop, left, top = _crop(full[frame], proposal)
-                crops.append(crop)
-                origins.append((frame, left, top))
-    for (frame, left, top), boxes in zip(origins, _run_once(detector, crops, magnify=ZOOM)):
-        found[frame].extend(Detection((x0 + left, y0 + top, x1 + left, y1 + top), "craft-zoom", "full")
-                            for x0, y0, x1, y1 in boxes)
+        _closer_look(full[frame], frame, [d.box for d in found[frame]], looks)
+    for frame, detection in looks.run():
+        found[frame].append(detection)
     return found
+
+
+def _same_content(motion: Motion, frame: int, key: int, box: Box) -> bool:
+    x0, y0, x1, y1 = box
+    a = motion.grey[frame, y0:y1, x0:x1].astype(np.int16)
+    b = motion.grey[key, y0:y1, x0:x1].astype(np.int16)
+    return a.size == 0 or float(np.mean(np.abs(a - b) > 20)) <= CHANGED
+
+
+def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
+          image_regions: Sequence[Box]) -> list[list[Detection]]:
+    count = full.shape[0]
+    motion = analyse(full)
+    keys = key_frames(count, policy.extra_rendering_frames)
+    extra = tuple(r for r in policy.renderings if r != "full")
+    todo = [View(-1, "static", static_layer(motion))]
+    todo += [v for v in views(full[keys], None if window is None else window[keys], extra, len(keys))]
+    found: list[list[Detection]] = [[] for _ in range(count)]
+    looks = _Looks(detector, "craft-motion")
+    static: list[Detection] = []
+    key_found: dict[int, list[Detection]] = {}
+    for view, boxes in zip(todo, _run_once(detector, [v.image for v in todo])):
+        detections = [Detection(box, "craft", view.rendering) for box in boxes]
+        if view.frame < 0:
+            static.extend(detections)
+        else:
+            key_found.setdefault(keys[view.frame], []).extend(detections)
+    for frame in range(count):
+        found[frame].extend(static)
+    static_boxes = [d.box for d in static]
+    for key, detections in key_found.items():
+        for detection in detections:
+            if _covered(detection.box, static_boxes):
+                continue
+            for frame in range(count):
+                if frame == key or _same_content(motion, frame, key, detection.box):
+                    found[frame].append(detection)
+                else:
+                    looks.add(frame, full[frame], detection.box, _text_zoom(detection.box))
+    moving, places = appearing(motion, image_regions)
+    changes = _Looks(detector, "craft-motion")
+    for place in changing_places(motion, moving):
+        for frame in key_frames(count, SAMPLES):
+            changes.add(frame, full[frame], place, _text_zoom(place), wide=True)
+    for box in {d.box for _, d in changes.run()}:
+        for frame in range(count):
+            found[frame].append(Detection(box, "craft-motion", "change"))
+    whole: list[int] = []
+    for frame in range(count):
+        known = [d.box for d in found[frame]]
+        new = [place for place in places[frame] if not _covered(place, known)]
+        if len(new) > MAX_PLACES:
+            whole.append(frame)
+        for place in new if len(new) <= MAX_PLACES else ():
+            looks.add(frame, full[frame], place, _text_zoom(place), wide=True)
+    for frame, boxes in zip(whole, _run_once(detector, [full[f] for f in whole])):
+        found[frame].extend(Detection(box, "craft", "full") for box in boxes)
+    for frame, detection in looks.run():
+        found[frame].append(detection)
+    zoom = _Looks(detector)
+    _closer_look(static_layer(motion), -1, static_boxes, zoom)
+    for _, detection in zoom.run():
+        for frame in range(count):
+            found[frame].append(detection)
+    return found
+
+
+def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
+              image_regions: Sequence[Box] = ()) -> list[list[Detection]]:
+    """Detections per frame, from every rendering the policy asks for plus the closer looks.
+
+    ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
+    appears there in some frames only is found in the key frame or by the proposer, not looked
+    for frame by frame.
+    """
+    if full.shape[0] == 1 or "full" not in policy.renderings:
+        return _single(full, window, policy, detector)
+    return _clip(full, window, policy, detector, image_regions)

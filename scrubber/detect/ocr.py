@@ -57,7 +57,9 @@ class CraftDetector:
         self.net = net.to(self.device).eval()
         self.thresholds = (text_threshold, link_threshold, low_text)
         self.min_long_side = min_long_side
-        self.batch = 8 if self.device == "cuda" else 1
+        # Images of one shape go through together up to this many pixels: small crops share a
+        # call on CPU, whole frames share the GPU.
+        self.batch_pixels = 1 << 22 if self.device == "cuda" else 1 << 18
         self._lock = threading.Lock()
 
     def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
@@ -65,7 +67,8 @@ class CraftDetector:
         results: list[list[Box]] = []
         batch: list[np.ndarray] = []
         for image in images:
-            if batch and (len(batch) == self.batch or image.shape != batch[0].shape):
+            full = (len(batch) + 1) * image.shape[0] * image.shape[1] > self.batch_pixels
+            if batch and (full or image.shape != batch[0].shape):
                 results.extend(self._run(batch, magnify))
                 batch = []
             batch.append(image)

@@ -6,9 +6,10 @@ still shows) and "window" (the header's VOI transform, the way a reading worksta
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, convert_color_space
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
 from ..errors import DecodeFailed
 from .decode import Frames
@@ -23,6 +24,15 @@ def _stretch(values: np.ndarray) -> np.ndarray:
     if hi <= lo:
         return np.zeros(values.shape, np.uint8)
     return np.clip((values - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _ybr_to_rgb(ybr: np.ndarray) -> np.ndarray:
+    """YBR_FULL to RGB with OpenCV (the same full-range BT.601 equations as pydicom, within 1
+    level, several times faster on long clips)."""
+    out = np.empty_like(ybr)
+    for index, frame in enumerate(ybr):
+        out[index] = cv2.cvtColor(np.ascontiguousarray(frame[..., [0, 2, 1]]), cv2.COLOR_YCrCb2RGB)
+    return out
 
 
 def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
@@ -40,7 +50,7 @@ def full(frames: Frames, ds: Dataset) -> np.ndarray:
         if pi in YBR_SPACES:
             if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
                 arr = arr >> (frames.bits_stored - 8)
-            return convert_color_space(arr.astype(np.uint8), "YBR_FULL", "RGB")
+            return _ybr_to_rgb(arr.astype(np.uint8))
         if pi == "RGB":
             return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
     except Exception as exc:

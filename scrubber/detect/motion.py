@@ -1,0 +1,122 @@
+"""What moves in a clip: the static layer, the small regions that keep changing, and what appears.
+
+Burned-in overlays are static while the image moves. The per-pixel median over the frames keeps
+them crisp, so OCR looks at it once for the whole clip. Pixels that leave the median are what is
+new in a frame: a clock's digits, a label shown for a moment, or the moving image itself. Only the
+text-sized places among them get another (small, cropped) OCR look, which is why a clip costs
+little more than one frame.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .boxes import Box
+
+TOLERANCE = 20  # grey levels a pixel may drift (JPEG noise on a static overlay) and still be static
+MEDIAN_SAMPLE = 15  # frames, spread over the clip, that the median is taken over
+OFTEN = 0.5  # a pixel that leaves the median in this share of the frames keeps changing
+STRONG, STRONG_PIXELS = 2 * TOLERANCE, 5  # a new glyph differs this much in at least this many pixels
+MAX_TEXT_HEIGHT = 48  # taller changing places are the moving image, not a line of text
+MIN_TEXT_HEIGHT = 4
+MAX_PLACES = 12  # more new text-sized places than this in one frame: look at the whole frame
+PLACES_PER_FRAME = 2  # on average, for the moving image to be taken as large enough
+SHARES = (0.5, 0.2, 0.1, 0.05)  # shares of frames tried for "the moving image changes here"
+
+
+@dataclass(frozen=True, slots=True)
+class Motion:
+    """Grey frames of a clip, their median, and the pixels that keep changing."""
+
+    grey: np.ndarray  # (frames, rows, cols) uint8
+    median: np.ndarray  # (rows, cols) uint8
+    changes: np.ndarray  # (rows, cols) int: in how many frames each pixel leaves the median
+
+    @property
+    def often(self) -> np.ndarray:
+        """Pixels that leave the median in at least OFTEN of the frames."""
+        return self.changes >= OFTEN * len(self.grey)
+
+    def deviates(self, frame: int) -> np.ndarray:
+        """Pixels of ``frame`` that differ from the median by more than TOLERANCE."""
+        return cv2.absdiff(self.grey[frame], self.median) > TOLERANCE
+
+
+def analyse(full: np.ndarray) -> Motion:
+    """Median and changing pixels of RGB frames (frames, rows, cols, 3)."""
+    grey = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in full])
+    sample = np.unique(np.linspace(0, len(grey) - 1, min(len(grey), MEDIAN_SAMPLE)).round().astype(int))
+    median = np.median(grey[sample], axis=0).astype(np.uint8)
+    counts = np.zeros(median.shape, np.int32)
+    for frame in grey:
+        counts += cv2.absdiff(frame, median) > TOLERANCE
+    return Motion(grey=grey, median=median, changes=counts)
+
+
+def static_layer(motion: Motion) -> np.ndarray:
+    """The median as an RGB image: static overlays crisp, the moving image blurred."""
+    return cv2.cvtColor(motion.median, cv2.COLOR_GRAY2RGB)
+
+
+def _components(mask: np.ndarray, close: tuple[int, int]) -> list[Box]:
+    """Bounding boxes of the connected parts of ``mask`` after joining letters into words."""
+    joined = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones(close, np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+
+
+def _text_sized(box: Box) -> bool:
+    return MIN_TEXT_HEIGHT <= box[3] - box[1] <= MAX_TEXT_HEIGHT
+
+
+def changing_places(motion: Motion, moving: np.ndarray) -> list[Box]:
+    """Text-sized places that keep changing (clocks, frame counters) outside the moving image."""
+    return [b for b in _components(motion.often & ~moving, (3, 9)) if _text_sized(b)]
+
+
+def moving_image(motion: Motion, share: float) -> np.ndarray:
+    """Pixels of the moving image: areas taller than text whose pixels leave the median in at
+    least ``share`` of the frames, filled to their outline (parts of an ultrasound sector that
+    happen to move little are still image) and grown by a few pixels so their edges are included."""
+    sometimes = (motion.changes >= max(2.0, share * len(motion.grey))).astype(np.uint8)
+    joined = cv2.morphologyEx(sometimes, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros(joined.shape, np.uint8)
+    hulls = [cv2.convexHull(c) for c in contours if cv2.boundingRect(c)[3] > MAX_TEXT_HEIGHT]
+    cv2.fillPoly(out, hulls, 1)
+    return cv2.dilate(out, np.ones((9, 9), np.uint8)).astype(bool)
+
+
+def _appearing(motion: Motion, frame: int, moving: np.ndarray) -> list[Box]:
+    """Text-sized places outside the moving image where the frame differs clearly from the
+    median (glyphs are sharp; faint noise at the edge of an image is not)."""
+    new = (cv2.absdiff(motion.grey[frame], motion.median) >= STRONG) & ~moving
+    if np.count_nonzero(new) < STRONG_PIXELS:
+        return []
+    return [b for b in _components(new, (3, 9))
+            if _text_sized(b) and np.count_nonzero(new[b[1]:b[3], b[0]:b[2]]) >= STRONG_PIXELS]
+
+
+def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.ndarray, list[list[Box]]]:
+    """The moving image and, per frame, the text-sized places outside it where the frame differs
+    from the median (a label shown for a while, a changing clock).
+
+    The moving image holds the given image regions (ultrasound calibration) and the changing
+    areas of the clip. Of the shares of frames a pixel must change in to count, the largest is
+    taken that leaves at most PLACES_PER_FRAME places per frame on a sample of frames: a higher
+    share makes the quiet parts of the image look like text appearing, a lower one lets a label
+    shown for a while next to the image join the image.
+    """
+    count = len(motion.grey)
+    regions = np.zeros(motion.median.shape, bool)
+    for x0, y0, x1, y1 in image_regions:
+        regions[y0:y1, x0:x1] = True
+    sample = np.unique(np.linspace(0, count - 1, min(count, MEDIAN_SAMPLE)).round().astype(int))
+    for share in SHARES:
+        moving = moving_image(motion, share) | regions
+        if sum(len(_appearing(motion, frame, moving)) for frame in sample) <= PLACES_PER_FRAME * len(sample):
+            break
+    return moving, [_appearing(motion, frame, moving) for frame in range(count)]

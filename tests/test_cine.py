@@ -1,0 +1,149 @@
+"""Clips: OCR on the static layer and key frame, cheap checks in every other frame, and recall in
+every frame (static text, a clock that changes, a label shown in a few frames only)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from scrubber.detect import buckets
+from scrubber.detect.motion import analyse, appearing, changing_places
+from scrubber.evaluate import residual_fraction
+from scrubber.pipeline import scrub_dataset
+from scrubber.pixels.decode import decode
+from scrubber.policy import Policy
+
+from .util import data_path
+
+FRAMES, ROWS, COLS = 48, 240, 320
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+LABEL_FRAMES = range(30, 34)
+
+
+def _text(image: np.ndarray, text: str, org: tuple[int, int]) -> list[int]:
+    (w, h), base = cv2.getTextSize(text, FONT, 0.45, 1)
+    cv2.putText(image, text, org, FONT, 0.45, 235, 1, cv2.LINE_AA)
+    return [org[0], org[1] - h - 1, org[0] + w + 1, org[1] + base]
+
+
+def _clip() -> tuple[np.ndarray, dict[str, list[int]]]:
+    """A moving 'image' in the middle, a static banner, a clock and a short-lived label."""
+    rng = np.random.default_rng(7)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (ROWS + 60, COLS + 60)).astype(np.float32), (0, 0), 3)
+    texture = cv2.normalize(texture, None, 30, 200, cv2.NORM_MINMAX)
+    frames, boxes = [], {}
+    for i in range(FRAMES):
+        frame = np.full((ROWS, COLS), 12, np.uint8)
+        dy, dx = int(20 + 15 * np.sin(i / 5)), int(20 + 10 * np.cos(i / 7))
+        frame[40:190, 60:260] = texture[dy:dy + 150, dx:dx + 200].astype(np.uint8)
+        boxes["banner"] = _text(frame, "DOE^JANE 4711", (6, 16))
+        boxes[f"clock{i}"] = _text(frame, f"10:22:{i:02d}", (236, 16))
+        if i in LABEL_FRAMES:
+            boxes["label"] = _text(frame, "ACC 998877", (6, 222))
+        frames.append(frame)
+    return np.stack(frames), boxes
+
+
+def _dataset(frames: np.ndarray) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.PatientName, ds.PatientID = "US", "DOE^JANE", "4711"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = ROWS, COLS, FRAMES
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit, ds.PixelRepresentation = 7, 0
+    ds.PixelData = frames.tobytes()
+    return ds
+
+
+@pytest.fixture(scope="module")
+def clip():
+    frames, boxes = _clip()
+    return _dataset(frames), frames, boxes
+
+
+@pytest.fixture(scope="module")
+def scrubbed(clip, detector):
+    ds, _, _ = clip
+    calls: list[tuple[tuple[int, ...], float]] = []
+
+    def counting(images, magnify=None):
+        calls.extend((image.shape, magnify or 0.0) for image in images)
+        return detector(images, magnify=magnify)
+
+    return scrub_dataset(ds, Policy(device="cpu"), counting), calls
+
+
+def _residual(before: np.ndarray, after: np.ndarray, box: list[int]) -> float:
+    return residual_fraction(before, after, box)
+
+
+def test_every_text_is_gone_in_every_frame_it_is_in(clip, scrubbed):
+    _, frames, boxes = clip
+    after = decode(scrubbed[0].dataset, 1 << 30).stored[..., 0]
+    for i in range(FRAMES):
+        assert _residual(frames[i], after[i], boxes["banner"]) <= 0.02, f"banner in frame {i}"
+        assert _residual(frames[i], after[i], boxes[f"clock{i}"]) <= 0.02, f"clock in frame {i}"
+    for i in LABEL_FRAMES:
+        assert _residual(frames[i], after[i], boxes["label"]) <= 0.02, f"label in frame {i}"
+
+
+def test_the_label_is_blanked_only_around_the_frames_it_is_in(clip, scrubbed):
+    _, frames, boxes = clip
+    after = decode(scrubbed[0].dataset, 1 << 30).stored[..., 0]
+    x0, y0, x1, y1 = boxes["label"]
+    far = [i for i in range(FRAMES) if min(abs(i - f) for f in LABEL_FRAMES) > 3]
+    assert all((after[i, y0:y1, x0:x1] == frames[i, y0:y1, x0:x1]).all() for i in far)
+
+
+def test_the_moving_image_is_untouched(clip, scrubbed):
+    _, frames, _ = clip
+    after = decode(scrubbed[0].dataset, 1 << 30).stored[..., 0]
+    assert (after[:, 50:180, 70:250] == frames[:, 50:180, 70:250]).all()
+
+
+def test_ocr_cost_does_not_grow_with_the_frames(scrubbed):
+    """Whole images: the static layer and the key frame's extra renderings, not one per frame;
+    everything else is small crops."""
+    _, calls = scrubbed
+    whole = [shape for shape, magnify in calls if shape[:2] == (ROWS, COLS)]
+    crop_pixels = sum(shape[0] * shape[1] for shape, magnify in calls if shape[:2] != (ROWS, COLS))
+    assert len(whole) <= 3
+    assert crop_pixels < 6 * ROWS * COLS
+
+
+def test_motion_finds_the_clock_and_the_label_but_not_the_image(clip):
+    _, frames, boxes = clip
+    motion = analyse(np.repeat(frames[..., None], 3, axis=-1))
+    moving, places = appearing(motion)
+    clock = boxes["clock0"]
+    changing = changing_places(motion, moving)
+    assert any(p[0] < clock[2] and clock[0] < p[2] and p[1] < clock[3] and clock[1] < p[3] for p in changing)
+    assert len(changing) <= 3, "the moving image is not a changing place"
+    assert moving[60:190, 80:240].all()
+    label = boxes["label"]
+    for i in LABEL_FRAMES:
+        assert any(p[0] < label[2] and label[0] < p[2] and p[1] < label[3] and label[1] < p[3]
+                   for p in places[i]), f"label not seen appearing in frame {i}"
+    assert not any(places[i] for i in (0, 10, 45) if i not in LABEL_FRAMES
+                   for p in places[i] if p[1] > 200)
+
+
+def test_bucketed_looks_find_what_single_looks_find(detector):
+    """Crops padded to bucket shapes give the boxes a lone crop gives (ALOKA's lone 'Y')."""
+    from scrubber.pixels import render
+
+    ds = pydicom.dcmread(data_path("gdcm-US-ALOKA-16.dcm"))
+    image = render.full(decode(ds, 1 << 30), ds)[0]
+    crop = np.ascontiguousarray(image[0:24, 458:492])
+    (alone,) = detector([crop], magnify=3.0)[0]
+    (bucketed,) = buckets.look(detector, [crop], [3.0])[0]
+    assert max(abs(a - b) for a, b in zip(alone, bucketed)) <= 1
