@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from .detect.boxes import Box, Detection, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.find import find_text
+from .detect.layouts import Reference, memory
 from .detect.rules import rule_detections, rules_for
 from .detect.temporal import spread
 from .detect.us_regions import image_regions, outside
@@ -68,6 +69,15 @@ def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Po
     if len(padded) > 1:
         padded = spread(padded, policy.static_fraction)
     return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(padded, found)]
+
+
+def layout_key(ds: Dataset, policy: Policy, regions: tuple[Box, ...]) -> tuple:
+    """What makes two images share where their text sits: device, software, size, colour space,
+    calibration, and the detector settings that found the text."""
+    device = tuple(str(ds.get(k, "")) for k in ("Manufacturer", "ManufacturerModelName",
+                                                "SoftwareVersions", "SOPClassUID", "PhotometricInterpretation"))
+    return (*device, int(ds.Rows), int(ds.Columns), int(ds.BitsStored), regions, policy.renderings,
+            policy.text_threshold, policy.low_text, policy.link_threshold, policy.min_long_side)
 
 
 def header_detections(ds: Dataset, policy: Policy, regions: tuple[Box, ...], frames: int) -> list[list[Detection]]:
@@ -126,10 +136,14 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     window = render.window(frames, out) if "window" in policy.renderings else None
     lap("render")
     regions = image_regions(out).boxes
+    key = layout_key(out, policy, regions) if policy.reuse_layouts and frames.count == 1 else None
+    reference = memory().get(key) if key else None
     try:
-        found = find_text(full, window, policy, detector, regions)
+        found = find_text(full, window, policy, detector, regions, reference)
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
+    if key and reference is None:
+        memory().put(key, Reference(full[0], tuple(found[0])))
     for frame, extra in zip(found, header_detections(out, policy, regions, frames.count)):
         frame.extend(extra)
     lap("detect")

@@ -62,6 +62,9 @@ class Policy:
     # Ultrasound region calibration: "ocr" looks for text everywhere (the regions tell a clip
     # where its moving image is); "blank" also blanks everything outside the image regions.
     outside_regions: Literal["ocr", "blank"] = "ocr"
+    # Single images of a layout seen before in this process (same device, size, calibration) are
+    # compared with the first one and looked at again only where they differ.
+    reuse_layouts: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.renderings) - set(RENDERINGS)

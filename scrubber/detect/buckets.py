@@ -17,12 +17,13 @@ import numpy as np
 
 from .boxes import Box
 
-SIZES = (64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+SIZES = (64, 96, 128, 192, 256)
+LARGE_STEP = 128  # beyond the table, sides are multiples of this (large crops are few)
 
 
 def bucket(size: int) -> int:
-    """The smallest bucket side that holds ``size`` pixels (multiples of 512 beyond the table)."""
-    return next((s for s in SIZES if s >= size), int(math.ceil(size / 512) * 512))
+    """The smallest bucket side that holds ``size`` pixels."""
+    return next((s for s in SIZES if s >= size), int(math.ceil(size / LARGE_STEP) * LARGE_STEP))
 
 
 def look(detector: Callable[..., list[list[Box]]], crops: Sequence[np.ndarray],

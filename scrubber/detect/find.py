@@ -17,23 +17,27 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..policy import Policy
 from . import buckets
 from .boxes import Box, Detection
-from .motion import MAX_PLACES, Motion, analyse, appearing, changing_places, static_layer
+from .layouts import Reference
+from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places, components, image_area,
+                     static_layer, strong_places)
 from .proposer import propose
 from .registry import Detector
-from .renderings import View, key_frames, views
+from .ocr import MAX_MAGNIFY
+from .renderings import View, enhance, key_frames, views
 
 ZOOM = 3.0  # magnification for the closer look at a proposer mark
-TEXT_PX = 30.0  # crops of text-sized places are magnified so their height is about this
 COVERED = 0.5  # a proposal is covered when this share of it lies in OCR boxes
 SAME = 2.0  # mean grey difference under which two crops of one place count as the same
 CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
 SAMPLES = 3  # frames in which a changing place is looked at
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
+AREA_MARGIN = 8  # pixels around a large changed area looked at whole
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -59,19 +63,21 @@ def _covered(box: Box, boxes: Sequence[Box]) -> bool:
     return inside.mean() >= COVERED
 
 
-def _crop(image: np.ndarray, box: Box, wide: bool = False) -> tuple[np.ndarray, int, int]:
-    """The box with a margin; ``wide`` reaches further along the line (a place that changed may
-    be only part of a line of text)."""
+def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> tuple[np.ndarray, int, int]:
+    """The box with a margin (by default its height); ``wide`` reaches further along the line (a
+    place that changed may be only part of a line of text)."""
     x0, y0, x1, y1 = box
-    margin = max(6, y1 - y0)
+    margin = margin or max(6, y1 - y0)
     side = LINE_REACH * margin if wide else margin
     top, left = max(0, y0 - margin), max(0, x0 - side)
     crop = image[top:min(image.shape[0], y1 + margin), left:min(image.shape[1], x1 + side)]
     return np.ascontiguousarray(crop), left, top
 
 
-def _text_zoom(box: Box) -> float:
-    return float(np.clip(TEXT_PX / max(1, box[3] - box[1]), 1.0, ZOOM))
+def _pass_zoom(image: np.ndarray, policy: Policy) -> float:
+    """The magnification the whole-image pass uses (small images are magnified): crops of places
+    that changed are looked at the same way, so they find what that pass would find."""
+    return float(min(MAX_MAGNIFY, max(1.0, policy.min_long_side / max(image.shape[:2]))))
 
 
 @dataclass
@@ -83,8 +89,9 @@ class _Looks:
     name: str = "craft-zoom"
     _queue: list[tuple[int, int, int, float, np.ndarray]] = field(default_factory=list)
 
-    def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False) -> None:
-        crop, left, top = _crop(image, box, wide)
+    def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
+            margin: int = 0) -> None:
+        crop, left, top = _crop(image, box, wide, margin)
         self._queue.append((frame, left, top, round(zoom, 2), crop))
 
     def run(self) -> list[tuple[int, Detection]]:
@@ -133,16 +140,53 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     return found
 
 
-def _same_content(motion: Motion, frame: int, key: int, box: Box) -> bool:
+def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
+    """Grey images ``a`` and ``b`` show the same thing inside ``box``."""
     x0, y0, x1, y1 = box
-    a = motion.grey[frame, y0:y1, x0:x1].astype(np.int16)
-    b = motion.grey[key, y0:y1, x0:x1].astype(np.int16)
-    return a.size == 0 or float(np.mean(np.abs(a - b) > 20)) <= CHANGED
+    differ = cv2.absdiff(a[y0:y1, x0:x1], b[y0:y1, x0:x1]) > TOLERANCE
+    return differ.size == 0 or float(np.mean(differ)) <= CHANGED
+
+
+def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
+             detector: Detector) -> list[Detection]:
+    """Detections on a single image of a layout seen before: the reference's boxes where the image
+    shows the same, and OCR only on crops of what differs (small places and, wider, large areas)
+    plus the enhanced rendering of the small ones. A box that only an extra rendering found is
+    looked at again in that rendering: such finds are the least certain, and carrying one over
+    unchecked would blank a text-free image."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
+    found: list[Detection] = []
+    zoom = _pass_zoom(image, policy)
+    looks = _Looks(detector, "craft-layout")
+    rendered = {"full": image, "enhanced": enhance(image), "window": window}
+    plain = [d.box for d in reference.detections if d.rendering == "full"]
+    for detection in reference.detections:
+        again = rendered.get(detection.rendering)
+        if not _same_content(grey, before, detection.box):
+            looks.add(0, image, detection.box, zoom, wide=True)
+        elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
+            found.append(detection)
+        else:
+            looks.add(0, again, detection.box, zoom)
+    difference = cv2.absdiff(grey, before)
+    area = image_area(difference > TOLERANCE)
+    for box in components(area, (1, 1)):
+        looks.add(0, image, box, zoom, margin=AREA_MARGIN)
+    for place in strong_places(difference, area):
+        looks.add(0, image, place, zoom, wide=True)
+        looks.add(0, rendered["enhanced"], place, zoom, wide=True)
+    found.extend(d for _, d in looks.run())
+    closer = _Looks(detector)
+    _closer_look(image, 0, [d.box for d in found], closer)
+    found.extend(d for _, d in closer.run())
+    return found
 
 
 def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
           image_regions: Sequence[Box]) -> list[list[Detection]]:
     count = full.shape[0]
+    zoom = _pass_zoom(full[0], policy)
     motion = analyse(full)
     keys = key_frames(count, policy.extra_rendering_frames)
     extra = tuple(r for r in policy.renderings if r != "full")
@@ -166,15 +210,15 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
             if _covered(detection.box, static_boxes):
                 continue
             for frame in range(count):
-                if frame == key or _same_content(motion, frame, key, detection.box):
+                if frame == key or _same_content(motion.grey[frame], motion.grey[key], detection.box):
                     found[frame].append(detection)
                 else:
-                    looks.add(frame, full[frame], detection.box, _text_zoom(detection.box))
+                    looks.add(frame, full[frame], detection.box, zoom)
     moving, places = appearing(motion, image_regions)
     changes = _Looks(detector, "craft-motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
-            changes.add(frame, full[frame], place, _text_zoom(place), wide=True)
+            changes.add(frame, full[frame], place, zoom, wide=True)
     for box in {d.box for _, d in changes.run()}:
         for frame in range(count):
             found[frame].append(Detection(box, "craft-motion", "change"))
@@ -185,27 +229,30 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
         if len(new) > MAX_PLACES:
             whole.append(frame)
         for place in new if len(new) <= MAX_PLACES else ():
-            looks.add(frame, full[frame], place, _text_zoom(place), wide=True)
+            looks.add(frame, full[frame], place, zoom, wide=True)
     for frame, boxes in zip(whole, _run_once(detector, [full[f] for f in whole])):
         found[frame].extend(Detection(box, "craft", "full") for box in boxes)
     for frame, detection in looks.run():
         found[frame].append(detection)
-    zoom = _Looks(detector)
-    _closer_look(static_layer(motion), -1, static_boxes, zoom)
-    for _, detection in zoom.run():
+    closer = _Looks(detector)
+    _closer_look(static_layer(motion), -1, static_boxes, closer)
+    for _, detection in closer.run():
         for frame in range(count):
             found[frame].append(detection)
     return found
 
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
-              image_regions: Sequence[Box] = ()) -> list[list[Detection]]:
+              image_regions: Sequence[Box] = (), reference: Reference | None = None) -> list[list[Detection]]:
     """Detections per frame, from every rendering the policy asks for plus the closer looks.
 
     ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
     appears there in some frames only is found in the key frame or by the proposer, not looked
-    for frame by frame.
+    for frame by frame. ``reference`` is an image of the same layout seen before: a single image
+    is then compared with it instead of getting the full OCR pass.
     """
+    if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
+        return [_against(reference, full[0], None if window is None else window[0], policy, detector)]
     if full.shape[0] == 1 or "full" not in policy.renderings:
         return _single(full, window, policy, detector)
     return _clip(full, window, policy, detector, image_regions)

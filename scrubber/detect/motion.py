@@ -61,28 +61,29 @@ def static_layer(motion: Motion) -> np.ndarray:
     return cv2.cvtColor(motion.median, cv2.COLOR_GRAY2RGB)
 
 
-def _components(mask: np.ndarray, close: tuple[int, int]) -> list[Box]:
+def components(mask: np.ndarray, close: tuple[int, int] = (3, 9)) -> list[Box]:
     """Bounding boxes of the connected parts of ``mask`` after joining letters into words."""
-    joined = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones(close, np.uint8))
+    joined = mask.astype(np.uint8)
+    if close != (1, 1):
+        joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, np.ones(close, np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
 
 
-def _text_sized(box: Box) -> bool:
+def text_sized(box: Box) -> bool:
+    """As tall as a line of text can be."""
     return MIN_TEXT_HEIGHT <= box[3] - box[1] <= MAX_TEXT_HEIGHT
 
 
 def changing_places(motion: Motion, moving: np.ndarray) -> list[Box]:
     """Text-sized places that keep changing (clocks, frame counters) outside the moving image."""
-    return [b for b in _components(motion.often & ~moving, (3, 9)) if _text_sized(b)]
+    return [b for b in components(motion.often & ~moving, (3, 9)) if text_sized(b)]
 
 
-def moving_image(motion: Motion, share: float) -> np.ndarray:
-    """Pixels of the moving image: areas taller than text whose pixels leave the median in at
-    least ``share`` of the frames, filled to their outline (parts of an ultrasound sector that
-    happen to move little are still image) and grown by a few pixels so their edges are included."""
-    sometimes = (motion.changes >= max(2.0, share * len(motion.grey))).astype(np.uint8)
-    joined = cv2.morphologyEx(sometimes, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+def image_area(changed: np.ndarray) -> np.ndarray:
+    """Where ``changed`` pixels form areas taller than text: each area filled to its outline (the
+    quiet parts of an ultrasound sector are still image) and grown a few pixels at its edges."""
+    joined = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
     contours, _ = cv2.findContours(joined, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     out = np.zeros(joined.shape, np.uint8)
     hulls = [cv2.convexHull(c) for c in contours if cv2.boundingRect(c)[3] > MAX_TEXT_HEIGHT]
@@ -90,14 +91,24 @@ def moving_image(motion: Motion, share: float) -> np.ndarray:
     return cv2.dilate(out, np.ones((9, 9), np.uint8)).astype(bool)
 
 
-def _appearing(motion: Motion, frame: int, moving: np.ndarray) -> list[Box]:
-    """Text-sized places outside the moving image where the frame differs clearly from the
-    median (glyphs are sharp; faint noise at the edge of an image is not)."""
-    new = (cv2.absdiff(motion.grey[frame], motion.median) >= STRONG) & ~moving
+def moving_image(motion: Motion, share: float) -> np.ndarray:
+    """Pixels of the moving image: the image areas of the pixels that leave the median in at
+    least ``share`` of the frames."""
+    return image_area(motion.changes >= max(2.0, share * len(motion.grey)))
+
+
+def strong_places(difference: np.ndarray, moving: np.ndarray) -> list[Box]:
+    """Text-sized places outside ``moving`` where a grey ``difference`` is clear (glyphs are
+    sharp; faint noise at the edge of an image is not)."""
+    new = (difference >= STRONG) & ~moving
     if np.count_nonzero(new) < STRONG_PIXELS:
         return []
-    return [b for b in _components(new, (3, 9))
-            if _text_sized(b) and np.count_nonzero(new[b[1]:b[3], b[0]:b[2]]) >= STRONG_PIXELS]
+    return [b for b in components(new)
+            if text_sized(b) and np.count_nonzero(new[b[1]:b[3], b[0]:b[2]]) >= STRONG_PIXELS]
+
+
+def _appearing(motion: Motion, frame: int, moving: np.ndarray) -> list[Box]:
+    return strong_places(cv2.absdiff(motion.grey[frame], motion.median), moving)
 
 
 def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.ndarray, list[list[Box]]]:

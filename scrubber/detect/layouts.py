@@ -1,0 +1,56 @@
+"""Layouts seen before: files of one device, size and calibration share where their text sits.
+
+The first image of a layout gets the full OCR pass; its rendering and detections are kept (per
+process, a bounded number of layouts) so later images of the layout are compared with it and
+looked at again only where they differ (scrubber/detect/find.py).
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .boxes import Detection
+
+MAX_LAYOUTS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The first image of a layout (full rendering) and what was found on it."""
+
+    image: np.ndarray
+    detections: tuple[Detection, ...]
+
+
+class LayoutMemory:
+    """References by layout key, least recently used dropped first; safe across threads."""
+
+    def __init__(self, capacity: int = MAX_LAYOUTS) -> None:
+        self._items: OrderedDict[tuple, Reference] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Reference | None:
+        with self._lock:
+            reference = self._items.get(key)
+            if reference is not None:
+                self._items.move_to_end(key)
+            return reference
+
+    def put(self, key: tuple, reference: Reference) -> None:
+        with self._lock:
+            self._items[key] = reference
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+_memory = LayoutMemory()
+
+
+def memory() -> LayoutMemory:
+    """This process's layout memory."""
+    return _memory

@@ -1,0 +1,84 @@
+"""Series: a second image of a layout seen before is compared with the first and looked at again
+only where it differs, and still loses every text (real detector, real file)."""
+from __future__ import annotations
+
+import copy
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+
+from scrubber.detect.layouts import LayoutMemory, memory
+from scrubber.evaluate import residual_fraction
+from scrubber.pipeline import scrub_dataset
+from scrubber.pixels.decode import decode
+from scrubber.policy import Policy
+
+from .util import data_path
+
+
+def _counting(detector, calls):
+    def run(images, magnify=None):
+        calls.extend(image.shape[:2] for image in images)
+        return detector(images, magnify=magnify)
+    return run
+
+
+@pytest.fixture()
+def fresh_memory(monkeypatch):
+    import scrubber.detect.layouts as layouts
+
+    monkeypatch.setattr(layouts, "_memory", LayoutMemory())
+    return layouts.memory()
+
+
+def _with_new_text(ds: pydicom.Dataset) -> tuple[pydicom.Dataset, list[list[int]]]:
+    """A copy of ``ds`` with other text where the first had none (a longer name, a new label)."""
+    out = copy.deepcopy(ds)
+    pixels = out.pixel_array.copy()
+    boxes = []
+    for text, org in (("SMITH^JOHN^ALEXANDER", (300, 60)), ("RT KIDNEY 2", (40, 440))):
+        (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        pixels[org[1] - h - 2:org[1] + base + 1, org[0] - 1:org[0] + w + 1] = 0
+        cv2.putText(pixels, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        boxes.append([org[0], org[1] - h - 1, org[0] + w + 1, org[1] + base])
+    out.PixelData = pixels.tobytes()
+    return out, boxes
+
+
+def test_second_image_of_a_layout_reuses_the_first(fresh_memory, detector):
+    first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    second, new_boxes = _with_new_text(first)
+    policy = Policy(device="cpu")
+    full_calls: list = []
+    scrub_dataset(first, policy, _counting(detector, full_calls))
+    assert len(fresh_memory._items) == 1
+    calls: list = []
+    result = scrub_dataset(second, policy, _counting(detector, calls))
+    assert "craft-layout" in result.detectors
+    assert not any(shape == (480, 640) for shape in calls), "no whole-frame OCR pass"
+    assert sum(h * w for h, w in calls) < sum(h * w for h, w in full_calls) / 2, (calls, full_calls)
+    before = cv2.cvtColor(second.pixel_array, cv2.COLOR_RGB2GRAY)
+    after = cv2.cvtColor(decode(result.dataset, 1 << 30).stored[0], cv2.COLOR_RGB2GRAY)
+    for box in new_boxes:
+        assert residual_fraction(before, after, box) <= 0.02, f"new text at {box} still legible"
+    unchanged = scrub_dataset(first, policy, detector)
+    again = scrub_dataset(first, policy.replace(reuse_layouts=False), detector)
+    assert unchanged.dataset.PixelData == again.dataset.PixelData, "the same image gives the same result"
+
+
+def test_reuse_can_be_turned_off(fresh_memory, detector):
+    ds = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
+    assert len(fresh_memory._items) == 0
+
+
+def test_memory_keeps_a_bounded_number_of_layouts():
+    from scrubber.detect.layouts import Reference
+
+    small = LayoutMemory(capacity=2)
+    for key in range(3):
+        small.put((key,), Reference(np.zeros((2, 2, 3), np.uint8), ()))
+    assert small.get((0,)) is None and small.get((2,)) is not None
+    assert memory() is not None
