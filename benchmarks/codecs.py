@@ -17,8 +17,6 @@ import copy
 import io
 import json
 import math
-import os
-import platform
 import sys
 import time
 from datetime import date
@@ -34,6 +32,7 @@ from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress
 from pydicom.uid import RLELossless
 
+from machine import machine
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
 from scrubber.pipeline import scrub_dataset
@@ -50,18 +49,6 @@ NAIVE_QUALITY = 95
 LOSSLESS = ("emri_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm")
 PACKAGES = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "jpeglib",
             "numpy", "pillow")
-
-
-def machine() -> dict[str, object]:
-    """CPU model and core count (from /proc/cpuinfo where there is one), Python version."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def raw_frames(ds: pydicom.Dataset) -> np.ndarray:

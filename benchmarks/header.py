@@ -17,8 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from pydicom._uid_dict import UID_dictionary
 from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 
+from machine import machine
 import scrubber.header.clean as clean_module
 from scrubber.errors import HeaderFailed
 from scrubber.header import clean_header
@@ -209,18 +208,6 @@ def tool_version(command: list[str], prefix: str) -> str:
         if line.startswith(prefix):
             return line.strip()
     return "unknown"
-
-
-def machine() -> dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def summary(rows: list[Row], conflicts: list[list[str]]) -> dict[str, object]:

