@@ -23,7 +23,7 @@ EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
 
 def _policy(args: argparse.Namespace) -> Policy:
-    changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False),
+    changes: dict = {"device": args.device, "backend": args.backend, "jpeg_dct": getattr(args, "jpeg_dct", False),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ())}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
@@ -167,6 +167,9 @@ def parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                       help="text detector runtime: onnx (onnxruntime, CPU), torch (CPU or CUDA); "
+                            "auto (default): onnx on the CPU when onnxruntime is installed, else torch")
         p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
         p.add_argument("--option", action="append", metavar="NAME",
                        choices=[n.replace("_", "-") for n in option_names()],
