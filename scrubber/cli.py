@@ -28,7 +28,7 @@ def _policy(args: argparse.Namespace) -> Policy:
     if rules_dirs and args.no_known_locations:
         print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-    changes: dict = {"device": args.device, "jpeg_dct": getattr(args, "jpeg_dct", False),
+    changes: dict = {"device": args.device, "backend": args.backend, "jpeg_dct": getattr(args, "jpeg_dct", False),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
                      "outside_regions": "blank" if args.blank_outside_regions else "ocr"}
@@ -234,6 +234,9 @@ def parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+        p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                       help="text detector runtime: onnx (onnxruntime, CPU), torch (CPU or CUDA); "
+                            "auto (default): onnx on the CPU when onnxruntime is installed, else torch")
         p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
         p.add_argument("--option", action="append", metavar="NAME",
                        choices=[n.replace("_", "-") for n in option_names()],

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Device = Literal["auto", "cpu", "cuda"]
+Backend = Literal["auto", "torch", "onnx"]
+BACKENDS = ("auto", "torch", "onnx")
 
 RENDERINGS = ("full", "window", "enhanced")
 
@@ -21,6 +23,10 @@ class Policy:
     """Settings of a scrub run; build one with keyword arguments, change one with ``replace``."""
 
     device: Device = "auto"
+    # Text detector runtime: "onnx" (onnxruntime, CPU only, no torch needed at run time), "torch"
+    # (easyocr's network; CPU or CUDA, batched on CUDA), "auto": onnx when onnxruntime is installed
+    # and the device is the CPU, else torch. Both give the same boxes.
+    backend: Backend = "auto"
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels).
     renderings: tuple[str, ...] = ("full", "window", "enhanced")
@@ -45,7 +51,8 @@ class Policy:
     jpeg_dct: bool = False
     # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
     max_samples: int = 1 << 30
-    # Torch threads per worker; 0 means the number of cores divided by the worker count.
+    # Detector threads per worker (torch or onnxruntime); 0 means the number of cores divided by
+    # the worker count.
     threads: int = 0
     # Secret key for keyed pseudonyms (UIDs, IDs); never written anywhere.
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
@@ -74,6 +81,10 @@ class Policy:
             raise ValueError(f"outside_regions must be ocr or blank, got {self.outside_regions!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be auto, torch or onnx, got {self.backend!r}")
+        if self.backend == "onnx" and self.device == "cuda":
+            raise ValueError("backend onnx runs on the CPU; use backend torch (or auto) with device cuda")
         if len(self.key) < 16:
             raise ValueError("key must hold at least 16 bytes")
         if self.max_samples <= 0 or self.pad_px < 0 or self.pad_frac < 0:

@@ -82,3 +82,26 @@ def test_memory_keeps_a_bounded_number_of_layouts():
         small.put((key,), Reference(np.zeros((2, 2, 3), np.uint8), ()))
     assert small.get((0,)) is None and small.get((2,)) is not None
     assert memory() is not None
+
+
+@pytest.mark.parametrize("first, second", [("us_textfree.dcm", "us_single.dcm"), ("us_single.dcm", "us_textfree.dcm")])
+def test_either_order_of_one_layout_gives_full_recall(fresh_memory, detector, first, second):
+    """A text-free reference must not hide faint text in the next image, and a reference full of
+    text must not blank a text-free one."""
+    import json
+
+    from scrubber.evaluate import score_file
+
+    from .util import SAMPLE, TRUTH
+
+    truth = json.loads(TRUTH.read_text())["files"]
+    policy = Policy(device="cpu")
+    scrub_dataset(pydicom.dcmread(SAMPLE / first), policy, detector)
+    ds = pydicom.dcmread(SAMPLE / second)
+    result = scrub_dataset(ds, policy, detector)
+    assert "craft" not in result.detectors, "the second image was compared, not searched whole"
+    score = score_file(ds, result.dataset, truth[second])
+    if truth[second]["text_free"]:
+        assert score.unchanged
+    else:
+        assert score.removed == score.boxes, [(m.index, m.style) for m in score.missed]

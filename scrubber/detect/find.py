@@ -28,7 +28,7 @@ from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places,
                      static_layer, strong_places)
 from .proposer import propose
 from .registry import Detector
-from .ocr import MAX_MAGNIFY
+from .craft_post import MAX_MAGNIFY
 from .renderings import View, enhance, key_frames, views
 
 ZOOM = 3.0  # magnification for the closer look at a proposer mark
@@ -150,8 +150,9 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
              detector: Detector) -> list[Detection]:
     """Detections on a single image of a layout seen before: the reference's boxes where the image
-    shows the same, and OCR only on crops of what differs (small places and, wider, large areas)
-    plus the enhanced rendering of the small ones. A box that only an extra rendering found is
+    shows the same, and OCR only on crops of what differs (small places, also where only the
+    enhanced rendering shows a difference (faint text), and, wider, large areas) plus the enhanced
+    rendering of the small ones. A box that only an extra rendering found is
     looked at again in that rendering: such finds are the least certain, and carrying one over
     unchecked would blank a text-free image."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -173,7 +174,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     area = image_area(difference > TOLERANCE)
     for box in components(area, (1, 1)):
         looks.add(0, image, box, zoom, margin=AREA_MARGIN)
-    for place in strong_places(difference, area):
+    enhanced = cv2.cvtColor(rendered["enhanced"], cv2.COLOR_RGB2GRAY)
+    faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
+    for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
         looks.add(0, rendered["enhanced"], place, zoom, wide=True)
     found.extend(d for _, d in looks.run())

