@@ -1,11 +1,12 @@
 """Detection speed against its targets (issue 5), measured in one run on this machine.
 
-    .venv/bin/python benchmarks/detection.py [--backend torch|onnx|auto] [--series 100] [--json PATH]
+    .venv/bin/python benchmarks/detection.py [--backend auto|onnx|torch] [--series 100] [--json PATH]
 
 - clip: pydicom-data's color3d_jpeg_baseline (120 frames, 640x480) through scrub_dataset, against
   its first frame alone; the floor is decode + encode of the same frames on the same output path.
   Marginal ratio = (T(120) - T(1)) / (floor(120) - floor(1)); the target is <= 2.
-- frame: one independent 640x480 US frame (US1_UNCR), detection stage only (target 100 ms).
+- frame: one independent 640x480 US frame (US1_UNCR), detection stage only (target 100 ms), with
+  each backend.
 - series: N single-frame files cut from the clip (one layout), with and without layout reuse.
 Every row uses a warm detector (model loaded once); times are medians of --repeat runs.
 """
@@ -88,16 +89,22 @@ def clip_rows(policy: Policy, detector, repeat: int) -> list[dict]:
     return rows
 
 
-def frame_rows(policy: Policy, detector, repeat: int) -> list[dict]:
+def frame_rows(policy: Policy, repeat: int) -> list[dict]:
+    """Detection stage on one independent frame, per backend and rendering set (in this run)."""
     ds = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
     rows = []
-    for label, pol in (("default (full + window + enhanced, closer look)", policy),
-                       ("full rendering only", policy.replace(renderings=("full",)))):
-        timings = [_scrub_seconds(ds, pol.replace(reuse_layouts=False), detector)[1] for _ in range(repeat)]
-        detect = statistics.median(t["detect"] for t in timings)
-        rows.append({"input": "US1_UNCR 640x480", "policy": label, "detect_ms": round(1000 * detect, 1),
-                     "target_ms": 100, "ratio_to_target": round(10 * detect, 1)})
-        print(json.dumps(rows[-1]), flush=True)
+    for backend in ("onnx", "torch"):
+        for label, renderings in (("full + window + enhanced, closer look (default)", policy.renderings),
+                                  ("full rendering only, closer look", ("full",))):
+            pol = policy.replace(backend=backend, renderings=renderings, reuse_layouts=False)
+            detector = detector_for(pol, default_threads(1))
+            _scrub_seconds(ds, pol, detector)
+            timings = [_scrub_seconds(ds, pol, detector)[1] for _ in range(repeat)]
+            detect = statistics.median(t["detect"] for t in timings)
+            rows.append({"input": "US1_UNCR 640x480", "backend": backend, "renderings": label,
+                         "detect_ms": round(1000 * detect, 1), "target_ms": 100,
+                         "ratio_to_target": round(10 * detect, 1)})
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -134,8 +141,7 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    extra = {"backend": args.backend} if "backend" in Policy.__dataclass_fields__ else {}
-    policy = Policy(device="cpu", **extra)
+    policy = Policy(device="cpu", backend=args.backend)
     detector = detector_for(policy, default_threads(1))
     detector([pydicom.dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array])  # warm up
     result = {
@@ -146,7 +152,7 @@ def main() -> int:
                              "pydicom", "numpy"),
         "detector": type(detector).__name__,
         "clip": clip_rows(policy, detector, args.repeat),
-        "frame": frame_rows(policy, detector, args.repeat),
+        "frame": frame_rows(policy, args.repeat),
         "series": series_rows(policy, detector, args.series),
     }
     if args.json:
