@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +34,7 @@ import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 
+from machine import machine, save
 from scrubber.detect.craft_post import CraftBase, prepare
 from scrubber.detect.find import find_text
 from scrubber.detect.models import sha256
@@ -53,18 +52,6 @@ FRAMES = ("US1_UNCR.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm")
 CALIBRATION = ("US1_UNCR.dcm", "OBXXXX1A.dcm", "examples_palette.dcm", "gdcm-US-ALOKA-16.dcm", "sc_screenshot.dcm",
                "sc_form.dcm", "us_single.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm")
 PACKAGES = ("torch", "torchvision", "easyocr", "onnxruntime", "onnx", "numpy", "opencv-python-headless", "pydicom")
-
-
-def machine() -> dict[str, object]:
-    """CPU model and core count (from /proc/cpuinfo where there is one), Python version."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def _version(name: str) -> str:
@@ -300,9 +287,7 @@ def main() -> int:
                           for name, entry in per_file.items()} for label, per_file in boxes.items()},
     }
     print(json.dumps({"ratios": results["ratios"], "boxes_summary": summary}, indent=1))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    save(args.json, results)
     return 0
 
 

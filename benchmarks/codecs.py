@@ -32,7 +32,7 @@ from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress
 from pydicom.uid import RLELossless
 
-from machine import machine
+from machine import machine, save
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
 from scrubber.pipeline import scrub_dataset
@@ -222,9 +222,7 @@ def main() -> int:
         "machine": machine(), "versions": {name: version(name) for name in PACKAGES}, "rows": rows,
     }
     print(markdown(results))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    save(args.json, results)
     return 0
 
 

@@ -19,7 +19,6 @@ import statistics
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import pydicom
 from pydicom.data import get_testdata_file
@@ -27,7 +26,7 @@ from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import generate_uid
 
 import scrubber.detect.layouts as layouts
-from machine import machine, versions
+from machine import machine, save, versions
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
 from scrubber.pipeline import scrub_dataset
@@ -155,8 +154,7 @@ def main() -> int:
         "frame": frame_rows(policy, args.repeat),
         "series": series_rows(policy, detector, args.series),
     }
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    save(args.json, result)
     return 0
 
 

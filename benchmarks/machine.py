@@ -1,6 +1,7 @@
-"""Where a benchmark ran: CPU model and cores, GPU if torch sees one, Python and package versions."""
+"""Where a benchmark ran (CPU model and cores, Python and package versions) and where its results go."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 from importlib import metadata
@@ -29,3 +30,10 @@ def versions(*packages: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "missing"
     return found
+
+
+def save(path: str | None, results: dict) -> None:
+    """Write ``results`` as indented JSON to ``path`` (folders made as needed); None writes nothing."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=1) + "\n")

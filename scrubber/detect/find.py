@@ -26,9 +26,9 @@ from .boxes import Box, Detection
 from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places, components, image_area,
                      static_layer, strong_places)
+from .craft_post import MAX_MAGNIFY
 from .proposer import propose
 from .registry import Detector
-from .craft_post import MAX_MAGNIFY
 from .renderings import View, enhance, key_frames, views
 
 ZOOM = 3.0  # magnification for the closer look at a proposer mark
@@ -87,18 +87,18 @@ class _Looks:
 
     detector: Detector
     name: str = "craft-zoom"
-    _queue: list[tuple[int, int, int, float, np.ndarray]] = field(default_factory=list)
+    _queue: list[tuple[int, int, int, float, np.ndarray, str]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
-            margin: int = 0) -> None:
+            margin: int = 0, rendering: str = "full") -> None:
         crop, left, top = _crop(image, box, wide, margin)
-        self._queue.append((frame, left, top, round(zoom, 2), crop))
+        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering))
 
     def run(self) -> list[tuple[int, Detection]]:
-        groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape) -> queue indices looked at
+        groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         target: list[int] = []
-        for index, (_, left, top, zoom, crop) in enumerate(self._queue):
-            seen = groups.setdefault((left, top, zoom, crop.shape), [])
+        for index, (_, left, top, zoom, crop, rendering) in enumerate(self._queue):
+            seen = groups.setdefault((left, top, zoom, crop.shape, rendering), [])
             same = next((i for i in seen if float(np.mean(np.abs(
                 crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
             if same is None:
@@ -111,8 +111,8 @@ class _Looks:
         boxes = dict(zip(distinct, found))
         out = []
         for index, looked in enumerate(target):
-            frame, left, top, _, _ = self._queue[index]
-            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), self.name, "full"))
+            frame, left, top, _, _, rendering = self._queue[index]
+            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), self.name, rendering))
                        for x0, y0, x1, y1 in boxes[looked])
         self._queue.clear()
         return out
@@ -149,12 +149,14 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
 
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
              detector: Detector) -> list[Detection]:
-    """Detections on a single image of a layout seen before: the reference's boxes where the image
-    shows the same, and OCR only on crops of what differs (small places, also where only the
-    enhanced rendering shows a difference (faint text), and, wider, large areas) plus the enhanced
-    rendering of the small ones. A box that only an extra rendering found is
-    looked at again in that rendering: such finds are the least certain, and carrying one over
-    unchecked would blank a text-free image."""
+    """Detections on a single image of a layout seen before.
+
+    The reference's boxes carry over where the image shows the same. OCR looks only at crops of
+    what differs: large changed areas whole, text-sized places (also those only the enhanced
+    rendering shows: faint text) in the full and the enhanced rendering. A box that only an extra
+    rendering found is looked at again in that rendering: such finds are the least certain, and
+    carrying one over unchecked would blank a text-free image.
+    """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
     found: list[Detection] = []
@@ -169,7 +171,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
             found.append(detection)
         else:
-            looks.add(0, again, detection.box, zoom)
+            looks.add(0, again, detection.box, zoom, rendering=detection.rendering)
     difference = cv2.absdiff(grey, before)
     area = image_area(difference > TOLERANCE)
     for box in components(area, (1, 1)):
@@ -178,7 +180,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
-        looks.add(0, rendered["enhanced"], place, zoom, wide=True)
+        looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
     found.extend(d for _, d in looks.run())
     closer = _Looks(detector)
     _closer_look(image, 0, [d.box for d in found], closer)
