@@ -132,14 +132,14 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     frames = decode(out, policy.max_samples)
     lap("decode")
     detector = detector or detector_for(policy)
-    full = render.full(frames, out)
+    full = render.for_detection(frames, out)
     window = render.window(frames, out) if "window" in policy.renderings else None
     lap("render")
     regions = image_regions(out).boxes
     key = layout_key(out, policy, regions) if policy.reuse_layouts and frames.count == 1 else None
     reference = memory().get(key) if key else None
     try:
-        found = find_text(full, window, policy, detector, regions, reference)
+        found = find_text(full, window, policy, detector, regions, reference, getattr(full, "grey", None))
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     if key and reference is None:

@@ -147,3 +147,17 @@ def test_bucketed_looks_find_what_single_looks_find(detector):
     (alone,) = detector([crop], magnify=3.0)[0]
     (bucketed,) = buckets.look(detector, [crop], [3.0])[0]
     assert max(abs(a - b) for a, b in zip(alone, bucketed)) <= 1
+
+
+def test_lazy_rendering_of_a_ybr_clip_matches_the_full_rendering():
+    from scrubber.pixels import render
+
+    ds = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
+    frames = decode(ds, 1 << 30)
+    lazy, whole = render.for_detection(frames, ds), render.full(frames, ds)
+    assert isinstance(lazy, render.LazyYbr) and lazy.shape == whole.shape
+    assert (lazy[7] == whole[7]).all() and (lazy[[0, 29]] == whole[[0, 29]]).all()
+    grey = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in whole]).astype(int)
+    difference = np.abs(lazy.grey.astype(int) - grey)
+    # Y is the luminance the detector would compute, but for saturated colours that RGB clips
+    assert np.mean(difference <= 1) > 0.999 and difference.max() <= 8

@@ -189,10 +189,10 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
 
 
 def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
-          image_regions: Sequence[Box]) -> list[list[Detection]]:
+          image_regions: Sequence[Box], grey: np.ndarray | None) -> list[list[Detection]]:
     count = full.shape[0]
     zoom = _pass_zoom(full[0], policy)
-    motion = analyse(full)
+    motion = analyse(full, grey)
     keys = key_frames(count, policy.extra_rendering_frames)
     extra = tuple(r for r in policy.renderings if r != "full")
     todo = [View(-1, "static", static_layer(motion))]
@@ -248,16 +248,18 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
 
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
-              image_regions: Sequence[Box] = (), reference: Reference | None = None) -> list[list[Detection]]:
+              image_regions: Sequence[Box] = (), reference: Reference | None = None,
+              grey: np.ndarray | None = None) -> list[list[Detection]]:
     """Detections per frame, from every rendering the policy asks for plus the closer looks.
 
     ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
     appears there in some frames only is found in the key frame or by the proposer, not looked
     for frame by frame. ``reference`` is an image of the same layout seen before: a single image
-    is then compared with it instead of getting the full OCR pass.
+    is then compared with it instead of getting the full OCR pass. ``full`` may be any array-like
+    of RGB frames indexed by frame (a lazy rendering); ``grey``, when given, is its luminance.
     """
     if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
         return [_against(reference, full[0], None if window is None else window[0], policy, detector)]
     if full.shape[0] == 1 or "full" not in policy.renderings:
         return _single(full, window, policy, detector)
-    return _clip(full, window, policy, detector, image_regions)
+    return _clip(full, window, policy, detector, image_regions, grey)

@@ -45,9 +45,11 @@ class Motion:
         return cv2.absdiff(self.grey[frame], self.median) > TOLERANCE
 
 
-def analyse(full: np.ndarray) -> Motion:
-    """Median and changing pixels of RGB frames (frames, rows, cols, 3)."""
-    grey = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in full])
+def analyse(full: np.ndarray, grey: np.ndarray | None = None) -> Motion:
+    """Median and changing pixels of RGB frames (frames, rows, cols, 3), or of their ``grey``
+    luminance when the caller has it already."""
+    if grey is None:
+        grey = np.stack([cv2.cvtColor(full[i], cv2.COLOR_RGB2GRAY) for i in range(len(full))])
     sample = np.unique(np.linspace(0, len(grey) - 1, min(len(grey), MEDIAN_SAMPLE)).round().astype(int))
     median = np.median(grey[sample], axis=0).astype(np.uint8)
     counts = np.zeros(median.shape, np.int32)

@@ -35,6 +35,36 @@ def _ybr_to_rgb(ybr: np.ndarray) -> np.ndarray:
     return out
 
 
+class LazyYbr:
+    """8-bit YBR frames rendered to RGB one at a time, when asked for (a clip's detector looks at
+    a few frames in colour and at every frame in grey, which for YBR is the stored Y itself)."""
+
+    def __init__(self, ybr: np.ndarray) -> None:
+        self._ybr = ybr
+        self._rgb: dict[int, np.ndarray] = {}
+        self.shape = ybr.shape[:3] + (3,)
+        self.grey = np.ascontiguousarray(ybr[..., 0])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int | list[int]) -> np.ndarray:
+        if not isinstance(index, (int, np.integer)):
+            return np.stack([self[int(i)] for i in index])
+        index = int(index) % self.shape[0]
+        if index not in self._rgb:
+            self._rgb[index] = _ybr_to_rgb(self._ybr[index:index + 1])[0]
+        return self._rgb[index]
+
+
+def for_detection(frames: Frames, ds: Dataset) -> np.ndarray | LazyYbr:
+    """The "full" rendering as the detector needs it: clips of 8-bit YBR (JPEG ultrasound) are
+    rendered lazily, everything else at once as ``full`` does."""
+    if frames.photometric in YBR_SPACES and frames.bits_stored <= 8 and frames.count > 1:
+        return LazyYbr(frames.stored.astype(np.uint8, copy=False))
+    return full(frames, ds)
+
+
 def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
