@@ -160,4 +160,4 @@ def test_lazy_rendering_of_a_ybr_clip_matches_the_full_rendering():
     grey = np.stack([cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in whole]).astype(int)
     difference = np.abs(lazy.grey.astype(int) - grey)
     # Y is the luminance the detector would compute, but for saturated colours that RGB clips
-    assert np.mean(difference <= 1) > 0.999 and difference.max() <= 8
+    assert np.mean(difference <= 2) > 0.999 and difference.max() <= 8
