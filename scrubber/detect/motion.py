@@ -21,7 +21,7 @@ MEDIAN_SAMPLE = 15  # frames, spread over the clip, that the median is taken ove
 OFTEN = 0.5  # a pixel that leaves the median in this share of the frames keeps changing
 STRONG, STRONG_PIXELS = 2 * TOLERANCE, 5  # a new glyph differs this much in at least this many pixels
 MAX_TEXT_HEIGHT = 48  # taller changing places are the moving image, not a line of text
-MIN_TEXT_HEIGHT = 4
+MIN_TEXT_HEIGHT = 4  # shorter changes are noise
 MAX_PLACES = 12  # more new text-sized places than this in one frame: look at the whole frame
 PLACES_PER_FRAME = 2  # on average, for the moving image to be taken as large enough
 SHARES = (0.5, 0.2, 0.1, 0.05)  # shares of frames tried for "the moving image changes here"
@@ -39,10 +39,6 @@ class Motion:
     def often(self) -> np.ndarray:
         """Pixels that leave the median in at least OFTEN of the frames."""
         return self.changes >= OFTEN * len(self.grey)
-
-    def deviates(self, frame: int) -> np.ndarray:
-        """Pixels of ``frame`` that differ from the median by more than TOLERANCE."""
-        return cv2.absdiff(self.grey[frame], self.median) > TOLERANCE
 
 
 def analyse(full: np.ndarray, grey: np.ndarray | None = None) -> Motion:
