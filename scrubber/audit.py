@@ -22,7 +22,8 @@ class FileReport:
     reason: str = ""
     frames: int = 0
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
-    detectors: list[str] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)  # e.g. craft, craft-motion, layout-reference, rule:NAME
+    backend: str = ""  # the detector's runtime (onnx | torch)
     pixels_changed: bool = False
     unused_bits_cleared: bool = False
     encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)

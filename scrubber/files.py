@@ -54,7 +54,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         result = scrub_dataset(ds, policy, detector, keep_pixels=qa is not None)
         report = dataclasses.replace(
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
-            detectors=result.detectors, pixels_changed=result.pixels_changed,
+            detectors=result.detectors, backend=result.backend, pixels_changed=result.pixels_changed,
             unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
             encode_tolerance=result.encode_tolerance,
             syntax_out=result.syntax_out, header_counts=result.header_counts,

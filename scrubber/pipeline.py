@@ -42,6 +42,7 @@ class ScrubResult:
     unused_bits_cleared: bool
     encode_method: str  # unchanged | same | same_near | jpeg_dct (whole MCUs) | explicit_le
     encode_tolerance: int  # same_near: the JPEG-LS NEAR a re-encoded frame may differ by
+    backend: str  # the detector's runtime: onnx | torch (or the name of a caller's own detector)
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -169,6 +170,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     return ScrubResult(
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
         unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
+        backend=str(getattr(detector, "backend", type(detector).__name__)),
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
     )

@@ -62,3 +62,12 @@ def annotated_run(tmp_path_factory, detector) -> Run:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["run", str(inputs), "-o", str(root / "out"), "--qa", str(root / "qa"), "--device", "cpu"])
     return Run(inputs, root / "out", root / "qa", code, out.getvalue(), err.getvalue(), truth)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layout_memory(monkeypatch):
+    """Each test starts with no layouts seen: what one test scrubbed must not change another's
+    result (series reuse is tested on purpose in test_layouts.py)."""
+    import scrubber.detect.layouts as layouts
+
+    monkeypatch.setattr(layouts, "_memory", layouts.LayoutMemory())

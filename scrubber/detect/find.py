@@ -38,6 +38,7 @@ CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for
 SAMPLES = 3  # frames in which a changing place is looked at
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
 AREA_MARGIN = 8  # pixels around a large changed area looked at whole
+CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -169,7 +170,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         if not _same_content(grey, before, detection.box):
             looks.add(0, image, detection.box, zoom, wide=True)
         elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
-            found.append(detection)
+            found.append(Detection(detection.box, CARRIED, detection.rendering))
         else:
             looks.add(0, again, detection.box, zoom, rendering=detection.rendering)
     difference = cv2.absdiff(grey, before)
