@@ -7,8 +7,8 @@ A clip: OCR once on the static layer (the median over the frames, where burned-i
 crisp) and on the extra renderings of the key frames; then every frame is checked cheaply, and OCR
 looks again only at small crops: the places that keep changing (clocks, counters), text-sized
 places where a frame differs from the median (a label shown for a moment), key-frame boxes whose
-content differs in that frame, and proposer marks left uncovered. A frame with too many new places
-is looked at whole. So recall holds in every frame while OCR cost grows with what changes, not
+content differs in that frame, and proposer marks on the static layer left uncovered. A frame with
+too many new places is looked at whole. So recall holds in every frame while OCR cost grows with what changes, not
 with the number of frames.
 """
 from __future__ import annotations
@@ -196,7 +196,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     motion = analyse(full, grey)
     keys = key_frames(count, policy.extra_rendering_frames)
     extra = tuple(r for r in policy.renderings if r != "full")
-    todo = [View(-1, "static", static_layer(motion))]
+    static_image = static_layer(motion)
+    todo = [View(-1, "static", static_image)]
     todo += [v for v in views(full[keys], None if window is None else window[keys], extra, len(keys))]
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "craft-motion")
@@ -241,7 +242,7 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     for frame, detection in looks.run():
         found[frame].append(detection)
     closer = _Looks(detector)
-    _closer_look(static_layer(motion), -1, static_boxes, closer)
+    _closer_look(static_image, -1, static_boxes, closer)
     for _, detection in closer.run():
         for frame in range(count):
             found[frame].append(detection)

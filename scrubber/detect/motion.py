@@ -75,7 +75,7 @@ def text_sized(box: Box) -> bool:
 
 def changing_places(motion: Motion, moving: np.ndarray) -> list[Box]:
     """Text-sized places that keep changing (clocks, frame counters) outside the moving image."""
-    return [b for b in components(motion.often & ~moving, (3, 9)) if text_sized(b)]
+    return [b for b in components(motion.often & ~moving) if text_sized(b)]
 
 
 def image_area(changed: np.ndarray) -> np.ndarray:
@@ -105,10 +105,6 @@ def strong_places(difference: np.ndarray, moving: np.ndarray) -> list[Box]:
             if text_sized(b) and np.count_nonzero(new[b[1]:b[3], b[0]:b[2]]) >= STRONG_PIXELS]
 
 
-def _appearing(motion: Motion, frame: int, moving: np.ndarray) -> list[Box]:
-    return strong_places(cv2.absdiff(motion.grey[frame], motion.median), moving)
-
-
 def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.ndarray, list[list[Box]]]:
     """The moving image and, per frame, the text-sized places outside it where the frame differs
     from the median (a label shown for a while, a changing clock).
@@ -123,9 +119,10 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.nda
     regions = np.zeros(motion.median.shape, bool)
     for x0, y0, x1, y1 in image_regions:
         regions[y0:y1, x0:x1] = True
+    differences = [cv2.absdiff(frame, motion.median) for frame in motion.grey]
     sample = np.unique(np.linspace(0, count - 1, min(count, MEDIAN_SAMPLE)).round().astype(int))
     for share in SHARES:
         moving = moving_image(motion, share) | regions
-        if sum(len(_appearing(motion, frame, moving)) for frame in sample) <= PLACES_PER_FRAME * len(sample):
+        if sum(len(strong_places(differences[i], moving)) for i in sample) <= PLACES_PER_FRAME * len(sample):
             break
-    return moving, [_appearing(motion, frame, moving) for frame in range(count)]
+    return moving, [strong_places(difference, moving) for difference in differences]
