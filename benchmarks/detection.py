@@ -45,7 +45,7 @@ def _first_frames(ds: pydicom.Dataset, count: int) -> pydicom.Dataset:
     return out
 
 
-def _floor(ds: pydicom.Dataset, jpeg_dct: bool) -> float:
+def floor_seconds(ds: pydicom.Dataset, jpeg_dct: bool) -> float:
     """Decode every frame and write every frame back on the pipeline's own output path: one pixel
     of each frame changed under an 8x8 box, so that no frame is skipped as unchanged."""
     started = time.perf_counter()
@@ -77,8 +77,8 @@ def clip_rows(policy: Policy, detector, repeat: int) -> list[dict]:
         t1 = _median(lambda: _scrub_seconds(one, pol.replace(reuse_layouts=False), detector)[0], repeat)
         runs = [_scrub_seconds(clip, pol, detector) for _ in range(repeat)]
         t120 = statistics.median(r[0] for r in runs)
-        f1 = _median(lambda: _floor(one, jpeg_dct), repeat)
-        f120 = _median(lambda: _floor(clip, jpeg_dct), repeat)
+        f1 = _median(lambda: floor_seconds(one, jpeg_dct), repeat)
+        f120 = _median(lambda: floor_seconds(clip, jpeg_dct), repeat)
         rows.append({
             "input": "color3d_jpeg_baseline 120 x 640x480", "output": "jpeg_dct" if jpeg_dct else "explicit_le",
             "t1_s": round(t1, 3), "t120_s": round(t120, 3), "floor1_s": round(f1, 3), "floor120_s": round(f120, 3),

@@ -1,0 +1,104 @@
+"""The inputs of the speed and scaling rows, made from real test files and our sample data.
+
+Every file is written into a work folder; nothing under the repository changes. Copies of one
+input get new SOP Instance UIDs so that no output path collides; their pixels are the same, so
+the speed rows turn layout reuse off (each copy costs what an independent image costs), and the
+series row, which measures reuse, uses distinct frames.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate, generate_frames
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_data" / "dicom"
+
+# kind -> (what it is, how it is made)
+KINDS: dict[str, str] = {
+    "us_frame": "one 640x480 US frame (pydicom-data US1_UNCR, RGB, Explicit VR LE)",
+    "cine": "120-frame 640x480 US clip (pydicom-data color3d_jpeg_baseline, YBR JPEG baseline)",
+    "sc16": "1024x768 16-bit SC (sample_data sc_16bit, 12 bits stored, resized; Explicit VR LE)",
+    "report": "report screenshot (sample_data sc_screenshot, 800x600 RGB, RLE Lossless)",
+}
+
+
+def _fresh(ds: pydicom.Dataset) -> pydicom.Dataset:
+    out = copy.deepcopy(ds)
+    out.SOPInstanceUID = generate_uid()
+    out.file_meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    return out
+
+
+def first_frames(ds: pydicom.Dataset, count: int) -> pydicom.Dataset:
+    """A copy of an encapsulated clip that keeps its first ``count`` frames, fragments as they are."""
+    out = _fresh(ds)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))[:count]
+    out.PixelData = encapsulate(frames)
+    out.NumberOfFrames = count
+    return out
+
+
+def resized(ds: pydicom.Dataset, cols: int, rows: int) -> pydicom.Dataset:
+    """A native single-frame copy at another size (text scales with the image, as on a screen)."""
+    out = _fresh(ds)
+    pixels = ds.pixel_array
+    interpolation = cv2.INTER_AREA if cols < ds.Columns else cv2.INTER_LINEAR
+    scaled = cv2.resize(pixels, (cols, rows), interpolation=interpolation).astype(pixels.dtype)
+    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out.Rows, out.Columns = rows, cols
+    if "PlanarConfiguration" in out:
+        out.PlanarConfiguration = 0
+    if getattr(out, "PhotometricInterpretation", "").startswith("YBR"):
+        out.PhotometricInterpretation = "RGB"
+    out.PixelData = np.ascontiguousarray(scaled).tobytes()
+    for keyword in ("SequenceOfUltrasoundRegions",):  # calibration of the old size would lie
+        if keyword in out:
+            del out[keyword]
+    return out
+
+
+def source(kind: str) -> pydicom.Dataset:
+    """The dataset a speed kind is made from."""
+    if kind == "us_frame":
+        return pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
+    if kind == "cine":
+        return pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    if kind == "sc16":
+        return resized(pydicom.dcmread(SAMPLES / "sc_16bit.dcm"), 1024, 768)
+    if kind == "report":
+        return pydicom.dcmread(SAMPLES / "sc_screenshot.dcm")
+    raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def copies(ds: pydicom.Dataset, folder: Path, count: int, stem: str) -> list[Path]:
+    """``count`` copies of ``ds`` (new instance UIDs) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"{stem}-{index:03d}.dcm"
+        _fresh(ds).save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def series(folder: Path, count: int) -> list[Path]:
+    """``count`` single-frame files of one layout: the frames of the color3d clip, one per file."""
+    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        ds = _fresh(clip)
+        ds.PixelData = encapsulate([fragments[index % len(fragments)]])
+        ds.NumberOfFrames = 1
+        path = folder / f"frame-{index:03d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths

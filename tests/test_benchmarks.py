@@ -1,0 +1,122 @@
+"""The benchmark runner's own pieces: one scorer for every tool, peak memory, tables from results.
+
+The timings themselves are never asserted (they live in benchmarks/results); what is checked is
+that the scorer tells a cleaned file from an untouched or missing one, and that the tables are
+made from a real run's results file.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from .util import ROOT, SAMPLE
+
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import report  # noqa: E402
+import score  # noqa: E402
+from suite import measured  # noqa: E402
+
+
+def test_scorer_tells_cleaned_untouched_and_missing_apart(annotated_run):
+    name = "us_single.dcm"
+    entry = annotated_run.truth[name]
+    src = annotated_run.inputs / name
+
+    cleaned = score.score_output(src, annotated_run.output / name, entry)
+    assert cleaned["delivered"] and cleaned["removed"] == cleaned["boxes"] == len(entry["boxes"])
+    assert cleaned["found"] == cleaned["boxes"]
+    assert cleaned["syntax_kept"] and cleaned["header_leaks"] == []
+
+    untouched = score.score_output(src, src, entry)  # a "tool" that returns its input
+    assert untouched["delivered"] and untouched["unchanged"]
+    assert untouched["removed"] == untouched["found"] == 0
+    assert any(a.startswith("PatientName ") for a in untouched["header_leaks"])
+
+    missing = score.score_output(src, None, entry, "TypeError: cannot")
+    assert not missing["delivered"] and missing["removed"] == 0 and missing["reason"] == "TypeError: cannot"
+
+    t = score.totals([cleaned, untouched, missing])
+    assert t["files"] == 3 and t["delivered"] == 2
+    assert t["text_removed"] == cleaned["boxes"] and t["text_boxes"] == 3 * cleaned["boxes"]
+    assert t["files_with_header_leaks"] == 1
+
+
+def test_scorer_counts_glyph_pixels_left_standing(annotated_run, tmp_path):
+    """Blanking only the middle rows of each box removes nothing: its glyph edges still show."""
+    name = "us_single.dcm"
+    entry = annotated_run.truth[name]
+    src = annotated_run.inputs / name
+    ds = pydicom.dcmread(src)
+    pixels = ds.pixel_array.copy()
+    for b in entry["boxes"]:
+        x0, y0, x1, y1 = b["box"]
+        h = y1 - y0
+        pixels[y0 + h // 3:y1 - h // 3, x0:x1] = 0
+    ds.PixelData = pixels.tobytes()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    out = tmp_path / name
+    ds.save_as(out, enforce_file_format=True)
+    row = score.score_output(src, out, entry)
+    assert row["delivered"] and not row["syntax_kept"]
+    assert row["removed"] < row["boxes"] // 2
+
+
+def test_peak_memory_is_the_commands_own():
+    """A child of this (large) test process is measured as itself, not as a copy of its parent."""
+    grow = "import numpy as np; a = np.ones(300_000_000, np.uint8); a[::4096] = 2"
+    wall, rss, code = measured([sys.executable, "-c", grow])
+    small = measured([sys.executable, "-c", "pass"])[1]
+    assert code == 0 and wall > 0
+    assert 300 <= rss < 600, rss
+    assert small < 100, small
+
+
+def test_suite_quick_run_and_its_tables(tmp_path):
+    """A real (quick) suite run on three annotated files, then the README tables made from it."""
+    results = tmp_path / "results"
+    command = [sys.executable, str(BENCH / "suite.py"), "--quick", "--no-presidio", "--sections", "accuracy",
+               "--json", str(results / "suite-cpu.json")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((results / "suite-cpu.json").read_text())
+    ours = result["accuracy"]["scrubber"]
+    assert len(ours["files"]) == 3 and ours["totals"]["delivered"] == 3
+    assert ours["totals"]["phi_removed"] == ours["totals"]["phi_boxes"] > 0
+    assert result["machine"]["cores"] and result["versions"]["pydicom"] != "missing"
+
+    readme = tmp_path / "README.md"
+    shutil.copy(BENCH / "README.md", readme)
+    before = readme.read_text()
+    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results", str(results), "--readme", str(readme),
+                    "--no-plots"], check=True, timeout=120)
+    text = readme.read_text()
+    assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
+    t = ours["totals"]
+    assert f"{t['phi_removed']}/{t['phi_boxes']}" in text and "Quick run" in text
+    outside = before.split(report.BEGIN)[0] if report.BEGIN in before else before
+    assert text.startswith(outside.split("\n\n")[0])  # the title is kept
+    again = readme.read_text()
+    subprocess.run([sys.executable, str(BENCH / "report.py"), "--results", str(results), "--readme", str(readme),
+                    "--no-plots"], check=True, timeout=120)
+    assert readme.read_text() == again  # regenerating is idempotent
+
+
+def test_speed_inputs_are_what_the_tables_say():
+    import inputs
+
+    sc16 = inputs.source("sc16")
+    assert (sc16.Columns, sc16.Rows, sc16.BitsAllocated) == (1024, 768, 16)
+    assert sc16.pixel_array.max() > 255
+    clip = inputs.first_frames(inputs.source("cine"), 10)
+    assert clip.NumberOfFrames == 10 and clip.pixel_array.shape[:3] == (10, 480, 640)
+    assert inputs.source("report").Columns == 800 and (SAMPLE / "sc_screenshot.dcm").exists()
+    with pytest.raises(ValueError):
+        inputs.source("nope")
