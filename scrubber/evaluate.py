@@ -15,12 +15,16 @@ as grey 17 on black); over ultrasound speckle it is 48, so speckle grains are ra
 white text with a black rim still is.
 
 Residual (in the *after* image): a glyph pixel still stands out when it differs by more than the
-same ``T`` from the background *inside the same box*, i.e. the mean of the nearby pixels that were
-not glyph pixels in the before image (same window size). Comparing against the median-blurred
-after image instead would call a box filled with black over bright tissue "still text" (the filled
-rectangle contrasts with the tissue around it) although nothing is legible in it. A uniform fill,
-a smooth inpaint or a heavy blur removes the contrast between glyph and non-glyph positions; an
-untouched, inverted or partly filled box keeps it.
+same ``T`` from the background *inside the same box*: the mean of the nearby pixels that were not
+glyph pixels in the before image and met the same fate (changed by the tool, or left as they were;
+same window size). Comparing against the median-blurred after image instead would call a box
+filled with black over bright tissue "still text" (the filled rectangle contrasts with the tissue
+around it) although nothing is legible in it; comparing with every non-glyph pixel would call a
+word box filled tightly (margins of the truth box left as they were) "still text" too. A uniform
+fill of any colour and size that covers the glyphs, a smooth inpaint or a heavy blur removes the
+contrast between glyph and non-glyph positions; an untouched, inverted or partly filled box keeps
+it, as do glyph edges that a tight fill left out. The scorer knows nothing of the tool: scrubber's
+padded boxes and a peer's tight word boxes are judged alike.
 """
 from __future__ import annotations
 
@@ -109,20 +113,39 @@ def _ring_median(grey: np.ndarray, box: tuple[int, int, int, int], width: int = 
     return float(np.median(values)) if values.size else float(np.median(grey))
 
 
-def _still_standing(after_grey: np.ndarray, box: Box, glyphs: np.ndarray,
+def _local_mean(values: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``values`` over the ``mask`` pixels in a k x k window, and how many there were."""
+    weight = cv2.boxFilter(mask.astype(np.float32), -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    total = cv2.boxFilter(values * mask, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return total / np.maximum(weight, 1e-6), weight
+
+
+def _still_standing(before_grey: np.ndarray, after_grey: np.ndarray, box: Box, glyphs: np.ndarray,
                     threshold: float) -> np.ndarray:
-    """Bool mask (box shape): glyph positions that still contrast with the box's own background."""
+    """Bool mask (box shape): glyph positions that still contrast with the box's own background.
+
+    Each glyph pixel is compared with the nearby non-glyph pixels that met the same fate: a pixel
+    the tool changed with the changed ones, an untouched pixel with the untouched ones. A fill
+    that covers the glyphs (whatever its colour, however tight around the words) then leaves no
+    contrast, while glyph edges it left out, inverted text or strokes painted over one by one in a
+    colour of their own still stand out. Where no such neighbour exists, all non-glyph pixels of
+    the box are the background.
+    """
     grey = _as_uint8(after_grey)
     b = _clip_box(box, grey.shape)
     x0, y0, x1, y1 = b
     crop = grey[y0:y1, x0:x1].astype(np.float32)
-    bg_mask = (~glyphs).astype(np.float32)
-    if bg_mask.any():
-        k = _kernel(b)
-        weight = cv2.boxFilter(bg_mask, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        total = cv2.boxFilter(crop * bg_mask, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        fallback = float(np.median(crop[~glyphs]))
-        background = np.where(weight > 0.5, total / np.maximum(weight, 1e-6), fallback)
+    was = _as_uint8(before_grey)[y0:y1, x0:x1].astype(np.float32)
+    changed = np.abs(crop - was) > threshold / 2
+    k = _kernel(b)
+    if (~glyphs).any():
+        any_mean, any_weight = _local_mean(crop, ~glyphs, k)
+        fallback = np.where(any_weight > 0.5, any_mean, float(np.median(crop[~glyphs])))
+        same_mean, same_weight = _local_mean(crop, ~glyphs & changed, k)
+        other_mean, other_weight = _local_mean(crop, ~glyphs & ~changed, k)
+        mean = np.where(changed, same_mean, other_mean)
+        weight = np.where(changed, same_weight, other_weight)
+        background = np.where(weight > 0.5, mean, fallback)
     else:  # the whole box is glyph: compare with the ring just outside it
         background = np.full(crop.shape, _ring_median(grey, b), np.float32)
     return glyphs & (np.abs(crop - background) > threshold)
@@ -138,7 +161,7 @@ def _box_counts(before_grey: np.ndarray, after_grey: np.ndarray, box: Box,
     n = int(glyphs.sum())
     if n == 0:
         return 0, 0
-    return n, int(_still_standing(after_grey, box, glyphs, used).sum())
+    return n, int(_still_standing(before_grey, after_grey, box, glyphs, used).sum())
 
 
 def residual_fraction(before_grey: np.ndarray, after_grey: np.ndarray, box: Box,

@@ -205,6 +205,26 @@ def test_residual_fraction_primitives():
     assert residual_fraction(blank, blank, box) == 0.0  # no glyph pixels: removed (empty)
 
 
+def test_residual_judges_any_fill_that_covers_the_glyphs_alike():
+    """A tool's own box, tight around the word and of any colour, removes the text; glyph edges it
+    leaves out do not; strokes painted over one by one in a colour of their own stay legible."""
+    img = np.full((60, 160), 230, np.uint8)  # dark text on a light form
+    cv2.putText(img, "DOE 12", (15, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 30, 2)
+    truth = [5, 5, 150, 55]  # the annotated box has a margin around the glyphs
+    ys, xs = np.nonzero(img < 225)  # every glyph pixel, anti-aliased edges included
+    tight = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    for colour in (0, 128, 255):
+        filled = img.copy()
+        filled[tight[1]:tight[3], tight[0]:tight[2]] = colour
+        assert residual_fraction(img, filled, truth) <= 0.02, colour
+    low = img.copy()  # the same box 4 px low: the tops of the glyphs are left standing
+    low[tight[1] + 4:tight[3] + 4, tight[0]:tight[2]] = 0
+    assert residual_fraction(img, low, truth) > 0.05
+    strokes = img.copy()
+    strokes[img < 130] = 120  # glyphs recoloured, background untouched: the shape still reads
+    assert residual_fraction(img, strokes, truth) > 0.5
+
+
 def test_over_redaction_primitives():
     before = np.zeros((100, 100, 3), np.uint8)
     after = before.copy()
