@@ -49,6 +49,7 @@ class ScrubResult:
     timings: dict[str, float] = field(default_factory=dict)
     before: Frames | None = field(default=None, repr=False)
     after: np.ndarray | None = field(default=None, repr=False)
+    after_photometric: str | None = field(default=None, repr=False)  # colour space of ``after``
 
     @property
     def boxes_removed(self) -> int:
@@ -150,13 +151,14 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits
-    after = frames.stored
+    after, after_photometric = frames.stored, frames.photometric
     syntax_out, method, tolerance = syntax_in, "unchanged", 0
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
+        after_photometric = encoded.photometric or frames.photometric
         lap("encode")
     graphics = clean_overlays(out, policy, detector) if "clean_graphics" in policy.header_options else frozenset()
     lap("graphics")
@@ -173,4 +175,5 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         backend=str(getattr(detector, "backend", type(detector).__name__)),
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
+        after_photometric=after_photometric if keep_pixels else None,
     )
