@@ -19,7 +19,7 @@ from .detect.layouts import Reference, memory
 from .detect.rules import rule_detections, rules_for
 from .detect.temporal import spread
 from .detect.us_regions import image_regions, outside
-from .errors import DetectFailed, HeaderFailed, ScrubError
+from .errors import DetectFailed, HeaderFailed, ScrubError, SyntaxNotKept
 from .header import clean_header
 from .pixels import render
 from .pixels.decode import Frames, decode
@@ -27,6 +27,7 @@ from .pixels.encode import encode
 from .pixels.fill import fill_value
 from .pixels.overlay import overlay_groups, read_overlay, write_overlay
 from .pixels.redact import redact
+from .pixels.syntax import syntax_name
 from .policy import Policy
 
 
@@ -114,6 +115,14 @@ def clean_overlays(ds: Dataset, policy: Policy, detector: Detector) -> frozenset
     return frozenset(cleaned)
 
 
+def check_syntax_kept(syntax_in: str, syntax_out: str, policy: Policy) -> None:
+    """With ``keep_syntax="strict"`` a file leaves in its own transfer syntax or not at all: the
+    codecs write what they can (scrubber/pixels/syntaxes.toml), the policy decides here."""
+    if policy.keep_syntax == "strict" and syntax_out != syntax_in:
+        raise SyntaxNotKept(f"transfer syntax not kept: {syntax_name(syntax_in)} would be written as "
+                            f"{syntax_name(syntax_out)} (keep_syntax strict)")
+
+
 def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
                   keep_pixels: bool = False) -> ScrubResult:
     """Return a cleaned copy of ``ds``; raise ScrubError when it cannot be cleaned with certainty.
@@ -160,6 +169,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
         after_photometric = encoded.photometric or frames.photometric
         lap("encode")
+        check_syntax_kept(syntax_in, syntax_out, policy)
     graphics = clean_overlays(out, policy, detector) if "clean_graphics" in policy.header_options else frozenset()
     lap("graphics")
     try:
