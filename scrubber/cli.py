@@ -29,6 +29,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
     changes: dict = {"device": args.device, "backend": args.backend, "jpeg_dct": getattr(args, "jpeg_dct", False),
+                     "keep_syntax": getattr(args, "keep_syntax", "auto"),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
                      "outside_regions": "blank" if args.blank_outside_regions else "ocr"}
@@ -264,6 +265,9 @@ def parser() -> argparse.ArgumentParser:
                           "OUT/PatientID/StudyUID/SeriesUID/SOPUID.dcm from the cleaned header")
     run.add_argument("--jpeg-dct", action="store_true",
                      help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
+    run.add_argument("--keep-syntax", choices=("auto", "strict"), default="auto",
+                     help="auto (default): write each file in the syntax the table says, which may be another; "
+                          "strict: quarantine a file that would leave in another transfer syntax (syntax_not_kept)")
     common(run)
     run.set_defaults(func=cmd_run)
 

@@ -48,6 +48,12 @@ class EncodeFailed(ScrubError):
     code = "encode_failed"
 
 
+class SyntaxNotKept(ScrubError):
+    """Policy ``keep_syntax="strict"``: the output would be written in another transfer syntax."""
+
+    code = "syntax_not_kept"
+
+
 class HeaderFailed(ScrubError):
     code = "header_failed"
 

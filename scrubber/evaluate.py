@@ -38,6 +38,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .pixels import render
+from .pixels.colour import YBR_FULL_SPACES, ybr_to_rgb
 from .pixels.decode import decode
 
 FLOOR = 12.0  # least contrast (grey levels on the 0..255 rendering) that counts as standing out
@@ -316,6 +317,9 @@ def score_file(before_ds: Dataset, after_ds: Dataset, truth_entry: Mapping[str, 
 
     same_space = before.photometric == after.photometric and before.stored.dtype == after.stored.dtype
     a, z = (before.stored, after.stored) if same_space else (rgb_before, rgb_after)
+    if (before.photometric in YBR_FULL_SPACES and after.photometric == "RGB"
+            and before.stored.dtype == after.stored.dtype == np.uint8):
+        a, z = ybr_to_rgb(before.stored), after.stored  # a YBR JPEG written natively: RGB as pydicom makes it
     judged_boxes = truth_boxes + [{"box": list(box), "frame": None} for box in exempt]
     score.over_redaction = float(over_redaction_frames(a, z, judged_boxes, grow, judged).max())
     return score

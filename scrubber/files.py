@@ -68,7 +68,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         if claims is not None and not claim(claims, dst):
             raise DuplicateOutput("another input of this run already has this output path; not overwritten")
         if qa is not None and result.before is not None and result.after is not None:
-            after = dataclasses.replace(result.before, stored=result.after)
+            after = dataclasses.replace(result.before, stored=result.after, photometric=result.after_photometric)
             write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),
                       result.boxes)
         clock = time.perf_counter()

@@ -19,7 +19,7 @@ from .detect.layouts import Reference, memory
 from .detect.rules import rule_detections, rules_for
 from .detect.temporal import spread
 from .detect.us_regions import image_regions, outside
-from .errors import DetectFailed, HeaderFailed, ScrubError
+from .errors import DetectFailed, HeaderFailed, ScrubError, SyntaxNotKept
 from .header import clean_header
 from .pixels import render
 from .pixels.decode import Frames, decode
@@ -27,6 +27,7 @@ from .pixels.encode import encode
 from .pixels.fill import fill_value
 from .pixels.overlay import overlay_groups, read_overlay, write_overlay
 from .pixels.redact import redact
+from .pixels.syntax import syntax_name
 from .policy import Policy
 
 
@@ -49,6 +50,7 @@ class ScrubResult:
     timings: dict[str, float] = field(default_factory=dict)
     before: Frames | None = field(default=None, repr=False)
     after: np.ndarray | None = field(default=None, repr=False)
+    after_photometric: str | None = field(default=None, repr=False)  # colour space of ``after``
 
     @property
     def boxes_removed(self) -> int:
@@ -113,6 +115,14 @@ def clean_overlays(ds: Dataset, policy: Policy, detector: Detector) -> frozenset
     return frozenset(cleaned)
 
 
+def check_syntax_kept(syntax_in: str, syntax_out: str, policy: Policy) -> None:
+    """With ``keep_syntax="strict"`` a file leaves in its own transfer syntax or not at all: the
+    codecs write what they can (scrubber/pixels/syntaxes.toml), the policy decides here."""
+    if policy.keep_syntax == "strict" and syntax_out != syntax_in:
+        raise SyntaxNotKept(f"transfer syntax not kept: {syntax_name(syntax_in)} would be written as "
+                            f"{syntax_name(syntax_out)} (keep_syntax strict)")
+
+
 def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
                   keep_pixels: bool = False) -> ScrubResult:
     """Return a cleaned copy of ``ds``; raise ScrubError when it cannot be cleaned with certainty.
@@ -150,14 +160,16 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     lap("detect")
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits
-    after = frames.stored
+    after, after_photometric = frames.stored, frames.photometric
     syntax_out, method, tolerance = syntax_in, "unchanged", 0
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
+        after_photometric = encoded.photometric or frames.photometric
         lap("encode")
+        check_syntax_kept(syntax_in, syntax_out, policy)
     graphics = clean_overlays(out, policy, detector) if "clean_graphics" in policy.header_options else frozenset()
     lap("graphics")
     try:
@@ -173,4 +185,5 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         backend=str(getattr(detector, "backend", type(detector).__name__)),
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
+        after_photometric=after_photometric if keep_pixels else None,
     )

@@ -14,6 +14,8 @@ from typing import Literal
 Device = Literal["auto", "cpu", "cuda"]
 Backend = Literal["auto", "torch", "onnx"]
 BACKENDS = ("auto", "torch", "onnx")
+KeepSyntax = Literal["auto", "strict"]
+KEEP_SYNTAX = ("auto", "strict")
 
 RENDERINGS = ("full", "window", "enhanced")
 
@@ -49,6 +51,11 @@ class Policy:
     # Keep JPEG baseline/extended files in their syntax by blanking whole MCUs in the DCT domain
     # (8x8 to 16x16 pixel blocks: more pixels change); off: Explicit VR Little Endian, exact boxes.
     jpeg_dct: bool = False
+    # "auto": a redacted file is written in the syntax scrubber/pixels/syntaxes.toml says (which
+    # may be another one, recorded in the audit); "strict": a file whose output syntax would differ
+    # from its input's, Explicit VR Big Endian to Little Endian included, is quarantined
+    # (syntax_not_kept). A file whose Pixel Data is left as it was keeps its syntax either way.
+    keep_syntax: KeepSyntax = "auto"
     # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
     max_samples: int = 1 << 30
     # Detector threads per worker (torch or onnxruntime); 0 means the number of cores divided by
@@ -81,6 +88,8 @@ class Policy:
             raise ValueError(f"outside_regions must be ocr or blank, got {self.outside_regions!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.keep_syntax not in KEEP_SYNTAX:
+            raise ValueError(f"keep_syntax must be auto or strict, got {self.keep_syntax!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be auto, torch or onnx, got {self.backend!r}")
         if self.backend == "onnx" and self.device == "cuda":

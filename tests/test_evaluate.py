@@ -300,6 +300,28 @@ def test_annotated_file_filled_scores_all_removed(stem):
     assert untouched.removed == 0 and untouched.unchanged
 
 
+def test_ybr_jpeg_written_natively_as_rgb_scores_like_a_fill():
+    """The writer turns the JPEG's YBR into RGB; the scorer compares in that space, exactly."""
+    from scrubber.pixels.encode import encode
+    from scrubber.pixels.fill import fill_value
+    from scrubber.pixels.redact import redact
+
+    entry = load_truth(ANNOTATIONS / "examples_ybr_color.json")
+    ds = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
+    frames = decode(ds, MAX)
+    boxes = [[tuple(b["box"]) for b in entry["boxes"] if b.get("frame") in (None, index)]
+             for index in range(frames.count)]
+    out = copy.deepcopy(ds)
+    encode(out, frames, redact(frames.stored, boxes, fill_value(frames, ds)), boxes)
+    buf = io.BytesIO()
+    out.save_as(buf, enforce_file_format=True)
+    buf.seek(0)
+    written = pydicom.dcmread(buf)
+    assert str(written.PhotometricInterpretation) == "RGB"
+    score = score_file(ds, written, entry)
+    assert score.removed == score.boxes and score.over_redaction == 0.0
+
+
 def test_annotation_json_has_no_text_strings():
     allowed = {"source", "text_free", "frames", "boxes", "frame", "box", "phi", "style",
                "pydicom", "pydicom-data"}

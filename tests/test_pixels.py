@@ -8,6 +8,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.pixels import get_decoder
+from pydicom.pixels.processing import convert_color_space
 
 from scrubber.errors import UnsupportedImage
 from scrubber.pixels import render
@@ -33,7 +34,7 @@ CASES = {
     "SC_rgb_jpeg_dcmtk.dcm": KEPT,            # YBR_FULL JPEG baseline 4:4:4: DCT domain
     "SC_rgb_dcmtk_+eb+cr.dcm": KEPT,          # RGB-coded JPEG baseline: DCT domain
     "JPGExtended.dcm": NATIVE,                # 12-bit JPEG extended: no DCT path, explicit LE
-    "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> written as YBR_FULL
+    "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> YBR_FULL, colour-by-plane
     "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
     "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless
     "JPEG-LL.dcm": KEPT,                      # JPEG lossless process 14: our encoder (SV1)
@@ -149,13 +150,35 @@ def test_overlay_bits_above_high_bit_are_cleared(detector):
 
 
 def test_jpeg_baseline_is_written_natively_unless_dct_is_asked_for():
+    """Natively, its YBR becomes RGB (valid in every IOD): the values pydicom shows for the input."""
     original = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
     frames = decode(original, 1 << 30)
     boxes = [[(10, 10, 60, 30)]] * frames.count
     redacted = redact(frames.stored, boxes, fill_value(frames, original))
-    encoded = encode(copy.deepcopy(original), frames, redacted, boxes)
-    assert (encoded.syntax, encoded.method) == (NATIVE, "explicit_le")
-    assert np.array_equal(encoded.after, redacted)
+    ds = copy.deepcopy(original)
+    encoded = encode(ds, frames, redacted, boxes)
+    assert (encoded.syntax, encoded.method, encoded.photometric) == (NATIVE, "explicit_le", "RGB")
+    assert (ds.PhotometricInterpretation, ds.PlanarConfiguration) == ("RGB", 0)
+    assert np.array_equal(encoded.after, convert_color_space(redacted, "YBR_FULL", "RGB"))
+    outside = np.ones(redacted.shape[1:3], bool)
+    outside[10:30, 10:60] = False
+    assert np.array_equal(_round_trip(ds).pixel_array[:, outside], original.pixel_array[:, outside])
+    assert (encoded.after[:, ~outside] == 0).all()
+
+
+def test_native_ybr_full_422_is_written_as_ybr_full_colour_by_plane():
+    """Its values are kept (the decode holds every chroma sample); YBR_FULL goes by plane, as the
+    US Image module asks."""
+    original = pydicom.dcmread(data_path("SC_ybr_full_422_uncompressed.dcm"))
+    frames = decode(original, 1 << 30)
+    boxes = [[(4, 4, 20, 12)]] * frames.count
+    redacted = redact(frames.stored, boxes, fill_value(frames, original))
+    ds = copy.deepcopy(original)
+    encoded = encode(ds, frames, redacted, boxes)
+    assert (encoded.syntax, encoded.photometric) == (str(original.file_meta.TransferSyntaxUID), None)
+    assert (ds.PhotometricInterpretation, ds.PlanarConfiguration) == ("YBR_FULL", 1)
+    arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(_round_trip(ds), raw=True)
+    assert np.array_equal(arr.reshape(redacted.shape), redacted)
 
 
 def test_16_bit_ybr_renders_like_its_8_bit_twin():

@@ -3,6 +3,10 @@
 Every encode is followed by a decode of the result that must equal the redacted frames exactly:
 a codec that cannot round-trip losslessly never gets to deliver a file. The lossy syntaxes kept as
 they are (JPEG-LS near-lossless, lossy JPEG 2000) are checked against stated bounds instead.
+
+Colour written natively from a compressed input is written as RGB (``_native_colour``): PS3.3
+requires RGB for uncompressed colour in US, Multi-frame True Color SC, VL, whole-slide and Enhanced
+Color MR images, and RGB is valid in every other image IOD.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000, JPEG2000Lossless,
 
 from ..errors import EncodeFailed
 from . import jpeg_lossless, jpeg_ls
+from .colour import YBR_FULL_SPACES, ybr_to_rgb
 from .decode import Frames
 from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
 from .redact import Box, box_masks
@@ -47,8 +52,30 @@ class Encoded:
     # same_rate: largest |after - fill| allowed inside the boxes (DARK_SHARE of the sample range)
     tolerance: int = 0
     psnr_db: float | None = None  # same_rate: lowest PSNR (dB) of a re-encoded frame vs the redacted
+    photometric: str | None = None  # colour space of ``after`` when it is not the decoded input's
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
+
+
+def _native_colour(ds: Dataset, frames: Frames, redacted: np.ndarray,
+                   source: UID) -> tuple[str, int | None, np.ndarray]:
+    """Photometric interpretation, planar configuration (None: the header's) and the values to
+    write ``redacted`` natively with.
+
+    8-bit YBR decoded from a compressed syntax (a JPEG written as Explicit VR Little Endian)
+    becomes RGB, colour-by-pixel, by pydicom's YBR_FULL equations (the values its ``pixel_array``
+    shows for the input): the US Image module allows YBR_FULL only compressed (RLE, colour-by-
+    plane), and several IODs require RGB uncompressed. Other YBR keeps its values: YBR_FULL_422
+    (the array holds every chroma sample) and YBR_FULL from a compressed syntax become YBR_FULL
+    colour-by-plane, as the US Image module asks of YBR_FULL; native YBR_FULL keeps its header.
+    """
+    if frames.photometric not in YBR_FULL_SPACES:
+        return frames.photometric, None, redacted
+    if source.is_encapsulated and redacted.dtype == np.uint8:
+        return "RGB", 0, ybr_to_rgb(redacted)
+    if source.is_encapsulated or str(ds.PhotometricInterpretation) != "YBR_FULL":
+        return "YBR_FULL", 1, redacted
+    return "YBR_FULL", None, redacted
 
 
 def _native_bytes(arr: np.ndarray, ds: Dataset, little_endian: bool) -> bytes:
@@ -77,8 +104,9 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
 
     With ``jpeg_dct``, JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole MCUs,
     no generation loss elsewhere); without it they are written as Explicit VR Little Endian
-    (exact boxes, decoded pixels kept as they were). A syntax whose encoder refuses this image (pydicom's RLE encoder and 32-bit
-    samples, a 12-bit JPEG) falls back to Explicit VR Little Endian; ``method`` says which.
+    (exact boxes, decoded pixels kept as they were, 8-bit YBR as the RGB pydicom shows). A syntax
+    whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit JPEG)
+    falls back to Explicit VR Little Endian; ``method`` says which.
     """
     source = UID(str(ds.file_meta.TransferSyntaxUID))
     rule = rule_for(source)
@@ -105,17 +133,21 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
         except Exception:
             pass
     target = source if rule.method == "same" and not source.is_encapsulated else UID(ExplicitVRLittleEndian)
+    photometric, planar, written = _native_colour(ds, frames, redacted, source)
     ds.PhotometricInterpretation = photometric
+    if planar is not None:
+        ds.PlanarConfiguration = planar
     _drop_extended_offsets(ds)
     try:
-        ds.PixelData = _native_bytes(redacted, ds, target.is_little_endian)
+        ds.PixelData = _native_bytes(written, ds, target.is_little_endian)
         ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
         ds["PixelData"].is_undefined_length = False
         ds.file_meta.TransferSyntaxUID = target
     except Exception as exc:
         raise EncodeFailed(f"re-encoding as {target.name} failed ({type(exc).__name__})") from None
-    verify(ds, redacted)
-    return Encoded(str(target), redacted, "same" if target == source else "explicit_le")
+    verify(ds, written)
+    return Encoded(str(target), written, "same" if target == source else "explicit_le",
+                   photometric=photometric if written is not redacted else None)
 
 
 def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]) -> Encoded:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from ..errors import UnsupportedSyntax
 
@@ -35,3 +35,9 @@ def rule_for(uid: str) -> SyntaxRule:
         return _table()[str(uid)]
     except KeyError:
         raise UnsupportedSyntax(f"transfer syntax {uid} is not supported") from None
+
+
+def syntax_name(uid: str) -> str:
+    """The name the table gives a transfer syntax (pydicom's for one it does not list)."""
+    rule = _table().get(str(uid))
+    return rule.name if rule else UID(str(uid)).name
