@@ -102,7 +102,9 @@ def scaling_lines(scaling: dict[str, Any]) -> list[str]:
     lines = table(["frames (color3d, first N)", "s", "frames/s", "floor s (decode+encode)", "detect s"],
                   [[str(r["frames"]), num(r["seconds"], 2), num(r["frames_per_s"], 2), num(r["floor_s"], 3),
                     num(r["stages_s"].get("detect"), 2)] for r in scaling["frames"]])
-    lines += ["", f"Fit: {fit['fixed_s']} s fixed per file + {fit['per_frame_ms']} ms per frame.", ""]
+    lines += ["", f"Fit: {fit['fixed_s']} s fixed per file + {fit['per_frame_ms']} ms per frame; the floor's marginal "
+                  f"cost is {fit.get('floor_per_frame_ms', '–')} ms per frame, so a frame costs "
+                  f"**{fit.get('marginal_ratio_to_floor', '–')}x** the floor (target of issue 5: at most 2x).", ""]
     lines += table(["size (US1_UNCR resized)", "s", "detect s", "floor s", "Presidio s", "Presidio / scrubber time"],
                    [[r["size"], num(r["seconds"], 2), num(r["detect_s"], 2), num(r["floor_s"], 4),
                      num(r.get("presidio_s"), 2), f"{num(r.get('presidio_ratio'), 2)}x"] for r in scaling["sizes"]])
@@ -152,7 +154,7 @@ def plots(result: dict[str, Any], folder: Path, base: Path) -> list[str]:
     made = []
     if "speed" in result:
         rows = result["speed"]["rows"]
-        fig, ax = plt.subplots(figsize=(8, 3.5))
+        fig, ax = plt.subplots(figsize=(9, 3.5))
         left = [0.0] * len(rows)
         for stage in STAGES:
             values = [r.get("workers_1", {}).get("stages_ms_per_frame", {}).get(stage, 0.0) for r in rows]
@@ -161,7 +163,7 @@ def plots(result: dict[str, Any], folder: Path, base: Path) -> list[str]:
         ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("ms per frame (1 worker, warm; symlog scale)")
         ax.set_title(f"scrubber: time per stage ({device})")
-        ax.legend(fontsize=7, ncol=3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         made.append(_save(fig, folder / f"stages-{device}.png", base))
     if "scaling" in result:

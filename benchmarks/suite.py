@@ -291,7 +291,10 @@ def scaling(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         print(json.dumps(frame_rows[-1]), flush=True)
     first, last = frame_rows[0], frame_rows[-1]
     per_frame = (last["seconds"] - first["seconds"]) / (last["frames"] - first["frames"])
-    fit = {"per_frame_ms": round(1000 * per_frame, 1), "fixed_s": round(first["seconds"] - per_frame, 3)}
+    floor_per_frame = (last["floor_s"] - first["floor_s"]) / (last["frames"] - first["frames"])
+    fit = {"per_frame_ms": round(1000 * per_frame, 1), "fixed_s": round(first["seconds"] - per_frame, 3),
+           "floor_per_frame_ms": round(1000 * floor_per_frame, 1),
+           "marginal_ratio_to_floor": round(per_frame / floor_per_frame, 2) if floor_per_frame > 0 else None}
 
     base = inputs.source("us_frame")
     sizes = ((320, 240), (640, 480)) if args.quick else ((320, 240), (640, 480), (1280, 960))
