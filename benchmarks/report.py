@@ -124,11 +124,25 @@ def series_lines(series: dict[str, Any]) -> list[str]:
     return lines
 
 
+def codecs_lines(codecs: dict[str, Any]) -> list[str]:
+    """writeback.py's own tables (the JPEG clip in the DCT domain, lossless frames kept)."""
+    import writeback
+
+    return ["PSNR per frame against the input's decode, away from the boxes grown to whole MCUs; \"naive\": "
+            "the frames decoded, blacked out and encoded again at quality 95 by Pillow. Lossless rows: one "
+            "box in the middle frame.", "", *writeback.markdown(codecs).splitlines()]
+
+
 def header_lines(result: dict[str, Any], name: str) -> list[str]:
     m, v, p = result["machine"], result["versions"], result.get("presidio") or {}
+    runs: dict[tuple[str, str], list[str]] = {}
+    for section, run in (result.get("section_runs") or {}).items():
+        runs.setdefault((run["date"], run["command"]), []).append(section)
+    measured = "; ".join(f"{', '.join(sections)}: `{command}` on {day}" for (day, command), sections in runs.items())
     lines = [f"### {result['device'].upper()} — `results/{name}` ({result['date']})", "",
-             f"Command: `bash benchmarks/run{' --device cuda' if result['device'] == 'cuda' else ''}` "
-             f"(runs `{result['command']}`, then this report); {result['seconds']:.0f} s in all.",
+             f"Command: `bash benchmarks/run{' --device cuda' if result['device'] == 'cuda' else ''}`, which runs "
+             f"`benchmarks/suite.py`, then this report. "
+             + (f"Sections measured by {measured}." if measured else f"Measured by `{result['command']}`."),
              f"Machine: {m['cpu']}, {m['cores']} cores{', GPU ' + result['gpu'] if result.get('gpu') else ', no GPU'}, "
              f"Python {m['python']}; " + ", ".join(f"{k} {val}" for k, val in v.items()) + "."]
     if p:
@@ -230,7 +244,8 @@ def section(results: Path, base: Path, with_plots: bool = True) -> list[str]:
         for key, title, render in (("accuracy", "Accuracy on the annotated set", accuracy_lines),
                                    ("speed", "Speed per kind of input", speed_lines),
                                    ("scaling", "Scaling", scaling_lines),
-                                   ("series", "Series of one layout", series_lines)):
+                                   ("series", "Series of one layout", series_lines),
+                                   ("codecs", "Writing back in the input's syntax", codecs_lines)):
             if key in result:
                 lines += ["", f"#### {title}", "", *render(result[key])]
         if with_plots:

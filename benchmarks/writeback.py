@@ -1,6 +1,9 @@
 """Codecs: what writing a redacted file back in its own syntax costs, in quality, size and time.
 
-    .venv/bin/python benchmarks/codecs.py [--json benchmarks/results/codecs.json] [--markdown]
+    .venv/bin/python benchmarks/writeback.py [--json benchmarks/results/codecs.json] [--markdown]
+
+(also the "codecs" section of benchmarks/suite.py). Named so as not to shadow the standard
+library's ``codecs`` module when run from this folder.
 
 JPEG baseline clip (pydicom-data color3d_jpeg_baseline.dcm, 120 frames 640x480, static text banner),
 scrubbed with ``Policy(device="cpu", jpeg_dct=True)``: per-frame PSNR against the input's decode
@@ -200,6 +203,18 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def all_rows(detector) -> list[dict[str, object]]:
+    """The JPEG clip with jpeg_dct, then the lossless files (each row printed as it is done)."""
+    rows = [jpeg_clip(detector)]
+    print(json.dumps(rows[-1]), flush=True)
+    for name in LOSSLESS:
+        rows.append(lossless(name, pydicom.dcmread(get_testdata_file(name))))
+        print(json.dumps(rows[-1]), flush=True)
+    rows.append(lossless(f"{CLIP} as RLE", clip_as_rle()))
+    print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write results here (with --markdown: read them from here)")
@@ -208,18 +223,11 @@ def main() -> int:
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
         return 0
-    detector = detector_for(Policy(device="cpu"), default_threads(1))
-    rows = [jpeg_clip(detector)]
-    print(json.dumps(rows[-1]), flush=True)
-    for name in LOSSLESS:
-        rows.append(lossless(name, pydicom.dcmread(get_testdata_file(name))))
-        print(json.dumps(rows[-1]), flush=True)
-    rows.append(lossless(f"{CLIP} as RLE", clip_as_rle()))
-    print(json.dumps(rows[-1]), flush=True)
     results = {
         "benchmark": "codecs", "date": date.today().isoformat(),
-        "command": " ".join([".venv/bin/python benchmarks/codecs.py", *sys.argv[1:]]),
-        "machine": machine(), "versions": {name: version(name) for name in PACKAGES}, "rows": rows,
+        "command": " ".join([".venv/bin/python benchmarks/writeback.py", *sys.argv[1:]]),
+        "machine": machine(), "versions": {name: version(name) for name in PACKAGES},
+        "rows": all_rows(detector_for(Policy(device="cpu"), default_threads(1))),
     }
     print(markdown(results))
     save(args.json, results)
