@@ -26,6 +26,7 @@ from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import generate_uid
 
 import scrubber.detect.layouts as layouts
+from inputs import first_frames
 from machine import machine, save, versions
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
@@ -33,16 +34,6 @@ from scrubber.pipeline import scrub_dataset
 from scrubber.pixels.decode import decode
 from scrubber.pixels.encode import encode
 from scrubber.policy import Policy
-
-
-def _first_frames(ds: pydicom.Dataset, count: int) -> pydicom.Dataset:
-    """A copy of an encapsulated clip that keeps its first ``count`` frames (fragments as they are)."""
-    out = copy.deepcopy(ds)
-    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))[:count]
-    out.PixelData = encapsulate(frames)
-    out.NumberOfFrames = count
-    out.SOPInstanceUID = generate_uid()
-    return out
 
 
 def floor_seconds(ds: pydicom.Dataset, jpeg_dct: bool) -> float:
@@ -70,7 +61,7 @@ def _scrub_seconds(ds: pydicom.Dataset, policy: Policy, detector) -> tuple[float
 
 def clip_rows(policy: Policy, detector, repeat: int) -> list[dict]:
     clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    one = _first_frames(clip, 1)
+    one = first_frames(clip, 1)
     rows = []
     for jpeg_dct in (False, True):
         pol = policy.replace(jpeg_dct=jpeg_dct)

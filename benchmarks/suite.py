@@ -397,6 +397,9 @@ def main() -> int:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
+    if args.device == "cuda" and gpu_name("cuda") is None:
+        print("suite: --device cuda needs a CUDA GPU that torch can see; none here", file=sys.stderr)
+        return 2
     if not args.no_presidio and not presidio_available():
         print("Presidio is not set up (bash benchmarks/peers/presidio_setup.sh); running scrubber only",
               file=sys.stderr)
