@@ -1,7 +1,9 @@
 """Find text in the renderings of every frame.
 
-A single image: OCR on each rendering, then a closer look where the proposer sees glyph-like marks
-that OCR left uncovered (CRAFT skips lone characters).
+A single image: OCR on the "full" rendering; each extra rendering (window, enhanced) is looked at
+where it shows lines of strokes that OCR on "full" left uncovered (crops, batched), or whole when
+such lines span much of the image (speckle, a busy screen); then a closer look where the proposer
+sees glyph-like marks that OCR left uncovered (CRAFT skips lone characters).
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
 crisp) and on the extra renderings of the key frames; then every frame is checked cheaply, and OCR
@@ -27,7 +29,7 @@ from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places, components, image_area,
                      static_layer, strong_places)
 from .craft_post import MAX_MAGNIFY
-from .proposer import propose
+from .proposer import propose, text_lines
 from .registry import Detector
 from .renderings import View, enhance, key_frames, views
 
@@ -38,6 +40,9 @@ CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for
 SAMPLES = 3  # frames in which a changing place is looked at
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
 AREA_MARGIN = 8  # pixels around a large changed area looked at whole
+LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full" covered this share of it
+REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
+WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -56,12 +61,17 @@ def _run_once(detector: Detector, images: Sequence[np.ndarray], **kwargs) -> lis
     return [by_key[key] for key in keys]
 
 
-def _covered(box: Box, boxes: Sequence[Box]) -> bool:
+def _share_covered(box: Box, boxes: Sequence[Box]) -> float:
+    """Share of ``box`` that lies inside any of ``boxes``."""
     x0, y0, x1, y1 = box
     inside = np.zeros((y1 - y0, x1 - x0), bool)
     for a0, b0, a1, b1 in boxes:
         inside[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = True
-    return inside.mean() >= COVERED
+    return float(inside.mean()) if inside.size else 1.0
+
+
+def _covered(box: Box, boxes: Sequence[Box]) -> bool:
+    return _share_covered(box, boxes) >= COVERED
 
 
 def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> tuple[np.ndarray, int, int]:
@@ -127,16 +137,53 @@ def _closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Lo
             looks.add(frame, image, proposal, ZOOM)
 
 
+def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], float]:
+    """Regions to look at for ``lines`` (each widened as ``_crop(..., wide=True)`` widens it, the
+    overlapping ones merged: one larger crop costs less than many small ones), and the share of
+    the image they cover."""
+    covered = np.zeros(image.shape[:2], np.uint8)
+    for box in lines:
+        crop, left, top = _crop(image, box, wide=True)
+        covered[top:top + crop.shape[0], left:left + crop.shape[1]] = 1
+    count, _, stats, _ = cv2.connectedComponentsWithStats(covered, connectivity=4)
+    regions = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
+    return regions, float(covered.mean())
+
+
 def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
             detector: Detector) -> list[list[Detection]]:
+    """Every rendering of each image, the extra ones where they can add to what "full" found.
+
+    Text that only an extra rendering reveals (a faint label, text outside the display window)
+    forms lines of strokes there; OCR looks at crops of those lines that "full" left uncovered,
+    padded along the line, overlapping crops merged. An extra rendering whose uncovered lines span more than WHOLE_SHARE of
+    the image is looked at whole, as is every rendering when "full" is not asked for.
+    """
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
+    first = [v for v in todo if v.rendering == "full"] or todo
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
-    for view, boxes in zip(todo, _run_once(detector, [v.image for v in todo])):
+    for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
         found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
-    looks = _Looks(detector)
-    for frame in range(full.shape[0]):
-        _closer_look(full[frame], frame, [d.box for d in found[frame]], looks)
+    looks = _Looks(detector, "craft-lines")
+    whole: list[View] = []
+    for view in (v for v in todo if v not in first):
+        known = [d.box for d in found[view.frame]]
+        lines = [b for b in text_lines(view.image) if _share_covered(b, known) < LINE_COVERED]
+        regions, share = _line_regions(view.image, lines)
+        if share > WHOLE_SHARE:
+            whole.append(view)
+            continue
+        for box in regions:
+            looks.add(view.frame, view.image, box, _pass_zoom(view.image, policy), margin=REGION_MARGIN,
+                      rendering=view.rendering)
+    for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])):
+        found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
     for frame, detection in looks.run():
+        found[frame].append(detection)
+    closer = _Looks(detector)
+    for frame in range(full.shape[0]):
+        _closer_look(full[frame], frame, [d.box for d in found[frame]], closer)
+    for frame, detection in closer.run():
         found[frame].append(detection)
     return found
 

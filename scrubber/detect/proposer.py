@@ -1,7 +1,9 @@
-"""A model-free proposer of glyph-like marks (OpenCV morphology, about a millisecond a frame).
+"""Model-free proposers (OpenCV morphology, about a millisecond a frame): where OCR should look.
 
-It never decides alone what is removed: it points at small, sharp marks on a flat background that
-the OCR pass did not cover (a lone "Y", a colon, one digit), so that OCR can look again, closer.
+They never decide alone what is removed. ``propose`` points at small, sharp marks on a flat
+background that the OCR pass did not cover (a lone "Y", a colon, one digit), so that OCR can look
+again, closer; ``text_lines`` points at line-shaped clusters of strokes in a rendering, so that
+OCR can look at those places of an extra rendering instead of at the whole image.
 """
 from __future__ import annotations
 
@@ -45,3 +47,22 @@ def propose(image: np.ndarray) -> list[Box]:
         if len(out) >= MAX_PROPOSALS:
             break
     return out
+
+
+LINE_MIN_HEIGHT, LINE_MAX_HEIGHT = 5, 40
+LINE_CLOSE = 9  # strokes of one word lie closer than this along the line
+LINE_FILL = 0.3  # share of a line's bounding box that its strokes cover
+
+
+def text_lines(image: np.ndarray) -> list[Box]:
+    """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
+    has their shape (ticks, speckle grains in a row). Strokes are where the morphological gradient
+    passes its Otsu threshold (at least MIN_CONTRAST); a horizontal close joins the strokes of a word."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
+            if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
