@@ -6,7 +6,7 @@ such lines span much of the image (speckle, a busy screen); then a closer look w
 sees glyph-like marks that OCR left uncovered (CRAFT skips lone characters).
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
-crisp) and on the extra renderings of the key frames; then every frame is checked cheaply, and OCR
+crisp) and on the extra renderings of the key frames, where they can add to it; then every frame is checked cheaply, and OCR
 looks again only at small crops: the places that keep changing (clocks, counters), text-sized
 places where a frame differs from the median (a label shown for a moment), key-frame boxes whose
 content differs in that frame, and proposer marks on the static layer left uncovered. A frame with
@@ -150,25 +150,20 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
     return regions, float(covered.mean())
 
 
-def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
-            detector: Detector) -> list[list[Detection]]:
-    """Every rendering of each image, the extra ones where they can add to what "full" found.
+def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]], policy: Policy,
+                      detector: Detector) -> list[tuple[int, Detection]]:
+    """(view.frame, detection) from extra renderings (window, enhanced), each looked at where it
+    can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
-    forms lines of strokes there; OCR looks at crops of those lines that "full" left uncovered,
-    padded along the line, overlapping crops merged. An extra rendering whose uncovered lines span more than WHOLE_SHARE of
-    the image is looked at whole, as is every rendering when "full" is not asked for.
+    forms lines of strokes there; OCR looks at crops of those lines that ``known`` leaves
+    uncovered, padded along the line, overlapping crops merged. A rendering whose uncovered lines
+    span more than WHOLE_SHARE of the image is looked at whole.
     """
-    todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
-    first = [v for v in todo if v.rendering == "full"] or todo
-    found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
-    for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
-        found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
     looks = _Looks(detector, "craft-lines")
     whole: list[View] = []
-    for view in (v for v in todo if v not in first):
-        known = [d.box for d in found[view.frame]]
-        lines = [b for b in text_lines(view.image) if _share_covered(b, known) < LINE_COVERED]
+    for view in todo:
+        lines = [b for b in text_lines(view.image) if _share_covered(b, known(view.frame)) < LINE_COVERED]
         regions, share = _line_regions(view.image, lines)
         if share > WHOLE_SHARE:
             whole.append(view)
@@ -176,9 +171,22 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
         for box in regions:
             looks.add(view.frame, view.image, box, _pass_zoom(view.image, policy), margin=REGION_MARGIN,
                       rendering=view.rendering)
-    for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])):
+    out = [(view.frame, Detection(box, "craft", view.rendering))
+           for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes]
+    return out + looks.run()
+
+
+def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
+            detector: Detector) -> list[list[Detection]]:
+    """"full" whole, the extra renderings where they can add to it (every rendering whole when
+    "full" is not asked for), then closer looks at lone marks."""
+    todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
+    first = [v for v in todo if v.rendering == "full"] or todo
+    found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
+    for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
         found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
-    for frame, detection in looks.run():
+    extra = [v for v in todo if v not in first]
+    for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], policy, detector):
         found[frame].append(detection)
     closer = _Looks(detector)
     for frame in range(full.shape[0]):
@@ -244,21 +252,16 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     keys = key_frames(count, policy.extra_rendering_frames)
     extra = tuple(r for r in policy.renderings if r != "full")
     static_image = static_layer(motion)
-    todo = [View(-1, "static", static_image)]
-    todo += [v for v in views(full[keys], None if window is None else window[keys], extra, len(keys))]
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "craft-motion")
-    static: list[Detection] = []
+    static = [Detection(box, "craft", "static") for box in detector([static_image])[0]]
+    static_boxes = [d.box for d in static]
+    key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}
-    for view, boxes in zip(todo, _run_once(detector, [v.image for v in todo])):
-        detections = [Detection(box, "craft", view.rendering) for box in boxes]
-        if view.frame < 0:
-            static.extend(detections)
-        else:
-            key_found.setdefault(keys[view.frame], []).extend(detections)
+    for index, detection in _extra_renderings(key_views, lambda _: static_boxes, policy, detector):
+        key_found.setdefault(keys[index], []).append(detection)
     for frame in range(count):
         found[frame].extend(static)
-    static_boxes = [d.box for d in static]
     for key, detections in key_found.items():
         for detection in detections:
             if _covered(detection.box, static_boxes):
