@@ -30,8 +30,11 @@ def num(value: Any, digits: int = 2) -> str:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    """A markdown table; a "|" inside a cell (an exception's text) is escaped."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(r) for r in rows)]
 
 
 def accuracy_lines(acc: dict[str, Any]) -> list[str]:
