@@ -149,7 +149,11 @@ def serve(node: Node, status_interval: float = 60.0) -> None:
     previous = {sig: signal.signal(sig, ask("stop")) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, ask("status"))
     try:
-        node.start()
+        try:
+            node.start()
+        except BaseException:
+            node.stop()  # workers already started, spool untouched: nothing is lost
+            raise
         last = node.status()
         log.info(last.line())
         next_line = time.monotonic() + status_interval
