@@ -25,7 +25,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from scrubber.header.pseudonym import uid_for
-from scrubber.node.forward import Address, Backoff
+from contextlib import contextmanager
+
+from scrubber.node.forward import Address, Backoff, DestinationDown, Forwarder, Refused
 from scrubber.node.node import NodeConfig
 from scrubber.node.spool import Spool
 from scrubber.pixels.syntax import rule_for
@@ -186,6 +188,48 @@ def test_backoff_doubles_to_a_minute_and_resets():
     assert [backoff.failed() for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     backoff.reset()
     assert backoff.failed() == 1
+
+
+class FlakyDestination:
+    """Down for its first ``down`` sessions; refuses the instances named in ``refuse``."""
+
+    def __init__(self, down: int, refuse: set[str]) -> None:
+        self.down, self.refuse, self.stored, self.sessions = down, refuse, [], 0
+
+    def fit(self, paths):
+        return paths
+
+    @contextmanager
+    def session(self, paths):
+        self.sessions += 1
+        if self.sessions <= self.down:
+            raise DestinationDown("connection refused")
+
+        def send(path):
+            if path.name in self.refuse:
+                raise Refused("C-STORE status 0xA700")
+            self.stored.append(path.name)
+
+        yield send
+
+
+def test_forwarder_waits_for_the_destination_and_a_refused_instance_holds_up_no_other(tmp_path):
+    for name in "abc":
+        (tmp_path / name).write_bytes(b"clean")
+    destination = FlakyDestination(down=1, refuse={"b"})
+    sent = []
+    forwarder = Forwarder(destination, lambda name: tmp_path / name, sent.append)
+    forwarder.start()
+    try:
+        for name in "abc":
+            forwarder.add(name)
+        wait_for(lambda: sent == ["a", "c"], 10, "a and c sent after one retry")
+        assert destination.sessions == 2 and forwarder.pending() == 1  # b waits on its own schedule
+        destination.refuse.clear()
+        wait_for(lambda: sent == ["a", "c", "b"], 10, "b sent on its retry")
+        assert destination.stored == ["a", "c", "b"] and forwarder.pending() == 0
+    finally:
+        forwarder.stop()
 
 
 def test_addresses_and_config_are_checked(tmp_path):

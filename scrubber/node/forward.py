@@ -205,8 +205,10 @@ class Forwarder:
                 due = sorted(n for n, at in self._due.items() if at <= now) if now >= self._retry_at else []
                 if due:
                     return due[:self._batch]
-                wake = [at for at in self._due.values()] + ([self._retry_at] if self._retry_at > now else [])
-                self._cond.wait(timeout=max(0.05, min(wake) - now) if wake else None)
+                # nothing due: sleep until the earliest instance may be tried, and not before the
+                # destination's own retry time; a new instance or a stop wakes us sooner
+                wake = max(min(self._due.values()), self._retry_at) if self._due else None
+                self._cond.wait(timeout=max(0.05, wake - now) if wake is not None else None)
             return []
 
     def _run(self) -> None:
