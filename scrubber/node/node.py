@@ -18,7 +18,7 @@ from ..audit import AuditLog
 from ..files import quarantine_copy
 from .forward import Address, FolderDestination, Forwarder, StoreDestination
 from .scp import Receiver, server_tls
-from .scrub import ScrubStage
+from .scrub import MAX_ATTEMPTS, ScrubStage
 from .spool import Spool, instance_of
 from .status import Counters, Totals, instance_line, log
 
@@ -108,10 +108,10 @@ class Node:
         self.counters.add(received=1, pending=1)
         self.scrub.submit(name)
 
-    def _scrubbed(self, name: str, report: FileReport | None, attempts: int) -> None:
+    def _scrubbed(self, name: str, report: FileReport | None, why: str) -> None:
         if report is None:
             report = FileReport(rel=name, decision="failed", reason_code="worker_failed",
-                                reason=f"the worker process died under it {attempts} time(s)", instance=instance_of(name))
+                                reason=f"{why}, {MAX_ATTEMPTS} times", instance=instance_of(name))
             try:
                 quarantine_copy(self.spool.incoming(name), self.config.quarantine / name, report)
             except OSError as exc:  # not delivered, not lost: it stays in incoming/ for the next start

@@ -57,14 +57,14 @@ def scrub_one(src: str, dst: str, policy: Policy, quarantine: str, rel: str) -> 
     return scrub_file(Path(src), Path(dst), policy, rel=rel, quarantine=Path(quarantine), detector=detector)
 
 
-Done = Callable[[str, FileReport | None, int], None]
+Done = Callable[[str, FileReport | None, str], None]
 
 
 class ScrubStage:
     """Feeds spooled names to a process pool, ``workers`` at a time, and reports each outcome.
 
-    ``done(name, report, attempts)`` is called once per name that finished: ``report`` is None
-    when the worker died under it (the caller decides whether to try again).
+    ``done(name, report, why)`` is called once per name that finished: ``report`` is None, and
+    ``why`` says why, when its worker failed on it ``MAX_ATTEMPTS`` times (the caller quarantines it).
     """
 
     def __init__(self, policy: Policy, workers: int, incoming: Callable[[str], Path],
@@ -120,12 +120,15 @@ class ScrubStage:
             future.add_done_callback(lambda f, n=name: self._finished(n, f))
 
     def _finished(self, name: str, future: Future) -> None:
+        why = ""
         try:
             report = future.result()
         except CancelledError:
             return  # stopped before it started: still in incoming/, the next start takes it
         except BrokenProcessPool:
-            report = None
+            report, why = None, "the worker process died under it"
+        except Exception as exc:  # e.g. the quarantine copy failed in the worker
+            report, why = None, f"the worker failed on it ({type(exc).__name__})"
         finally:
             self._slots.release()
         attempts = self._attempts.pop(name, 1)
@@ -133,7 +136,7 @@ class ScrubStage:
             self._attempts[name] = attempts
             self._queue.put(name)
             return
-        self._done(name, report, attempts)
+        self._done(name, report, why)
 
     def stop(self) -> None:
         """Let the instances being scrubbed finish; the queued ones stay in ``incoming/``."""
