@@ -1,4 +1,4 @@
-"""The `scrubber` command: run, inspect, keygen, rules.
+"""The `scrubber` command: run, serve, inspect, keygen, rules.
 
 Output to the operator names files by their path relative to the input root and never prints a
 header value; errors are one line per file on stderr.
@@ -144,6 +144,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """A DICOM node until SIGINT/SIGTERM: receive, scrub, forward (scrubber.node)."""
+    from .node import Address, Node, NodeConfig, serve
+    from .node.status import log, setup_logging
+
+    setup_logging()
+    spool = Path(args.spool)
+    try:
+        config = NodeConfig(
+            aet=args.aet, port=args.port, bind=args.bind, spool=spool,
+            quarantine=Path(args.quarantine) if args.quarantine else default_quarantine(spool),
+            audit=Path(args.audit) if args.audit else default_audit(spool),
+            forward=Address.parse(args.forward) if args.forward else None,
+            out=Path(args.out) if args.out else None,
+            allow=tuple(a.strip() for a in (args.allow or "").split(",") if a.strip()),
+            tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca, workers=args.workers)
+    except ValueError as exc:
+        print(f"scrubber: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    policy = _policy(args)
+    if not args.key_file:
+        log.warning("pseudonyms: random key for this process only; a restart gives other pseudonyms "
+                    "(--key-file KEY keeps them)")
+    try:
+        node = Node(config, policy)
+        serve(node, args.status_interval)
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.error(f"cannot serve: {exc}")
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from .pipeline import scrub_dataset
     from .read import read
@@ -270,6 +302,31 @@ def parser() -> argparse.ArgumentParser:
                           "strict: quarantine a file that would leave in another transfer syntax (syntax_not_kept)")
     common(run)
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="a DICOM node: receive C-STORE, scrub, forward (or write to a folder)")
+    serve.add_argument("--aet", default="SCRUBBER", help="our AE title (default SCRUBBER)")
+    serve.add_argument("--port", type=int, default=11112, help="port to listen on (default 11112)")
+    serve.add_argument("--bind", default="0.0.0.0", help="address to listen on (default all)")
+    where = serve.add_mutually_exclusive_group(required=True)
+    where.add_argument("--forward", metavar="AET@HOST:PORT", help="send clean instances to this node (C-STORE)")
+    where.add_argument("--out", metavar="DIR", help="write clean instances under DIR (PatientID/Study/Series/SOP.dcm)")
+    serve.add_argument("--spool", default="scrubber-spool",
+                       help="folder for instances received and not yet delivered (default ./scrubber-spool)")
+    serve.add_argument("--quarantine", help="folder for instances that cannot be cleaned (default SPOOL.quarantine)")
+    serve.add_argument("--audit", help="audit file, JSONL without PHI (default SPOOL.audit.jsonl)")
+    serve.add_argument("--allow", metavar="AET,...", help="accept associations only from these calling AE titles")
+    serve.add_argument("--tls-cert", metavar="FILE", help="TLS: our certificate (PEM); needs --tls-key")
+    serve.add_argument("--tls-key", metavar="FILE", help="TLS: its private key (PEM)")
+    serve.add_argument("--tls-ca", metavar="FILE", help="TLS: accept only callers with a certificate signed by these")
+    serve.add_argument("--workers", type=int, default=1, help="scrub worker processes (model loaded once each)")
+    serve.add_argument("--status-interval", type=float, default=60.0, metavar="SECONDS",
+                       help="log the totals this often when they changed (default 60; also on SIGUSR1)")
+    serve.add_argument("--jpeg-dct", action="store_true",
+                       help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
+    serve.add_argument("--keep-syntax", choices=("auto", "strict"), default="auto",
+                       help="strict: quarantine an instance that would leave in another transfer syntax")
+    common(serve)
+    serve.set_defaults(func=cmd_serve)
 
     inspect = sub.add_parser("inspect", help="show what would be removed from one file; writes nothing")
     inspect.add_argument("file")

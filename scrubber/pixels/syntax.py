@@ -41,3 +41,8 @@ def syntax_name(uid: str) -> str:
     """The name the table gives a transfer syntax (pydicom's for one it does not list)."""
     rule = _table().get(str(uid))
     return rule.name if rule else UID(str(uid)).name
+
+
+def readable_syntaxes() -> tuple[str, ...]:
+    """Every transfer syntax the table lists, i.e. every one the pipeline reads."""
+    return tuple(_table())
