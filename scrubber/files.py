@@ -65,7 +65,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
             dst = dst / name
             if src.resolve() == dst.resolve():
                 raise WriteFailed("output path is the input path; inputs are never modified")
-        if claims is not None and not claim(claims, dst):
+        if claims is not None and not claim(claims, dst, digest(policy.key, rel)):
             raise DuplicateOutput("another input of this run already has this output path; not overwritten")
         if qa is not None and result.before is not None and result.after is not None:
             after = dataclasses.replace(result.before, stored=result.after, photometric=result.after_photometric)
