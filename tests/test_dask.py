@@ -195,3 +195,31 @@ def test_cli_unreachable_scheduler_is_a_usage_error(tmp_path, monkeypatch):
     code, _, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out"), "--dask", "tcp://127.0.0.1:9"])
     assert code == 2 and "no Dask scheduler" in err
 
+
+
+def test_a_group_starts_with_no_layout_seen_and_may_run_twice(tmp_path, client):
+    """The worker that scrubbed one file of a layout does not lend it to the next group, and a group
+    task run again (its worker died) rewrites its own outputs instead of refusing them as duplicates."""
+    from scrubber.batch import Job
+
+    inputs = _inputs(tmp_path, quarantined=False)
+    first, second = (Job(inputs / "series" / name, f"series/{name}") for name in ("a.dcm", "b.dcm"))
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    args = (tmp_path / "out", Policy(device="cpu", key=KEY), None, None, "keep", claims, 1)
+    together = client.submit(on_dask.scrub_group, [first, second], *args, workers=[worker], pure=False).result()
+    assert "layout-reference" in together[1].detectors
+    alone = client.submit(on_dask.scrub_group, [second], *args, workers=[worker], pure=False).result()
+    assert alone[0].decision == "delivered" and "layout-reference" not in alone[0].detectors
+
+
+def test_an_output_path_is_claimed_once_per_input(tmp_path):
+    from scrubber.naming import claim
+
+    dst = tmp_path / "out" / "a.dcm"
+    assert claim(tmp_path, dst, "owner-1") and claim(tmp_path, dst, "owner-1")
+    assert not claim(tmp_path, dst, "owner-2") and not claim(tmp_path, dst)
+    anonymous = tmp_path / "b.dcm"
+    assert claim(tmp_path, anonymous) and not claim(tmp_path, anonymous)  # no owner: once only
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".claim-")] == []
