@@ -51,7 +51,7 @@ from scrubber.policy import Policy
 from scrubber.quiet import no_warnings
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
-           "TABLE_COLUMNS", "check_address"]
+           "TABLE_COLUMNS", "check_address", "scrub_group", "worker_threads"]
 
 CONNECT_TIMEOUT_S = 10
 _ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}")
@@ -138,7 +138,7 @@ def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path
     return [_run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
 
 
-def _threads(client: Client, policy: Policy) -> int:
+def worker_threads(client: Client, policy: Policy) -> int:
     """Detector threads per worker: the cores of a host shared by the workers on it."""
     if policy.threads:
         return policy.threads
@@ -197,7 +197,7 @@ def _run_groups(client: Client, groups: list[list[Job]], out_dir: Path, policy: 
     """Submit one task per group and yield reports as groups finish."""
     if not groups:
         return
-    threads = _threads(client, policy)
+    threads = worker_threads(client, policy)
     futures = {client.submit(scrub_group, group, out_dir, policy, quarantine, qa, rename, claims, threads,
                              pure=False): group for group in groups}
     for future in as_completed(futures):
