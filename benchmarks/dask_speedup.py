@@ -30,8 +30,7 @@ from pydicom.uid import generate_uid
 
 from machine import machine, save, versions
 from scrubber.api import Policy
-from scrubber.dask import local_client, scrub_paths, worker_threads
-from scrubber.detect.registry import detector_for
+from scrubber.dask import local_client, scrub_paths, warm_up
 
 
 def make_inputs(folder: Path, files: int, layouts: int) -> None:
@@ -51,12 +50,11 @@ def run(inputs: Path, out: Path, workers: int, policy: Policy) -> dict:
     started = time.perf_counter()
     with local_client(workers) as client:
         cluster_s = time.perf_counter() - started
-        threads = worker_threads(client, policy)
         clock = time.perf_counter()
-        client.run(lambda: type(detector_for(policy, threads)).__name__)
+        detectors = warm_up(client, policy)
         load_s = time.perf_counter() - clock
         summary = scrub_paths([inputs], out, policy, client=client)
-    row = {"workers": workers, "detector_threads_per_worker": threads, "files": len(summary.reports),
+    row = {"workers": workers, "detector": sorted(set(detectors.values())), "files": len(summary.reports),
            "delivered": summary.count("delivered"), "cluster_start_s": round(cluster_s, 2),
            "model_load_s": round(load_s, 2), "scrub_s": round(summary.seconds, 2),
            "files_per_s": round(len(summary.reports) / summary.seconds, 2)}

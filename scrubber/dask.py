@@ -51,7 +51,7 @@ from scrubber.policy import Policy
 from scrubber.quiet import no_warnings
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
-           "TABLE_COLUMNS", "check_address", "scrub_group", "worker_threads"]
+           "TABLE_COLUMNS", "check_address", "scrub_group", "warm_up"]
 
 CONNECT_TIMEOUT_S = 10
 _ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}")
@@ -131,21 +131,34 @@ def layout_groups(jobs: list[Job], policy: Policy) -> list[list[Job]]:
 
 
 def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
-                rename: Rename, claims: Path, threads: int) -> list[FileReport]:
-    """The task: one group's files in order, on one worker, starting with no layout seen."""
+                rename: Rename, claims: Path, share: int) -> list[FileReport]:
+    """The task: one group's files in order, on one worker, starting with no layout seen.
+    ``share``: worker processes on each host, which split its cores between their detectors."""
     memory().clear()
-    _init_worker(threads)
+    _init_worker(detector_threads(policy, share))
     return [_run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
 
 
-def worker_threads(client: Client, policy: Policy) -> int:
-    """Detector threads per worker: the cores of a host shared by the workers on it."""
-    if policy.threads:
-        return policy.threads
+def detector_threads(policy: Policy, share: int) -> int:
+    """Threads of this worker's detector (evaluated on the worker: its host's cores)."""
+    return policy.threads or default_threads(share)
+
+
+def workers_per_host(client: Client) -> int:
+    """The most worker processes that run on one host of the cluster (at least 1)."""
     hosts: dict[str, int] = {}
     for info in client.scheduler_info().get("workers", {}).values():
         hosts[info.get("host", "")] = hosts.get(info.get("host", ""), 0) + 1
-    return default_threads(max(hosts.values(), default=1))
+    return max(hosts.values(), default=1)
+
+
+def warm_up(client: Client, policy: Policy) -> dict[str, str]:
+    """Load the detector in every worker now (each keeps it for the run's tasks); returns, per
+    worker, the detector's class. Optional: the first task of a worker loads it otherwise."""
+    from scrubber.detect.registry import detector_for
+
+    share = workers_per_host(client)
+    return client.run(lambda: type(detector_for(policy, detector_threads(policy, share))).__name__)
 
 
 def _claims_folder(out_dir: Path) -> Path:
@@ -197,14 +210,15 @@ def _run_groups(client: Client, groups: list[list[Job]], out_dir: Path, policy: 
     """Submit one task per group and yield reports as groups finish."""
     if not groups:
         return
-    threads = worker_threads(client, policy)
-    futures = {client.submit(scrub_group, group, out_dir, policy, quarantine, qa, rename, claims, threads,
+    share = workers_per_host(client)
+    futures = {client.submit(scrub_group, group, out_dir, policy, quarantine, qa, rename, claims, share,
                              pure=False): group for group in groups}
     for future in as_completed(futures):
         group = futures.pop(future)
         try:
-            yield from future.result()
+            reports = future.result()
         except Exception as exc:  # the task failed for good (a worker died, again and again)
-            for job in group:
-                yield _failed(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
+            reports = [_failed(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
+                       for job in group]
         future.release()
+        yield from reports

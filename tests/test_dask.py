@@ -207,7 +207,7 @@ def test_a_group_starts_with_no_layout_seen_and_may_run_twice(tmp_path, client):
     claims = tmp_path / "claims"
     claims.mkdir()
     worker = sorted(client.scheduler_info()["workers"])[0]
-    args = (tmp_path / "out", Policy(device="cpu", key=KEY), None, None, "keep", claims, 1)
+    args = (tmp_path / "out", Policy(device="cpu", key=KEY), None, None, "keep", claims, 2)
     together = client.submit(on_dask.scrub_group, [first, second], *args, workers=[worker], pure=False).result()
     assert "layout-reference" in together[1].detectors
     alone = client.submit(on_dask.scrub_group, [second], *args, workers=[worker], pure=False).result()
@@ -223,3 +223,8 @@ def test_an_output_path_is_claimed_once_per_input(tmp_path):
     anonymous = tmp_path / "b.dcm"
     assert claim(tmp_path, anonymous) and not claim(tmp_path, anonymous)  # no owner: once only
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".claim-")] == []
+
+
+def test_warm_up_loads_one_detector_in_every_worker(client):
+    loaded = on_dask.warm_up(client, Policy(device="cpu", key=KEY))
+    assert len(loaded) == 2 and len(set(loaded.values())) == 1
