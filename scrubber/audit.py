@@ -1,7 +1,9 @@
 """Audit records: what was done to each file, with hashes instead of any identifying value."""
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
@@ -79,3 +81,23 @@ class AuditLog:
 
     def close(self) -> None:
         self.handle.close()
+
+
+TABLE_COLUMNS = ("file", "decision", "reason_code", "reason", "frames", "boxes", "seconds")
+
+
+def report_table(reports: Iterable[FileReport]) -> list[dict]:
+    """One row per file for the operator (the relative path, as on the console; the audit keeps
+    digests instead): decision, reason, frames, boxes removed, seconds."""
+    return [{"file": r.rel, "decision": r.decision, "reason_code": r.reason_code, "reason": r.reason,
+             "frames": r.frames, "boxes": r.boxes_removed, "seconds": round(r.seconds, 3)} for r in reports]
+
+
+def write_table(reports: Iterable[FileReport], path: str | Path) -> None:
+    """The table as CSV (``scrubber run --table FILE``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=TABLE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(report_table(reports))

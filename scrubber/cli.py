@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .api import Policy, default_audit, default_quarantine, scrub_paths
-from .audit import FileReport
+from .audit import FileReport, write_table
 from .batch import RunSummary
 from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
@@ -125,10 +125,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     quarantine = Path(args.quarantine) if args.quarantine else default_quarantine(out)
     audit = Path(args.audit) if args.audit else default_audit(out)
     progress = Progress()
+    policy = _policy(args)
+    options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
+                   rename=args.rename)
     try:
-        summary = scrub_paths(args.inputs, out, _policy(args), workers=args.workers, quarantine=quarantine,
-                              qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
-                              rename=args.rename)
+        if args.dask is not None:
+            summary = _run_on_dask(args, out, policy, options)
+        else:
+            summary = scrub_paths(args.inputs, out, policy, workers=args.workers, **options)
     except (FileNotFoundError, ValueError) as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -137,6 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not summary.ok:
         print(f"quarantine: {quarantine} (a .reason.json beside each file)")
     print(f"audit:      {audit}")
+    if args.table:
+        write_table(summary.reports, args.table)
+        print(f"table:      {args.table} (CSV, one row per file)")
     if not args.key_file:
         print("pseudonyms: random key for this run only (--key-file KEY keeps them consistent across runs)")
     if args.qa:
@@ -174,6 +181,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.error(f"cannot serve: {exc}")
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _run_on_dask(args: argparse.Namespace, out: Path, policy: Policy, options: dict) -> RunSummary:
+    """The run on a Dask cluster: ``local`` starts one of --workers processes, an address joins one."""
+    try:
+        from . import dask as on_dask
+    except ImportError as exc:
+        if exc.name not in ("dask", "distributed"):
+            raise
+        raise ValueError("--dask needs dask and distributed installed (pip install 'scrubber[dask]')") from None
+    address = on_dask.check_address(args.dask)
+    client = on_dask.local_client(args.workers) if address == "local" else on_dask.connect(address)
+    with client as connected:
+        return on_dask.scrub_paths(args.inputs, out, policy, client=connected, **options)
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -291,6 +312,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--quarantine", help="folder for files that cannot be cleaned (default OUT.quarantine)")
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (model loaded once each)")
+    run.add_argument("--dask", metavar="local|tcp://HOST:PORT",
+                     help="run on Dask: local starts a LocalCluster of --workers processes; an address uses "
+                          "that scheduler (workers must see the same paths)")
+    run.add_argument("--table", metavar="FILE", help="also write one CSV row per file (decision, reason, boxes, time)")
     run.add_argument("--qa", help="folder for before/after PNGs with the removed boxes outlined")
     run.add_argument("--rename", choices=("keep", "uid"), default="keep",
                      help="output names: keep the input's relative path (default), or uid: "

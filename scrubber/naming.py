@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -40,11 +41,18 @@ def uid_path(ds) -> Path:
                 safe_component(ds.get("SOPInstanceUID", ""), "NO_SOP_UID", MAX_COMPONENT - 4) + ".dcm")
 
 
-def claim(claims: Path, dst: Path) -> bool:
-    """Reserve ``dst`` for this run (atomic across worker processes); False when already taken."""
-    name = hashlib.sha256(os.fsencode(os.path.abspath(dst))).hexdigest()
+def claim(claims: Path, dst: Path, owner: str = "") -> bool:
+    """Reserve ``dst`` for this run (atomic across worker processes); False when another input
+    holds it. The same non-empty ``owner`` (an input's keyed digest) may claim it again, so a Dask
+    task that is run a second time after its worker died rewrites its own outputs."""
+    name = claims / hashlib.sha256(os.fsencode(os.path.abspath(dst))).hexdigest()
+    fd, staged = tempfile.mkstemp(dir=claims, prefix=".claim-")
     try:
-        os.close(os.open(claims / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with os.fdopen(fd, "w") as handle:
+            handle.write(owner)
+        os.link(staged, name)  # fails if the name exists, atomically, on local and network file systems
     except FileExistsError:
-        return False
+        return bool(owner) and name.read_text() == owner
+    finally:
+        os.unlink(staged)
     return True

@@ -47,6 +47,12 @@ class LayoutMemory:
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every layout: what follows cannot depend on what this process scrubbed before
+        (a Dask worker starts each group of files this way, scrubber/dask.py)."""
+        with self._lock:
+            self._items.clear()
+
 
 _memory = LayoutMemory()
 

@@ -1,0 +1,230 @@
+"""The Dask runner on a real LocalCluster (2 worker processes): the same outputs as the local runner."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from distributed import Client, LocalCluster  # noqa: E402
+
+import scrubber.dask as on_dask  # noqa: E402
+from scrubber import Policy, scrub_paths  # noqa: E402
+from scrubber.batch import walk  # noqa: E402
+from scrubber.cli import main  # noqa: E402
+from scrubber.detect.layouts import LayoutMemory, Reference  # noqa: E402
+
+from .util import SAMPLE, data_path  # noqa: E402
+
+KEY = bytes(32)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One cluster for the module: starting one and loading the model in each worker costs seconds."""
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as connected:
+        yield connected
+
+
+def _inputs(root: Path, quarantined: bool = True) -> Path:
+    """Real files: two of one layout in a series folder, another pair of one layout, a JPEG 2000
+    file; with ``quarantined`` a file that is not DICOM and one without Pixel Data."""
+    inputs = root / "in"
+    (inputs / "series").mkdir(parents=True)
+    shutil.copy(data_path("US1_UNCR.dcm"), inputs / "series" / "a.dcm")
+    shutil.copy(data_path("US1_UNCR.dcm"), inputs / "series" / "b.dcm")
+    shutil.copy(data_path("US1_J2KR.dcm"), inputs / "US1_J2KR.dcm")
+    shutil.copy(SAMPLE / "us_single.dcm", inputs / "us_single.dcm")
+    shutil.copy(SAMPLE / "us_textfree.dcm", inputs / "us_textfree.dcm")
+    if quarantined:
+        (inputs / "notes.txt").write_text("not an image\n")
+        shutil.copy(data_path("rtplan.dcm"), inputs / "rtplan.dcm")
+    return inputs
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _audit(path: Path) -> dict[str, dict]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        line.pop("timings"), line.pop("seconds")
+    return {line["file"]: line for line in lines}
+
+
+def test_the_real_dask_package_is_imported():
+    import dask
+
+    assert Path(dask.__file__).parent.name == "dask" and "scrubber" not in dask.__file__
+    assert on_dask.__name__ == "scrubber.dask"
+
+
+def test_files_of_one_layout_form_one_group_in_walk_order(tmp_path):
+    jobs, _ = walk([_inputs(tmp_path)])
+    groups = on_dask.layout_groups(jobs, Policy(key=KEY))
+    rels = [[job.rel for job in group] for group in groups]
+    assert ["series/a.dcm", "series/b.dcm"] in rels
+    assert ["us_single.dcm", "us_textfree.dcm"] in rels
+    assert ["notes.txt"] in rels and ["rtplan.dcm"] in rels and ["US1_J2KR.dcm"] in rels
+    assert sorted(r for group in rels for r in group) == sorted(job.rel for job in jobs)
+    no_reuse = on_dask.layout_groups(jobs, Policy(key=KEY, reuse_layouts=False))
+    assert all(len(group) == 1 for group in no_reuse)
+
+
+def test_a_forgotten_layout_starts_a_new_group(monkeypatch, tmp_path):
+    monkeypatch.setattr(on_dask, "MAX_LAYOUTS", 1)
+    jobs, _ = walk([_inputs(tmp_path, quarantined=False)])
+    order = ["series/a.dcm", "us_single.dcm", "series/b.dcm"]
+    picked = [next(job for job in jobs if job.rel == rel) for rel in order]
+    groups = on_dask.layout_groups(picked, Policy(key=KEY))
+    assert [[job.rel for job in group] for group in groups] == [[rel] for rel in order]
+
+
+def test_layout_memory_can_be_cleared():
+    import numpy as np
+
+    memory = LayoutMemory()
+    memory.put(("k",), Reference(np.zeros((1, 1, 3), np.uint8), ()))
+    memory.clear()
+    assert memory.get(("k",)) is None
+
+
+def test_same_outputs_reasons_and_audit_as_the_local_runner(tmp_path, client):
+    inputs = _inputs(tmp_path)
+    local = scrub_paths([inputs], tmp_path / "local", Policy(device="cpu", key=KEY), workers=1)
+    heard = []
+    spread = on_dask.scrub_paths([inputs], tmp_path / "dask", Policy(device="cpu", key=KEY), client=client,
+                                 progress=heard.append)
+    assert [r.rel for r in spread.reports] == [r.rel for r in local.reports]
+    assert sorted(r.rel for r in heard) == sorted(r.rel for r in local.reports)
+    for ours, theirs in zip(spread.reports, local.reports):
+        assert (ours.decision, ours.reason_code, ours.reason, ours.boxes, ours.detectors) == \
+            (theirs.decision, theirs.reason_code, theirs.reason, theirs.boxes, theirs.detectors), ours.rel
+    decisions = {r.rel: r.decision for r in spread.reports}
+    assert decisions["notes.txt"] == decisions["rtplan.dcm"] == "quarantined"
+    assert sum(d == "delivered" for d in decisions.values()) == 5
+    assert "layout-reference" in next(r for r in spread.reports if r.rel == "series/b.dcm").detectors
+    assert _files(tmp_path / "dask") == _files(tmp_path / "local")
+    assert _files(tmp_path / "dask.quarantine") == _files(tmp_path / "local.quarantine")
+    audit = _audit(tmp_path / "dask.audit.jsonl")
+    assert len(audit) == len(spread.reports) == 7
+    assert audit == _audit(tmp_path / "local.audit.jsonl")
+    assert not list(tmp_path.glob(".dask.claims-*"))  # the run's claims are gone
+
+
+def test_table_has_one_row_per_file(tmp_path):
+    from scrubber.audit import FileReport, write_table
+
+    reports = [FileReport(rel="a.dcm", decision="delivered", frames=1, boxes=[[(0, 0, 1, 1)]], seconds=1.23456),
+               FileReport(rel="b", decision="quarantined", reason_code="not_dicom", reason="not a DICOM file")]
+    write_table(reports, tmp_path / "t.csv")
+    rows = list(csv.DictReader((tmp_path / "t.csv").open()))
+    assert [row["file"] for row in rows] == ["a.dcm", "b"]
+    assert rows[0]["boxes"] == "1" and rows[0]["seconds"] == "1.235" and rows[1]["reason_code"] == "not_dicom"
+
+
+def _cli(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_dask_local_exit_code_1_when_a_file_is_quarantined(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "sc_16bit.dcm", inputs / "sc.dcm")
+    (inputs / "notes.txt").write_text("not an image\n")
+    table = tmp_path / "table.csv"
+    code, out, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out"), "--dask", "local", "--workers", "2",
+                           "--device", "cpu", "--table", str(table)])
+    assert code == 1, err
+    assert "QUARANTINED notes.txt" in err and "2/2 files" in err
+    assert "quarantine:" in out and (tmp_path / "out" / "sc.dcm").exists()
+    assert (tmp_path / "out.quarantine" / "notes.txt.reason.json").exists()
+    assert len((tmp_path / "out.audit.jsonl").read_text().splitlines()) == 2
+    assert {row["file"]: row["decision"] for row in csv.DictReader(table.open())} == \
+        {"sc.dcm": "delivered", "notes.txt": "quarantined"}
+
+
+def test_cli_dask_exit_code_0_when_all_are_delivered(tmp_path, client):
+    """Local cluster of one worker, then the module's cluster through its scheduler address."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "sc_16bit.dcm", inputs / "sc.dcm")
+    code, out, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out"), "--dask", "local", "--workers", "1",
+                           "--device", "cpu", "--key-file", str(_key(tmp_path))])
+    assert code == 0, err
+    address = client.scheduler.address
+    code, out, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out2"), "--dask", address, "--device", "cpu",
+                           "--key-file", str(_key(tmp_path))])
+    assert code == 0, err
+    assert (tmp_path / "out" / "sc.dcm").read_bytes() == (tmp_path / "out2" / "sc.dcm").read_bytes()
+
+
+def _key(folder: Path) -> Path:
+    path = folder / "key"
+    if not path.exists():
+        path.write_text(KEY.hex() + "\n")
+    return path
+
+
+@pytest.mark.parametrize("value", ["remote", "tcp://nohost", "http://host:8786", ""])
+def test_cli_bad_dask_value_is_a_usage_error(tmp_path, value):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "sc_16bit.dcm", inputs / "sc.dcm")
+    code, _, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out"), "--dask", value])
+    assert code == 2 and "--dask" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_unreachable_scheduler_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(on_dask, "CONNECT_TIMEOUT_S", 1)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "sc_16bit.dcm", inputs / "sc.dcm")
+    code, _, err = _cli(["run", str(inputs), "-o", str(tmp_path / "out"), "--dask", "tcp://127.0.0.1:9"])
+    assert code == 2 and "no Dask scheduler" in err
+
+
+
+def test_a_group_starts_with_no_layout_seen_and_may_run_twice(tmp_path, client):
+    """The worker that scrubbed one file of a layout does not lend it to the next group, and a group
+    task run again (its worker died) rewrites its own outputs instead of refusing them as duplicates."""
+    from scrubber.batch import Job
+
+    inputs = _inputs(tmp_path, quarantined=False)
+    first, second = (Job(inputs / "series" / name, f"series/{name}") for name in ("a.dcm", "b.dcm"))
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    args = (tmp_path / "out", Policy(device="cpu", key=KEY), None, None, "keep", claims, 2)
+    together = client.submit(on_dask.scrub_group, [first, second], *args, workers=[worker], pure=False).result()
+    assert "layout-reference" in together[1].detectors
+    alone = client.submit(on_dask.scrub_group, [second], *args, workers=[worker], pure=False).result()
+    assert alone[0].decision == "delivered" and "layout-reference" not in alone[0].detectors
+
+
+def test_an_output_path_is_claimed_once_per_input(tmp_path):
+    from scrubber.naming import claim
+
+    dst = tmp_path / "out" / "a.dcm"
+    assert claim(tmp_path, dst, "owner-1") and claim(tmp_path, dst, "owner-1")
+    assert not claim(tmp_path, dst, "owner-2") and not claim(tmp_path, dst)
+    anonymous = tmp_path / "b.dcm"
+    assert claim(tmp_path, anonymous) and not claim(tmp_path, anonymous)  # no owner: once only
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".claim-")] == []
+
+
+def test_warm_up_loads_one_detector_in_every_worker(client):
+    loaded = on_dask.warm_up(client, Policy(device="cpu", key=KEY))
+    assert len(loaded) == 2 and len(set(loaded.values())) == 1
