@@ -20,6 +20,10 @@ from scrubber.pixels.decode import decode
 from scrubber.header.leaks import find_leaks, phi_values, searchable
 
 
+US_IMAGE, US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.6.", "1.2.840.10008.5.1.4.1.1.3."  # and retired kin
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame variants (.7.1 to .7.4)
+
+
 def _encodings(ds: pydicom.Dataset) -> list[str]:
     try:
         return convert_encodings(ds.get("SpecificCharacterSet") or "")
@@ -36,9 +40,9 @@ def kind_of(ds: pydicom.Dataset) -> str:
     """The kind of input a user would name: ultrasound frame or clip, secondary capture, other."""
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     sop = str(getattr(ds, "SOPClassUID", ""))
-    if getattr(ds, "Modality", "") == "US" or sop.startswith("1.2.840.10008.5.1.4.1.1.6") or sop.startswith("1.2.840.10008.5.1.4.1.1.3"):
+    if getattr(ds, "Modality", "") == "US" or sop.startswith((US_IMAGE, US_MULTIFRAME)):
         return "US clip" if frames > 1 else "US frame"
-    if sop.startswith("1.2.840.10008.5.1.4.1.1.7"):
+    if sop.startswith(SECONDARY_CAPTURE):
         return "secondary capture"
     return "other"
 
@@ -82,7 +86,8 @@ def score_output(src: Path, output: Path | None, entry: Mapping[str, Any], reaso
     before = pydicom.dcmread(src)
     boxes = list(entry.get("boxes", []))
     row: dict[str, Any] = {
-        "file": src.name, "kind": kind_of(before), "text_free": bool(entry.get("text_free")), "frames": int(getattr(before, "NumberOfFrames", 1) or 1),
+        "file": src.name, "kind": kind_of(before), "text_free": bool(entry.get("text_free")),
+        "frames": int(getattr(before, "NumberOfFrames", 1) or 1),
         "boxes": len(boxes), "phi_boxes": sum(1 for b in boxes if b.get("phi", True)),
         "removed": 0, "phi_removed": 0, "found": 0, "over_redaction": None, "unchanged": None,
         "syntax_in": _syntax_name(str(before.file_meta.TransferSyntaxUID)), "syntax_out": "",
@@ -95,7 +100,8 @@ def score_output(src: Path, output: Path | None, entry: Mapping[str, Any], reaso
         after = pydicom.dcmread(output)
         score = score_file(before, after, entry)
     except Exception as exc:  # written but not a readable image of the same geometry: not delivered
-        row["reason"] = f"output unreadable ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
+        first = (str(exc).splitlines() or [""])[0][:120]
+        row["reason"] = f"output unreadable ({type(exc).__name__}: {first})"
         return row
     syntax_out = str(after.file_meta.TransferSyntaxUID)
     row["found"] = boxes_found(before, after, boxes, score.frames_judged)
