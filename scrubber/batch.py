@@ -100,20 +100,22 @@ def check_layout(inputs: Iterable[Path], out_dir: Path, others: Iterable[Path | 
 _worker_threads = 0
 
 
-def _init_worker(threads: int) -> None:
+def init_worker(threads: int) -> None:
+    """Set this process's detector threads (a pool worker, or the caller itself; Dask's tasks too)."""
     global _worker_threads
     _worker_threads = threads
 
 
-def _run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
-             rename: Rename = "keep", claims: Path | None = None) -> FileReport:
+def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
+            rename: Rename = "keep", claims: Path | None = None) -> FileReport:
+    """One file in this process, with its cached detector; the unit of work of every runner."""
     from .detect.registry import detector_for
 
     try:
         detector = detector_for(policy, _worker_threads)
     except Exception as exc:
-        return _failed(job, "detector_unavailable", f"text detector could not be loaded ({type(exc).__name__}: {exc})",
-                       quarantine)
+        return failed_report(job, "detector_unavailable",
+                             f"text detector could not be loaded ({type(exc).__name__}: {exc})", quarantine)
     dst = out_dir if rename == "uid" else out_dir / job.rel
     return scrub_file(job.src, dst, policy, rel=job.rel, quarantine=quarantine, qa=qa, detector=detector,
                       rename=rename, claims=claims)
@@ -142,15 +144,15 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
 
     try:
         if workers <= 1:
-            _init_worker(threads)
+            init_worker(threads)
             for index, job in enumerate(jobs):
-                done(index, _run_job(job, out_dir, policy, quarantine, qa, rename, claims))
+                done(index, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
         else:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                                      initargs=(threads,)) as pool:
                 running: dict[Future, int] = {
-                    pool.submit(_run_job, job, out_dir, policy, quarantine, qa, rename, claims): i
+                    pool.submit(run_job, job, out_dir, policy, quarantine, qa, rename, claims): i
                     for i, job in enumerate(jobs)}
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -168,10 +170,10 @@ def _collect(future: Future, job: Job, quarantine: Path | None) -> FileReport:
     try:
         return future.result()
     except Exception as exc:  # a worker that died: the file is not delivered
-        return _failed(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine)
+        return failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine)
 
 
-def _failed(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:
+def failed_report(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:
     """A file the scrubber could not even try: reported as failed, kept in quarantine."""
     report = FileReport(rel=job.rel, decision="failed", reason_code=code, reason=reason)
     if quarantine is not None:

@@ -43,7 +43,7 @@ from distributed import Client, LocalCluster, as_completed
 
 from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
-from scrubber.batch import Job, RunSummary, _failed, _init_worker, _run_job, check_layout, walk
+from scrubber.batch import Job, RunSummary, check_layout, failed_report, init_worker, run_job, walk
 from scrubber.detect.layouts import MAX_LAYOUTS, memory
 from scrubber.detect.ocr import default_threads
 from scrubber.naming import RENAMES, Rename
@@ -135,8 +135,8 @@ def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path
     """The task: one group's files in order, on one worker, starting with no layout seen.
     ``share``: worker processes on each host, which split its cores between their detectors."""
     memory().clear()
-    _init_worker(detector_threads(policy, share))
-    return [_run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+    init_worker(detector_threads(policy, share))
+    return [run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
 
 
 def detector_threads(policy: Policy, share: int) -> int:
@@ -218,7 +218,7 @@ def _run_groups(client: Client, groups: list[list[Job]], out_dir: Path, policy: 
         try:
             reports = future.result()
         except Exception as exc:  # the task failed for good (a worker died, again and again)
-            reports = [_failed(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
+            reports = [failed_report(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
                        for job in group]
         future.release()
         yield from reports

@@ -6,12 +6,12 @@ such lines span much of the image (speckle, a busy screen); then a closer look w
 sees glyph-like marks that OCR left uncovered (CRAFT skips lone characters).
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
-crisp) and on the extra renderings of the key frames, where they can add to it; then every frame is checked cheaply, and OCR
-looks again only at small crops: the places that keep changing (clocks, counters), text-sized
-places where a frame differs from the median (a label shown for a moment), key-frame boxes whose
-content differs in that frame, and proposer marks on the static layer left uncovered. A frame with
-too many new places is looked at whole. So recall holds in every frame while OCR cost grows with what changes, not
-with the number of frames.
+crisp) and on the extra renderings of the key frames, where they can add to it; then every frame
+is checked cheaply, and OCR looks again only at small crops: the places that keep changing
+(clocks, counters), text-sized places where a frame differs from the median (a label shown for a
+moment), key-frame boxes whose content differs in that frame, and proposer marks on the static
+layer left uncovered. A frame with too many new places is looked at whole. So recall holds in
+every frame while OCR cost grows with what changes, not with the number of frames.
 """
 from __future__ import annotations
 
@@ -74,15 +74,19 @@ def _covered(box: Box, boxes: Sequence[Box]) -> bool:
     return _share_covered(box, boxes) >= COVERED
 
 
-def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> tuple[np.ndarray, int, int]:
-    """The box with a margin (by default its height); ``wide`` reaches further along the line (a
-    place that changed may be only part of a line of text)."""
+def _crop_bounds(shape: tuple[int, ...], box: Box, wide: bool = False, margin: int = 0) -> Box:
+    """The box with a margin (by default its height), clipped to the image; ``wide`` reaches
+    further along the line (a place that changed may be only part of a line of text)."""
     x0, y0, x1, y1 = box
     margin = margin or max(6, y1 - y0)
     side = LINE_REACH * margin if wide else margin
-    top, left = max(0, y0 - margin), max(0, x0 - side)
-    crop = image[top:min(image.shape[0], y1 + margin), left:min(image.shape[1], x1 + side)]
-    return np.ascontiguousarray(crop), left, top
+    return max(0, x0 - side), max(0, y0 - margin), min(shape[1], x1 + side), min(shape[0], y1 + margin)
+
+
+def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> tuple[np.ndarray, int, int]:
+    """The pixels of ``_crop_bounds`` and their left and top offsets."""
+    left, top, right, bottom = _crop_bounds(image.shape, box, wide, margin)
+    return np.ascontiguousarray(image[top:bottom, left:right]), left, top
 
 
 def _pass_zoom(image: np.ndarray, policy: Policy) -> float:
@@ -143,8 +147,8 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
     the image they cover."""
     covered = np.zeros(image.shape[:2], np.uint8)
     for box in lines:
-        crop, left, top = _crop(image, box, wide=True)
-        covered[top:top + crop.shape[0], left:left + crop.shape[1]] = 1
+        left, top, right, bottom = _crop_bounds(image.shape, box, wide=True)
+        covered[top:bottom, left:right] = 1
     count, _, stats, _ = cv2.connectedComponentsWithStats(covered, connectivity=4)
     regions = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
     return regions, float(covered.mean())
@@ -181,11 +185,12 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     """"full" whole, the extra renderings where they can add to it (every rendering whole when
     "full" is not asked for), then closer looks at lone marks."""
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
-    first = [v for v in todo if v.rendering == "full"] or todo
+    first = [v for v in todo if v.rendering == "full"]
+    extra = [v for v in todo if v.rendering != "full"] if first else []
+    first = first or todo
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
     for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
         found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
-    extra = [v for v in todo if v not in first]
     for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], policy, detector):
         found[frame].append(detection)
     closer = _Looks(detector)

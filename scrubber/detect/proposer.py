@@ -21,12 +21,18 @@ RING = 3
 MAX_PROPOSALS = 200
 
 
-def propose(image: np.ndarray) -> list[Box]:
-    """Boxes of character-sized, high-contrast marks whose surroundings are flat."""
+def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grey image and its sharp strokes: where the morphological gradient passes its Otsu
+    threshold, and at least MIN_CONTRAST (uint8 mask)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+    return grey, (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+
+
+def propose(image: np.ndarray) -> list[Box]:
+    """Boxes of character-sized, high-contrast marks whose surroundings are flat."""
+    grey, mask = _strokes(image)
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     height, width = grey.shape
     out: list[Box] = []
@@ -56,13 +62,9 @@ LINE_FILL = 0.3  # share of a line's bounding box that its strokes cover
 
 def text_lines(image: np.ndarray) -> list[Box]:
     """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
-    has their shape (ticks, speckle grains in a row). Strokes are where the morphological gradient
-    passes its Otsu threshold (at least MIN_CONTRAST); a horizontal close joins the strokes of a word."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
+    has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
+    horizontal close joins the strokes of a word."""
+    mask = cv2.morphologyEx(_strokes(image)[1], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
