@@ -22,11 +22,9 @@ from datetime import date
 
 import pydicom
 from pydicom.data import get_testdata_file
-from pydicom.encaps import encapsulate, generate_frames
-from pydicom.uid import generate_uid
 
 import scrubber.detect.layouts as layouts
-from inputs import first_frames
+from inputs import first_frames, series_datasets
 from machine import machine, save, versions
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
@@ -53,7 +51,8 @@ def _median(fn, repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat))
 
 
-def _scrub_seconds(ds: pydicom.Dataset, policy: Policy, detector) -> tuple[float, dict[str, float]]:
+def scrub_seconds(ds: pydicom.Dataset, policy: Policy, detector) -> tuple[float, dict[str, float]]:
+    """One scrub_dataset: (seconds, stage timings)."""
     started = time.perf_counter()
     result = scrub_dataset(ds, policy, detector)
     return time.perf_counter() - started, result.timings
@@ -65,8 +64,8 @@ def clip_rows(policy: Policy, detector, repeat: int) -> list[dict]:
     rows = []
     for jpeg_dct in (False, True):
         pol = policy.replace(jpeg_dct=jpeg_dct)
-        t1 = _median(lambda: _scrub_seconds(one, pol.replace(reuse_layouts=False), detector)[0], repeat)
-        runs = [_scrub_seconds(clip, pol, detector) for _ in range(repeat)]
+        t1 = _median(lambda: scrub_seconds(one, pol.replace(reuse_layouts=False), detector)[0], repeat)
+        runs = [scrub_seconds(clip, pol, detector) for _ in range(repeat)]
         t120 = statistics.median(r[0] for r in runs)
         f1 = _median(lambda: floor_seconds(one, jpeg_dct), repeat)
         f120 = _median(lambda: floor_seconds(clip, jpeg_dct), repeat)
@@ -91,8 +90,8 @@ def frame_rows(policy: Policy, repeat: int) -> list[dict]:
                                   ("full rendering only, closer look", ("full",))):
             pol = policy.replace(backend=backend, renderings=renderings, reuse_layouts=False)
             detector = detector_for(pol, default_threads(1))
-            _scrub_seconds(ds, pol, detector)
-            timings = [_scrub_seconds(ds, pol, detector)[1] for _ in range(repeat)]
+            scrub_seconds(ds, pol, detector)
+            timings = [scrub_seconds(ds, pol, detector)[1] for _ in range(repeat)]
             detect = statistics.median(t["detect"] for t in timings)
             rows.append({"input": "US1_UNCR 640x480", "backend": backend, "renderings": label,
                          "detect_ms": round(1000 * detect, 1), "target_ms": 100,
@@ -102,15 +101,7 @@ def frame_rows(policy: Policy, repeat: int) -> list[dict]:
 
 
 def series_rows(policy: Policy, detector, count: int) -> list[dict]:
-    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))
-    files = []
-    for index in range(count):
-        ds = copy.deepcopy(clip)
-        ds.PixelData = encapsulate([fragments[index % len(fragments)]])
-        ds.NumberOfFrames = 1
-        ds.SOPInstanceUID = generate_uid()
-        files.append(ds)
+    files = series_datasets(count)
     rows = []
     for reuse in (False, True):
         layouts._memory = layouts.LayoutMemory()
@@ -118,7 +109,7 @@ def series_rows(policy: Policy, detector, count: int) -> list[dict]:
         started = time.perf_counter()
         detect = 0.0
         for ds in files:
-            detect += _scrub_seconds(ds, pol, detector)[1]["detect"]
+            detect += scrub_seconds(ds, pol, detector)[1]["detect"]
         seconds = time.perf_counter() - started
         rows.append({"input": f"{count} single-frame files of one layout (color3d frames)",
                      "reuse_layouts": reuse, "seconds": round(seconds, 2),

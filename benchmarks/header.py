@@ -30,14 +30,13 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 from pydicom._uid_dict import UID_dictionary
-from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 
 from machine import machine
 import scrubber.header.clean as clean_module
 from scrubber.errors import HeaderFailed
 from scrubber.header import clean_header
-from scrubber.header.leaks import find_leaks, phi_values, searchable, uid_pairs, validator_errors
+from scrubber.header.leaks import encodings_of, find_leaks, phi_values, searchable, uid_pairs, validator_errors
 from scrubber.policy import Policy
 
 KEY = b"scrubber-header-benchmark-key-01"
@@ -121,13 +120,6 @@ def input_fails_too(ds: Dataset) -> str:
     return ""
 
 
-def encodings(ds: Dataset) -> list[str]:
-    try:
-        return convert_encodings(ds.get("SpecificCharacterSet") or "")
-    except Exception:
-        return []
-
-
 def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[str]]],
           options: frozenset[str] = frozenset()) -> Row:
     """All checks on one file; ``uid_map`` collects input UID -> output UID -> files."""
@@ -157,7 +149,7 @@ def check(name: str, path: Path, folder: Path, uid_map: dict[str, dict[str, set[
         return row
     target = folder / name.replace("/", "__")
     target.write_bytes(data)
-    row.leaks = find_leaks(phi_values(ds), searchable(data), encodings=encodings(ds))
+    row.leaks = find_leaks(phi_values(ds), searchable(data), encodings=encodings_of(ds))
     row.deterministic = written(clean(ds, KEY, options)) == data
     pairs = uid_pairs(ds, pydicom.dcmread(io.BytesIO(data)))
     other = uid_pairs(ds, pydicom.dcmread(io.BytesIO(written(clean(ds, OTHER_KEY, options)))))

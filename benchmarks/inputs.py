@@ -88,16 +88,24 @@ def copies(ds: pydicom.Dataset, folder: Path, count: int, stem: str) -> list[Pat
     return paths
 
 
-def series(folder: Path, count: int) -> list[Path]:
-    """``count`` single-frame files of one layout: the frames of the color3d clip, one per file."""
+def series_datasets(count: int) -> list[pydicom.Dataset]:
+    """``count`` single-frame images of one layout: the frames of the color3d clip, one each."""
     clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
     fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    out = []
     for index in range(count):
         ds = _fresh(clip)
         ds.PixelData = encapsulate([fragments[index % len(fragments)]])
         ds.NumberOfFrames = 1
+        out.append(ds)
+    return out
+
+
+def series(folder: Path, count: int) -> list[Path]:
+    """``series_datasets`` written as files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, ds in enumerate(series_datasets(count)):
         path = folder / f"frame-{index:03d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)

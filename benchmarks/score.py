@@ -9,31 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import cv2
 import pydicom
-from pydicom.charset import convert_encodings
 from pydicom.uid import UID
 
-from scrubber.evaluate import glyph_mask, score_file
-from scrubber.pixels import render
-from scrubber.pixels.decode import decode
-from scrubber.header.leaks import find_leaks, phi_values, searchable
+from scrubber.evaluate import score_file
+from scrubber.header.leaks import encodings_of, find_leaks, phi_values, searchable
 
 
 US_IMAGE, US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.6.", "1.2.840.10008.5.1.4.1.1.3."  # and retired kin
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame variants (.7.1 to .7.4)
 
 
-def _encodings(ds: pydicom.Dataset) -> list[str]:
-    try:
-        return convert_encodings(ds.get("SpecificCharacterSet") or "")
-    except Exception:
-        return []
-
-
 def header_leaks(before: pydicom.Dataset, output: Path) -> list[str]:
     """Attributes (names only) whose identifying input value occurs in the output file's bytes."""
-    return sorted(find_leaks(phi_values(before), searchable(output.read_bytes()), encodings=_encodings(before)))
+    return sorted(find_leaks(phi_values(before), searchable(output.read_bytes()), encodings=encodings_of(before)))
 
 
 def kind_of(ds: pydicom.Dataset) -> str:
@@ -45,32 +34,6 @@ def kind_of(ds: pydicom.Dataset) -> str:
     if sop.startswith(SECONDARY_CAPTURE):
         return "secondary capture"
     return "other"
-
-
-def boxes_found(before: pydicom.Dataset, after: pydicom.Dataset, boxes: list[Mapping[str, Any]],
-                frames: list[int]) -> int:
-    """Boxes in which at least half of the glyph pixels changed in every judged frame.
-
-    A diagnostic beside recall, blind to the fill colour: a box found but not removed was seen by
-    the tool but covered too tightly (glyph edges left standing) or filled with a colour that
-    still contrasts with the box's own background; a box never found was not seen at all.
-    """
-    grey = {}
-    for name, ds in (("before", before), ("after", after)):
-        rgb = render.full(decode(ds, 1 << 31), ds)
-        grey[name] = {f: cv2.cvtColor(rgb[f], cv2.COLOR_RGB2GRAY) for f in frames}
-    found = 0
-    for box in boxes:
-        judged = frames if box.get("frame") is None else [int(box["frame"])]
-        x0, y0, x1, y1 = (int(v) for v in box["box"])
-        least = 1.0
-        for f in judged:
-            glyphs = glyph_mask(grey["before"][f], box["box"])
-            if glyphs.any():
-                changed = grey["before"][f][y0:y1, x0:x1] != grey["after"][f][y0:y1, x0:x1]
-                least = min(least, float(changed[glyphs[: changed.shape[0], : changed.shape[1]]].mean()))
-        found += least >= 0.5
-    return found
 
 
 def _syntax_name(uid: str) -> str:
@@ -104,9 +67,8 @@ def score_output(src: Path, output: Path | None, entry: Mapping[str, Any], reaso
         row["reason"] = f"output unreadable ({type(exc).__name__}: {first})"
         return row
     syntax_out = str(after.file_meta.TransferSyntaxUID)
-    row["found"] = boxes_found(before, after, boxes, score.frames_judged)
     row.update(
-        delivered=True, removed=score.removed, phi_removed=score.phi_removed,
+        delivered=True, removed=score.removed, phi_removed=score.phi_removed, found=score.found,
         over_redaction=round(score.over_redaction, 5), unchanged=score.unchanged,
         syntax_out=_syntax_name(syntax_out), syntax_kept=syntax_out == str(before.file_meta.TransferSyntaxUID),
         header_leaks=header_leaks(before, output),

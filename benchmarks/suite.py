@@ -38,14 +38,13 @@ import pydicom
 
 import inputs
 from accuracy import annotated_set
-from detection import floor_seconds
+from detection import floor_seconds, scrub_seconds
 from machine import machine, save, versions
 from score import score_output, totals
 from scrubber.api import scrub_paths
 from scrubber.detect import layouts
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
-from scrubber.pipeline import scrub_dataset
 from scrubber.policy import Policy
 
 HERE = Path(__file__).resolve().parent
@@ -181,9 +180,7 @@ def case_main(args: argparse.Namespace) -> int:
     out = Path(args.case_out)
     if args.workers == 1:  # load the model and run one file first: what follows is warm
         scrub_paths([files[0]], out / "warm-up", policy, workers=1)
-        files = files[1:]
-    else:
-        files = files[1:]  # the same files as the 1-worker case; the pool starts cold
+    files = files[1:]  # the same files for every worker count; a pool starts cold
     done: list[float] = []
     started = time.perf_counter()
     summary = scrub_paths(files, out / "run", policy, workers=args.workers,
@@ -272,12 +269,8 @@ def presidio_speed(result: dict[str, Any], frames: int) -> dict[str, Any]:
 # --- scaling ---------------------------------------------------------------------------------
 
 def _timed_scrub(ds: pydicom.Dataset, policy: Policy, detector, repeat: int) -> tuple[float, dict[str, float]]:
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = scrub_dataset(ds, policy, detector)
-        runs.append((time.perf_counter() - started, result.timings))
-    runs.sort(key=lambda r: r[0])
+    """The median of ``repeat`` runs: (seconds, stage timings)."""
+    runs = sorted((scrub_seconds(ds, policy, detector) for _ in range(repeat)), key=lambda r: r[0])
     return runs[len(runs) // 2]
 
 

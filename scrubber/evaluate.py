@@ -44,6 +44,7 @@ from .pixels.decode import decode
 FLOOR = 12.0  # least contrast (grey levels on the 0..255 rendering) that counts as standing out
 CAP = 48.0  # most: text over speckle keeps at least this contrast, speckle rarely reaches it
 REMOVED_MAX_RESIDUAL = 0.02  # a box is removed when <= 2 % of its glyph pixels still stand out
+FOUND_MIN_CHANGED = 0.5  # a box was found (whatever the fill) when >= half its glyph pixels changed
 MAX_SAMPLES = 1 << 31
 _MAX_KERNEL = 101
 
@@ -153,16 +154,19 @@ def _still_standing(before_grey: np.ndarray, after_grey: np.ndarray, box: Box, g
 
 
 def _box_counts(before_grey: np.ndarray, after_grey: np.ndarray, box: Box,
-                threshold: float | None) -> tuple[int, int]:
-    """(glyph pixels in before, those still standing out in after)."""
+                threshold: float | None) -> tuple[int, int, int]:
+    """(glyph pixels in before, those still standing out in after, those changed at all)."""
     before_grey, after_grey = _as_uint8(before_grey), _as_uint8(after_grey)
     if before_grey.shape != after_grey.shape:
         raise ValueError("before and after images differ in shape")
-    glyphs, used = _glyphs(before_grey, _clip_box(box, before_grey.shape), threshold)
+    clipped = _clip_box(box, before_grey.shape)
+    glyphs, used = _glyphs(before_grey, clipped, threshold)
     n = int(glyphs.sum())
     if n == 0:
-        return 0, 0
-    return n, int(_still_standing(before_grey, after_grey, box, glyphs, used).sum())
+        return 0, 0, 0
+    x0, y0, x1, y1 = clipped
+    changed = int((before_grey[y0:y1, x0:x1] != after_grey[y0:y1, x0:x1])[glyphs].sum())
+    return n, int(_still_standing(before_grey, after_grey, box, glyphs, used).sum()), changed
 
 
 def residual_fraction(before_grey: np.ndarray, after_grey: np.ndarray, box: Box,
@@ -171,7 +175,7 @@ def residual_fraction(before_grey: np.ndarray, after_grey: np.ndarray, box: Box,
 
     0.0 for a box with no glyph pixels. A box counts as removed when this is <= 0.02.
     """
-    n, left = _box_counts(before_grey, after_grey, box, threshold)
+    n, left, _ = _box_counts(before_grey, after_grey, box, threshold)
     return left / n if n else 0.0
 
 
@@ -240,6 +244,9 @@ class FileScore:
     phi_boxes: int = 0
     phi_removed: int = 0
     empty: int = 0  # boxes without glyph pixels in the before image (counted as removed)
+    # boxes in which at least half the glyph pixels changed in every judged frame, blind to the fill
+    # colour: found but not removed means covered too tightly or with a colour that still contrasts
+    found: int = 0
     worst_residual: float = 0.0
     missed: list[MissedBox] = field(default_factory=list)
     over_redaction: float = 0.0  # max over the judged frames
@@ -299,12 +306,15 @@ def score_file(before_ds: Dataset, after_ds: Dataset, truth_entry: Mapping[str, 
     score.phi_boxes = sum(1 for b in truth_boxes if b.get("phi", True))
     for i, b in enumerate(truth_boxes):
         frames = judged if b.get("frame") is None else [int(b["frame"])]
-        worst, worst_frame, glyph_total = 0.0, frames[0], 0
+        worst, worst_frame, glyph_total, least_changed = 0.0, frames[0], 0, 1.0
         for f in frames:
-            n, left = _box_counts(grey_before[f], grey_after[f], b["box"], threshold)
+            n, left, changed = _box_counts(grey_before[f], grey_after[f], b["box"], threshold)
             glyph_total += n
             if n and left / n > worst:
                 worst, worst_frame = left / n, f
+            if n:
+                least_changed = min(least_changed, changed / n)
+        score.found += least_changed >= FOUND_MIN_CHANGED
         phi = bool(b.get("phi", True))
         score.worst_residual = max(score.worst_residual, worst)
         if glyph_total == 0:

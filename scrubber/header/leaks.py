@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydicom._uid_dict import UID_dictionary
-from pydicom.charset import encode_string
+from pydicom.charset import convert_encodings, encode_string
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -206,6 +206,14 @@ def searchable(data: bytes) -> bytes:
         return data + zlib.decompress(data[start:], -zlib.MAX_WBITS)
     except zlib.error:
         return data
+
+
+def encodings_of(ds: Dataset) -> list[str]:
+    """The Python codecs of ``ds``'s Specific Character Set, for ``find_leaks`` (none if unreadable)."""
+    try:
+        return convert_encodings(ds.get("SpecificCharacterSet") or "")
+    except Exception:
+        return []
 
 
 def find_leaks(values: Mapping[str, Iterable[str]], output_bytes: bytes, *,
