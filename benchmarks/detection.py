@@ -6,7 +6,7 @@
   its first frame alone; the floor is decode + encode of the same frames on the same output path.
   Marginal ratio = (T(120) - T(1)) / (floor(120) - floor(1)); the target is <= 2.
 - frame: one independent 640x480 US frame (US1_UNCR), detection stage only (target 100 ms), with
-  each backend.
+  each text model (db, craft) and backend.
 - series: N single-frame files cut from the clip (one layout), with and without layout reuse.
 Every row uses a warm detector (model loaded once); times are medians of --repeat runs.
 """
@@ -85,15 +85,15 @@ def frame_rows(policy: Policy, repeat: int) -> list[dict]:
     """Detection stage on one independent frame, per backend and rendering set (in this run)."""
     ds = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
     rows = []
-    for backend in ("onnx", "torch"):
-        for label, renderings in (("full + window + enhanced, closer look (default)", policy.renderings),
+    for model, backend in (("db", "onnx"), ("craft", "onnx"), ("craft", "torch")):
+        for label, renderings in (("every rendering, closer look (default)", policy.renderings),
                                   ("full rendering only, closer look", ("full",))):
-            pol = policy.replace(backend=backend, renderings=renderings, reuse_layouts=False)
+            pol = policy.replace(backend=backend, text_model=model, renderings=renderings, reuse_layouts=False)
             detector = detector_for(pol, default_threads(1))
             scrub_seconds(ds, pol, detector)
             timings = [scrub_seconds(ds, pol, detector)[1] for _ in range(repeat)]
             detect = statistics.median(t["detect"] for t in timings)
-            rows.append({"input": "US1_UNCR 640x480", "backend": backend, "renderings": label,
+            rows.append({"input": "US1_UNCR 640x480", "text_model": model, "backend": backend, "renderings": label,
                          "detect_ms": round(1000 * detect, 1), "target_ms": 100,
                          "ratio_to_target": round(10 * detect, 1)})
             print(json.dumps(rows[-1]), flush=True)

@@ -28,7 +28,8 @@ def _policy(args: argparse.Namespace) -> Policy:
     if rules_dirs and args.no_known_locations:
         print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-    changes: dict = {"device": args.device, "backend": args.backend, "jpeg_dct": getattr(args, "jpeg_dct", False),
+    changes: dict = {"device": args.device, "backend": args.backend, "text_model": args.text_model,
+                     "jpeg_dct": getattr(args, "jpeg_dct", False),
                      "keep_syntax": getattr(args, "keep_syntax", "auto"),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
@@ -291,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
                        help="text detector runtime: onnx (onnxruntime, CPU), torch (CPU or CUDA); "
                             "auto (default): onnx on the CPU when onnxruntime is installed, else torch")
+        p.add_argument("--text-model", choices=("auto", "db", "craft"), default="auto",
+                       help="network that finds words and lines: db (PP-OCRv4's small detector, onnxruntime, "
+                            "about 15x cheaper; CRAFT still looks at lone characters), craft (CRAFT for all); "
+                            "auto (default): db with the onnx backend, else craft")
         p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
         p.add_argument("--option", action="append", metavar="NAME",
                        choices=[n.replace("_", "-") for n in option_names()],

@@ -14,10 +14,12 @@ from typing import Literal
 Device = Literal["auto", "cpu", "cuda"]
 Backend = Literal["auto", "torch", "onnx"]
 BACKENDS = ("auto", "torch", "onnx")
+TextModel = Literal["auto", "db", "craft"]
+TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
-RENDERINGS = ("full", "window", "enhanced")
+RENDERINGS = ("full", "window", "enhanced", "dark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +31,15 @@ class Policy:
     # (easyocr's network; CPU or CUDA, batched on CUDA), "auto": onnx when onnxruntime is installed
     # and the device is the CPU, else torch. Both give the same boxes.
     backend: Backend = "auto"
+    # Network that finds words and lines: "db" (PP-OCRv4's small DB detector, onnxruntime on the
+    # CPU, about 15x cheaper than CRAFT; CRAFT still gets the closer looks at lone characters),
+    # "craft" (CRAFT for everything), "auto": db where the backend resolves to onnx, else craft.
+    text_model: TextModel = "auto"
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
-    # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced")
+    # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels),
+    # "dark" (the darkest eighth of the range stretched: near-black text on black, in images that
+    # have a window).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "dark")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/find.py).
@@ -92,6 +100,8 @@ class Policy:
             raise ValueError(f"keep_syntax must be auto or strict, got {self.keep_syntax!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be auto, torch or onnx, got {self.backend!r}")
+        if self.text_model not in TEXT_MODELS:
+            raise ValueError(f"text_model must be auto, db or craft, got {self.text_model!r}")
         if self.backend == "onnx" and self.device == "cuda":
             raise ValueError("backend onnx runs on the CPU; use backend torch (or auto) with device cuda")
         if len(self.key) < 16:

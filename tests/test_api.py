@@ -37,7 +37,7 @@ def test_scrub_dataset_leaves_its_input_alone(detector):
     assert ds == pristine and ds.PixelData == pristine.PixelData
     assert result.pixels_changed and result.boxes_removed > 0
     assert result.dataset.PixelData != ds.PixelData
-    assert "craft" in result.detectors
+    assert detector.name in result.detectors
 
 
 def test_same_key_gives_the_same_output(tmp_path, detector):
@@ -72,7 +72,7 @@ def test_inspect_prints_boxes_and_writes_nothing(tmp_path, capsys, detector):
     shutil.copy(data_path("US1_UNCR.dcm"), src)
     assert main(["inspect", str(src), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "would be blacked out" in out and "craft/full" in out
+    assert "would be blacked out" in out and "/full" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.dcm"]
     original = pydicom.dcmread(data_path("US1_UNCR.dcm"))
     assert str(original.PatientName) not in out

@@ -144,8 +144,9 @@ def test_bucketed_looks_find_what_single_looks_find(detector):
     ds = pydicom.dcmread(data_path("gdcm-US-ALOKA-16.dcm"))
     image = render.full(decode(ds, 1 << 30), ds)[0]
     crop = np.ascontiguousarray(image[0:24, 458:492])
-    (alone,) = detector([crop], magnify=3.0)[0]
-    (bucketed,) = buckets.look(detector, [crop], [3.0])[0]
+    marks = getattr(detector, "marks", detector)  # lone characters are CRAFT's (db pairs with it)
+    (alone,) = marks([crop], magnify=3.0)[0]
+    (bucketed,) = buckets.look(marks, [crop], [3.0])[0]
     assert max(abs(a - b) for a, b in zip(alone, bucketed)) <= 1
 
 

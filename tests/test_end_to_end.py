@@ -68,7 +68,7 @@ def test_audit_has_a_line_per_file_and_no_names(annotated_run):
     for name in NAMES:
         assert name not in text
     records = [json.loads(line) for line in audit]
-    assert {r["backend"] for r in records} <= {"onnx", "torch"}
+    assert {r["backend"] for r in records} <= {"onnx", "torch", "onnx+torch"}
     assert sum(r["pixels_changed"] for r in records) == sum(not e["text_free"] for e in annotated_run.truth.values())
 
 

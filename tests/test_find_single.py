@@ -13,15 +13,12 @@ from scrubber.detect.find import find_text
 from scrubber.detect.proposer import text_lines
 from scrubber.policy import Policy
 
+from .util import Counted
+
 
 def _counting(detector):
     shapes: list[tuple[int, ...]] = []
-
-    def run(images, **kwargs):
-        shapes.extend(image.shape for image in images)
-        return detector(images, **kwargs)
-
-    return run, shapes
+    return Counted(detector, lambda images: shapes.extend(image.shape for image in images)), shapes
 
 
 def _window_only() -> tuple[np.ndarray, np.ndarray]:
@@ -41,11 +38,11 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
     policy = Policy(device="cpu", reuse_layouts=False)
     assert detector([full])[0] == []  # "full" alone misses it
     found = find_text(full[None], window[None], policy, run)[0]
-    assert shapes.count(full.shape) == 1  # "full" whole; "window" and "enhanced" only as crops
+    assert shapes.count(full.shape) == 1  # "full" whole; the extra renderings only as crops
     name = (30, 385, 215, 402)
     covered = np.zeros((name[3] - name[1], name[2] - name[0]), bool)
     for d in found:
-        if d.detector == "craft-lines" and d.rendering == "window":
+        if d.detector == f"{detector.name}-lines" and d.rendering == "window":
             a0, b0, a1, b1 = d.box
             covered[max(0, b0 - name[1]):max(0, b1 - name[1]), max(0, a0 - name[0]):max(0, a1 - name[0])] = True
     assert covered.mean() > 0.9, "the name was not found in the window's crops"
@@ -58,8 +55,8 @@ def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
     monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
-    assert shapes.count(full.shape) == 3  # full, window and enhanced, each whole
-    assert any(d.detector == "craft" and d.rendering == "window" for d in found)
+    assert shapes.count(full.shape) == 4  # full, window, enhanced and dark, each whole
+    assert any(d.detector == detector.name and d.rendering == "window" for d in found)
 
 
 def test_text_lines_are_line_shaped_clusters_of_strokes():

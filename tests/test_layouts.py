@@ -15,14 +15,11 @@ from scrubber.pipeline import scrub_dataset
 from scrubber.pixels.decode import decode
 from scrubber.policy import Policy
 
-from .util import data_path
+from .util import Counted, data_path
 
 
 def _counting(detector, calls):
-    def run(images, magnify=None):
-        calls.extend(image.shape[:2] for image in images)
-        return detector(images, magnify=magnify)
-    return run
+    return Counted(detector, lambda images: calls.extend(image.shape[:2] for image in images))
 
 
 @pytest.fixture()
@@ -56,7 +53,7 @@ def test_second_image_of_a_layout_reuses_the_first(fresh_memory, detector):
     assert len(fresh_memory._items) == 1
     calls: list = []
     result = scrub_dataset(second, policy, _counting(detector, calls))
-    assert "craft-layout" in result.detectors and "layout-reference" in result.detectors
+    assert f"{detector.name}-layout" in result.detectors and "layout-reference" in result.detectors
     assert not any(shape == (480, 640) for shape in calls), "no whole-frame OCR pass"
     assert sum(h * w for h, w in calls) < sum(h * w for h, w in full_calls) / 2, (calls, full_calls)
     before = cv2.cvtColor(second.pixel_array, cv2.COLOR_RGB2GRAY)
@@ -99,7 +96,7 @@ def test_either_order_of_one_layout_gives_full_recall(fresh_memory, detector, fi
     scrub_dataset(pydicom.dcmread(SAMPLE / first), policy, detector)
     ds = pydicom.dcmread(SAMPLE / second)
     result = scrub_dataset(ds, policy, detector)
-    assert "craft" not in result.detectors, "the second image was compared, not searched whole"
+    assert detector.name not in result.detectors, "the second image was compared, not searched whole"
     score = score_file(ds, result.dataset, truth[second])
     if truth[second]["text_free"]:
         assert score.unchanged

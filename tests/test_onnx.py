@@ -250,8 +250,9 @@ from scrubber.pixels.decode import decode
 us1, sample, out, empty = (Path(p) for p in sys.argv[1:5])
 ds = pydicom.dcmread(us1)
 image = render.full(decode(ds, Policy().max_samples), ds)[0]
-detector = detector_for(Policy(backend="onnx"), 2)
+detector = detector_for(Policy(backend="onnx", text_model="craft"), 2)
 result = {{"auto": list(choose_backend(Policy())), "class": type(detector).__name__,
+           "paired": type(detector_for(Policy(backend="onnx"), 2)).__name__,
            "boxes": [list(b) for b in detector([image])[0]]}}
 report = scrub_file(sample, out, Policy(backend="onnx"), detector=None)
 result.update(decision=report.decision, removed=report.boxes_removed, written=out.is_file())
@@ -298,6 +299,7 @@ def test_onnx_path_runs_without_torch(onnx_model, onnx_detector, us1, tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["auto"] == ["onnx", "cpu"] and result["class"] == "OnnxCraftDetector"
+    assert result["paired"] == "TextAndMarks"  # db for lines, CRAFT for lone characters, neither needs torch
     assert [tuple(b) for b in result["boxes"]] == onnx_detector([us1])[0]
     assert result["decision"] == "delivered" and result["written"] and result["removed"] > 0
     assert "is missing and cannot be exported here (needs torch, easyocr and onnx)" in result["missing"]

@@ -43,3 +43,17 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
         for dx in range(2 * px + 1):
             out |= padded[dy : dy + rows, dx : dx + cols]
     return out
+
+
+class Counted:
+    """A detector whose calls are reported to ``record(images)`` first; its name, closer-look
+    detector and crop zoom are kept, so detections are named and routed as the real one's."""
+
+    def __init__(self, detector, record) -> None:
+        self.detector, self.record = detector, record
+        self.name, self.marks = detector.name, getattr(detector, "marks", detector)
+        self.crop_zoom = getattr(detector, "crop_zoom", 1.0)
+
+    def __call__(self, images, **kwargs):
+        self.record(images)
+        return self.detector(images, **kwargs)

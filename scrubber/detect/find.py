@@ -1,9 +1,9 @@
 """Find text in the renderings of every frame.
 
-A single image: OCR on the "full" rendering; each extra rendering (window, enhanced) is looked at
-where it shows lines of strokes that OCR on "full" left uncovered (crops, batched), or whole when
-such lines span much of the image (speckle, a busy screen); then a closer look where the proposer
-sees glyph-like marks that OCR left uncovered (CRAFT skips lone characters).
+A single image: OCR on the "full" rendering; each extra rendering (window, enhanced, dark) is
+looked at where it shows lines of strokes that OCR on "full" left uncovered (crops, batched), or
+whole when such lines span much of the image (speckle, a busy screen); then a closer look, by the
+detector's ``marks`` (CRAFT), where the proposer sees glyph-like marks that OCR left uncovered.
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
 crisp) and on the extra renderings of the key frames, where they can add to it; then every frame
@@ -31,7 +31,7 @@ from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places,
 from .craft_post import MAX_MAGNIFY
 from .proposer import propose, text_lines
 from .registry import Detector
-from .renderings import View, enhance, key_frames, views
+from .renderings import View, darken, enhance, key_frames, views
 
 ZOOM = 3.0  # magnification for the closer look at a proposer mark
 COVERED = 0.5  # a proposal is covered when this share of it lies in OCR boxes
@@ -44,6 +44,16 @@ LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full"
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
+
+
+def _name(detector: Detector, suffix: str = "") -> str:
+    """Name of the detections of ``detector`` ("craft", "db-lines", ...), as the audit shows them."""
+    return getattr(detector, "name", "detector") + (f"-{suffix}" if suffix else "")
+
+
+def _marks(detector: Detector) -> Detector:
+    """The detector for closer looks at lone characters (CRAFT where ``detector`` pairs DB with it)."""
+    return getattr(detector, "marks", detector)
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -89,10 +99,16 @@ def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> t
     return np.ascontiguousarray(image[top:bottom, left:right]), left, top
 
 
-def _pass_zoom(image: np.ndarray, policy: Policy) -> float:
-    """The magnification the whole-image pass uses (small images are magnified): crops of places
-    that changed are looked at the same way, so they find what that pass would find."""
+def _whole_zoom(image: np.ndarray, policy: Policy) -> float:
+    """The magnification of the whole-image pass (small images are magnified)."""
     return float(min(MAX_MAGNIFY, max(1.0, policy.min_long_side / max(image.shape[:2]))))
+
+
+def _crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
+    """The magnification for crops of text-sized places: the whole-image pass's, so that a crop
+    finds what that pass would find, times the detector's ``crop_zoom`` (DB finds small text in a
+    crop magnified 1.5x that it misses at 1x; such crops are small, so this costs little)."""
+    return _whole_zoom(image, policy) * float(getattr(detector, "crop_zoom", 1.0))
 
 
 @dataclass
@@ -101,7 +117,7 @@ class _Looks:
     same as one already queued (a static mark seen in many frames) is looked at once."""
 
     detector: Detector
-    name: str = "craft-zoom"
+    suffix: str = "zoom"
     _queue: list[tuple[int, int, int, float, np.ndarray, str]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
@@ -125,9 +141,10 @@ class _Looks:
                             [self._queue[i][3] for i in distinct])
         boxes = dict(zip(distinct, found))
         out = []
+        name = _name(self.detector, self.suffix)
         for index, looked in enumerate(target):
             frame, left, top, _, _, rendering = self._queue[index]
-            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), self.name, rendering))
+            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), name, rendering))
                        for x0, y0, x1, y1 in boxes[looked])
         self._queue.clear()
         return out
@@ -156,7 +173,7 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
 
 def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]], policy: Policy,
                       detector: Detector) -> list[tuple[int, Detection]]:
-    """(view.frame, detection) from extra renderings (window, enhanced), each looked at where it
+    """(view.frame, detection) from extra renderings (window, enhanced, dark), each looked at where it
     can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
@@ -164,7 +181,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     uncovered, padded along the line, overlapping crops merged. A rendering whose uncovered lines
     span more than WHOLE_SHARE of the image is looked at whole.
     """
-    looks = _Looks(detector, "craft-lines")
+    looks = _Looks(detector, "lines")
     whole: list[View] = []
     for view in todo:
         lines = [b for b in text_lines(view.image) if _share_covered(b, known(view.frame)) < LINE_COVERED]
@@ -173,9 +190,9 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
             whole.append(view)
             continue
         for box in regions:
-            looks.add(view.frame, view.image, box, _pass_zoom(view.image, policy), margin=REGION_MARGIN,
+            looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector), margin=REGION_MARGIN,
                       rendering=view.rendering)
-    out = [(view.frame, Detection(box, "craft", view.rendering))
+    out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes]
     return out + looks.run()
 
@@ -190,10 +207,10 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     first = first or todo
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
     for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
-        found[view.frame].extend(Detection(box, "craft", view.rendering) for box in boxes)
+        found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
     for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], policy, detector):
         found[frame].append(detection)
-    closer = _Looks(detector)
+    closer = _Looks(_marks(detector))
     for frame in range(full.shape[0]):
         _closer_look(full[frame], frame, [d.box for d in found[frame]], closer)
     for frame, detection in closer.run():
@@ -216,15 +233,18 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     what differs: large changed areas whole, text-sized places (also those only the enhanced
     rendering shows: faint text) in the full and the enhanced rendering. A box that only an extra
     rendering found is looked at again in that rendering: such finds are the least certain, and
-    carrying one over unchecked would blank a text-free image.
+    carrying one over unchecked would blank a text-free image; once confirmed, it carries over
+    as it was (the same image gives the same output whether it came first or not).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
     found: list[Detection] = []
-    zoom = _pass_zoom(image, policy)
-    looks = _Looks(detector, "craft-layout")
-    rendered = {"full": image, "enhanced": enhance(image), "window": window}
+    zoom = _crop_zoom(image, policy, detector)
+    looks = _Looks(detector, "layout")
+    checks = _Looks(detector, "layout")
+    rendered = {"full": image, "enhanced": enhance(image), "window": window, "dark": darken(image)}
     plain = [d.box for d in reference.detections if d.rendering == "full"]
+    checked: list[Detection] = []
     for detection in reference.detections:
         again = rendered.get(detection.rendering)
         if not _same_content(grey, before, detection.box):
@@ -232,18 +252,24 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
         else:
-            looks.add(0, again, detection.box, zoom, rendering=detection.rendering)
+            checks.add(len(checked), again, detection.box, zoom, rendering=detection.rendering)
+            checked.append(detection)
+    seen: dict[int, list[Box]] = {}
+    for index, detection in checks.run():
+        seen.setdefault(index, []).append(detection.box)
+    found.extend(Detection(d.box, CARRIED, d.rendering) for i, d in enumerate(checked)
+                 if _covered(d.box, seen.get(i, [])))
     difference = cv2.absdiff(grey, before)
     area = image_area(difference > TOLERANCE)
     for box in components(area, (1, 1)):
-        looks.add(0, image, box, zoom, margin=AREA_MARGIN)
+        looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
     enhanced = cv2.cvtColor(rendered["enhanced"], cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
         looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
     found.extend(d for _, d in looks.run())
-    closer = _Looks(detector)
+    closer = _Looks(_marks(detector))
     _closer_look(image, 0, [d.box for d in found], closer)
     found.extend(d for _, d in closer.run())
     return found
@@ -252,14 +278,16 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
 def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
           image_regions: Sequence[Box], grey: np.ndarray | None) -> list[list[Detection]]:
     count = full.shape[0]
-    zoom = _pass_zoom(full[0], policy)
+    zoom = _crop_zoom(full[0], policy, detector)
     motion = analyse(full, grey)
     keys = key_frames(count, policy.extra_rendering_frames)
     extra = tuple(r for r in policy.renderings if r != "full")
     static_image = static_layer(motion)
     found: list[list[Detection]] = [[] for _ in range(count)]
-    looks = _Looks(detector, "craft-motion")
-    static = [Detection(box, "craft", "static") for box in detector([static_image])[0]]
+    looks = _Looks(detector, "motion")
+    # once per clip, so CRAFT (tighter around text next to icons than DB) is worth its price here
+    whole = _marks(detector)
+    static = [Detection(box, _name(whole), "static") for box in whole([static_image])[0]]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}
@@ -277,13 +305,13 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
                 else:
                     looks.add(frame, full[frame], detection.box, zoom)
     moving, places = appearing(motion, image_regions)
-    changes = _Looks(detector, "craft-motion")
+    changes = _Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
             changes.add(frame, full[frame], place, zoom, wide=True)
     for box in {d.box for _, d in changes.run()}:
         for frame in range(count):
-            found[frame].append(Detection(box, "craft-motion", "change"))
+            found[frame].append(Detection(box, _name(detector, "motion"), "change"))
     whole: list[int] = []
     for frame in range(count):
         known = [d.box for d in found[frame]]
@@ -293,10 +321,10 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
         for place in new if len(new) <= MAX_PLACES else ():
             looks.add(frame, full[frame], place, zoom, wide=True)
     for frame, boxes in zip(whole, _run_once(detector, [full[f] for f in whole])):
-        found[frame].extend(Detection(box, "craft", "full") for box in boxes)
+        found[frame].extend(Detection(box, _name(detector), "full") for box in boxes)
     for frame, detection in looks.run():
         found[frame].append(detection)
-    closer = _Looks(detector)
+    closer = _Looks(_marks(detector))
     _closer_look(static_image, -1, static_boxes, closer)
     for _, detection in closer.run():
         for frame in range(count):

@@ -92,15 +92,21 @@ def session_options(threads: int = 0):
     return options
 
 
-def load_session(path: Path, threads: int = 0):
-    """A verified onnxruntime session on the CPU (``session_options``)."""
+def load_plain_session(path: Path, threads: int = 0, data: bytes | None = None):
+    """An onnxruntime session on the CPU (``session_options``) for the model in ``path`` (or its
+    ``data``, already read and checked)."""
     ort = _ort()
-    data = read_verified(path)  # the bytes checked are the bytes loaded
     try:
-        session = ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(path.read_bytes() if data is None else data, session_options(threads),
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ModelError(f"onnxruntime cannot load {path} ({type(exc).__name__}); delete it and re-export: "
-                         f"{EXPORT_COMMAND} --out {path}") from None
+        raise ModelError(f"onnxruntime cannot load {path} ({type(exc).__name__}); reinstall scrubber or, for "
+                         f"the CRAFT export, delete it and re-export: {EXPORT_COMMAND} --out {path}") from None
+
+
+def load_session(path: Path, threads: int = 0):
+    """A verified CRAFT session: the file matches its sidecar and names the manifest's weights."""
+    session = load_plain_session(path, threads, read_verified(path))  # the bytes checked are the bytes loaded
     expected = manifest()[CRAFT_WEIGHTS]["sha256"]
     named = session.get_modelmeta().custom_metadata_map.get(META_SOURCE_SHA256)
     if named != expected:

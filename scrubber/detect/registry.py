@@ -33,21 +33,42 @@ def choose_backend(policy: Policy) -> tuple[str, str]:
     return "torch", device
 
 
-def detector_for(policy: Policy, threads: int = 0) -> Detector:
-    """The CRAFT detector for this policy's backend, device and thresholds, loaded once per process."""
+def text_model(policy: Policy) -> str:
+    """The network that finds words and lines for this policy: db runs on the onnx backend only."""
+    if policy.text_model != "auto":
+        return policy.text_model
+    return "db" if choose_backend(policy)[0] == "onnx" else "craft"
+
+
+def _craft(policy: Policy, threads: int) -> Detector:
     backend, device = choose_backend(policy)
-    key = (backend, device, threads or policy.threads, policy.text_threshold, policy.low_text,
-           policy.link_threshold, policy.min_long_side)
-    with _lock:
-        if key not in _cache:
-            if backend == "onnx":
-                from .onnx_craft import OnnxCraftDetector
+    key = ("craft", backend, device, threads, policy.text_threshold, policy.low_text, policy.link_threshold,
+           policy.min_long_side)
+    if key not in _cache:
+        if backend == "onnx":
+            from .onnx_craft import OnnxCraftDetector
 
-                _cache[key] = OnnxCraftDetector(key[2], policy.text_threshold, policy.low_text,
-                                                policy.link_threshold, policy.min_long_side)
-            else:
-                from .ocr import CraftDetector
-
-                _cache[key] = CraftDetector(device, key[2], policy.text_threshold, policy.low_text,
+            _cache[key] = OnnxCraftDetector(threads, policy.text_threshold, policy.low_text,
                                             policy.link_threshold, policy.min_long_side)
+        else:
+            from .ocr import CraftDetector
+
+            _cache[key] = CraftDetector(device, threads, policy.text_threshold, policy.low_text,
+                                        policy.link_threshold, policy.min_long_side)
+    return _cache[key]
+
+
+def detector_for(policy: Policy, threads: int = 0) -> Detector:
+    """The detector for this policy (text model, backend, device, thresholds), loaded once per
+    process: CRAFT, or DB for words and lines paired with CRAFT for lone characters."""
+    threads = threads or policy.threads
+    with _lock:
+        craft = _craft(policy, threads)
+        if text_model(policy) == "craft":
+            return craft
+        key = ("db", threads, policy.min_long_side, id(craft))
+        if key not in _cache:
+            from .db import DbDetector, TextAndMarks
+
+            _cache[key] = TextAndMarks(DbDetector(threads, policy.min_long_side), craft)
         return _cache[key]

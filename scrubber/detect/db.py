@@ -1,0 +1,172 @@
+"""Lines of text with PP-OCRv4's small DB detector (onnxruntime, CPU): about 15x cheaper than CRAFT.
+
+The network (4.7 MB, Apache-2.0, PaddlePaddle Authors) ships with scrubber in ``scrubber.models``;
+it is the file ``rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx`` of the PyPI wheel
+rapidocr-onnxruntime 1.4.4 (that wheel needs opencv-python, which clashes with the headless
+OpenCV that easyocr uses, so only the model is taken). Its sha256 is checked against
+models/manifest.json before it is loaded.
+
+DB finds words and lines well, also faint and small ones, but not a lone character ("Y", one
+digit): ``TextAndMarks`` pairs it with CRAFT, which gets the closer looks at lone marks.
+
+Post-processing follows PaddleOCR's ``DBPostProcess`` (threshold 0.3, 2x2 dilation, box score
+over the component >= 0.5, boxes grown by area * UNCLIP / perimeter), with axis-aligned boxes.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .boxes import Box
+from .craft_post import MAX_MAGNIFY
+from .models import ModelError, manifest
+
+MODEL = "ch_PP-OCRv4_det_infer.onnx"
+NAME = "db"
+THRESHOLD = 0.3  # probability above which a pixel is text
+BOX_THRESHOLD = 0.5  # mean probability over a component for it to be a box
+UNCLIP = 1.3  # a box grows by area * UNCLIP / perimeter on each side (DB shrinks its text kernels; PaddleOCR
+# uses 1.6, which on the annotated set grew boxes past the text for no gain in recall: scrubber pads boxes itself)
+MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
+MAX_COMPONENTS = 1000
+CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
+STRIDE = 32
+TALL = 64  # a "line" taller than this (in network pixels) may be an image structure: CRAFT decides  # the network's input sides are multiples of this
+
+
+def model_bytes() -> tuple[Path, bytes]:
+    """The packaged model file and its bytes, after their sha256 matched the manifest."""
+    path = Path(str(resources.files("scrubber.models").joinpath(MODEL)))
+    if not path.is_file():
+        raise ModelError(f"text line detector {MODEL} is missing from the scrubber package ({path.parent})")
+    data = path.read_bytes()
+    expected, found = manifest()[MODEL]["sha256"], hashlib.sha256(data).hexdigest()
+    if found != expected:
+        raise ModelError(f"text line detector {path} has sha256 {found}, the model manifest says {expected}")
+    return path, data
+
+
+def _input(images: Sequence[np.ndarray], scale: float) -> tuple[np.ndarray, int, int]:
+    """RGB images of one shape -> (N, 3, H, W) float32 (BGR, scaled to [-1, 1]) at ``scale``,
+    sides rounded to STRIDE."""
+    height, width = images[0].shape[:2]
+    rows = max(STRIDE, int(round(height * scale / STRIDE)) * STRIDE)
+    cols = max(STRIDE, int(round(width * scale / STRIDE)) * STRIDE)
+    batch = np.empty((len(images), 3, rows, cols), np.float32)
+    for index, image in enumerate(images):
+        resized = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_LINEAR)
+        batch[index] = resized[:, :, ::-1].transpose(2, 0, 1)
+    batch *= 2.0 / 255.0
+    batch -= 1.0
+    return batch, rows, cols
+
+
+def boxes_from_map(probability: np.ndarray, width: int, height: int) -> list[Box]:
+    """A (rows, cols) probability map -> axis-aligned boxes in an image of ``width`` x ``height``."""
+    rows, cols = probability.shape
+    mask = cv2.dilate((probability > THRESHOLD).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    sx, sy = width / cols, height / rows
+    out: list[Box] = []
+    for contour in contours[:MAX_COMPONENTS]:
+        centre, (w, h), angle = cv2.minAreaRect(contour)
+        if min(w, h) < MIN_SIDE:
+            continue
+        x, y, bw, bh = cv2.boundingRect(contour)
+        inside = np.zeros((bh, bw), np.uint8)
+        cv2.fillPoly(inside, [contour - (x, y)], 1)
+        if float(probability[y:y + bh, x:x + bw][inside > 0].mean()) < BOX_THRESHOLD:
+            continue
+        grow = w * h * UNCLIP / (2 * (w + h))
+        corners = cv2.boxPoints((centre, (w + 2 * grow, h + 2 * grow), angle))
+        box = (max(0, math.floor(corners[:, 0].min() * sx)), max(0, math.floor(corners[:, 1].min() * sy)),
+               min(width, math.ceil(corners[:, 0].max() * sx)), min(height, math.ceil(corners[:, 1].max() * sy)))
+        if box[2] - box[0] > MIN_SIDE and box[3] - box[1] > MIN_SIDE:
+            out.append(box)
+    return out
+
+
+class DbDetector:
+    """Callable detector: uint8 RGB images in, boxes per image out; ``magnify`` overrides the
+    automatic magnification (images shorter than ``min_long_side`` are magnified, at most 2x)."""
+
+    name = NAME
+    backend = "onnx"
+    device = "cpu"
+    batch_pixels = 1 << 19  # images of one shape go through together up to this many pixels
+    crop_zoom = CROP_ZOOM
+
+    def __init__(self, threads: int = 0, min_long_side: int = 0) -> None:
+        from .onnx_craft import load_plain_session
+
+        self.min_long_side = min_long_side
+        path, data = model_bytes()
+        self.session = load_plain_session(path, threads, data)
+        self._input = self.session.get_inputs()[0].name
+
+    def scale(self, image: np.ndarray) -> float:
+        """The automatic magnification of ``image``."""
+        return min(MAX_MAGNIFY, max(1.0, self.min_long_side / max(image.shape[:2])))
+
+    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
+        results: list[list[Box]] = []
+        start = 0
+        while start < len(images):
+            shape = images[start].shape
+            end = start + 1
+            while (end < len(images) and images[end].shape == shape
+                   and (end - start + 1) * shape[0] * shape[1] <= self.batch_pixels):
+                end += 1
+            results.extend(self._run(images[start:end], magnify))
+            start = end
+        return results
+
+    def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
+        height, width = images[0].shape[:2]
+        batch, _, _ = _input(images, magnify or self.scale(images[0]))
+        maps = self.session.run(None, {self._input: batch})[0]
+        return [boxes_from_map(probability[0], width, height) for probability in maps]
+
+
+class TextAndMarks:
+    """Two detectors as one: ``text`` (called like any detector) finds words and lines, ``marks``
+    gets the closer looks at lone characters (scrubber/detect/find.py).
+
+    DB also marks some image structures as one tall "line" (an ultrasound sector, a disc): a box
+    taller than TALL (in pixels the network sees) is handed to ``marks``, which looks at that crop
+    and decides what in it is text; so large text is still found, at CRAFT's price, only there.
+    """
+
+    def __init__(self, text, marks) -> None:
+        self.text, self.marks = text, marks
+        self.name = text.name
+        self.backend = text.backend if marks.backend == text.backend else f"{text.backend}+{marks.backend}"
+        self.device = marks.device
+        self.crop_zoom = getattr(text, "crop_zoom", 1.0)
+
+    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
+        found = self.text(images, magnify=magnify)
+        tall: list[tuple[int, Box, float]] = []
+        for index, (image, boxes) in enumerate(zip(images, found)):
+            scale = magnify or self.text.scale(image)
+            tall.extend((index, _around(image.shape, box), scale) for box in boxes if (box[3] - box[1]) * scale > TALL)
+            found[index] = [box for box in boxes if (box[3] - box[1]) * scale <= TALL]
+        for index, (x0, y0, x1, y1), scale in tall:  # at the whole image's scale, not a small crop's
+            crop = np.ascontiguousarray(images[index][y0:y1, x0:x1])
+            found[index].extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
+                                for a0, b0, a1, b1 in self.marks([crop], magnify=scale)[0])
+        return found
+
+
+def _around(shape: tuple[int, ...], box: Box) -> Box:
+    """``box`` with a margin of a quarter of its height, clipped to the image: CRAFT sees a shape
+    with its surroundings, as in the whole image (a disc filling a crop looks like a letter O)."""
+    x0, y0, x1, y1 = box
+    margin = max(16, (y1 - y0) // 4)
+    return max(0, x0 - margin), max(0, y0 - margin), min(shape[1], x1 + margin), min(shape[0], y1 + margin)

@@ -1,0 +1,87 @@
+"""The DB text line detector (PP-OCRv4 small, onnxruntime) and its pairing with CRAFT.
+
+Real model, real files: DB must find the annotated text lines of a real ultrasound image, the
+packaged file must match the manifest, and a lone character must still reach CRAFT.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from scrubber.detect import db
+from scrubber.detect.models import ModelError
+from scrubber.detect.registry import detector_for, text_model
+from scrubber.policy import Policy
+
+ANNOTATIONS = Path(__file__).parent / "annotations"
+
+
+def _share_covered(box, boxes) -> float:
+    x0, y0, x1, y1 = box
+    inside = np.zeros((y1 - y0, x1 - x0), bool)
+    for a0, b0, a1, b1 in boxes:
+        inside[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = True
+    return float(inside.mean())
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return db.DbDetector(threads=1, min_long_side=640)
+
+
+def test_db_finds_the_text_lines_of_a_real_ultrasound_image(lines):
+    image = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array
+    found = lines([image])[0]
+    truth = [b["box"] for b in json.loads((ANNOTATIONS / "US1_UNCR.json").read_text())["boxes"]]
+    wide = [b for b in truth if b[2] - b[0] >= 30]  # words and lines (lone characters are CRAFT's)
+    covered = [_share_covered(b, found) for b in wide]
+    assert len(wide) >= 8
+    assert min(covered) > 0.9, covered
+    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in found) < 0.25 * image.shape[0] * image.shape[1]
+
+
+def test_db_finds_nothing_on_a_flat_image_and_batches_shapes(lines):
+    flat = np.full((200, 300, 3), 40, np.uint8)
+    text = flat.copy()
+    cv2.putText(text, "DOE^JANE 1984", (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (230, 230, 230), 2)
+    other = np.zeros((64, 64, 3), np.uint8)
+    found = lines([flat, text, other])
+    assert found[0] == [] and found[2] == []
+    assert any(x0 <= 14 and x1 >= 190 and y0 <= 86 and y1 >= 100 for x0, y0, x1, y1 in found[1])
+
+
+def test_a_changed_model_file_is_refused(monkeypatch):
+    from scrubber.detect import models
+
+    monkeypatch.setitem(models.manifest()[db.MODEL], "sha256", "0" * 64)
+    with pytest.raises(ModelError, match="sha256"):
+        db.model_bytes()
+
+
+def test_auto_pairs_db_with_craft_on_onnx_and_craft_alone_on_request():
+    assert text_model(Policy(device="cpu", backend="onnx")) == "db"
+    assert text_model(Policy(device="cpu", backend="torch")) == "craft"
+    paired = detector_for(Policy(device="cpu"), 1)
+    assert paired.name == "db" and paired.marks.name == "craft" and paired.crop_zoom == db.CROP_ZOOM
+    alone = detector_for(Policy(device="cpu", text_model="craft"), 1)
+    assert alone is paired.marks
+    with pytest.raises(ValueError, match="text_model"):
+        Policy(text_model="tesseract")
+
+
+def test_a_lone_character_is_found_by_craft_in_the_closer_look():
+    from scrubber.detect.find import find_text
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    cv2.putText(image, "WESTWAY MEDICAL", (20, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1)
+    cv2.putText(image, "Y", (400, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1)
+    detector = detector_for(Policy(device="cpu"), 1)
+    found = find_text(image[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert any(d.detector.startswith("db") and d.box[0] <= 22 and d.box[2] >= 170 for d in found)
+    assert any(d.detector == "craft-zoom" and d.box[0] <= 402 and d.box[2] >= 412 for d in found), found
