@@ -173,8 +173,8 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
 
 def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]], policy: Policy,
                       detector: Detector) -> list[tuple[int, Detection]]:
-    """(view.frame, detection) from extra renderings (window, enhanced, dark), each looked at where it
-    can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
+    """(view.frame, detection) from extra renderings (window, enhanced, dark), each looked at where
+    it can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes there; OCR looks at crops of those lines that ``known`` leaves
@@ -190,8 +190,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
             whole.append(view)
             continue
         for box in regions:
-            looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector), margin=REGION_MARGIN,
-                      rendering=view.rendering)
+            looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector),
+                      margin=REGION_MARGIN, rendering=view.rendering)
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes]
     return out + looks.run()
@@ -286,8 +286,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "motion")
     # once per clip, so CRAFT (tighter around text next to icons than DB) is worth its price here
-    whole = _marks(detector)
-    static = [Detection(box, _name(whole), "static") for box in whole([static_image])[0]]
+    layer_detector = _marks(detector)
+    static = [Detection(box, _name(layer_detector), "static") for box in layer_detector([static_image])[0]]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}
