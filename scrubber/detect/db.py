@@ -36,8 +36,8 @@ UNCLIP = 1.3  # a box grows by area * UNCLIP / perimeter on each side (DB shrink
 MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
 MAX_COMPONENTS = 1000
 CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
-STRIDE = 32
-TALL = 64  # a "line" taller than this (in network pixels) may be an image structure: CRAFT decides  # the network's input sides are multiples of this
+STRIDE = 32  # the network's input sides are multiples of this
+TALL = 64  # a "line" taller than this (in network pixels) may be an image structure: CRAFT decides
 
 
 def model_bytes() -> tuple[Path, bytes]:
@@ -155,8 +155,9 @@ class TextAndMarks:
         tall: list[tuple[int, Box, float]] = []
         for index, (image, boxes) in enumerate(zip(images, found)):
             scale = magnify or self.text.scale(image)
-            tall.extend((index, _around(image.shape, box), scale) for box in boxes if (box[3] - box[1]) * scale > TALL)
-            found[index] = [box for box in boxes if (box[3] - box[1]) * scale <= TALL]
+            high = [(box[3] - box[1]) * scale > TALL for box in boxes]
+            tall.extend((index, _around(image.shape, box), scale) for box, h in zip(boxes, high) if h)
+            found[index] = [box for box, h in zip(boxes, high) if not h]
         for index, (x0, y0, x1, y1), scale in tall:  # at the whole image's scale, not a small crop's
             crop = np.ascontiguousarray(images[index][y0:y1, x0:x1])
             found[index].extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
