@@ -85,3 +85,19 @@ def test_a_lone_character_is_found_by_craft_in_the_closer_look():
     found = find_text(image[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
     assert any(d.detector.startswith("db") and d.box[0] <= 22 and d.box[2] >= 170 for d in found)
     assert any(d.detector == "craft-zoom" and d.box[0] <= 402 and d.box[2] >= 412 for d in found), found
+
+
+def test_large_text_is_kept_and_a_disc_is_not_text(lines):
+    """DB marks a disc as one tall "line"; looked at again at half the scale it stays too tall,
+    while large text (a 100-px name) then has a line's height and is kept."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    cv2.circle(image, (480, 300), 90, (255, 255, 255), -1)
+    cv2.putText(image, "SMITH", (20, 150), cv2.FONT_HERSHEY_SIMPLEX, 3.5, (255, 255, 255), 8)
+    rows, cols = np.nonzero(image[:, :360, 0])
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    assert bottom - top > 64  # taller than a line
+    found = lines([image])[0]
+    slack = 0.1 * (bottom - top)  # within the padding the pipeline adds (2 px + 10 % of the height)
+    assert any(x0 <= left + slack and x1 >= right - slack and y0 <= top + slack and y1 >= bottom - slack
+               for x0, y0, x1, y1 in found), found
+    assert not any(x0 < 560 and x1 > 400 and y0 < 380 and y1 > 220 for x0, y0, x1, y1 in found), found

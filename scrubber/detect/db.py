@@ -7,7 +7,10 @@ OpenCV that easyocr uses, so only the model is taken). Its sha256 is checked aga
 models/manifest.json before it is loaded.
 
 DB finds words and lines well, also faint and small ones, but not a lone character ("Y", one
-digit): ``TextAndMarks`` pairs it with CRAFT, which gets the closer looks at lone marks.
+digit): ``TextAndMarks`` pairs it with CRAFT, which gets the closer looks at lone marks. DB also
+marks some image structures (an ultrasound sector, a disc) as one tall "line"; such a box is
+looked at again at half the scale, where large text has the height of a line and structures stay
+too tall.
 
 Post-processing follows PaddleOCR's ``DBPostProcess`` (threshold 0.3, 2x2 dilation, box score
 over the component >= 0.5, boxes grown by area * UNCLIP / perimeter), with axis-aligned boxes.
@@ -37,7 +40,8 @@ MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
 MAX_COMPONENTS = 1000
 CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
 STRIDE = 32  # the network's input sides are multiples of this
-TALL = 64  # a "line" taller than this (in network pixels) may be an image structure: CRAFT decides
+TALL = 64  # a "line" taller than this (in network pixels) is looked at again at half the scale
+MIN_SCALE = 0.25  # ... down to this scale
 
 
 def model_bytes() -> tuple[Path, bytes]:
@@ -129,19 +133,34 @@ class DbDetector:
 
     def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
         height, width = images[0].shape[:2]
-        batch, _, _ = _input(images, magnify or self.scale(images[0]))
+        scale = magnify or self.scale(images[0])
+        batch, _, _ = _input(images, scale)
         maps = self.session.run(None, {self._input: batch})[0]
-        return [boxes_from_map(probability[0], width, height) for probability in maps]
+        found = [boxes_from_map(probability[0], width, height) for probability in maps]
+        return [self._lines(image, boxes, scale) for image, boxes in zip(images, found)]
+
+    def _lines(self, image: np.ndarray, boxes: list[Box], scale: float) -> list[Box]:
+        """``boxes`` with each "line" taller than TALL looked at again, with its surroundings, at
+        half the scale: large text then has the height of a line and is kept; what is still too
+        tall (an ultrasound sector, a disc: DB marks some image structures) is not text."""
+        out = [box for box in boxes if (box[3] - box[1]) * scale <= TALL]
+        for box in boxes:
+            if (box[3] - box[1]) * scale <= TALL or scale <= MIN_SCALE:
+                continue
+            x0, y0, x1, y1 = _around(image.shape, box)
+            half = scale / 2
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            batch, _, _ = _input([crop], half)
+            probability = self.session.run(None, {self._input: batch})[0][0, 0]
+            out.extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
+                       for a0, b0, a1, b1 in boxes_from_map(probability, x1 - x0, y1 - y0)
+                       if (b1 - b0) * half <= TALL)
+        return out
 
 
 class TextAndMarks:
     """Two detectors as one: ``text`` (called like any detector) finds words and lines, ``marks``
-    gets the closer looks at lone characters (scrubber/detect/find.py).
-
-    DB also marks some image structures as one tall "line" (an ultrasound sector, a disc): a box
-    taller than TALL (in pixels the network sees) is handed to ``marks``, which looks at that crop
-    and decides what in it is text; so large text is still found, at CRAFT's price, only there.
-    """
+    gets the closer looks at lone characters and a clip's static layer (scrubber/detect/find.py)."""
 
     def __init__(self, text, marks) -> None:
         self.text, self.marks = text, marks
@@ -151,23 +170,12 @@ class TextAndMarks:
         self.crop_zoom = getattr(text, "crop_zoom", 1.0)
 
     def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
-        found = self.text(images, magnify=magnify)
-        tall: list[tuple[int, Box, float]] = []
-        for index, (image, boxes) in enumerate(zip(images, found)):
-            scale = magnify or self.text.scale(image)
-            high = [(box[3] - box[1]) * scale > TALL for box in boxes]
-            tall.extend((index, _around(image.shape, box), scale) for box, h in zip(boxes, high) if h)
-            found[index] = [box for box, h in zip(boxes, high) if not h]
-        for index, (x0, y0, x1, y1), scale in tall:  # at the whole image's scale, not a small crop's
-            crop = np.ascontiguousarray(images[index][y0:y1, x0:x1])
-            found[index].extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
-                                for a0, b0, a1, b1 in self.marks([crop], magnify=scale)[0])
-        return found
+        return self.text(images, magnify=magnify)
 
 
 def _around(shape: tuple[int, ...], box: Box) -> Box:
-    """``box`` with a margin of a quarter of its height, clipped to the image: CRAFT sees a shape
-    with its surroundings, as in the whole image (a disc filling a crop looks like a letter O)."""
+    """``box`` with a margin of a quarter of its height, clipped to the image: a shape is seen with
+    its surroundings, as in the whole image (a disc filling a crop looks like a letter O)."""
     x0, y0, x1, y1 = box
     margin = max(16, (y1 - y0) // 4)
     return max(0, x0 - margin), max(0, y0 - margin), min(shape[1], x1 + margin), min(shape[0], y1 + margin)

@@ -226,12 +226,14 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
 
 
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
-             detector: Detector) -> list[Detection]:
+             detector: Detector, image_regions: Sequence[Box] = ()) -> list[Detection]:
     """Detections on a single image of a layout seen before.
 
     The reference's boxes carry over where the image shows the same. OCR looks only at crops of
     what differs: large changed areas whole, text-sized places (also those only the enhanced
-    rendering shows: faint text) in the full and the enhanced rendering. A box that only an extra
+    rendering shows: faint text) in the full and the enhanced rendering. A calibrated image region
+    (ultrasound) in which anything changed counts as one changed area: it is looked at whole, not
+    as many places where the speckle moved. A box that only an extra
     rendering found is looked at again in that rendering: such finds are the least certain, and
     carrying one over unchecked would blank a text-free image; once confirmed, it carries over
     as it was (the same image gives the same output whether it came first or not).
@@ -260,7 +262,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     found.extend(Detection(d.box, CARRIED, d.rendering) for i, d in enumerate(checked)
                  if _covered(d.box, seen.get(i, [])))
     difference = cv2.absdiff(grey, before)
-    area = image_area(difference > TOLERANCE)
+    changed = difference > TOLERANCE
+    area = image_area(changed)
+    for x0, y0, x1, y1 in image_regions:
+        if changed[y0:y1, x0:x1].any():
+            area[y0:y1, x0:x1] = True
     for box in components(area, (1, 1)):
         looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
     enhanced = cv2.cvtColor(rendered["enhanced"], cv2.COLOR_RGB2GRAY)
@@ -270,7 +276,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
     found.extend(d for _, d in looks.run())
     closer = _Looks(_marks(detector))
-    _closer_look(image, 0, [d.box for d in found], closer)
+    # a mark that looks as it did in the reference had its closer look there (what it found, if
+    # anything, carried over above)
+    _closer_look(image, 0, [d.box for d in found], closer, lambda box: not _same_content(grey, before, box))
     found.extend(d for _, d in closer.run())
     return found
 
@@ -339,12 +347,14 @@ def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detec
 
     ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
     appears there in some frames only is found in the key frame or by the proposer, not looked
-    for frame by frame. ``reference`` is an image of the same layout seen before: a single image
+    for frame by frame; in a series they are the area that changes from image to image.
+    ``reference`` is an image of the same layout seen before: a single image
     is then compared with it instead of getting the full OCR pass. ``full`` may be any array-like
     of RGB frames indexed by frame (a lazy rendering); ``grey``, when given, is its luminance.
     """
     if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
-        return [_against(reference, full[0], None if window is None else window[0], policy, detector)]
+        return [_against(reference, full[0], None if window is None else window[0], policy, detector,
+                         image_regions)]
     if full.shape[0] == 1 or "full" not in policy.renderings:
         return _single(full, window, policy, detector)
     return _clip(full, window, policy, detector, image_regions, grey)
