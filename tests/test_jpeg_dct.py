@@ -9,7 +9,7 @@ from pydicom.encaps import generate_frames
 
 import libjpeg
 
-from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, redact_frame
+from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, huffman_tables, redact_frame
 
 from .util import dilate
 
@@ -136,3 +136,15 @@ def test_unsupported_input_raises_value_error() -> None:
         redact_frame(good[2:], _mask(100, 100))
     with pytest.raises(ValueError):
         redact_frame(good[: len(good) // 2], _mask(100, 100))
+
+
+def test_standard_huffman_tables_are_kept_and_untouched_blocks_cost_what_they_did():
+    """color3d codes with ITU T.81 Annex K's tables: the output keeps them (not re-optimised),
+    so a frame with one small box keeps its size within 1 %."""
+    fragment, _ = _frame("color3d_jpeg_baseline.dcm", 0)
+    mask = np.zeros((480, 640), bool)
+    mask[200:210, 300:310] = True
+    out, grown = redact_frame(fragment, mask)
+    assert huffman_tables(out) == huffman_tables(fragment) and len(huffman_tables(out)) == 4
+    assert grown.sum() < 0.01 * grown.size
+    assert abs(len(out) - len(fragment)) <= 0.01 * len(fragment), (len(out), len(fragment))

@@ -4,7 +4,9 @@ Decoding a lossy JPEG and encoding it again loses information in every block of 
 (generation loss). Here only the 8x8 blocks of the MCUs that touch the mask are rewritten as
 flat black blocks; every other block keeps its quantised coefficients bit for bit, and the
 quantisation tables, sampling factors, component ids and APPn/COM segments are kept. Only the
-Huffman coding is redone (optimised tables, which is lossless).
+Huffman coding is redone (lossless): with the standard tables of ITU T.81 Annex K when the input
+used them (most encoders do, so the tables and the cost of each untouched block stay as they
+were), else with tables optimised for the new frame.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ SOI = b"\xff\xd8"
 SOF_LOSSY_8BIT = (0xC0, 0xC1)
 SOF_OTHER = (0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 SOS = 0xDA
+DHT = 0xC4
 COM = 0xFE
 ADOBE = b"Adobe"
 
@@ -98,6 +101,21 @@ def _header(data: bytes) -> _Header:
     if len(components) not in (1, 3):
         raise ValueError(f"{len(components)}-component JPEG is not supported")
     return _Header(precision, components, tuple(keep), adobe, jfif)
+
+
+def huffman_tables(data: bytes) -> dict[int, bytes]:
+    """The Huffman tables a JPEG stream defines, by class and id (Tc << 4 | Th): counts and
+    symbols, however they are split into DHT segments."""
+    tables: dict[int, bytes] = {}
+    for marker, seg in _segments(data):
+        if marker != DHT:
+            continue
+        body, i = seg[4:], 0
+        while i + 17 <= len(body):
+            end = i + 17 + sum(body[i + 1:i + 17])
+            tables[body[i]] = bytes(body[i + 1:end])
+            i = end
+    return tables
 
 
 def _is_rgb(header: _Header) -> bool:
@@ -243,12 +261,16 @@ def redact_frame(
             blocks[:rows, :cols] = per_mcu[:rows, :cols]
             plane[blocks] = 0
             plane[blocks, 0, 0] = dc
-        try:
-            jpeg.write_dct(dst, flags=["+OPTIMIZE_CODING"])
-        except (IOError, OSError) as exc:
-            raise ValueError(f"libjpeg cannot write the coefficients: {exc}") from exc
-        with open(dst, "rb") as fh:
-            written = fh.read()
+        written = b""
+        for flags in (["-OPTIMIZE_CODING"], ["+OPTIMIZE_CODING"]):
+            try:
+                jpeg.write_dct(dst, flags=flags)
+            except (IOError, OSError) as exc:
+                raise ValueError(f"libjpeg cannot write the coefficients: {exc}") from exc
+            with open(dst, "rb") as fh:
+                written = fh.read()
+            if huffman_tables(written) == huffman_tables(fragment):
+                break  # the input's own (standard) tables: the archive gets its coding back
     out = _splice(header, written)
     _verify(fragment, out, mask, grown, rgb)
     return out, grown
