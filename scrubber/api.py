@@ -14,6 +14,7 @@ from .files import scrub_file
 from .naming import RENAMES, Rename
 from .pipeline import ScrubResult, scrub_dataset
 from .policy import Policy
+from .urls import is_url
 
 __all__ = ["Policy", "ScrubResult", "FileReport", "RunSummary", "scrub_dataset", "scrub_file",
            "scrub_paths", "default_quarantine", "default_audit"]
@@ -50,6 +51,10 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
     started = time.perf_counter()
     policy = policy or Policy()
+    paths = list(paths)
+    if any(is_url(p) for p in paths):
+        raise ValueError("URL inputs are read by the Dask runner: scrubber run URL... -o OUT --dask local "
+                         "(or scrubber.dask.scrub_paths)")
     inputs = [Path(p) for p in paths]
     out_dir = Path(out_dir)
     quarantine = Path(quarantine) if quarantine is not None else default_quarantine(out_dir)

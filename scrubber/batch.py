@@ -23,7 +23,7 @@ from .read import is_dicomdir
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    src: Path
+    src: Path | str  # a str is an fsspec URL (scrubber/urls.py; the Dask runner only)
     rel: str
 
 
@@ -51,12 +51,14 @@ class RunSummary:
         return all(r.decision == "delivered" for r in self.reports)
 
 
-def walk(inputs: Iterable[Path]) -> tuple[list[Job], list[str]]:
-    """Files under the inputs, with their output-relative paths; DICOMDIRs listed apart (skipped)."""
+def walk(inputs: Iterable[Path], prefix_roots: bool | None = None) -> tuple[list[Job], list[str]]:
+    """Files under the inputs, with their output-relative paths; DICOMDIRs listed apart (skipped).
+    A folder's own name goes in front of its files' paths when there are several inputs (or when
+    ``prefix_roots`` says so)."""
     inputs = [Path(p) for p in inputs]
     jobs: list[Job] = []
     skipped: list[str] = []
-    prefix_roots = len(inputs) > 1
+    prefix_roots = len(inputs) > 1 if prefix_roots is None else prefix_roots
     for root in inputs:
         if not root.exists():
             raise FileNotFoundError(f"input {root} does not exist")
@@ -70,12 +72,17 @@ def walk(inputs: Iterable[Path]) -> tuple[list[Job], list[str]]:
                 skipped.append(rel)
             else:
                 jobs.append(Job(path, rel))
+    check_unique(jobs)
+    return jobs, skipped
+
+
+def check_unique(jobs: Iterable[Job]) -> None:
+    """Refuse two inputs that map to one output path."""
     seen: set[str] = set()
     for job in jobs:
         if job.rel in seen:
             raise ValueError(f"two inputs map to the same output path {job.rel}")
         seen.add(job.rel)
-    return jobs, skipped
 
 
 def _tree(root: Path) -> Iterator[Path]:

@@ -17,7 +17,9 @@ which file of its layout came first. So that a cluster gives the same boxes:
   a task carries only paths and the Policy (which holds the key: use a trusted network or TLS).
 
 Workers read the inputs and write outputs, quarantine and QA files themselves, directly under the
-given folders: every worker must see the same paths (one machine, or a shared file system). The
+given folders: every worker must see the same paths (one machine, or a shared file system). Inputs
+may also be fsspec URLs (``s3://bucket/export/``, ``file:///data``; scrubber/urls.py): the client
+lists them and reads their headers, and the worker that scrubs a file fetches it first. The
 client writes the audit. A task may run again when its worker dies; it then rewrites the same
 files (an output path is claimed per input, not per attempt). A group whose task fails for good
 is reported file by file as ``worker_failed`` and its inputs are quarantined; outputs that the
@@ -29,6 +31,8 @@ interleaved the two may forget a layout at different files.
 """
 from __future__ import annotations
 
+import contextlib
+import posixpath
 import re
 import shutil
 import tempfile
@@ -43,12 +47,14 @@ from distributed import Client, LocalCluster, as_completed
 
 from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
-from scrubber.batch import Job, RunSummary, check_layout, failed_report, init_worker, run_job, walk
+from scrubber.batch import (Job, RunSummary, check_layout, check_unique, failed_report, init_worker, run_job,
+                            walk)
 from scrubber.detect.layouts import MAX_LAYOUTS, memory
 from scrubber.detect.ocr import default_threads
 from scrubber.naming import RENAMES, Rename
 from scrubber.policy import Policy
 from scrubber.quiet import no_warnings
+from scrubber.urls import is_url, list_url, local_copy, open_url
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
            "TABLE_COLUMNS", "check_address", "scrub_group", "warm_up"]
@@ -86,7 +92,7 @@ def connect(address: str) -> Iterator[Client]:
         yield client
 
 
-def _header_key(path: Path, policy: Policy) -> tuple | None:
+def _header_key(path: Path | str, policy: Policy) -> tuple | None:
     """The layout key the pipeline will use for this file, from its header; None when the file does
     not take part in layout reuse (multi-frame, unreadable header, reuse off)."""
     import pydicom
@@ -97,8 +103,8 @@ def _header_key(path: Path, policy: Policy) -> tuple | None:
     if not policy.reuse_layouts:
         return None
     try:
-        with no_warnings():
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        with no_warnings(), (open_url(path) if is_url(path) else contextlib.nullcontext(path)) as source:
+            ds = pydicom.dcmread(source, stop_before_pixels=True)
             if int(ds.get("NumberOfFrames") or 1) != 1:
                 return None
             return layout_key(ds, policy, image_regions(ds).boxes)
@@ -136,7 +142,41 @@ def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path
     ``share``: worker processes on each host, which split its cores between their detectors."""
     memory().clear()
     init_worker(detector_threads(policy, share))
-    return [run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+    return [_run_fetched(job, out_dir, policy, quarantine, qa, rename, claims) if is_url(job.src)
+            else run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+
+
+def _run_fetched(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
+                 rename: Rename, claims: Path) -> FileReport:
+    """A URL input: scrubbed from a private local copy (a quarantined file gets the copy's bytes)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            path = stack.enter_context(local_copy(str(job.src)))
+        except Exception as exc:  # any storage error: this file fails, the batch goes on
+            return failed_report(job, "unreadable", f"cannot fetch the input ({type(exc).__name__})", None)
+        return run_job(Job(path, job.rel), out_dir, policy, quarantine, qa, rename, claims)
+
+
+def _jobs(paths: Iterable[str | Path]) -> tuple[list[Job], list[str]]:
+    """Jobs for local paths (``batch.walk``) and fsspec URLs (``urls.list_url``), in input order;
+    a folder's name goes in front of its files' paths when there are several inputs."""
+    paths = list(paths)
+    prefix = len(paths) > 1
+    jobs: list[Job] = []
+    skipped: list[str] = []
+    for item in paths:
+        if is_url(item):
+            for url, rel in list_url(item, prefix):
+                if posixpath.basename(rel).upper() == "DICOMDIR":
+                    skipped.append(rel)
+                else:
+                    jobs.append(Job(url, rel))
+        else:
+            found, passed = walk([Path(item)], prefix)
+            jobs.extend(Job(job.src.absolute(), job.rel) for job in found)  # workers may start elsewhere
+            skipped.extend(passed)
+    check_unique(jobs)
+    return jobs, skipped
 
 
 def detector_threads(policy: Policy, share: int) -> int:
@@ -177,14 +217,14 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
     started = time.perf_counter()
     policy = policy or Policy()
-    inputs = [Path(p) for p in paths]
+    paths = list(paths)
+    inputs = [Path(p) for p in paths if not is_url(p)]
     out_dir = Path(out_dir).absolute()
     quarantine = Path(quarantine).absolute() if quarantine is not None else default_quarantine(out_dir)
     audit = Path(audit) if audit is not None else default_audit(out_dir)
     qa_dir = Path(qa).absolute() if qa is not None else None
     check_layout(inputs, out_dir, [quarantine, qa_dir])
-    jobs, skipped = walk(inputs)
-    jobs = [Job(job.src.absolute(), job.rel) for job in jobs]  # workers may start elsewhere
+    jobs, skipped = _jobs(paths)
     if on_start is not None:
         on_start(len(jobs))
     claims = _claims_folder(out_dir)

@@ -228,3 +228,46 @@ def test_an_output_path_is_claimed_once_per_input(tmp_path):
 def test_warm_up_loads_one_detector_in_every_worker(client):
     loaded = on_dask.warm_up(client, Policy(device="cpu", key=KEY))
     assert len(loaded) == 2 and len(set(loaded.values())) == 1
+
+
+def test_fsspec_urls_give_the_same_outputs_as_local_paths(tmp_path, client):
+    """A folder named by a file:// URL goes through fsspec (listing, headers, fetch on the worker):
+    the same outputs, quarantine and audit as the same folder given as a path."""
+    inputs = _inputs(tmp_path)
+    by_path = on_dask.scrub_paths([inputs], tmp_path / "paths", Policy(device="cpu", key=KEY), client=client)
+    by_url = on_dask.scrub_paths([inputs.as_uri()], tmp_path / "urls", Policy(device="cpu", key=KEY),
+                                 client=client)
+    assert [r.rel for r in by_url.reports] == [r.rel for r in by_path.reports]
+    assert [(r.decision, r.reason_code, r.boxes) for r in by_url.reports] == \
+        [(r.decision, r.reason_code, r.boxes) for r in by_path.reports]
+    assert "layout-reference" in next(r for r in by_url.reports if r.rel == "series/b.dcm").detectors
+    assert _files(tmp_path / "urls") == _files(tmp_path / "paths")
+    assert _files(tmp_path / "urls.quarantine") == _files(tmp_path / "paths.quarantine")
+    assert _audit(tmp_path / "urls.audit.jsonl") == _audit(tmp_path / "paths.audit.jsonl")
+    assert sorted(p.name for p in (tmp_path / "in").rglob("*")) == sorted(p.name for p in inputs.rglob("*"))
+
+
+def test_urls_and_paths_mixed_are_prefixed_by_their_folder(tmp_path):
+    from scrubber.dask import _jobs
+
+    inputs = _inputs(tmp_path, quarantined=False)
+    jobs, _ = _jobs([inputs.as_uri() + "/series", str(inputs / "US1_J2KR.dcm")])
+    assert [(type(j.src).__name__, j.rel) for j in jobs] == \
+        [("str", "series/a.dcm"), ("str", "series/b.dcm"), ("PosixPath", "US1_J2KR.dcm")]
+
+
+def test_a_missing_url_or_unknown_protocol_is_a_usage_error(tmp_path):
+    missing = (tmp_path / "nowhere").as_uri()
+    assert main(["run", missing, "-o", str(tmp_path / "out"), "--dask", "local"]) == 2
+    assert main(["run", "nosuchprotocol://x/y", "-o", str(tmp_path / "out"), "--dask", "local"]) == 2
+    with pytest.raises(ValueError, match="Dask runner"):
+        scrub_paths([missing], tmp_path / "out")
+
+
+def test_a_url_that_cannot_be_fetched_fails_alone(tmp_path):
+    from scrubber.batch import Job
+
+    report = on_dask._run_fetched(Job((tmp_path / "gone.dcm").as_uri(), "gone.dcm"), tmp_path / "out",
+                                  Policy(device="cpu"), tmp_path / "q", None, "keep", tmp_path)
+    assert report.decision == "failed" and report.reason_code == "unreadable"
+    assert str(tmp_path) not in report.reason
