@@ -359,3 +359,40 @@ def test_an_instance_that_cannot_be_cleaned_is_quarantined_never_delivered(gatek
     totals = gatekeeper.status()
     assert totals["quarantined"] == 1 and totals["delivered"] == 1 and totals["pending"] == 0
     assert "decision=quarantined seconds=" in gatekeeper.text() and "reason=inconsistent_image" in gatekeeper.text()
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+@needs_dcmtk
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls_ca_admits_only_callers_with_a_certificate_it_signed(tmp_path):
+    """--tls-ca: a caller without a certificate, or with one the CA did not sign, gets no
+    association; one whose certificate the CA signed does (dcmtk's echoscu as the caller)."""
+    def pair(name: str, subject: str, signed_by: str | None) -> None:
+        if signed_by is None:
+            _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", subject,
+                     "-keyout", str(tmp_path / f"{name}.key"), "-out", str(tmp_path / f"{name}.pem"))
+            return
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", str(tmp_path / f"{name}.key"),
+                 "-out", str(tmp_path / f"{name}.csr"))
+        _openssl("x509", "-req", "-in", str(tmp_path / f"{name}.csr"), "-CA", str(tmp_path / f"{signed_by}.pem"),
+                 "-CAkey", str(tmp_path / f"{signed_by}.key"), "-CAcreateserial", "-days", "1",
+                 "-out", str(tmp_path / f"{name}.pem"))
+
+    pair("server", "/CN=localhost", None)
+    pair("ca", "/CN=scrubber test CA", None)
+    pair("client", "/CN=SENDER", "ca")
+    pair("stranger", "/CN=SENDER", None)
+    (tmp_path / "key").write_text(KEY + "\n")
+    node = Serve(tmp_path, free_port(), "--out", "out", "--spool", "spool", "--tls-cert", "server.pem",
+                 "--tls-key", "server.key", "--tls-ca", "ca.pem")
+    node.start()
+    try:
+        trust = ("+cf", str(tmp_path / "server.pem"))
+        assert echoscu(node.port, "+tls", str(tmp_path / "client.key"), str(tmp_path / "client.pem"), *trust) == 0
+        assert echoscu(node.port, "+tla", *trust) != 0
+        assert echoscu(node.port, "+tls", str(tmp_path / "stranger.key"), str(tmp_path / "stranger.pem"), *trust) != 0
+    finally:
+        assert node.stop() == 0
