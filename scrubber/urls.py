@@ -1,7 +1,7 @@
 """Inputs named by fsspec URLs (s3://, gs://, az://, https://, file://, ...) for the Dask runner.
 
 An archive export often sits in object storage, not on a file system every worker mounts. The
-client lists the files under each URL (sorted, as ``batch.walk`` sorts a folder) and reads their
+client lists the files under each URL (in ``batch.walk``'s order) and reads their
 headers to group them by layout; the worker that scrubs a file copies it to a private temporary
 file first, so the pipeline reads a local file as always, and removes the copy afterwards.
 Outputs, quarantine and QA files still go to folders that the workers share. Credentials come
@@ -38,7 +38,8 @@ def _filesystem(url: str):
 
 def list_url(url: str, prefix: bool) -> list[tuple[str, str]]:
     """(file URL, output-relative path) for the file at ``url`` or every file under it, in the
-    order ``batch.walk`` lists a folder (layout groups depend on it); ``prefix`` puts the folder's own name in front (several inputs, as ``batch.walk`` does)."""
+    order ``batch.walk`` lists a folder (layout groups depend on it); ``prefix`` puts the folder's
+    own name in front (several inputs, as ``batch.walk`` does)."""
     fs, root = _filesystem(url)
     root = root.rstrip("/")
     if not fs.exists(root):

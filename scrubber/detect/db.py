@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -30,12 +31,16 @@ from .boxes import Box
 from .craft_post import MAX_MAGNIFY
 from .models import ModelError, manifest
 
+if TYPE_CHECKING:
+    from .registry import Detector
+
 MODEL = "ch_PP-OCRv4_det_infer.onnx"
 NAME = "db"
 THRESHOLD = 0.3  # probability above which a pixel is text
 BOX_THRESHOLD = 0.5  # mean probability over a component for it to be a box
-UNCLIP = 1.3  # a box grows by area * UNCLIP / perimeter on each side (DB shrinks its text kernels; PaddleOCR
-# uses 1.6, which on the annotated set grew boxes past the text for no gain in recall: scrubber pads boxes itself)
+# A box grows by area * UNCLIP / perimeter on each side (DB shrinks its text kernels). PaddleOCR uses
+# 1.6, which on the annotated set grew boxes past the text for no gain in recall; scrubber pads boxes.
+UNCLIP = 1.3
 MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
 MAX_COMPONENTS = 1000
 CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
@@ -56,7 +61,7 @@ def model_bytes() -> tuple[Path, bytes]:
     return path, data
 
 
-def _input(images: Sequence[np.ndarray], scale: float) -> tuple[np.ndarray, int, int]:
+def _input(images: Sequence[np.ndarray], scale: float) -> np.ndarray:
     """RGB images of one shape -> (N, 3, H, W) float32 (BGR, scaled to [-1, 1]) at ``scale``,
     sides rounded to STRIDE."""
     height, width = images[0].shape[:2]
@@ -68,7 +73,7 @@ def _input(images: Sequence[np.ndarray], scale: float) -> tuple[np.ndarray, int,
         batch[index] = resized[:, :, ::-1].transpose(2, 0, 1)
     batch *= 2.0 / 255.0
     batch -= 1.0
-    return batch, rows, cols
+    return batch
 
 
 def boxes_from_map(probability: np.ndarray, width: int, height: int) -> list[Box]:
@@ -134,7 +139,7 @@ class DbDetector:
     def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
         height, width = images[0].shape[:2]
         scale = magnify or self.scale(images[0])
-        batch, _, _ = _input(images, scale)
+        batch = _input(images, scale)
         maps = self.session.run(None, {self._input: batch})[0]
         found = [boxes_from_map(probability[0], width, height) for probability in maps]
         return [self._lines(image, boxes, scale) for image, boxes in zip(images, found)]
@@ -150,7 +155,7 @@ class DbDetector:
             x0, y0, x1, y1 = _around(image.shape, box)
             half = scale / 2
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-            batch, _, _ = _input([crop], half)
+            batch = _input([crop], half)
             probability = self.session.run(None, {self._input: batch})[0][0, 0]
             out.extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
                        for a0, b0, a1, b1 in boxes_from_map(probability, x1 - x0, y1 - y0)
@@ -162,7 +167,7 @@ class TextAndMarks:
     """Two detectors as one: ``text`` (called like any detector) finds words and lines, ``marks``
     gets the closer looks at lone characters and a clip's static layer (scrubber/detect/find.py)."""
 
-    def __init__(self, text, marks) -> None:
+    def __init__(self, text: DbDetector, marks: Detector) -> None:
         self.text, self.marks = text, marks
         self.name = text.name
         self.backend = text.backend if marks.backend == text.backend else f"{text.backend}+{marks.backend}"
