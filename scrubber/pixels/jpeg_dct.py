@@ -195,8 +195,10 @@ def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rg
     old, new = _decode(before), _decode(after)
     if old.shape != new.shape or old.shape[:2] != mask.shape:
         raise ValueError(f"decoded shape changed: {old.shape} -> {new.shape} (mask {mask.shape})")
-    outside = ~dilate(grown, HALO)
-    if not np.array_equal(old[outside], new[outside]):
+    differs = old != new
+    if differs.ndim == 3:
+        differs = differs.any(axis=2)
+    if (differs & ~dilate(grown, HALO)).any():  # no copies of the pixels outside: this runs per frame
         raise ValueError("pixels outside the redacted blocks changed")
     inside = new[mask].astype(np.int32)
     if inside.size == 0:
