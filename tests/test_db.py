@@ -101,3 +101,20 @@ def test_large_text_is_kept_and_a_disc_is_not_text(lines):
     assert any(x0 <= left + slack and x1 >= right - slack and y0 <= top + slack and y1 >= bottom - slack
                for x0, y0, x1, y1 in found), found
     assert not any(x0 < 560 and x1 > 400 and y0 < 380 and y1 > 220 for x0, y0, x1, y1 in found), found
+
+
+def test_a_large_page_goes_through_in_tiles_and_a_line_across_a_tile_edge_is_covered(lines, monkeypatch):
+    """A scanned page larger than a tile: small print keeps its size (no scaling down), and a
+    line that a tile's edge cuts is whole in the overlapping tile."""
+    calls: list[tuple[int, ...]] = []
+    run = lines._run
+    monkeypatch.setattr(lines, "_run", lambda images, scale: calls.append(images[0].shape) or run(images, scale))
+    image = np.zeros((2600, 2600, 3), np.uint8)
+    cv2.putText(image, "DOE JANE", (1980, 1000), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    rows, cols = np.nonzero(image[..., 0])
+    found = lines([image])[0]
+    assert len(calls) == 4 and all(max(shape[:2]) <= db.TILE for shape in calls)
+    covered = np.zeros(image.shape[:2], bool)
+    for x0, y0, x1, y1 in found:
+        covered[y0:y1, x0:x1] = True
+    assert covered[rows, cols].mean() > 0.97

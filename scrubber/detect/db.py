@@ -45,6 +45,8 @@ MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
 MAX_COMPONENTS = 1000
 CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
 STRIDE = 32  # the network's input sides are multiples of this
+TILE = 2048  # images larger than this on a side (in network pixels) go through in overlapping tiles
+OVERLAP = 128  # tiles overlap by this (network pixels): a line cut by one tile's edge is whole in the next
 TALL = 64  # a "line" taller than this (in network pixels) is looked at again at half the scale
 MIN_SCALE = 0.25  # ... down to this scale
 
@@ -128,6 +130,11 @@ class DbDetector:
         start = 0
         while start < len(images):
             shape = images[start].shape
+            scale = magnify or self.scale(images[start])
+            if max(shape[:2]) * scale > TILE:
+                results.append(self._tiled(images[start], scale))
+                start += 1
+                continue
             end = start + 1
             while (end < len(images) and images[end].shape == shape
                    and (end - start + 1) * shape[0] * shape[1] <= self.batch_pixels):
@@ -143,6 +150,20 @@ class DbDetector:
         maps = self.session.run(None, {self._input: batch})[0]
         found = [boxes_from_map(probability[0], width, height) for probability in maps]
         return [self._lines(image, boxes, scale) for image, boxes in zip(images, found)]
+
+    def _tiled(self, image: np.ndarray, scale: float) -> list[Box]:
+        """A large image (a scanned page) in overlapping tiles at full resolution: memory stays
+        bounded (the network's activations grow with the pixels) and small print keeps its size,
+        which scaling the page down would not."""
+        side, step = int(TILE / scale), int((TILE - OVERLAP) / scale)
+        height, width = image.shape[:2]
+        out: set[Box] = set()
+        for top in range(0, max(1, height - int(OVERLAP / scale)), step):
+            for left in range(0, max(1, width - int(OVERLAP / scale)), step):
+                tile = np.ascontiguousarray(image[top:top + side, left:left + side])
+                found = self._run([tile], scale)[0]
+                out.update((x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in found)
+        return sorted(out)
 
     def _lines(self, image: np.ndarray, boxes: list[Box], scale: float) -> list[Box]:
         """``boxes`` with each "line" taller than TALL looked at again, with its surroundings, at
