@@ -102,3 +102,34 @@ def test_either_order_of_one_layout_gives_full_recall(fresh_memory, detector, fi
         assert score.unchanged
     else:
         assert score.removed == score.boxes, [(m.index, m.style) for m in score.missed]
+
+
+def _color3d_frame_as_rgb(index: int, label: str | None = None) -> pydicom.Dataset:
+    """Frame ``index`` of color3d as a single-frame RGB image (Explicit VR LE), calibration kept;
+    ``label`` burned in white inside the calibrated image region."""
+    from pydicom.pixels import convert_color_space
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    clip = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    rgb = np.ascontiguousarray(convert_color_space(clip.pixel_array[index], clip.PhotometricInterpretation, "RGB"))
+    if label:
+        cv2.putText(rgb, label, (250, 250), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    ds = copy.deepcopy(clip)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PhotometricInterpretation, ds.PlanarConfiguration, ds.NumberOfFrames = "RGB", 0, 1
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.PixelData = rgb.tobytes()
+    return ds
+
+
+def test_a_label_new_in_the_calibrated_region_of_a_later_image_is_found(fresh_memory, detector):
+    """In a series the calibrated image region changes from image to image and is looked at as one
+    area: a label burned into it in a later image (not in the reference) is blanked."""
+    policy = Policy(device="cpu")
+    scrub_dataset(_color3d_frame_as_rgb(0), policy, detector)
+    later = _color3d_frame_as_rgb(60, "LIVER L1")
+    result = scrub_dataset(later, policy, detector)
+    assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
+    (width, height), base = cv2.getTextSize("LIVER L1", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    text = result.dataset.pixel_array[250 - height:250 + base, 250:250 + width]
+    assert float((text.max(axis=2) <= 5).mean()) > 0.99
