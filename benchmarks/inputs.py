@@ -15,7 +15,7 @@ import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data" / "dicom"
@@ -27,6 +27,23 @@ KINDS: dict[str, str] = {
     "sc16": "1024x768 16-bit SC (sample_data sc_16bit, 12 bits stored, resized; Explicit VR LE)",
     "report": "report screenshot (sample_data sc_screenshot, 800x600 RGB, RLE Lossless)",
 }
+
+
+def secondary_capture(pixels: np.ndarray, patient_name: str, patient_id: str) -> pydicom.Dataset:
+    """A Secondary Capture image (Explicit VR LE, new UIDs) around 8-bit grey ``pixels``, with a
+    patient name and ID in the header (the node benchmark and its tests send these)."""
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.PatientName, ds.PatientID, ds.Modality = patient_name, patient_id, "OT"
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(pixels, np.uint8).tobytes()
+    return ds
 
 
 def _fresh(ds: pydicom.Dataset) -> pydicom.Dataset:

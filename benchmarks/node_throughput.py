@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import generate_uid
 
+from inputs import secondary_capture
 from machine import machine, save, versions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,18 +57,7 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 def sc_image(path: Path, index: int) -> None:
     pixels = np.full((128, 128), 30, np.uint8)
     cv2.putText(pixels, f"ID {100000 + index}", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.PatientName, ds.PatientID, ds.Modality = "DOE^JANE", "BENCH1", "OT"
-    ds.Rows = ds.Columns = 128
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    secondary_capture(pixels, "DOE^JANE", "BENCH1").save_as(path, enforce_file_format=True)
 
 
 def us_frame(path: Path, index: int) -> None:

@@ -21,8 +21,6 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from scrubber.header.pseudonym import uid_for
 from contextlib import contextmanager
@@ -33,6 +31,9 @@ from scrubber.node.spool import Spool
 from scrubber.pixels.syntax import rule_for
 
 from .util import ROOT, SAMPLE, data_path
+
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark's SC builder (as test_benchmarks does)
+from inputs import secondary_capture  # noqa: E402
 
 DCMTK = ("storescu", "storescp", "echoscu")
 needs_dcmtk = pytest.mark.skipif(any(shutil.which(t) is None for t in DCMTK),
@@ -62,17 +63,7 @@ def small_sc(path: Path, text: str = "DOE^JOHN", rows: int = 64, cols: int = 96)
     """A small Secondary Capture image with burned-in text and a patient name in the header."""
     pixels = np.full((rows, cols), 40, np.uint8)
     cv2.putText(pixels, text, (4, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 255, 1)
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.PatientName, ds.PatientID, ds.Modality = "DOE^JOHN", "12345", "OT"
-    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, cols, 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    secondary_capture(pixels, "DOE^JOHN", "12345").save_as(path, enforce_file_format=True)
     return path
 
 

@@ -30,6 +30,12 @@ _MEAN = np.array([0.485 * 255.0, 0.456 * 255.0, 0.406 * 255.0], dtype=np.float32
 _STD = np.array([0.229 * 255.0, 0.224 * 255.0, 0.225 * 255.0], dtype=np.float32)
 
 
+def auto_magnify(shape: tuple[int, ...], min_long_side: int) -> float:
+    """How much an image of ``shape`` is magnified before detection: up to ``min_long_side`` on
+    its long side, at most MAX_MAGNIFY, never shrunk (every detector and crop uses this rule)."""
+    return float(min(MAX_MAGNIFY, max(1.0, min_long_side / max(shape[:2]))))
+
+
 def resize_aspect_ratio(image: np.ndarray, square_size: int, interpolation: int,
                         mag_ratio: float = 1.0) -> tuple[np.ndarray, float]:
     """Magnify by ``mag_ratio`` (long side at most ``square_size``), paste on a float32 canvas whose
@@ -161,7 +167,7 @@ class CraftBase:
 
     def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
         height, width = images[0].shape[:2]
-        mag = magnify or min(MAX_MAGNIFY, max(1.0, self.min_long_side / max(height, width)))
+        mag = magnify or auto_magnify(images[0].shape, self.min_long_side)
         batch, ratio = prepare(images, mag)
         scores = self.scores(batch)
         return [boxes_from_scores(score, ratio, width, height, self.thresholds) for score in scores]

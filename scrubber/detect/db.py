@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from .boxes import Box
-from .craft_post import MAX_MAGNIFY
+from .craft_post import auto_magnify
 from .models import ModelError, manifest
 
 if TYPE_CHECKING:
@@ -118,12 +118,12 @@ class DbDetector:
 
         self.min_long_side = min_long_side
         path, data = model_bytes()
-        self.session = load_plain_session(path, threads, data)
+        self.session = load_plain_session(path, data, threads)
         self._input = self.session.get_inputs()[0].name
 
     def scale(self, image: np.ndarray) -> float:
         """The automatic magnification of ``image``."""
-        return min(MAX_MAGNIFY, max(1.0, self.min_long_side / max(image.shape[:2])))
+        return auto_magnify(image.shape, self.min_long_side)
 
     def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
         results: list[list[Box]] = []
@@ -139,13 +139,13 @@ class DbDetector:
             while (end < len(images) and images[end].shape == shape
                    and (end - start + 1) * shape[0] * shape[1] <= self.batch_pixels):
                 end += 1
-            results.extend(self._run(images[start:end], magnify))
+            results.extend(self._run(images[start:end], scale))
             start = end
         return results
 
-    def _run(self, images: Sequence[np.ndarray], magnify: float | None) -> list[list[Box]]:
+    def _run(self, images: Sequence[np.ndarray], scale: float) -> list[list[Box]]:
+        """Images of one shape through the network at ``scale``, tall "lines" looked at again."""
         height, width = images[0].shape[:2]
-        scale = magnify or self.scale(images[0])
         batch = _input(images, scale)
         maps = self.session.run(None, {self._input: batch})[0]
         found = [boxes_from_map(probability[0], width, height) for probability in maps]

@@ -28,7 +28,7 @@ from .boxes import Box, Detection
 from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places, components, image_area,
                      static_layer, strong_places)
-from .craft_post import MAX_MAGNIFY
+from .craft_post import auto_magnify
 from .proposer import propose, text_lines
 from .registry import Detector
 from .renderings import View, darken, enhance, key_frames, views
@@ -101,7 +101,7 @@ def _crop(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> t
 
 def _whole_zoom(image: np.ndarray, policy: Policy) -> float:
     """The magnification of the whole-image pass (small images are magnified)."""
-    return float(min(MAX_MAGNIFY, max(1.0, policy.min_long_side / max(image.shape[:2]))))
+    return auto_magnify(image.shape, policy.min_long_side)
 
 
 def _crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
@@ -254,6 +254,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
         else:
+            # the frame slot carries the box's index in ``checked``: a single image has one frame
             checks.add(len(checked), again, detection.box, zoom, rendering=detection.rendering)
             checked.append(detection)
     seen: dict[int, list[Box]] = {}

@@ -92,13 +92,12 @@ def session_options(threads: int = 0):
     return options
 
 
-def load_plain_session(path: Path, threads: int = 0, data: bytes | None = None):
-    """An onnxruntime session on the CPU (``session_options``) for the model in ``path`` (or its
-    ``data``, already read and checked)."""
+def load_plain_session(path: Path, data: bytes, threads: int = 0):
+    """An onnxruntime session on the CPU (``session_options``) for ``data``, the bytes of the model
+    file ``path`` already read and checked (the bytes checked are the bytes loaded)."""
     ort = _ort()
     try:
-        return ort.InferenceSession(path.read_bytes() if data is None else data, session_options(threads),
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(data, session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"onnxruntime cannot load {path} ({type(exc).__name__}); reinstall scrubber or, for "
                          f"the CRAFT export, delete it and re-export: {EXPORT_COMMAND} --out {path}") from None
@@ -106,7 +105,7 @@ def load_plain_session(path: Path, threads: int = 0, data: bytes | None = None):
 
 def load_session(path: Path, threads: int = 0):
     """A verified CRAFT session: the file matches its sidecar and names the manifest's weights."""
-    session = load_plain_session(path, threads, read_verified(path))  # the bytes checked are the bytes loaded
+    session = load_plain_session(path, read_verified(path), threads)
     expected = manifest()[CRAFT_WEIGHTS]["sha256"]
     named = session.get_modelmeta().custom_metadata_map.get(META_SOURCE_SHA256)
     if named != expected:

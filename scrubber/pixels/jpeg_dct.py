@@ -263,7 +263,7 @@ def redact_frame(
             blocks[:rows, :cols] = per_mcu[:rows, :cols]
             plane[blocks] = 0
             plane[blocks, 0, 0] = dc
-        written = b""
+        written, wanted = b"", huffman_tables(fragment)
         for flags in (["-OPTIMIZE_CODING"], ["+OPTIMIZE_CODING"]):
             try:
                 jpeg.write_dct(dst, flags=flags)
@@ -271,7 +271,7 @@ def redact_frame(
                 raise ValueError(f"libjpeg cannot write the coefficients: {exc}") from exc
             with open(dst, "rb") as fh:
                 written = fh.read()
-            if huffman_tables(written) == huffman_tables(fragment):
+            if huffman_tables(written) == wanted:
                 break  # the input's own (standard) tables: the archive gets its coding back
     out = _splice(header, written)
     _verify(fragment, out, mask, grown, rgb)
