@@ -10,7 +10,8 @@ scrubbed with ``Policy(device="cpu", jpeg_dct=True)``: per-frame PSNR against th
 away from the redaction (outside the boxes grown to whole 16x16 MCUs plus 1 px), output Pixel Data
 size, and the encode stage's time, each against a naive decode + Pillow quality-95 re-encode of
 every frame. Lossless multi-frame files: one box in one frame, ``scrubber.pixels.encode.encode``
-(untouched frames keep their bytes) against pydicom's ``compress`` of the whole redacted array.
+(untouched frames keep their bytes) against pydicom's ``compress`` of the whole redacted array (for
+HTJ2K, which pydicom cannot write, OpenJPH on every frame).
 ``--markdown`` prints the README table from an existing ``--json`` file instead of running.
 """
 from __future__ import annotations
@@ -26,21 +27,23 @@ from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 
+import imagecodecs
 import numpy as np
 import pydicom
 from PIL import Image
 from pydicom.data import get_testdata_file
-from pydicom.encaps import encapsulate
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress
-from pydicom.uid import RLELossless
+from pydicom.uid import HTJ2KLosslessRPCL, RLELossless
 
 from machine import machine, save
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
 from scrubber.pipeline import scrub_dataset
 from scrubber.pixels.decode import decode
-from scrubber.pixels.encode import encode
+from scrubber.pixels import htj2k
+from scrubber.pixels.encode import HTJ2K_SYNTAXES, encode
 from scrubber.pixels.fill import fill_value
 from scrubber.pixels.redact import redact
 from scrubber.policy import Policy
@@ -51,7 +54,7 @@ HALO = 1
 NAIVE_QUALITY = 95
 LOSSLESS = ("emri_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm")
 PACKAGES = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "jpeglib",
-            "numpy", "pillow")
+            "imagecodecs", "numpy", "pillow")
 
 
 def raw_frames(ds: pydicom.Dataset) -> np.ndarray:
@@ -140,6 +143,31 @@ def clip_as_rle() -> pydicom.Dataset:
     return ds
 
 
+def clip_as_htj2k() -> pydicom.Dataset:
+    """The same clip as HTJ2K Lossless RPCL (RGB through the RCT, TLM markers), written by OpenJPH."""
+    ds = pydicom.dcmread(get_testdata_file(CLIP))
+    arr = ds.pixel_array
+    ds.PixelData = encapsulate([imagecodecs.htj2k_encode(frame, reversible=True, rgb=True, tlm=True, tilepart=1)
+                                for frame in arr], has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.PhotometricInterpretation, ds.PlanarConfiguration = "YBR_RCT", 0
+    ds.file_meta.TransferSyntaxUID = HTJ2KLosslessRPCL
+    return ds
+
+
+def compress_all(ds: pydicom.Dataset, array: np.ndarray) -> None:
+    """Every frame encoded again: pydicom's ``compress``, or OpenJPH for HTJ2K (pydicom cannot)."""
+    syntax = ds.file_meta.TransferSyntaxUID
+    if syntax not in HTJ2K_SYNTAXES:
+        compress(ds, syntax, array, generate_instance_uid=False)
+        return
+    count = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    like = list(generate_frames(ds.PixelData, number_of_frames=count))
+    frames = array if count > 1 else array[None]
+    ds.PixelData = encapsulate([htj2k.encode_like(frame, like[i]) for i, frame in enumerate(frames)], has_bot=True)
+
+
 def lossless(name: str, ds: pydicom.Dataset) -> dict[str, object]:
     """One box in the middle frame: encode keeping untouched frames, against compressing them all.
 
@@ -161,7 +189,7 @@ def lossless(name: str, ds: pydicom.Dataset) -> dict[str, object]:
     if int(ds.SamplesPerPixel) > 1:
         every.PlanarConfiguration = 0
     started = time.perf_counter()
-    compress(every, syntax, array, generate_instance_uid=False)
+    compress_all(every, array)
     every_seconds = time.perf_counter() - started
     if not np.array_equal(raw_frames(every), redacted):
         raise RuntimeError(f"{name}: compress of the whole array does not decode back")
@@ -211,6 +239,8 @@ def all_rows(detector) -> list[dict[str, object]]:
         rows.append(lossless(name, pydicom.dcmread(get_testdata_file(name))))
         print(json.dumps(rows[-1]), flush=True)
     rows.append(lossless(f"{CLIP} as RLE", clip_as_rle()))
+    print(json.dumps(rows[-1]), flush=True)
+    rows.append(lossless(f"{CLIP} as HTJ2K RPCL", clip_as_htj2k()))
     print(json.dumps(rows[-1]), flush=True)
     return rows
 

@@ -3,7 +3,7 @@
 Every other frame must keep its fragment bytes exactly, and the written file must be readable by
 pydicom and by dcmtk. JPEG-LS near-lossless keeps its NEAR: the new frame may differ by that much.
 Lossy JPEG 2000 keeps its rate: the new frame is as large as the old one, its boxes dark and its PSNR
-against the redacted frame high.
+against the redacted frame high. HTJ2K (tests/test_htj2k.py) goes through the same checks.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import pydicom
 import pytest
 from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
-from pydicom.uid import (JPEG2000, ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless,
-                         JPEGLSNearLossless, RLELossless)
+from pydicom.uid import (JPEG2000, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless,
+                         JPEGLSLossless, JPEGLSNearLossless, RLELossless)
 
 from scrubber.pixels import encode as encode_module
 from scrubber.pixels import jpeg_ls
@@ -30,7 +30,7 @@ from scrubber.pixels.encode import DARK_SHARE, MIN_PSNR_DB, encode
 from scrubber.pixels.fill import fill_value
 from scrubber.pixels.redact import redact
 
-from .util import data_path
+from .util import data_path, htj2k
 
 
 def _read(name: str) -> pydicom.Dataset:
@@ -59,6 +59,8 @@ CASES: dict[str, Callable[[], pydicom.Dataset]] = {
     "rgb_2frame_jpeg_ls": _recompressed("SC_rgb_rle_2frame.dcm", JPEGLSLossless),
     "rgb_2frame_j2k_rct": _recompressed("SC_rgb_rle_2frame.dcm", JPEG2000Lossless, "YBR_RCT", use_mct=True),
     "rgb_2frame_j2k": _recompressed("SC_rgb_rle_2frame.dcm", JPEG2000Lossless, use_mct=False),
+    "rgb_2frame_htj2k_rct": lambda: htj2k("SC_rgb_rle_2frame.dcm", HTJ2KLossless, "YBR_RCT", reversible=True, rgb=True),
+    "emri_small_htj2k_rpcl": lambda: htj2k("emri_small.dcm", HTJ2KLosslessRPCL, reversible=True, tlm=True, tilepart=1),
 }
 
 
@@ -235,7 +237,8 @@ def _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded,
     """What a same_rate file must satisfy; returns (PSNR of the touched frame, Pixel Data size ratio)."""
     count, rows, cols = frames.stored.shape[:3]
     bits = frames.bits_stored
-    assert (encoded.syntax, encoded.method) == (JPEG2000, "same_rate")
+    syntax = str(original.file_meta.TransferSyntaxUID)
+    assert (encoded.syntax, encoded.method) == (syntax, "same_rate")
     assert str(ds.PhotometricInterpretation) == str(original.PhotometricInterpretation)
     before, after = _fragments(original), _fragments(ds)
     for index in range(count):
@@ -243,7 +246,7 @@ def _check_lossy(original, ds, frames, redacted, box, touched, fill, encoded,
             assert after[index] == before[index], f"untouched frame {index} was re-encoded"
 
     back, arr = _written_back(ds, tmp_path / "out.dcm", frames, encoded, touched)
-    assert str(back.file_meta.TransferSyntaxUID) == JPEG2000
+    assert str(back.file_meta.TransferSyntaxUID) == syntax
     inside = np.zeros((rows, cols), bool)
     inside[box[1]:box[3], box[0]:box[2]] = True
     dark = np.abs(arr[touched][inside] - np.asarray(fill)).max()

@@ -2,8 +2,8 @@
 
 US1_UNCR.dcm (pydicom-data, RGB 640x480, 8-bit, white text) is converted with dcmtk into each
 syntax; the JPEG 2000 cases are pydicom-data's own US1_J2KR / US1_J2KI (the same image); a 12-bit
-JPEG Extended case is its luma scaled to 12 bits. No HTJ2K: no test file has it and pydicom cannot
-encode it. Each file is scrubbed once by ``scrub_file`` with the real detector, then the output is
+JPEG Extended case is its luma scaled to 12 bits; the HTJ2K cases are written by OpenJPH
+(tests/util.htj2k: no test file comes in HTJ2K and dcmtk cannot write it). Each file is scrubbed once by ``scrub_file`` with the real detector, then the output is
 checked against the syntax table (scrubber/pixels/syntaxes.toml), dcmtk, dciodvfy and the input.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +20,13 @@ import pydicom
 import pytest
 from pydicom.pixels import get_decoder
 from pydicom.pixels.processing import convert_color_space
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
+from pydicom.uid import HTJ2K, ExplicitVRBigEndian, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL
 
 from scrubber.api import Policy, scrub_file
 from scrubber.audit import FileReport
 from scrubber.pixels.syntax import rule_for
 
-from .util import data_path, dilate
+from .util import data_path, dilate, htj2k
 
 DCMTK = ("dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump", "dcmdjpeg", "dcmdjpls", "dcmdrle")
 if missing := [tool for tool in (*DCMTK, "dciodvfy") if shutil.which(tool) is None]:
@@ -38,8 +39,8 @@ HALO = 1  # chroma upsampling reaches one pixel across an MCU border (scrubber/p
 DCT_FLAT = 4  # jpeg_dct boxes: luma 0..2, chroma 128 +- 2
 MIN_PSNR_DB = 40.0  # same_rate: the bound the lossy JPEG 2000 encoder promises
 
-# case id -> how the input is made: a dcmtk command on US1_UNCR, or a pydicom-data file
-MAKE: dict[str, list[str] | str] = {
+# case id -> how the input is made: a dcmtk command on US1_UNCR, a pydicom-data file, or a function
+MAKE: dict[str, list[str] | str | Callable[[], pydicom.Dataset]] = {
     "implicit_le": ["dcmconv", "+ti"],
     "explicit_le": ["dcmconv", "+te"],
     "deflated": ["dcmconv", "+td"],
@@ -54,6 +55,9 @@ MAKE: dict[str, list[str] | str] = {
     "jpeg_ls_near": ["dcmcjpls", "+en"],
     "j2k_lossless": "US1_J2KR.dcm",
     "j2k_lossy": "US1_J2KI.dcm",
+    "htj2k_lossless": lambda: htj2k(SOURCE, HTJ2KLossless, "YBR_RCT", reversible=True, rgb=True),
+    "htj2k_rpcl": lambda: htj2k(SOURCE, HTJ2KLosslessRPCL, "YBR_RCT", reversible=True, rgb=True, tlm=True, tilepart=1),
+    "htj2k_lossy": lambda: htj2k(SOURCE, HTJ2K, "YBR_ICT", level=0.01, reversible=False, rgb=True),
 }
 DCT_CASES = ("jpeg_baseline", "jpeg_extended_8bit", "jpeg_extended_12bit")
 CASES = [(name, False) for name in MAKE] + [(name, True) for name in DCT_CASES]
@@ -106,6 +110,9 @@ def _twelve_bit(src: Path, dst: Path) -> None:
 
 def _make(name: str, folder: Path) -> Path:
     how, dst = MAKE[name], folder / f"{name}.dcm"
+    if callable(how):
+        how().save_as(dst, enforce_file_format=True)
+        return dst
     if isinstance(how, str):
         shutil.copy(data_path(how), dst)
         return dst

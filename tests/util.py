@@ -30,6 +30,28 @@ def copy_in(names: list[str], folder: Path) -> Path:
     return folder
 
 
+def htj2k(name: str, syntax: str, photometric: str | None = None, **options) -> pydicom.Dataset:
+    """A test file's frames written as HTJ2K by OpenJPH (imagecodecs' ``htj2k_encode`` options):
+    no test file comes in HTJ2K, and pydicom reads it but cannot write it."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(data_path(name))
+    arr = ds.pixel_array
+    frames = arr if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1 else arr[None]
+    ds.PixelData = encapsulate([imagecodecs.htj2k_encode(frame, **options) for frame in frames], has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = syntax
+    if photometric is not None:
+        ds.PhotometricInterpretation = photometric
+    if "PlanarConfiguration" in ds:
+        ds.PlanarConfiguration = 0
+    if options.get("reversible") is False:
+        ds.LossyImageCompression = "01"
+    return ds
+
+
 def read(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
 

@@ -19,10 +19,11 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
 from pydicom.pixels import get_decoder, get_encoder
 from pydicom.pixels.utils import as_pixel_options, compress, pack_bits
-from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000, JPEG2000Lossless, JPEGLossless, JPEGLosslessSV1
+from pydicom.uid import (HTJ2K, UID, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000,
+                         JPEG2000Lossless, JPEGLossless, JPEGLosslessSV1)
 
 from ..errors import EncodeFailed
-from . import jpeg_lossless, jpeg_ls
+from . import htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
 from .decode import Frames
 from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
@@ -39,6 +40,7 @@ MIN_PSNR_DB = 40.0
 # The input's rate first; a frame that misses the bounds there is tried at 0.8x and 0.64x of it
 # (its fragment grows to at most ~1.6x) before the file falls back to Explicit VR Little Endian.
 RATE_STEPS = (1.0, 0.8, 0.64)
+HTJ2K_SYNTAXES = (HTJ2KLossless, HTJ2KLosslessRPCL, HTJ2K)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,7 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     """
     count = frames.count
     originals = list(generate_frames(ds.PixelData, number_of_frames=count))
-    encode_frame = _frame_encoder(source, originals)
+    encode_frame = _frame_encoder(source, originals, frames.bits_stored)
     options = as_pixel_options(ds, number_of_frames=1, planar_configuration=0,
                                **_codec_options(ds, source))
     if len(originals) != count:
@@ -206,11 +208,13 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
                 options["jls_error"] = int(limits[index])
             elif method == "same_rate":
                 options["j2k_cr"] = [max(1.0, step * raw_bytes / len(originals[index]))]
-            fragments[index] = encode_frame(_squeeze(redacted[index:index + 1]), **options)
+            fragments[index] = encode_frame(_squeeze(redacted[index:index + 1]), originals[index], **options)
         _encapsulate(ds, fragments)
         after = _decoded(ds, redacted.shape)
         if not all(np.array_equal(after[i], redacted[i]) for i in set(range(count)) - set(changed)):
             raise EncodeFailed("a frame that kept its fragment decodes differently")
+        if method == "same_rate" and all(np.array_equal(after[i], redacted[i]) for i in changed):
+            return Encoded(str(source), after, "same")  # reversibly coded frames came back exact
         if method != "same_rate":
             if any(int(_error(after, redacted, i).max(initial=0)) > limits[i] for i in changed):
                 raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
@@ -223,17 +227,30 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     raise EncodeFailed(f"re-encoded frames {pending} miss the lossy bounds even at a higher rate")
 
 
-def _frame_encoder(source: UID, originals: list[bytes]) -> Callable[..., bytes]:
-    """pydicom's encoder for the syntax, or ours for JPEG lossless, which pydicom cannot write (new
-    frames take the sample precision of the input's first frame)."""
-    if source not in (JPEGLossless, JPEGLosslessSV1):
-        return get_encoder(source).encode
-    precision = jpeg_lossless.sof3_precision(originals[0])
+def _frame_encoder(source: UID, originals: list[bytes], bits_stored: int) -> Callable[..., bytes]:
+    """An encoder ``(frame, replaced_fragment, **options) -> fragment`` for the syntax: pydicom's,
+    ours for JPEG lossless (new frames take the sample precision of the input's first frame), or
+    OpenJPH's for HTJ2K (coded like the fragment it replaces); pydicom can write neither."""
+    if source in HTJ2K_SYNTAXES:
+        def encode_htj2k(frame: np.ndarray, original: bytes, j2k_cr: list[float] | None = None,
+                         **_: object) -> bytes:
+            size = frame.size * bits_stored / 8 / j2k_cr[0] if j2k_cr else None
+            return htj2k.encode_like(frame, original, size)
 
-    def encode_frame(frame: np.ndarray, **_: object) -> bytes:
-        return jpeg_lossless.encode_frame(frame.astype(np.int64) & ((1 << precision) - 1), precision)
+        return encode_htj2k
+    if source in (JPEGLossless, JPEGLosslessSV1):
+        precision = jpeg_lossless.sof3_precision(originals[0])
 
-    return encode_frame
+        def encode_lossless(frame: np.ndarray, _original: bytes, **__: object) -> bytes:
+            return jpeg_lossless.encode_frame(frame.astype(np.int64) & ((1 << precision) - 1), precision)
+
+        return encode_lossless
+    encoder = get_encoder(source)
+
+    def encode_pydicom(frame: np.ndarray, _original: bytes, **options: object) -> bytes:
+        return encoder.encode(frame, **options)
+
+    return encode_pydicom
 
 
 def _error(after: np.ndarray, redacted: np.ndarray, index: int) -> np.ndarray:
