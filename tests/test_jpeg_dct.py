@@ -148,3 +148,26 @@ def test_standard_huffman_tables_are_kept_and_untouched_blocks_cost_what_they_di
     assert huffman_tables(out) == huffman_tables(fragment) and len(huffman_tables(out)) == 4
     assert grown.sum() < 0.01 * grown.size
     assert abs(len(out) - len(fragment)) <= 0.01 * len(fragment), (len(out), len(fragment))
+
+
+@pytest.mark.parametrize("fault", ["outside", "chroma"])
+def test_encode_checks_every_rewritten_frame_of_the_file(monkeypatch, fault) -> None:
+    """``encode`` skips redact_frame's own decode and checks the decoded file instead: a rewrite that
+    changed blocks outside the grown mask, or left colour in a box, must not be delivered as JPEG."""
+    import copy
+
+    from scrubber.pixels import encode as encode_module
+    from scrubber.pixels.decode import decode
+
+    def faulty(fragment, mask, **kwargs):
+        if fault == "outside":  # blanks more than it reports
+            out, grown = redact_frame(fragment, dilate(mask, 24), **kwargs)
+            return out, redact_frame(fragment, mask, **kwargs)[1]
+        return redact_frame(fragment, mask, rgb=True, verify=False)  # YBR blanked as if RGB: Cb, Cr = 0
+
+    monkeypatch.setattr(encode_module, "redact_frame", faulty)
+    ds = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    frames = decode(ds, 1 << 30)
+    boxes = [[(100, 100, 140, 120)] if index == 7 else [] for index in range(frames.count)]
+    encoded = encode_module.encode(copy.deepcopy(ds), frames, frames.stored, boxes, jpeg_dct=True)
+    assert encoded.method == "explicit_le"

@@ -26,7 +26,7 @@ from ..errors import EncodeFailed
 from . import htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
 from .decode import Frames
-from .jpeg_dct import DARK_MAX, HALO, dilate, redact_frame
+from .jpeg_dct import check_redacted, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
 
@@ -162,17 +162,16 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
     grown = np.zeros((count, rows, cols), bool)
     fragments = []
     for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
-        if masks[index].any():
-            fragment, grown[index] = redact_frame(fragment, masks[index], rgb=rgb)
+        if masks[index].any():  # checked below, on the decode of the whole file
+            fragment, grown[index] = redact_frame(fragment, masks[index], rgb=rgb, verify=False)
         fragments.append(fragment)
     _encapsulate(ds, fragments)
     after = _decoded(ds, frames.stored.shape)
-    halo = np.stack([dilate(frame, HALO) for frame in grown])
-    if not np.array_equal(after[~halo], frames.stored[~halo]):
-        raise EncodeFailed("DCT-domain redaction changed pixels outside the grown boxes")
-    dark = after[..., 0][np.stack(masks)]
-    if dark.size and int(dark.max()) > DARK_MAX:
-        raise EncodeFailed("DCT-domain redaction left the boxes lighter than black")
+    for index in range(count):
+        try:
+            check_redacted(frames.stored[index], after[index], masks[index], grown[index], rgb)
+        except ValueError as exc:
+            raise EncodeFailed(f"DCT-domain redaction of frame {index} failed its check ({exc})") from None
     return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct")
 
 

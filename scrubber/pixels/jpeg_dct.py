@@ -190,14 +190,15 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
-def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
-    """Everything outside the grown mask (plus HALO) unchanged, everything inside the mask black."""
-    old, new = _decode(before), _decode(after)
+def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
+    """Decoded components (rows, cols, samples) before and after: everything outside the grown mask
+    (plus HALO) unchanged, everything inside the mask black (ValueError otherwise)."""
     if old.shape != new.shape or old.shape[:2] != mask.shape:
         raise ValueError(f"decoded shape changed: {old.shape} -> {new.shape} (mask {mask.shape})")
-    differs = old != new
-    if differs.ndim == 3:
-        differs = differs.any(axis=2)
+    channels = old != new
+    differs = channels[..., 0].copy() if channels.ndim == 3 else channels
+    for channel in range(1, channels.shape[2] if channels.ndim == 3 else 1):
+        differs |= channels[..., channel]  # (any over the short last axis is several times slower)
     if (differs & ~dilate(grown, HALO)).any():  # no copies of the pixels outside: this runs per frame
         raise ValueError("pixels outside the redacted blocks changed")
     inside = new[mask].astype(np.int32)
@@ -211,8 +212,12 @@ def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rg
         raise ValueError("redacted pixels not black in Y/Cb/Cr")
 
 
+def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
+    check_redacted(_decode(before), _decode(after), mask, grown, rgb)
+
+
 def redact_frame(
-    fragment: bytes, mask: np.ndarray, black: bool = True, rgb: bool | None = None
+    fragment: bytes, mask: np.ndarray, black: bool = True, rgb: bool | None = None, verify: bool = True
 ) -> tuple[bytes, np.ndarray]:
     """Black out the MCUs that touch `mask` in a baseline/extended 8-bit JPEG, without re-quantising the rest.
 
@@ -221,6 +226,8 @@ def redact_frame(
     rgb: whether the components are R, G, B (no colour transform); None infers it from the APP14/JFIF
     markers and component ids as libjpeg does. Pass it from the Photometric Interpretation when the
     stream carries no such markers.
+    verify: decode both streams and ``check_redacted`` them; a caller that decodes the result
+    anyway (``encode``, for the whole file) passes False and runs ``check_redacted`` itself.
     Returns the new JPEG bytes and the mask grown to whole MCUs (the pixels actually changed).
     Raises ValueError when the stream is unsupported or the result fails verification.
     """
@@ -274,5 +281,6 @@ def redact_frame(
             if huffman_tables(written) == wanted:
                 break  # the input's own (standard) tables: the archive gets its coding back
     out = _splice(header, written)
-    _verify(fragment, out, mask, grown, rgb)
+    if verify:
+        _verify(fragment, out, mask, grown, rgb)
     return out, grown
