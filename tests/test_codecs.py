@@ -19,18 +19,17 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.encaps import generate_frames
-from pydicom.pixels import get_decoder
 from pydicom.uid import (JPEG2000, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless,
                          JPEGLSLossless, JPEGLSNearLossless, RLELossless)
 
 from scrubber.pixels import encode as encode_module
 from scrubber.pixels import jpeg_ls
-from scrubber.pixels.decode import decode
+from scrubber.pixels.decode import as_array, decode
 from scrubber.pixels.encode import DARK_SHARE, MIN_PSNR_DB, encode
 from scrubber.pixels.fill import fill_value
 from scrubber.pixels.redact import redact
 
-from .util import data_path, htj2k
+from .util import data_path, encapsulated_uncompressed, htj2k
 
 
 def _read(name: str) -> pydicom.Dataset:
@@ -61,6 +60,8 @@ CASES: dict[str, Callable[[], pydicom.Dataset]] = {
     "rgb_2frame_j2k": _recompressed("SC_rgb_rle_2frame.dcm", JPEG2000Lossless, use_mct=False),
     "rgb_2frame_htj2k_rct": lambda: htj2k("SC_rgb_rle_2frame.dcm", HTJ2KLossless, "YBR_RCT", reversible=True, rgb=True),
     "emri_small_htj2k_rpcl": lambda: htj2k("emri_small.dcm", HTJ2KLosslessRPCL, reversible=True, tlm=True, tilepart=1),
+    "rgb_2frame_encapsulated_uncompressed": lambda: encapsulated_uncompressed("SC_rgb_rle_2frame.dcm"),
+    "emri_small_encapsulated_uncompressed": lambda: encapsulated_uncompressed("emri_small.dcm"),
 }
 
 
@@ -85,7 +86,7 @@ def _written_back(ds, path, frames, encoded, touched):
     and the untouched ones as before."""
     _dcmdump(ds, path)
     back = pydicom.dcmread(path)
-    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr, _ = as_array(back)
     arr = arr.reshape(frames.stored.shape).astype(np.int64)
     assert np.array_equal(arr, encoded.after)
     others = [index for index in range(frames.count) if index != touched]
@@ -126,7 +127,7 @@ def test_only_the_touched_frame_is_encoded_again(name, tmp_path):
     _dcmdump(ds, tmp_path / "out.dcm")
     back = pydicom.dcmread(tmp_path / "out.dcm")
     assert str(back.file_meta.TransferSyntaxUID) == syntax
-    arr, _ = get_decoder(back.file_meta.TransferSyntaxUID).as_array(back, raw=True)
+    arr, _ = as_array(back)
     arr = arr.reshape(frames.stored.shape)
     assert np.array_equal(arr, redacted)
     inside = np.zeros((rows, cols), bool)
@@ -286,3 +287,18 @@ def test_lossy_jpeg_2000_that_misses_the_bounds_is_written_exactly_as_explicit_l
 
     assert (encoded.syntax, encoded.method) == (ExplicitVRLittleEndian, "explicit_le")
     assert np.array_equal(encoded.after, redacted)
+
+
+def test_encapsulated_uncompressed_fragments_that_do_not_hold_the_frames_are_refused():
+    """A fragment shorter or longer than one native frame is not guessed at: the file fails to decode."""
+    from pydicom.encaps import encapsulate
+
+    from scrubber.errors import DecodeFailed
+
+    ds = encapsulated_uncompressed("emri_small.dcm")
+    fragments = _fragments(ds)
+    assert len(fragments[0]) == 64 * 64 * 2
+    for broken in ([fragments[0][:-2], *fragments[1:]], [fragments[0] + b"\0\0", *fragments[1:]], fragments[:-1]):
+        ds.PixelData = encapsulate(broken, has_bot=True)
+        with pytest.raises(DecodeFailed):
+            decode(ds, 1 << 30)

@@ -2,8 +2,9 @@
 
 US1_UNCR.dcm (pydicom-data, RGB 640x480, 8-bit, white text) is converted with dcmtk into each
 syntax; the JPEG 2000 cases are pydicom-data's own US1_J2KR / US1_J2KI (the same image); a 12-bit
-JPEG Extended case is its luma scaled to 12 bits; the HTJ2K cases are written by OpenJPH
-(tests/util.htj2k: no test file comes in HTJ2K and dcmtk cannot write it). Each file is scrubbed once by ``scrub_file`` with the real detector, then the output is
+JPEG Extended case is its luma scaled to 12 bits; the HTJ2K cases are written by OpenJPH and the
+Encapsulated Uncompressed case by tests/util (no test file comes in those syntaxes and dcmtk cannot
+write them). Each file is scrubbed once by ``scrub_file`` with the real detector, then the output is
 checked against the syntax table (scrubber/pixels/syntaxes.toml), dcmtk, dciodvfy and the input.
 """
 from __future__ import annotations
@@ -18,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.pixels import get_decoder
 from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import HTJ2K, ExplicitVRBigEndian, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL
 
 from scrubber.api import Policy, scrub_file
 from scrubber.audit import FileReport
+from scrubber.pixels.decode import as_array
 from scrubber.pixels.syntax import rule_for
 
-from .util import data_path, dilate, htj2k
+from .util import data_path, dilate, encapsulated_uncompressed, htj2k
 
 DCMTK = ("dcmconv", "dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmdump", "dcmdjpeg", "dcmdjpls", "dcmdrle")
 if missing := [tool for tool in (*DCMTK, "dciodvfy") if shutil.which(tool) is None]:
@@ -42,6 +43,7 @@ MIN_PSNR_DB = 40.0  # same_rate: the bound the lossy JPEG 2000 encoder promises
 # case id -> how the input is made: a dcmtk command on US1_UNCR, a pydicom-data file, or a function
 MAKE: dict[str, list[str] | str | Callable[[], pydicom.Dataset]] = {
     "implicit_le": ["dcmconv", "+ti"],
+    "encapsulated_uncompressed": lambda: encapsulated_uncompressed(SOURCE),
     "explicit_le": ["dcmconv", "+te"],
     "deflated": ["dcmconv", "+td"],
     "big_endian": ["dcmconv", "+tb"],
@@ -149,7 +151,7 @@ def _expected(syntax: str, jpeg_dct: bool, bits: int) -> tuple[str, str]:
 def _pixels(path: Path) -> np.ndarray:
     """Stored values, (rows, cols, samples), as the codec gives them (no colour conversion)."""
     ds = pydicom.dcmread(path)
-    arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)
+    arr, _ = as_array(ds)
     return arr.reshape(int(ds.Rows), int(ds.Columns), -1).astype(np.int64)
 
 

@@ -52,6 +52,25 @@ def htj2k(name: str, syntax: str, photometric: str | None = None, **options) -> 
     return ds
 
 
+def encapsulated_uncompressed(name: str) -> pydicom.Dataset:
+    """A test file's frames as Encapsulated Uncompressed Explicit VR Little Endian (one native frame
+    per fragment): no test file comes in that syntax, and pydicom 3.0 cannot write it."""
+    from pydicom.encaps import encapsulate
+
+    ds = pydicom.dcmread(data_path(name))
+    arr = ds.pixel_array
+    frames = arr if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1 else arr[None]
+    if "PlanarConfiguration" in ds:
+        ds.PlanarConfiguration = 0
+    kind = "i" if int(ds.PixelRepresentation) else "u"
+    fragments = [frame.astype(f"<{kind}{int(ds.BitsAllocated) // 8}").tobytes() for frame in frames]
+    ds.PixelData = encapsulate([f + b"\0" * (len(f) % 2) for f in fragments], has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1.98"
+    return ds
+
+
 def read(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
 

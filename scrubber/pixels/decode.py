@@ -9,6 +9,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax
+from . import encapsulated_native
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry
 
@@ -37,14 +38,9 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
+    decoder = None if tsyntax == encapsulated_native.SYNTAX else _decoder(tsyntax)
     try:
-        decoder = get_decoder(tsyntax)
-    except NotImplementedError:
-        raise UnsupportedSyntax(f"no decoder for transfer syntax {tsyntax}") from None
-    if not decoder.is_available:
-        raise UnsupportedSyntax(f"decoder plugins for {tsyntax.name} are not installed")
-    try:
-        arr, meta = decoder.as_array(ds, raw=True)
+        arr, meta = as_array(ds)
     except ScrubError:
         raise
     except Exception as exc:  # any codec failure means we cannot trust the pixels
@@ -55,8 +51,27 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
         photometric=str(meta.get("photometric_interpretation", ds.PhotometricInterpretation)),
         bits_stored=int(ds.BitsStored),
         signed=bool(int(ds.PixelRepresentation)),
-        unused_bits=not tsyntax.is_encapsulated and _unused_bits_set(ds, decoder),
+        unused_bits=decoder is not None and not tsyntax.is_encapsulated and _unused_bits_set(ds, decoder),
     )
+
+
+def _decoder(tsyntax: UID):
+    try:
+        decoder = get_decoder(tsyntax)
+    except NotImplementedError:
+        raise UnsupportedSyntax(f"no decoder for transfer syntax {tsyntax}") from None
+    if not decoder.is_available:
+        raise UnsupportedSyntax(f"decoder plugins for {tsyntax.name} are not installed")
+    return decoder
+
+
+def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
+    """Every frame's stored values and the decoder's metadata (pydicom's ``as_array(raw=True)``,
+    or ours for the syntax pydicom cannot decode)."""
+    tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    if tsyntax == encapsulated_native.SYNTAX:
+        return encapsulated_native.as_array(ds)
+    return get_decoder(tsyntax).as_array(ds, raw=True)
 
 
 def _unused_bits_set(ds: Dataset, decoder) -> bool:

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
-from pydicom.pixels import get_decoder, get_encoder
+from pydicom.pixels import get_encoder
 from pydicom.pixels.utils import as_pixel_options, compress, pack_bits
 from pydicom.uid import (HTJ2K, UID, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000,
                          JPEG2000Lossless, JPEGLossless, JPEGLosslessSV1)
 
 from ..errors import EncodeFailed
-from . import htj2k, jpeg_lossless, jpeg_ls
+from . import encapsulated_native, htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
-from .decode import Frames
+from .decode import Frames, as_array
 from .jpeg_dct import check_redacted, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
@@ -189,7 +189,7 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     """
     count = frames.count
     originals = list(generate_frames(ds.PixelData, number_of_frames=count))
-    encode_frame = _frame_encoder(source, originals, frames.bits_stored)
+    encode_frame = _frame_encoder(ds, source, originals, frames.bits_stored)
     options = as_pixel_options(ds, number_of_frames=1, planar_configuration=0,
                                **_codec_options(ds, source))
     if len(originals) != count:
@@ -226,10 +226,11 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     raise EncodeFailed(f"re-encoded frames {pending} miss the lossy bounds even at a higher rate")
 
 
-def _frame_encoder(source: UID, originals: list[bytes], bits_stored: int) -> Callable[..., bytes]:
+def _frame_encoder(ds: Dataset, source: UID, originals: list[bytes], bits_stored: int) -> Callable[..., bytes]:
     """An encoder ``(frame, replaced_fragment, **options) -> fragment`` for the syntax: pydicom's,
-    ours for JPEG lossless (new frames take the sample precision of the input's first frame), or
-    OpenJPH's for HTJ2K (coded like the fragment it replaces); pydicom can write neither."""
+    ours for JPEG lossless (new frames take the sample precision of the input's first frame) and
+    Encapsulated Uncompressed (native bytes), or OpenJPH's for HTJ2K (coded like the fragment it
+    replaces); pydicom can write none of these three."""
     if source in HTJ2K_SYNTAXES:
         def encode_htj2k(frame: np.ndarray, original: bytes, j2k_cr: list[float] | None = None,
                          **_: object) -> bytes:
@@ -237,6 +238,11 @@ def _frame_encoder(source: UID, originals: list[bytes], bits_stored: int) -> Cal
             return htj2k.encode_like(frame, original, size)
 
         return encode_htj2k
+    if source == encapsulated_native.SYNTAX:
+        def encode_native(frame: np.ndarray, _original: bytes, **__: object) -> bytes:
+            return _native_bytes(frame.reshape(1, *frame.shape[:2], -1), ds, little_endian=True)
+
+        return encode_native
     if source in (JPEGLossless, JPEGLosslessSV1):
         precision = jpeg_lossless.sof3_precision(originals[0])
 
@@ -313,7 +319,7 @@ def _compress(ds: Dataset, target: UID, photometric: str, redacted: np.ndarray) 
 
 def _decoded(ds: Dataset, shape: tuple[int, ...]) -> np.ndarray:
     try:
-        arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)
+        arr, _ = as_array(ds)
     except Exception as exc:
         raise EncodeFailed(f"re-encoded pixel data does not decode ({type(exc).__name__})") from None
     if arr.size != int(np.prod(shape)):
