@@ -25,6 +25,7 @@ CASES = [
     ("SC_rgb_dcmtk_+eb+cy+s4.dcm", 0, (8, 8)),  # 4:4:4
     ("SC_rgb_dcmtk_+eb+cr.dcm", 0, (8, 8)),  # RGB coded, Adobe transform 0
     ("SC_jpeg_no_color_transform.dcm", 0, (8, 8)),  # RGB coded, no markers
+    ("JPGExtended.dcm", 0, (8, 8)),  # 12-bit extended (SOF1), 1024x256 monochrome: our own codec
 ]
 
 
@@ -69,13 +70,13 @@ def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tu
     assert (tiles.all(axis=(1, 3)) == tiles.any(axis=(1, 3))).all(), "grown mask not MCU-aligned"
 
     before, after = _decode(fragment), _decode(out)
-    assert before.shape == after.shape == (rows, cols, 3)
+    assert before.shape == after.shape == (rows, cols, int(ds.SamplesPerPixel))
     outside = ~dilate(grown, HALO)
     np.testing.assert_array_equal(before[outside], after[outside])
     assert not np.array_equal(before[grown], after[grown])
 
     inside = after[mask].astype(int)
-    if rgb:
+    if rgb or inside.shape[1] == 1:
         assert inside.max() <= DARK_MAX
     else:
         assert inside[:, 0].max() <= DARK_MAX
@@ -122,10 +123,34 @@ def test_empty_mask_changes_no_pixel() -> None:
     np.testing.assert_array_equal(_decode(fragment), _decode(out))
 
 
-def test_unsupported_input_raises_value_error() -> None:
-    fragment, ds = _frame("JPEG-lossy.dcm", 0)  # 12-bit extended (SOF1)
+def test_twelve_bit_colour_keeps_every_block_outside_the_grown_mask(tmp_path) -> None:
+    """A 12-bit YBR 4:2:2 JPEG (dcmtk's extended process 4 on US1's RGB image) through our own
+    coefficient codec: outside the grown MCUs (plus the chroma halo) nothing changes."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dcmcjpeg") is None:
+        pytest.skip("dcmtk's dcmcjpeg is not installed")
+    src = get_testdata_file("US1_UNCR.dcm")
+    subprocess.run(["dcmcjpeg", "+ee", "+bt", src, str(tmp_path / "us12.dcm")], check=True, capture_output=True)
+    ds = pydicom.dcmread(tmp_path / "us12.dcm")
+    fragment = next(generate_frames(ds.PixelData, number_of_frames=1))
+    assert fragment[fragment.index(b"\xff\xc1") + 4] == 12
     mask = _mask(int(ds.Rows), int(ds.Columns))
-    with pytest.raises(ValueError, match="12-bit"):
+
+    out, grown = redact_frame(fragment, mask)
+
+    before, after = _decode(fragment), _decode(out)
+    np.testing.assert_array_equal(before[~dilate(grown, HALO)], after[~dilate(grown, HALO)])
+    inside = after[mask].astype(int)
+    assert inside[:, 0].max() <= DARK_MAX and np.abs(inside[:, 1:] - 2048).max() <= CHROMA_TOLERANCE
+    assert huffman_tables(out) == huffman_tables(fragment)
+
+
+def test_unsupported_input_raises_value_error() -> None:
+    fragment, ds = _frame("JPEG-lossy.dcm", 0)  # 12-bit SOF1 with a scan header libjpeg refuses
+    mask = _mask(int(ds.Rows), int(ds.Columns))
+    with pytest.raises(ValueError, match="does not decode"):
         redact_frame(fragment, mask)
     good, ds = _frame("SC_rgb_jpeg_dcmtk.dcm", 0)
     with pytest.raises(ValueError):

@@ -33,7 +33,7 @@ CASES = {
     "examples_ybr_color.dcm": KEPT,           # YBR_FULL_422 JPEG baseline, 30 frames: DCT domain
     "SC_rgb_jpeg_dcmtk.dcm": KEPT,            # YBR_FULL JPEG baseline 4:4:4: DCT domain
     "SC_rgb_dcmtk_+eb+cr.dcm": KEPT,          # RGB-coded JPEG baseline: DCT domain
-    "JPGExtended.dcm": NATIVE,                # 12-bit JPEG extended: no DCT path, explicit LE
+    "JPGExtended.dcm": KEPT,                  # 12-bit JPEG extended: DCT path through our own codec
     "SC_ybr_full_422_uncompressed.dcm": KEPT,  # native YBR_FULL_422 -> YBR_FULL, colour-by-plane
     "emri_small_jpeg_ls_lossless.dcm": KEPT,  # JPEG-LS lossless, 10 frames
     "MR_small_jp2klossless.dcm": KEPT,        # signed 16-bit, JPEG 2000 lossless

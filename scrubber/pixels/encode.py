@@ -107,7 +107,7 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
     With ``jpeg_dct``, JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole MCUs,
     no generation loss elsewhere); without it they are written as Explicit VR Little Endian
     (exact boxes, decoded pixels kept as they were, 8-bit YBR as the RGB pydicom shows). A syntax
-    whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit JPEG)
+    whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit HTJ2K)
     falls back to Explicit VR Little Endian; ``method`` says which.
     """
     source = UID(str(ds.file_meta.TransferSyntaxUID))
@@ -169,7 +169,7 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
     after = _decoded(ds, frames.stored.shape)
     for index in range(count):
         try:
-            check_redacted(frames.stored[index], after[index], masks[index], grown[index], rgb)
+            check_redacted(frames.stored[index], after[index], masks[index], grown[index], rgb, frames.bits_stored)
         except ValueError as exc:
             raise EncodeFailed(f"DCT-domain redaction of frame {index} failed its check ({exc})") from None
     return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct")

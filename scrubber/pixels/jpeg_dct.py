@@ -1,12 +1,15 @@
-"""Redact an 8-bit lossy JPEG frame in the DCT domain, so that blocks outside the box are not re-quantised.
+"""Redact a lossy JPEG frame (8 or 12 bits) in the DCT domain, so that blocks outside the box are
+not re-quantised.
 
 Decoding a lossy JPEG and encoding it again loses information in every block of the image
 (generation loss). Here only the 8x8 blocks of the MCUs that touch the mask are rewritten as
 flat black blocks; every other block keeps its quantised coefficients bit for bit, and the
 quantisation tables, sampling factors, component ids and APPn/COM segments are kept. Only the
-Huffman coding is redone (lossless): with the standard tables of ITU T.81 Annex K when the input
-used them (most encoders do, so the tables and the cost of each untouched block stay as they
-were), else with tables optimised for the new frame.
+Huffman coding is redone (lossless). 8-bit frames go through libjpeg (jpeglib), with the
+standard tables of ITU T.81 Annex K when the input used them (most encoders do, so the tables and
+the cost of each untouched block stay as they were), else with tables optimised for the new
+frame; 12-bit frames, which jpeglib cannot open, through our own coefficient codec
+(scrubber/pixels/jpeg_entropy.py), which keeps the input's tables where they can code the result.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jpeg_entropy
+
 SOI = b"\xff\xd8"
-SOF_LOSSY_8BIT = (0xC0, 0xC1)
+SOF_SEQUENTIAL = (0xC0, 0xC1)
 SOF_OTHER = (0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 SOS = 0xDA
 DHT = 0xC4
@@ -26,7 +31,7 @@ COM = 0xFE
 ADOBE = b"Adobe"
 
 # Verification thresholds, measured on the pydicom test files (see tests/test_jpeg_dct.py).
-# A flat block with DC = -ceil(1024 / Q00) decodes to exactly 0 (clipped), chroma DC 0 to exactly 128,
+# A flat block with DC = -ceil(8 * 2^(P-1) / Q00) decodes to exactly 0 (clipped), chroma DC 0 to 2^(P-1),
 # with pylibjpeg-libjpeg; the margins allow for decoders with other IDCT rounding.
 DARK_MAX = 2
 CHROMA_TOLERANCE = 2
@@ -43,6 +48,7 @@ class _Header:
     """What the frame header and APP markers say about the coding, before libjpeg touches it."""
 
     precision: int
+    shape: tuple[int, int]  # rows, columns
     components: tuple[tuple[int, int, int], ...]  # (id, h, v)
     keep: tuple[bytes, ...]  # APPn and COM segments, verbatim
     adobe_transform: int | None
@@ -75,7 +81,7 @@ def _segments(data: bytes) -> list[tuple[int, bytes]]:
 
 
 def _header(data: bytes) -> _Header:
-    precision = 0
+    precision, shape = 0, (0, 0)
     components: tuple[tuple[int, int, int], ...] = ()
     keep: list[bytes] = []
     adobe: int | None = None
@@ -83,8 +89,9 @@ def _header(data: bytes) -> _Header:
     for marker, seg in _segments(data):
         if marker in SOF_OTHER:
             raise ValueError(f"JPEG process with SOF{marker - 0xC0} is not supported (baseline/extended only)")
-        if marker in SOF_LOSSY_8BIT:
+        if marker in SOF_SEQUENTIAL:
             precision = seg[4]
+            shape = (int.from_bytes(seg[5:7], "big"), int.from_bytes(seg[7:9], "big"))
             n = seg[9]
             components = tuple((seg[10 + 3 * k], seg[11 + 3 * k] >> 4, seg[11 + 3 * k] & 15) for k in range(n))
         elif 0xE0 <= marker <= 0xEF or marker == COM:
@@ -96,11 +103,11 @@ def _header(data: bytes) -> _Header:
                 adobe = body[11]
     if not components:
         raise ValueError("JPEG stream has no baseline/extended frame header")
-    if precision != 8:
-        raise ValueError(f"{precision}-bit JPEG is not supported (8-bit only)")
+    if precision not in (8, 12):
+        raise ValueError(f"{precision}-bit JPEG is not supported (8 or 12 bits only)")
     if len(components) not in (1, 3):
         raise ValueError(f"{len(components)}-component JPEG is not supported")
-    return _Header(precision, components, tuple(keep), adobe, jfif)
+    return _Header(precision, shape, components, tuple(keep), adobe, jfif)
 
 
 def huffman_tables(data: bytes) -> dict[int, bytes]:
@@ -151,7 +158,7 @@ def _splice(original: _Header, written: bytes) -> bytes:
     for marker, seg in _segments(written):
         if 0xE0 <= marker <= 0xEF or marker == COM:
             continue
-        if marker in SOF_LOSSY_8BIT:
+        if marker in SOF_SEQUENTIAL:
             seg = bytearray(seg)
             for k, (cid, _, _) in enumerate(original.components):
                 ids[seg[10 + 3 * k]] = cid
@@ -190,7 +197,8 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     return out
 
 
-def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
+def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np.ndarray, rgb: bool,
+                   precision: int = 8) -> None:
     """Decoded components (rows, cols, samples) before and after: everything outside the grown mask
     (plus HALO) unchanged, everything inside the mask black (ValueError otherwise)."""
     if old.shape != new.shape or old.shape[:2] != mask.shape:
@@ -208,18 +216,18 @@ def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np
         if inside.max() > DARK_MAX:
             raise ValueError(f"redacted pixels not black (max {inside.max()})")
         return
-    if inside[:, 0].max() > DARK_MAX or np.abs(inside[:, 1:] - 128).max() > CHROMA_TOLERANCE:
+    if inside[:, 0].max() > DARK_MAX or np.abs(inside[:, 1:] - (1 << (precision - 1))).max() > CHROMA_TOLERANCE:
         raise ValueError("redacted pixels not black in Y/Cb/Cr")
 
 
-def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rgb: bool) -> None:
-    check_redacted(_decode(before), _decode(after), mask, grown, rgb)
+def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rgb: bool, precision: int) -> None:
+    check_redacted(_decode(before), _decode(after), mask, grown, rgb, precision)
 
 
 def redact_frame(
     fragment: bytes, mask: np.ndarray, black: bool = True, rgb: bool | None = None, verify: bool = True
 ) -> tuple[bytes, np.ndarray]:
-    """Black out the MCUs that touch `mask` in a baseline/extended 8-bit JPEG, without re-quantising the rest.
+    """Black out the MCUs that touch `mask` in a baseline/extended JPEG (8 or 12 bits), without re-quantising the rest.
 
     fragment: one frame's complete JPEG bitstream. mask: bool (rows, cols), True where pixels must go.
     black: must be True (the only fill a flat DCT block can give exactly for every component).
@@ -231,12 +239,12 @@ def redact_frame(
     Returns the new JPEG bytes and the mask grown to whole MCUs (the pixels actually changed).
     Raises ValueError when the stream is unsupported or the result fails verification.
     """
-    import jpeglib
-
     if not black:
         raise ValueError("only black fill is supported in the DCT domain")
     header = _header(fragment)
     mask = np.asarray(mask, dtype=bool)
+    if header.shape != mask.shape:
+        raise ValueError(f"mask {mask.shape} does not match the frame {header.shape}")
     if rgb is None:
         rgb = _is_rgb(header)
     h_max = max(c[1] for c in header.components)
@@ -247,6 +255,41 @@ def redact_frame(
     mcus = _mcu_mask(dilate(mask, HALO) if len(header.components) > 1 else mask, mcu_h, mcu_w)
     grown = np.repeat(np.repeat(mcus, mcu_h, axis=0), mcu_w, axis=1)[: mask.shape[0], : mask.shape[1]]
 
+    shift = 8 << (header.precision - 1)  # the level shift as a DC coefficient: -shift decodes to 0
+    if header.precision == 12:
+        written = _rewrite_12bit(fragment, mcus, rgb, shift)
+    else:
+        written = _rewrite_8bit(fragment, header, mcus, rgb, shift)
+    out = _splice(header, written)
+    if verify:
+        _verify(fragment, out, mask, grown, rgb, header.precision)
+    return out, grown
+
+
+def _black_blocks(mcus: np.ndarray, shape: tuple[int, int], h: int, v: int) -> np.ndarray:
+    """Which blocks of a component (``shape`` blocks, ``h`` x ``v`` per MCU) lie in the MCUs."""
+    per_mcu = np.repeat(np.repeat(mcus, v, axis=0), h, axis=1)
+    blocks = np.zeros(shape, dtype=bool)
+    rows, cols = min(shape[0], per_mcu.shape[0]), min(shape[1], per_mcu.shape[1])
+    blocks[:rows, :cols] = per_mcu[:rows, :cols]
+    return blocks
+
+
+def _rewrite_12bit(fragment: bytes, mcus: np.ndarray, rgb: bool, shift: int) -> bytes:
+    """The MCUs blacked out through our own coefficient codec (jpeglib reads 8-bit JPEG only)."""
+    coded = jpeg_entropy.read(fragment)
+    for index, (component, blocks) in enumerate(zip(coded.components, coded.blocks)):
+        v, h = coded.per_mcu(component)
+        black = _black_blocks(mcus, blocks.shape[:2], h, v)
+        blocks[black] = 0
+        blocks[black, 0] = -math.ceil(shift / coded.quant_dc[component.quant_table]) if (index == 0 or rgb) else 0
+    return jpeg_entropy.write(coded)
+
+
+def _rewrite_8bit(fragment: bytes, header: _Header, mcus: np.ndarray, rgb: bool, shift: int) -> bytes:
+    """The MCUs blacked out through libjpeg's coefficient access (jpeglib)."""
+    import jpeglib
+
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.jpg"), os.path.join(tmp, "out.jpg")
         with open(src, "wb") as fh:
@@ -256,20 +299,13 @@ def redact_frame(
             planes = [jpeg.Y, jpeg.Cb, jpeg.Cr][: len(header.components)]
         except (IOError, OSError) as exc:
             raise ValueError(f"libjpeg cannot read the coefficients: {exc}") from exc
-        if (jpeg.height, jpeg.width) != mask.shape:
-            raise ValueError(f"mask {mask.shape} does not match the frame {(jpeg.height, jpeg.width)}")
         for index, (plane, (_, h, v)) in enumerate(zip(planes, header.components)):
             if len(header.components) == 1:
                 h = v = 1
             q00 = int(jpeg.qt[int(jpeg.quant_tbl_no[index])][0, 0])
-            target = 0 if (index == 0 or rgb) else 128
-            dc = -math.ceil(1024 / q00) if target == 0 else 0
-            per_mcu = np.repeat(np.repeat(mcus, v, axis=0), h, axis=1)
-            blocks = np.zeros(plane.shape[:2], dtype=bool)
-            rows, cols = min(blocks.shape[0], per_mcu.shape[0]), min(blocks.shape[1], per_mcu.shape[1])
-            blocks[:rows, :cols] = per_mcu[:rows, :cols]
+            blocks = _black_blocks(mcus, plane.shape[:2], h, v)
             plane[blocks] = 0
-            plane[blocks, 0, 0] = dc
+            plane[blocks, 0, 0] = -math.ceil(shift / q00) if (index == 0 or rgb) else 0
         written, wanted = b"", huffman_tables(fragment)
         for flags in (["-OPTIMIZE_CODING"], ["+OPTIMIZE_CODING"]):
             try:
@@ -280,7 +316,4 @@ def redact_frame(
                 written = fh.read()
             if huffman_tables(written) == wanted:
                 break  # the input's own (standard) tables: the archive gets its coding back
-    out = _splice(header, written)
-    if verify:
-        _verify(fragment, out, mask, grown, rgb)
-    return out, grown
+    return written
