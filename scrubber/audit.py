@@ -30,6 +30,7 @@ class FileReport:
     unused_bits_cleared: bool = False
     encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)
     encode_tolerance: int = 0  # same_near: re-encoded frames within this of the redacted pixels
+    encode_changes: list[str] = field(default_factory=list)  # JPEG 2000 coding parameters not kept
     syntax_in: str = ""
     syntax_out: str = ""
     header_counts: dict[str, int] = field(default_factory=dict)  # elements per action kind

@@ -43,6 +43,7 @@ class ScrubResult:
     unused_bits_cleared: bool
     encode_method: str  # unchanged | same | same_near | jpeg_dct (whole MCUs) | explicit_le
     encode_tolerance: int  # same_near: the JPEG-LS NEAR a re-encoded frame may differ by
+    encode_changes: list[str]  # JPEG 2000 coding parameters a re-encoded frame could not keep
     backend: str  # the detector's runtime: onnx | torch (or the name of a caller's own detector)
     syntax_in: str
     syntax_out: str
@@ -161,12 +162,13 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     boxes = plan_boxes(found, frames.stored.shape[2], frames.stored.shape[1], policy)
     changed = any(boxes) or frames.unused_bits
     after, after_photometric = frames.stored, frames.photometric
-    syntax_out, method, tolerance = syntax_in, "unchanged", 0
+    syntax_out, method, tolerance, coding_changes = syntax_in, "unchanged", 0, []
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
+        coding_changes = list(encoded.changes)
         after_photometric = encoded.photometric or frames.photometric
         lap("encode")
         check_syntax_kept(syntax_in, syntax_out, policy)
@@ -182,7 +184,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     return ScrubResult(
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
         unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
-        backend=str(getattr(detector, "backend", type(detector).__name__)),
+        encode_changes=coding_changes, backend=str(getattr(detector, "backend", type(detector).__name__)),
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
         after_photometric=after_photometric if keep_pixels else None,

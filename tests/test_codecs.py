@@ -302,3 +302,35 @@ def test_encapsulated_uncompressed_fragments_that_do_not_hold_the_frames_are_ref
         ds.PixelData = encapsulate(broken, has_bot=True)
         with pytest.raises(DecodeFailed):
             decode(ds, 1 << 30)
+
+
+def test_jpeg_2000_coding_the_encoder_cannot_keep_is_reported():
+    """pydicom's OpenJPEG encoder always writes 5 decomposition levels: a frame re-encoded in a file
+    coded with 2 says so in ``changes`` (the audit's ``encode_changes``), and still decodes exactly."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+
+    original = _read("SC_rgb_rle_2frame.dcm")
+    arr = original.pixel_array
+    original.PixelData = encapsulate([imagecodecs.jpeg2k_encode(frame, level=0, codecformat="J2K", reversible=True,
+                                                                resolutions=3, mct=True) for frame in arr], has_bot=True)
+    original["PixelData"].VR, original["PixelData"].is_undefined_length = "OB", True
+    original.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    original.PhotometricInterpretation, original.PlanarConfiguration = "YBR_RCT", 0
+    ds, frames, redacted, *_, encoded = _encode_one_box(original)
+
+    assert (encoded.syntax, encoded.method) == (JPEG2000Lossless, "same")
+    assert np.array_equal(encoded.after, redacted)
+    assert encoded.changes == ("decomposition levels 2 -> 5",)
+
+
+def test_lossy_jpeg_2000_keeps_its_quality_layers_and_precision():
+    """693_J2KI codes signed 14-bit samples at 16-bit precision in 3 quality layers: the re-encoded
+    frame keeps both, so nothing is reported as changed."""
+    from scrubber.pixels.j2k_codestream import coding_style
+
+    original = _lossy_j2k("693_J2KI.dcm")
+    ds, frames, redacted, box, touched, fill, encoded = _encode_one_box(original)
+    before, after = coding_style(_fragments(original)[touched]), coding_style(_fragments(ds)[touched])
+    assert (before.layers, before.precision) == (3, 16)
+    assert (after.layers, after.precision) == (3, 16) and encoded.changes == ()

@@ -26,6 +26,7 @@ from ..errors import EncodeFailed
 from . import encapsulated_native, htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
 from .decode import Frames, as_array
+from .j2k_codestream import coding_style
 from .jpeg_dct import check_redacted, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
@@ -55,6 +56,9 @@ class Encoded:
     tolerance: int = 0
     psnr_db: float | None = None  # same_rate: lowest PSNR (dB) of a re-encoded frame vs the redacted
     photometric: str | None = None  # colour space of ``after`` when it is not the decoded input's
+    # JPEG 2000: coding parameters in which a re-encoded frame differs from the frame it replaced
+    # (e.g. "progression order RPCL -> LRCP"); pydicom's OpenJPEG encoder cannot set them all
+    changes: tuple[str, ...] = ()
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -189,7 +193,7 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     """
     count = frames.count
     originals = list(generate_frames(ds.PixelData, number_of_frames=count))
-    encode_frame = _frame_encoder(ds, source, originals, frames.bits_stored)
+    encode_frame = _frame_encoder(ds, source, originals)
     options = as_pixel_options(ds, number_of_frames=1, planar_configuration=0,
                                **_codec_options(ds, source))
     if len(originals) != count:
@@ -199,34 +203,79 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     limits = np.zeros(count, np.int64)
     if method == "same_near":
         limits[changed] = [jpeg_ls.near(originals[index]) for index in changed]
-    raw_bytes = redacted[0].size * frames.bits_stored / 8  # OpenJPEG's ratios count stored bits
+    precision = {index: _precision(originals[index], frames.bits_stored) for index in changed}
+    layers = {index: _layers(originals[index]) for index in changed} if method == "same_rate" else {}
     fragments, pending = list(originals), changed
     for step in RATE_STEPS if method == "same_rate" else (1.0,):
         for index in pending:
+            if source in (JPEG2000Lossless, JPEG2000):  # the precision the replaced frame declared
+                options["bits_stored"] = precision[index]
             if method == "same_near":
                 options["jls_error"] = int(limits[index])
-            elif method == "same_rate":
-                options["j2k_cr"] = [max(1.0, step * raw_bytes / len(originals[index]))]
+            elif method == "same_rate":  # the input's rate, in as many quality layers as it had
+                raw_bytes = redacted[index].size * precision[index] / 8  # OpenJPEG's ratios count coded bits
+                ratio = max(1.0, step * raw_bytes / len(originals[index]))
+                options["j2k_cr"] = [ratio * 2.0 ** (layers[index] - 1 - k) for k in range(layers[index])]
             fragments[index] = encode_frame(_squeeze(redacted[index:index + 1]), originals[index], **options)
         _encapsulate(ds, fragments)
         after = _decoded(ds, redacted.shape)
         if not all(np.array_equal(after[i], redacted[i]) for i in set(range(count)) - set(changed)):
             raise EncodeFailed("a frame that kept its fragment decodes differently")
+        changes = _coding_changes(source, [originals[i] for i in changed], [fragments[i] for i in changed])
         if method == "same_rate" and all(np.array_equal(after[i], redacted[i]) for i in changed):
-            return Encoded(str(source), after, "same")  # reversibly coded frames came back exact
+            return Encoded(str(source), after, "same", changes=changes)  # reversibly coded frames came back exact
         if method != "same_rate":
             if any(int(_error(after, redacted, i).max(initial=0)) > limits[i] for i in changed):
                 raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
-            return Encoded(str(source), after, method, int(limits.max()))
+            return Encoded(str(source), after, method, int(limits.max()), changes=changes)
         bound = int(DARK_SHARE * (2**frames.bits_stored - 1))
         psnr, pending = _lossy_misses(after, redacted, changed, box_masks(boxes, *redacted.shape[1:3]),
                                       bound, frames.bits_stored)
         if not pending:
-            return Encoded(str(source), after, method, bound, min(psnr, default=None))
+            return Encoded(str(source), after, method, bound, min(psnr, default=None), changes=changes)
     raise EncodeFailed(f"re-encoded frames {pending} miss the lossy bounds even at a higher rate")
 
 
-def _frame_encoder(ds: Dataset, source: UID, originals: list[bytes], bits_stored: int) -> Callable[..., bytes]:
+J2K_SYNTAXES = (JPEG2000Lossless, JPEG2000, *HTJ2K_SYNTAXES)
+CODING = (("order", "progression order"), ("layers", "quality layers"), ("levels", "decomposition levels"),
+          ("tile", "tile size"), ("tlm", "TLM markers"), ("precision", "precision"))
+
+
+def _layers(fragment: bytes) -> int:
+    """Quality layers of a JPEG 2000 codestream (1 when its header cannot be read)."""
+    try:
+        return max(1, coding_style(fragment).layers)
+    except ValueError:
+        return 1
+
+
+def _precision(fragment: bytes, bits_stored: int) -> int:
+    """Sample precision a JPEG 2000 codestream declares (Bits Stored when its header cannot be read)."""
+    try:
+        return coding_style(fragment).precision
+    except ValueError:
+        return bits_stored
+
+
+def _coding_changes(source: UID, before: list[bytes], after: list[bytes]) -> tuple[str, ...]:
+    """JPEG 2000 coding parameters in which the new fragments differ from those they replaced."""
+    if source not in J2K_SYNTAXES:
+        return ()
+    found: list[str] = []
+    for old, new in zip(before, after):
+        try:
+            was, now = coding_style(old), coding_style(new)
+        except ValueError:
+            continue
+        for field_name, label in CODING:
+            a, b = getattr(was, field_name), getattr(now, field_name)
+            change = f"{label} {a} -> {b}"
+            if a != b and change not in found:
+                found.append(change)
+    return tuple(found)
+
+
+def _frame_encoder(ds: Dataset, source: UID, originals: list[bytes]) -> Callable[..., bytes]:
     """An encoder ``(frame, replaced_fragment, **options) -> fragment`` for the syntax: pydicom's,
     ours for JPEG lossless (new frames take the sample precision of the input's first frame) and
     Encapsulated Uncompressed (native bytes), or OpenJPH's for HTJ2K (coded like the fragment it
@@ -234,7 +283,7 @@ def _frame_encoder(ds: Dataset, source: UID, originals: list[bytes], bits_stored
     if source in HTJ2K_SYNTAXES:
         def encode_htj2k(frame: np.ndarray, original: bytes, j2k_cr: list[float] | None = None,
                          **_: object) -> bytes:
-            size = frame.size * bits_stored / 8 / j2k_cr[0] if j2k_cr else None
+            size = frame.nbytes / j2k_cr[-1] if j2k_cr else None  # OpenJPH codes itemsize bits
             return htj2k.encode_like(frame, original, size)
 
         return encode_htj2k

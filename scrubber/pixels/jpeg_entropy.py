@@ -226,7 +226,7 @@ def _decode_interval(coded: Coded, layout: list, dc: dict, ac: dict, piece: byte
         raise ValueError("JPEG entropy-coded data ends before its last block")
 
 
-def _symbols(coded: Coded) -> list[tuple[list, list]]:
+def _symbols(coded: Coded) -> list[list[tuple[tuple[int, int], int, int, int]]]:
     """Per restart interval: (table key, symbol, extra bits value, extra bits size) in coding order."""
     mcu_rows, mcu_cols = coded.mcu_shape
     total = mcu_rows * mcu_cols
