@@ -133,7 +133,8 @@ def codecs_lines(codecs: dict[str, Any]) -> list[str]:
 
     return ["PSNR per frame against the input's decode, away from the boxes grown to whole MCUs; \"naive\": "
             "the frames decoded, blacked out and encoded again at quality 95 by Pillow. Lossless rows: one "
-            "box in the middle frame.", "", *writeback.markdown(codecs).splitlines()]
+            "box in the middle frame. Single JPEG frames: one box through the DCT path (12-bit: our own "
+            "coefficient codec).", "", *writeback.markdown(codecs).splitlines()]
 
 
 def header_lines(result: dict[str, Any], name: str) -> list[str]:
