@@ -73,3 +73,17 @@ def test_what_the_codec_cannot_read_is_refused():
     for broken in (good[2:], good[: len(good) // 2], good[:-40] + b"\xff\xd9"):
         with pytest.raises(ValueError):
             jpeg_entropy.read(broken)
+
+
+def test_block_bits_add_up_to_the_entropy_coded_data():
+    """The bits counted per block are those of the scan: their sum fills the entropy-coded bytes
+    (after unstuffing) up to the final padding, and a flat block costs less than a busy one."""
+    fragment = _fragment("SC_rgb_dcmtk_+eb+cy+s2.dcm")
+    coded = jpeg_entropy.read(fragment)
+    bits = jpeg_entropy.block_bits(coded)
+    start = fragment.index(b"\xff\xda")
+    start += 2 + int.from_bytes(fragment[start + 2:start + 4], "big")
+    scan = fragment[start:fragment.rindex(b"\xff\xd9")].replace(b"\xff\x00", b"\xff")
+    assert 8 * len(scan) - 8 < sum(int(b.sum()) for b in bits) <= 8 * len(scan)
+    coded.blocks[0][0, 0, 1:] = 0
+    assert jpeg_entropy.block_bits(coded)[0][0, 0] <= bits[0][0, 0]

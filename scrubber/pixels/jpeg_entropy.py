@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -226,26 +227,26 @@ def _decode_interval(coded: Coded, layout: list, dc: dict, ac: dict, piece: byte
         raise ValueError("JPEG entropy-coded data ends before its last block")
 
 
-def _symbols(coded: Coded) -> list[list[tuple[tuple[int, int], int, int, int]]]:
-    """Per restart interval: (table key, symbol, extra bits value, extra bits size) in coding order."""
+Symbol = tuple[tuple[int, int], int, int, int]  # (table class and id, symbol, extra bits, their count)
+
+
+def _block_symbols(coded: Coded) -> Iterator[tuple[int, int, int, int, list[Symbol]]]:
+    """(restart interval, component index, block row, block column, its symbols) in coding order."""
     mcu_rows, mcu_cols = coded.mcu_shape
     total = mcu_rows * mcu_cols
     per = coded.restart or total
     layout = [(c, *coded.per_mcu(c)) for c in coded.components]
-    out = []
     for first in range(0, total, per):
-        items: list = []
         predictions = [0] * len(layout)
         for mcu in range(first, min(total, first + per)):
             my, mx = divmod(mcu, mcu_cols)
             for index, (component, v, h) in enumerate(layout):
-                blocks = coded.blocks[index]
-                for by in range(v):
-                    for bx in range(h):
-                        block = blocks[my * v + by, mx * h + bx].tolist()
+                for by in range(my * v, my * v + v):
+                    for bx in range(mx * h, mx * h + h):
+                        block = coded.blocks[index][by, bx].tolist()
                         diff, predictions[index] = block[0] - predictions[index], block[0]
                         size = abs(diff).bit_length()
-                        items.append(((0, component.dc_table), size, diff if diff >= 0 else diff - 1, size))
+                        items = [((0, component.dc_table), size, diff if diff >= 0 else diff - 1, size)]
                         run = 0
                         last = max((k for k in range(1, 64) if block[k]), default=0)
                         for k in range(1, last + 1):
@@ -262,7 +263,26 @@ def _symbols(coded: Coded) -> list[list[tuple[tuple[int, int], int, int, int]]]:
                             run = 0
                         if last < 63:
                             items.append(((1, component.ac_table), 0x00, 0, 0))
-        out.append(items)
+                        yield first // per, index, by, bx, items
+
+
+def _symbols(coded: Coded) -> list[list[Symbol]]:
+    """Per restart interval, its symbols in coding order."""
+    out: list[list[Symbol]] = []
+    for interval, _, _, _, items in _block_symbols(coded):
+        if interval == len(out):
+            out.append([])
+        out[interval].extend(items)
+    return out
+
+
+def block_bits(coded: Coded) -> list[np.ndarray]:
+    """Bits each block takes in the entropy-coded data, per component (block rows, block columns),
+    with the frame's own tables: where a rewrite changed a file's size, and where it did not."""
+    codes = _codes(coded.tables)
+    out = [np.zeros(blocks.shape[:2], np.int64) for blocks in coded.blocks]
+    for _, index, by, bx, items in _block_symbols(coded):
+        out[index][by, bx] = sum(codes[key][symbol][1] + size for key, symbol, _, size in items)
     return out
 
 
