@@ -87,3 +87,22 @@ def test_block_bits_add_up_to_the_entropy_coded_data():
     assert 8 * len(scan) - 8 < sum(int(b.sum()) for b in bits) <= 8 * len(scan)
     coded.blocks[0][0, 0, 1:] = 0
     assert jpeg_entropy.block_bits(coded)[0][0, 0] <= bits[0][0, 0]
+
+
+def test_damaged_streams_are_refused_with_value_error_only():
+    """Bytes overwritten or cut anywhere: the reader either reads the frame or raises ValueError,
+    which the encoder turns into its fallback, never another exception."""
+    import random
+
+    good = _fragment("SC_rgb_jpeg_dcmtk.dcm")
+    rng = random.Random(7)
+    for _ in range(80):
+        damaged = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(2, len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[:rng.randrange(10, len(damaged))]
+        try:
+            jpeg_entropy.read(bytes(damaged))
+        except ValueError:
+            pass

@@ -129,9 +129,13 @@ def _lookup(counts: bytes, symbols: bytes) -> tuple[list[int], list[int]]:
     """Symbol and code length for every 16-bit window starting with a code (0 length: no code)."""
     length = np.zeros(1 << 16, np.int64)
     symbol = np.zeros(1 << 16, np.int64)
+    if len(symbols) != sum(counts):
+        raise ValueError("JPEG Huffman table lists another number of symbols than its counts")
     code, index = 0, 0
     for bits, count in enumerate(counts, start=1):
         for _ in range(count):
+            if code + 1 > 1 << bits:
+                raise ValueError("JPEG Huffman table has more codes than its lengths allow")
             low, high = code << (16 - bits), (code + 1) << (16 - bits)
             length[low:high], symbol[low:high] = bits, symbols[index]
             code, index = code + 1, index + 1
@@ -155,7 +159,13 @@ def _extend(value: int, size: int) -> int:
 
 def read(data: bytes) -> Coded:
     """Parse one frame and decode its coefficients (ValueError for what this module cannot read)."""
-    data = bytes(data)
+    try:
+        return _read(bytes(data))
+    except (IndexError, KeyError) as exc:  # a segment shorter than its fields: a damaged stream
+        raise ValueError(f"JPEG stream is damaged ({type(exc).__name__})") from None
+
+
+def _read(data: bytes) -> Coded:
     coded, start = _parse(data)
     end = _END.search(data, start)
     if end is None or data[end.start():end.start() + 2] not in (EOI, b"\xff\xff"):
