@@ -260,39 +260,53 @@ def _percent(value: float | None, sign: str = "") -> str:
     return "" if value is None else f"{100 * value:{sign}.2f} %"
 
 
+CLIP_COLUMNS = ("file", "frames", "method", "PSNR away from boxes, min / median", "naive q95 PSNR min / median",
+                "Pixel Data vs input", "coded size change outside the blanked MCUs", "input bits in the blanked MCUs",
+                "naive q95 size", "encode s", "naive decode+encode s", "ratio", "whole scrub s")
+LOSSLESS_COLUMNS = ("file", "syntax", "frames", "size", "method", "encode, untouched frames kept (s)",
+                    "compress all frames (s)", "compress all + decode check (s)", "ratio (checked)",
+                    "Pixel Data in / kept / all")
+FRAME_COLUMNS = ("file", "syntax", "size", "method", "syntax kept", "identical away from the box",
+                 "encode s (decode check included)", "Pixel Data in / out")
+
+
+def _clip_cells(r: dict) -> list[object]:
+    return [r["file"], r["frames"], r["method"],
+            f"{r['psnr_min_db']} / {r['psnr_median_db']} dB ({r['frames_identical_away']}/{r['frames']} identical)",
+            f"{r['naive_psnr_min_db']} / {r['naive_psnr_median_db']} dB", _percent(r["size_change"], "+"),
+            _percent(r.get("size_change_outside_blanked"), "+"), _percent(r.get("blanked_share_of_bits")),
+            _percent(r["naive_size_change"], "+"), r["encode_s"], r["naive_encode_s"], f"{r['naive_over_encode']}x",
+            r["scrub_s"]]
+
+
+def _lossless_cells(r: dict) -> list[object]:
+    return [r["file"], r["syntax"], r["frames"], r["size"], r["method"], r["encode_s"], r["compress_all_s"],
+            r["compress_all_checked_s"], f"{r['checked_all_over_kept']}x",
+            f"{r['pixel_data_in']} / {r['pixel_data_out']} / {r['compress_all_pixel_data']}"]
+
+
+def _frame_cells(r: dict) -> list[object]:
+    return [r["file"], r["syntax"], r["size"], r["method"], r["syntax_kept"], r["identical_away"], r["encode_s"],
+            f"{r['pixel_data_in']} / {r['pixel_data_out']}"]
+
+
+def _row(cells: list[object] | tuple[str, ...]) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _table(columns: tuple[str, ...], rows: list[list[object]]) -> list[str]:
+    return [_row(columns), "|" + "---|" * len(columns), *(_row(cells) for cells in rows)]
+
+
 def markdown(results: dict) -> str:
-    """The README tables, from a results JSON."""
-    lines = ["| file | frames | method | PSNR away from boxes, min / median | naive q95 PSNR min / median "
-             "| Pixel Data vs input | coded size change outside the blanked MCUs | input bits in the blanked MCUs "
-             "| naive q95 size | encode s | naive decode+encode s | ratio | whole scrub s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results["rows"]:
-        if r["kind"] == "jpeg_dct":
-            lines.append(
-                f"| {r['file']} | {r['frames']} | {r['method']} | {r['psnr_min_db']} / {r['psnr_median_db']} dB "
-                f"({r['frames_identical_away']}/{r['frames']} identical) | {r['naive_psnr_min_db']} / "
-                f"{r['naive_psnr_median_db']} dB | {100 * r['size_change']:+.2f} % | "
-                f"{_percent(r.get('size_change_outside_blanked'), '+')} | {_percent(r.get('blanked_share_of_bits'))} | "
-                f"{100 * r['naive_size_change']:+.2f} % | {r['encode_s']} | {r['naive_encode_s']} | "
-                f"{r['naive_over_encode']}x | {r['scrub_s']} |")
-    lines += ["", "| file | syntax | frames | size | method | encode, untouched frames kept (s) "
-              "| compress all frames (s) | compress all + decode check (s) | ratio (checked) "
-              "| Pixel Data in / kept / all |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in results["rows"]:
-        if r["kind"] == "lossless":
-            lines.append(
-                f"| {r['file']} | {r['syntax']} | {r['frames']} | {r['size']} | {r['method']} | {r['encode_s']} | "
-                f"{r['compress_all_s']} | {r['compress_all_checked_s']} | {r['checked_all_over_kept']}x | "
-                f"{r['pixel_data_in']} / {r['pixel_data_out']} / {r['compress_all_pixel_data']} |")
-    frames = [r for r in results["rows"] if r["kind"] == "jpeg_dct_frame"]
-    if frames:
-        lines += ["", "| file | syntax | size | method | syntax kept | identical away from the box "
-                  "| encode s (decode check included) | Pixel Data in / out |", "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['file']} | {r['syntax']} | {r['size']} | {r['method']} | {r['syntax_kept']} | "
-                  f"{r['identical_away']} | {r['encode_s']} | {r['pixel_data_in']} / {r['pixel_data_out']} |"
-                  for r in frames]
-    return "\n".join(lines)
+    """The README tables, from a results JSON: the JPEG clip, the lossless files, single JPEG frames."""
+    tables = []
+    for kind, columns, cells in (("jpeg_dct", CLIP_COLUMNS, _clip_cells), ("lossless", LOSSLESS_COLUMNS, _lossless_cells),
+                                 ("jpeg_dct_frame", FRAME_COLUMNS, _frame_cells)):
+        rows = [cells(r) for r in results["rows"] if r["kind"] == kind]
+        if rows or kind != "jpeg_dct_frame":
+            tables.append("\n".join(_table(columns, rows)))
+    return "\n\n".join(tables)
 
 
 def all_rows(detector) -> list[dict[str, object]]:
