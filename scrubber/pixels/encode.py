@@ -281,10 +281,12 @@ def _frame_encoder(ds: Dataset, source: UID, originals: list[bytes]) -> Callable
     Encapsulated Uncompressed (native bytes), or OpenJPH's for HTJ2K (coded like the fragment it
     replaces); pydicom can write none of these three."""
     if source in HTJ2K_SYNTAXES:
+        writer = htj2k.Writer()
+
         def encode_htj2k(frame: np.ndarray, original: bytes, j2k_cr: list[float] | None = None,
                          **_: object) -> bytes:
             size = frame.nbytes / j2k_cr[-1] if j2k_cr else None  # OpenJPH codes itemsize bits
-            return htj2k.encode_like(frame, original, size)
+            return writer.encode_like(frame, original, size)
 
         return encode_htj2k
     if source == encapsulated_native.SYNTAX:
