@@ -26,7 +26,7 @@ from ..errors import EncodeFailed
 from . import encapsulated_native, htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
 from .decode import Frames, as_array
-from .j2k_codestream import coding_style
+from .j2k_codestream import CodingStyle, coding_style
 from .jpeg_dct import check_redacted, redact_frame
 from .redact import Box, box_masks
 from .syntax import rule_for
@@ -203,25 +203,27 @@ def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, so
     limits = np.zeros(count, np.int64)
     if method == "same_near":
         limits[changed] = [jpeg_ls.near(originals[index]) for index in changed]
-    precision = {index: _precision(originals[index], frames.bits_stored) for index in changed}
-    layers = {index: _layers(originals[index]) for index in changed} if method == "same_rate" else {}
+    styles = {index: _j2k_style(originals[index]) for index in changed} if source in J2K_SYNTAXES else {}
     fragments, pending = list(originals), changed
     for step in RATE_STEPS if method == "same_rate" else (1.0,):
         for index in pending:
+            style = styles.get(index)
+            precision = style.precision if style else frames.bits_stored
             if source in (JPEG2000Lossless, JPEG2000):  # the precision the replaced frame declared
-                options["bits_stored"] = precision[index]
+                options["bits_stored"] = precision
             if method == "same_near":
                 options["jls_error"] = int(limits[index])
             elif method == "same_rate":  # the input's rate, in as many quality layers as it had
-                raw_bytes = redacted[index].size * precision[index] / 8  # OpenJPEG's ratios count coded bits
+                layers = max(1, style.layers) if style else 1
+                raw_bytes = redacted[index].size * precision / 8  # OpenJPEG's ratios count coded bits
                 ratio = max(1.0, step * raw_bytes / len(originals[index]))
-                options["j2k_cr"] = [ratio * 2.0 ** (layers[index] - 1 - k) for k in range(layers[index])]
+                options["j2k_cr"] = [ratio * 2.0 ** (layers - 1 - k) for k in range(layers)]
             fragments[index] = encode_frame(_squeeze(redacted[index:index + 1]), originals[index], **options)
         _encapsulate(ds, fragments)
         after = _decoded(ds, redacted.shape)
         if not all(np.array_equal(after[i], redacted[i]) for i in set(range(count)) - set(changed)):
             raise EncodeFailed("a frame that kept its fragment decodes differently")
-        changes = _coding_changes(source, [originals[i] for i in changed], [fragments[i] for i in changed])
+        changes = _coding_changes(styles, fragments)
         if method == "same_rate" and all(np.array_equal(after[i], redacted[i]) for i in changed):
             return Encoded(str(source), after, "same", changes=changes)  # reversibly coded frames came back exact
         if method != "same_rate":
@@ -241,31 +243,21 @@ CODING = (("order", "progression order"), ("layers", "quality layers"), ("levels
           ("tile", "tile size"), ("tlm", "TLM markers"), ("precision", "precision"))
 
 
-def _layers(fragment: bytes) -> int:
-    """Quality layers of a JPEG 2000 codestream (1 when its header cannot be read)."""
+def _j2k_style(fragment: bytes) -> CodingStyle | None:
+    """How a JPEG 2000 frame was coded (None when its main header cannot be read)."""
     try:
-        return max(1, coding_style(fragment).layers)
+        return coding_style(fragment)
     except ValueError:
-        return 1
+        return None
 
 
-def _precision(fragment: bytes, bits_stored: int) -> int:
-    """Sample precision a JPEG 2000 codestream declares (Bits Stored when its header cannot be read)."""
-    try:
-        return coding_style(fragment).precision
-    except ValueError:
-        return bits_stored
-
-
-def _coding_changes(source: UID, before: list[bytes], after: list[bytes]) -> tuple[str, ...]:
-    """JPEG 2000 coding parameters in which the new fragments differ from those they replaced."""
-    if source not in J2K_SYNTAXES:
-        return ()
+def _coding_changes(styles: dict[int, CodingStyle | None], fragments: list[bytes]) -> tuple[str, ...]:
+    """JPEG 2000 coding parameters in which the new fragments differ from the ``styles`` of those
+    they replaced (by frame index)."""
     found: list[str] = []
-    for old, new in zip(before, after):
-        try:
-            was, now = coding_style(old), coding_style(new)
-        except ValueError:
+    for index, was in styles.items():
+        now = _j2k_style(fragments[index])
+        if was is None or now is None:
             continue
         for field_name, label in CODING:
             a, b = getattr(was, field_name), getattr(now, field_name)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import jpeg_entropy
+from .jpeg_entropy import huffman_tables, marker_segments
 
 SOI = b"\xff\xd8"
 SOF_SEQUENTIAL = (0xC0, 0xC1)
 SOF_OTHER = (0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
 SOS = 0xDA
-DHT = 0xC4
 COM = 0xFE
 ADOBE = b"Adobe"
 
@@ -55,38 +55,13 @@ class _Header:
     jfif: bool
 
 
-def _segments(data: bytes) -> list[tuple[int, bytes]]:
-    """(marker, whole segment) up to and including SOS; the entropy-coded rest is returned with SOS."""
-    if data[:2] != SOI:
-        raise ValueError("fragment is not a JPEG stream (no SOI)")
-    out: list[tuple[int, bytes]] = []
-    i = 2
-    while i < len(data):
-        if data[i] != 0xFF:
-            raise ValueError(f"JPEG marker expected at offset {i}")
-        while i + 1 < len(data) and data[i + 1] == 0xFF:
-            i += 1
-        marker = data[i + 1]
-        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):
-            out.append((marker, data[i : i + 2]))
-            i += 2
-            continue
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker == SOS:
-            out.append((marker, data[i:]))
-            return out
-        out.append((marker, data[i : i + 2 + length]))
-        i += 2 + length
-    raise ValueError("JPEG stream has no SOS")
-
-
 def _header(data: bytes) -> _Header:
     precision, shape = 0, (0, 0)
     components: tuple[tuple[int, int, int], ...] = ()
     keep: list[bytes] = []
     adobe: int | None = None
     jfif = False
-    for marker, seg in _segments(data):
+    for marker, seg in marker_segments(data)[0]:
         if marker in SOF_OTHER:
             raise ValueError(f"JPEG process with SOF{marker - 0xC0} is not supported (baseline/extended only)")
         if marker in SOF_SEQUENTIAL:
@@ -108,21 +83,6 @@ def _header(data: bytes) -> _Header:
     if len(components) not in (1, 3):
         raise ValueError(f"{len(components)}-component JPEG is not supported")
     return _Header(precision, shape, components, tuple(keep), adobe, jfif)
-
-
-def huffman_tables(data: bytes) -> dict[int, bytes]:
-    """The Huffman tables a JPEG stream defines, by class and id (Tc << 4 | Th): counts and
-    symbols, however they are split into DHT segments."""
-    tables: dict[int, bytes] = {}
-    for marker, seg in _segments(data):
-        if marker != DHT:
-            continue
-        body, i = seg[4:], 0
-        while i + 17 <= len(body):
-            end = i + 17 + sum(body[i + 1:i + 17])
-            tables[body[i]] = bytes(body[i + 1:end])
-            i = end
-    return tables
 
 
 def _is_rgb(header: _Header) -> bool:
@@ -155,7 +115,8 @@ def _splice(original: _Header, written: bytes) -> bytes:
     """
     parts = [SOI, *original.keep]
     ids: dict[int, int] = {}
-    for marker, seg in _segments(written):
+    segments, start = marker_segments(written)
+    for marker, seg in segments:
         if 0xE0 <= marker <= 0xEF or marker == COM:
             continue
         if marker in SOF_SEQUENTIAL:
@@ -170,7 +131,7 @@ def _splice(original: _Header, written: bytes) -> bytes:
                 seg[5 + 2 * k] = ids[seg[5 + 2 * k]]
             seg = bytes(seg)
         parts.append(seg)
-    return b"".join(parts)
+    return b"".join(parts) + written[start:]
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -275,6 +236,12 @@ def _black_blocks(mcus: np.ndarray, shape: tuple[int, int], h: int, v: int) -> n
     return blocks
 
 
+def _black_dc(index: int, rgb: bool, shift: int, q00: int) -> int:
+    """Quantised DC of a black block of component ``index``: -shift (decodes to 0) for luma and for
+    R, G, B; 0 (the midpoint) for chroma."""
+    return -math.ceil(shift / q00) if (index == 0 or rgb) else 0
+
+
 def _rewrite_12bit(fragment: bytes, mcus: np.ndarray, rgb: bool, shift: int) -> bytes:
     """The MCUs blacked out through our own coefficient codec (jpeglib reads 8-bit JPEG only)."""
     coded = jpeg_entropy.read(fragment)
@@ -282,7 +249,7 @@ def _rewrite_12bit(fragment: bytes, mcus: np.ndarray, rgb: bool, shift: int) -> 
         v, h = coded.per_mcu(component)
         black = _black_blocks(mcus, blocks.shape[:2], h, v)
         blocks[black] = 0
-        blocks[black, 0] = -math.ceil(shift / coded.quant_dc[component.quant_table]) if (index == 0 or rgb) else 0
+        blocks[black, 0] = _black_dc(index, rgb, shift, coded.quant_dc[component.quant_table])
     return jpeg_entropy.write(coded)
 
 
@@ -305,7 +272,7 @@ def _rewrite_8bit(fragment: bytes, header: _Header, mcus: np.ndarray, rgb: bool,
             q00 = int(jpeg.qt[int(jpeg.quant_tbl_no[index])][0, 0])
             blocks = _black_blocks(mcus, plane.shape[:2], h, v)
             plane[blocks] = 0
-            plane[blocks, 0, 0] = -math.ceil(shift / q00) if (index == 0 or rgb) else 0
+            plane[blocks, 0, 0] = _black_dc(index, rgb, shift, q00)
         written, wanted = b"", huffman_tables(fragment)
         for flags in (["-OPTIMIZE_CODING"], ["+OPTIMIZE_CODING"]):
             try:

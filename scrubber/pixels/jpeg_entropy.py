@@ -63,17 +63,23 @@ class Coded:
         return (1, 1) if len(self.components) == 1 else (component.v, component.h)
 
 
-def _marker_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
-    """Marker segments after SOI up to and including SOS, and where the entropy-coded data starts."""
+def marker_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """(marker, whole segment) after SOI up to and including SOS, and where the entropy-coded data
+    starts; fill bytes are skipped and stand-alone markers (RSTn, TEM) kept as two bytes."""
     if data[:2] != b"\xff\xd8":
         raise ValueError("fragment is not a JPEG stream (no SOI)")
-    out, pos = [], 2
-    while pos + 4 <= len(data):
+    out: list[tuple[int, bytes]] = []
+    pos = 2
+    while pos + 1 < len(data):
         if data[pos] != 0xFF:
             raise ValueError(f"JPEG marker expected at offset {pos}")
         marker = data[pos + 1]
         if marker == 0xFF:
             pos += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):
+            out.append((marker, data[pos:pos + 2]))
+            pos += 2
             continue
         end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
         out.append((marker, data[pos:end]))
@@ -83,8 +89,27 @@ def _marker_segments(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
     raise ValueError("JPEG stream has no SOS")
 
 
+def _read_dht(body: bytes, tables: dict[tuple[int, int], tuple[bytes, bytes]]) -> None:
+    """The tables of one DHT segment's body (however many it holds) into ``tables``."""
+    i = 0
+    while i + 17 <= len(body):
+        end = i + 17 + sum(body[i + 1:i + 17])
+        tables[body[i] >> 4, body[i] & 15] = (bytes(body[i + 1:i + 17]), bytes(body[i + 17:end]))
+        i = end
+
+
+def huffman_tables(data: bytes) -> dict[tuple[int, int], tuple[bytes, bytes]]:
+    """The Huffman tables a JPEG stream defines, by (class, id): counts and symbols, however they
+    are split into DHT segments."""
+    tables: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+    for marker, seg in marker_segments(bytes(data))[0]:
+        if marker == DHT:
+            _read_dht(seg[4:], tables)
+    return tables
+
+
 def _parse(data: bytes) -> tuple[Coded, int]:
-    segments, start = _marker_segments(data)
+    segments, start = marker_segments(data)
     frame, tables, quant_dc, restart = None, {}, {}, 0
     for marker, seg in segments:
         body = seg[4:]
@@ -96,11 +121,7 @@ def _parse(data: bytes) -> tuple[Coded, int]:
         elif 0xC2 <= marker <= 0xCF and marker not in (DHT, 0xC8, 0xCC):
             raise ValueError(f"JPEG process with SOF{marker - 0xC0} is not supported (sequential Huffman only)")
         elif marker == DHT:
-            i = 0
-            while i + 17 <= len(body):
-                end = i + 17 + sum(body[i + 1:i + 17])
-                tables[body[i] >> 4, body[i] & 15] = (bytes(body[i + 1:i + 17]), bytes(body[i + 17:end]))
-                i = end
+            _read_dht(body, tables)
         elif marker == DQT:
             i = 0
             while i < len(body):
