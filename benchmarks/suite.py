@@ -232,7 +232,7 @@ def speed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             case.update(process_wall_s=round(wall, 3), peak_rss_mb=rss)
             row[f"workers_{workers}"] = case
         ds = pydicom.dcmread(files[0])
-        floor = statistics.median(floor_seconds(ds, jpeg_dct=False) for _ in range(3))
+        floor = statistics.median(floor_seconds(ds, jpeg_dct=Policy().jpeg_dct) for _ in range(3))
         row["floor_ms_per_frame"] = round(1000 * floor / frames, 2)
         one = row["workers_1"]
         if one.get("frames_per_s"):
@@ -283,7 +283,7 @@ def scaling(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for count in ((1, 10) if args.quick else (1, 10, 120)):
         ds = inputs.first_frames(clip, count)
         seconds, timings = _timed_scrub(ds, policy, detector, repeat)
-        floor = statistics.median(floor_seconds(ds, jpeg_dct=False) for _ in range(repeat))
+        floor = statistics.median(floor_seconds(ds, jpeg_dct=policy.jpeg_dct) for _ in range(repeat))
         frame_rows.append({"frames": count, "seconds": round(seconds, 3), "floor_s": round(floor, 3),
                            "frames_per_s": round(count / seconds, 2),
                            "stages_s": {k: round(v, 3) for k, v in timings.items()}})
@@ -306,7 +306,7 @@ def scaling(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         ds.save_as(path, enforce_file_format=True)
         ds = pydicom.dcmread(path)
         seconds, timings = _timed_scrub(ds, policy, detector, repeat)
-        floor = statistics.median(floor_seconds(ds, jpeg_dct=False) for _ in range(repeat))
+        floor = statistics.median(floor_seconds(ds, jpeg_dct=policy.jpeg_dct) for _ in range(repeat))
         size_rows.append({"size": f"{cols}x{rows}", "pixels": cols * rows, "seconds": round(seconds, 3),
                           "floor_s": round(floor, 4), "detect_s": round(timings.get("detect", 0.0), 3)})
         jobs.append((path, folder / "presidio" / path.name))

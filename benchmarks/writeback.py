@@ -6,7 +6,7 @@
 library's ``codecs`` module when run from this folder.
 
 JPEG baseline clip (pydicom-data color3d_jpeg_baseline.dcm, 120 frames 640x480, static text banner),
-scrubbed with ``Policy(device="cpu", jpeg_dct=True)``: per-frame PSNR against the input's decode
+scrubbed with the default ``Policy(device="cpu")`` (jpeg_dct): per-frame PSNR against the input's decode
 away from the redaction (outside the boxes grown to whole 16x16 MCUs plus 1 px), output Pixel Data
 size, and the encode stage's time, each against a naive decode + Pillow quality-95 re-encode of
 every frame. Lossless multi-frame files: one box in one frame, ``scrubber.pixels.encode.encode``
@@ -129,7 +129,7 @@ def jpeg_clip(detector) -> dict[str, object]:
     """The clip scrubbed with jpeg_dct, against a naive decode + quality-95 re-encode."""
     ds = pydicom.dcmread(get_testdata_file(CLIP))
     started = time.perf_counter()
-    result = scrub_dataset(ds, Policy(device="cpu", jpeg_dct=True), detector)
+    result = scrub_dataset(ds, Policy(device="cpu"), detector)  # jpeg_dct is the default
     scrub_seconds = time.perf_counter() - started
     naive, naive_seconds = naive_reencode(ds, result.boxes)
     before, dct, plain = raw_frames(ds), raw_frames(result.dataset), raw_frames(naive)

@@ -29,7 +29,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
     changes: dict = {"device": args.device, "backend": args.backend, "text_model": args.text_model,
-                     "jpeg_dct": getattr(args, "jpeg_dct", False),
+                     "jpeg_dct": getattr(args, "jpeg_dct", True),
                      "keep_syntax": getattr(args, "keep_syntax", "auto"),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
@@ -325,8 +325,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--rename", choices=("keep", "uid"), default="keep",
                      help="output names: keep the input's relative path (default), or uid: "
                           "OUT/PatientID/StudyUID/SeriesUID/SOPUID.dcm from the cleaned header")
-    run.add_argument("--jpeg-dct", action="store_true",
-                     help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
+    run.add_argument("--jpeg-dct", action=argparse.BooleanOptionalAction, default=True,
+                     help="keep JPEG baseline/extended in their syntax, whole 8-16 px blocks blanked in the DCT "
+                          "domain (default); --no-jpeg-dct: write them as Explicit VR Little Endian, exact boxes")
     run.add_argument("--keep-syntax", choices=("auto", "strict"), default="auto",
                      help="auto (default): write each file in the syntax the table says, which may be another; "
                           "strict: quarantine a file that would leave in another transfer syntax (syntax_not_kept)")
@@ -351,8 +352,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="scrub worker processes (model loaded once each)")
     serve.add_argument("--status-interval", type=float, default=60.0, metavar="SECONDS",
                        help="log the totals this often when they changed (default 60; also on SIGUSR1)")
-    serve.add_argument("--jpeg-dct", action="store_true",
-                       help="keep JPEG baseline/extended in their syntax (whole 8-16 px blocks blanked)")
+    serve.add_argument("--jpeg-dct", action=argparse.BooleanOptionalAction, default=True,
+                       help="keep JPEG baseline/extended in their syntax, whole 8-16 px blocks blanked (default); "
+                            "--no-jpeg-dct: Explicit VR Little Endian, exact boxes")
     serve.add_argument("--keep-syntax", choices=("auto", "strict"), default="auto",
                        help="strict: quarantine an instance that would leave in another transfer syntax")
     common(serve)

@@ -57,8 +57,9 @@ class Policy:
     # in every frame; rarer boxes are blanked where they were found (and in short gaps between).
     static_fraction: float = 0.5
     # Keep JPEG baseline/extended files in their syntax by blanking whole MCUs in the DCT domain
-    # (8x8 to 16x16 pixel blocks: more pixels change); off: Explicit VR Little Endian, exact boxes.
-    jpeg_dct: bool = False
+    # (8x8 to 16x16 pixel blocks; every other block keeps its coefficients, so no generation loss);
+    # off: Explicit VR Little Endian with exact boxes (fewer pixels change, the file grows).
+    jpeg_dct: bool = True
     # "auto": a redacted file is written in the syntax scrubber/pixels/syntaxes.toml says (which
     # may be another one, recorded in the audit); "strict": a file whose output syntax would differ
     # from its input's, Explicit VR Big Endian to Little Endian included, is quarantined

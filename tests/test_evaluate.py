@@ -301,7 +301,8 @@ def test_annotated_file_filled_scores_all_removed(stem):
 
 
 def test_ybr_jpeg_written_natively_as_rgb_scores_like_a_fill():
-    """The writer turns the JPEG's YBR into RGB; the scorer compares in that space, exactly."""
+    """Without the DCT path the writer turns the JPEG's YBR into RGB; the scorer compares in that
+    space, exactly."""
     from scrubber.pixels.encode import encode
     from scrubber.pixels.fill import fill_value
     from scrubber.pixels.redact import redact
@@ -312,7 +313,7 @@ def test_ybr_jpeg_written_natively_as_rgb_scores_like_a_fill():
     boxes = [[tuple(b["box"]) for b in entry["boxes"] if b.get("frame") in (None, index)]
              for index in range(frames.count)]
     out = copy.deepcopy(ds)
-    encode(out, frames, redact(frames.stored, boxes, fill_value(frames, ds)), boxes)
+    encode(out, frames, redact(frames.stored, boxes, fill_value(frames, ds)), boxes, jpeg_dct=False)
     buf = io.BytesIO()
     out.save_as(buf, enforce_file_format=True)
     buf.seek(0)

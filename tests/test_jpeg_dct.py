@@ -74,6 +74,9 @@ def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tu
     outside = ~dilate(grown, HALO)
     np.testing.assert_array_equal(before[outside], after[outside])
     assert not np.array_equal(before[grown], after[grown])
+    if not rgb:  # luma (or grey) goes black by 8x8 block, even where the chroma goes neutral by MCU
+        luma_outside = ~_blocks_touching(mask, 8, 8)
+        np.testing.assert_array_equal(before[..., 0][luma_outside], after[..., 0][luma_outside])
 
     inside = after[mask].astype(int)
     if rgb or inside.shape[1] == 1:
@@ -85,8 +88,18 @@ def test_redact_frame_changes_only_the_grown_mask(name: str, index: int, mcu: tu
     assert len(out) <= len(fragment) * 1.02
 
 
+def _blocks_touching(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pixels of the ``h`` x ``w`` blocks that hold a masked pixel."""
+    out = np.zeros_like(mask)
+    for y in range(0, mask.shape[0], h):
+        for x in range(0, mask.shape[1], w):
+            out[y : y + h, x : x + w] = mask[y : y + h, x : x + w].any()
+    return out
+
+
 def test_blocks_outside_the_mask_keep_their_coefficients(tmp_path) -> None:
-    """Bit-exact in the coefficient domain, not just after decoding."""
+    """Bit-exact in the coefficient domain, not just after decoding: exactly the luma blocks that
+    touch the mask and the chroma blocks that touch it (grown by the upsampling halo) are flat."""
     import jpeglib
 
     fragment, ds = _frame("SC_rgb_dcmtk_+eb+cy+s2.dcm", 0)
@@ -96,15 +109,18 @@ def test_blocks_outside_the_mask_keep_their_coefficients(tmp_path) -> None:
     (tmp_path / "b.jpg").write_bytes(out)
     a, b = jpeglib.read_dct(str(tmp_path / "a.jpg")), jpeglib.read_dct(str(tmp_path / "b.jpg"))
     np.testing.assert_array_equal(a.qt, b.qt)
-    for plane_a, plane_b, (h, w) in ((a.Y, b.Y, (8, 8)), (a.Cb, b.Cb, (8, 16)), (a.Cr, b.Cr, (8, 16))):
+    chroma_reach = dilate(mask, HALO)
+    for plane_a, plane_b, (h, w), reach in ((a.Y, b.Y, (8, 8), mask), (a.Cb, b.Cb, (8, 16), chroma_reach),
+                                            (a.Cr, b.Cr, (8, 16), chroma_reach)):
         # luma blocks are 8x8 pixels; a 4:2:2 chroma block covers 8 rows x 16 columns
-        block_grown = np.zeros(plane_a.shape[:2], dtype=bool)
-        rows, cols = grown.shape
+        touched = np.zeros(plane_a.shape[:2], dtype=bool)
         for by in range(plane_a.shape[0]):
             for bx in range(plane_a.shape[1]):
-                block_grown[by, bx] = grown[by * h : min(rows, (by + 1) * h), bx * w : min(cols, (bx + 1) * w)].any()
-        np.testing.assert_array_equal(plane_a[~block_grown], plane_b[~block_grown])
-        assert (plane_b[block_grown].reshape(-1, 64)[:, 1:] == 0).all()
+                touched[by, bx] = reach[by * h : (by + 1) * h, bx * w : (bx + 1) * w].any()
+        np.testing.assert_array_equal(plane_a[~touched], plane_b[~touched])
+        assert (plane_b[touched].reshape(-1, 64)[:, 1:] == 0).all()
+        assert grown[_blocks_touching(reach, h, w)].all()
+    assert not (grown & ~_blocks_touching(chroma_reach, 8, 16)).any()
 
 
 def test_markers_and_component_ids_are_kept() -> None:

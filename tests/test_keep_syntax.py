@@ -65,7 +65,7 @@ def test_strict_run_quarantines_a_syntax_change_and_delivers_kept_syntaxes(tmp_p
     out = tmp_path / "out"
 
     code, stdout, stderr = _cli(["run", str(inputs), "-o", str(out), "--keep-syntax", "strict",
-                                 "--device", "cpu"])
+                                 "--no-jpeg-dct", "--device", "cpu"])
 
     assert code == 1, stderr
     delivered = {"rle.dcm": RLELossless, "jpeg_ls.dcm": JPEGLSLossless, "big_endian.dcm": ExplicitVRBigEndian}
@@ -85,15 +85,20 @@ def test_strict_run_quarantines_a_syntax_change_and_delivers_kept_syntaxes(tmp_p
     assert sorted(line["reason_code"] for line in audit) == ["", "", "", "syntax_not_kept"]
     assert all(line["boxes_removed"] > 0 for line in audit if not line["reason_code"])
 
-    code, _, stderr = _cli(["run", str(baseline), "-o", str(tmp_path / "auto"), "--device", "cpu"])
-    assert code == 0, stderr  # the default (auto) writes it as Explicit VR Little Endian
+    code, _, stderr = _cli(["run", str(baseline), "-o", str(tmp_path / "auto"), "--no-jpeg-dct", "--device", "cpu"])
+    assert code == 0, stderr  # auto writes it as Explicit VR Little Endian instead
     assert _syntax(tmp_path / "auto" / "baseline.dcm") == "1.2.840.10008.1.2.1"
+
+    code, _, stderr = _cli(["run", str(baseline), "-o", str(tmp_path / "default"), "--keep-syntax", "strict",
+                            "--device", "cpu"])
+    assert code == 0, stderr  # by default JPEG stays JPEG (DCT-domain redaction), so strict delivers it
+    assert _syntax(tmp_path / "default" / "baseline.dcm") == JPEGBaseline8Bit
 
 
 @needs_dcmtk
 def test_strict_delivers_jpeg_redacted_in_the_dct_domain(tmp_path, detector):
     src = _dcmtk(tmp_path / "baseline.dcm", "dcmcjpeg", "+eb")
-    policy = Policy(device="cpu", key=KEY, keep_syntax="strict", jpeg_dct=True)
+    policy = Policy(device="cpu", key=KEY, keep_syntax="strict")  # jpeg_dct is the default
     report = scrub_file(src, tmp_path / "out.dcm", policy, detector=detector)
     assert report.decision == "delivered", report.reason
     assert (report.encode_method, report.syntax_out, _syntax(tmp_path / "out.dcm")) == (

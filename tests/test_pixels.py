@@ -149,14 +149,14 @@ def test_overlay_bits_above_high_bit_are_cleared(detector):
     assert np.array_equal(written[:, untouched], original[:, untouched])
 
 
-def test_jpeg_baseline_is_written_natively_unless_dct_is_asked_for():
+def test_jpeg_baseline_is_written_natively_when_dct_is_turned_off():
     """Natively, its YBR becomes RGB (valid in every IOD): the values pydicom shows for the input."""
     original = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
     frames = decode(original, 1 << 30)
     boxes = [[(10, 10, 60, 30)]] * frames.count
     redacted = redact(frames.stored, boxes, fill_value(frames, original))
     ds = copy.deepcopy(original)
-    encoded = encode(ds, frames, redacted, boxes)
+    encoded = encode(ds, frames, redacted, boxes, jpeg_dct=False)
     assert (encoded.syntax, encoded.method, encoded.photometric) == (NATIVE, "explicit_le", "RGB")
     assert (ds.PhotometricInterpretation, ds.PlanarConfiguration) == ("RGB", 0)
     assert np.array_equal(encoded.after, convert_color_space(redacted, "YBR_FULL", "RGB"))

@@ -105,11 +105,11 @@ def _squeeze(arr: np.ndarray) -> np.ndarray:
 
 
 def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Sequence[Box]],
-           jpeg_dct: bool = False) -> Encoded:
+           jpeg_dct: bool = True) -> Encoded:
     """Replace ``ds``'s Pixel Data by its redacted version, in the syntax the table says.
 
-    With ``jpeg_dct``, JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole MCUs,
-    no generation loss elsewhere); without it they are written as Explicit VR Little Endian
+    With ``jpeg_dct`` (the default), JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole
+    MCUs, no generation loss elsewhere); without it they are written as Explicit VR Little Endian
     (exact boxes, decoded pixels kept as they were, 8-bit YBR as the RGB pydicom shows). A syntax
     whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit HTJ2K)
     falls back to Explicit VR Little Endian; ``method`` says which.

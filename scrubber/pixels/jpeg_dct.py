@@ -2,8 +2,10 @@
 not re-quantised.
 
 Decoding a lossy JPEG and encoding it again loses information in every block of the image
-(generation loss). Here only the 8x8 blocks of the MCUs that touch the mask are rewritten as
-flat black blocks; every other block keeps its quantised coefficients bit for bit, and the
+(generation loss). Here only the blocks that touch the mask are rewritten as flat black blocks
+(8x8 pixels of luma; a subsampled chroma block covers its whole MCU and goes neutral, so the MCU's
+other luma blocks keep their brightness and lose only colour); every other block keeps its
+quantised coefficients bit for bit, and the
 quantisation tables, sampling factors, component ids and APPn/COM segments are kept. Only the
 Huffman coding is redone (lossless). 8-bit frames go through libjpeg (jpeglib), with the
 standard tables of ITU T.81 Annex K when the input used them (most encoders do, so the tables and
@@ -97,13 +99,13 @@ def _is_rgb(header: _Header) -> bool:
     return ids == (ord("R"), ord("G"), ord("B"))
 
 
-def _mcu_mask(mask: np.ndarray, mcu_h: int, mcu_w: int) -> np.ndarray:
-    """Mask on the MCU grid: True for every MCU that holds at least one masked pixel."""
+def _grid_mask(mask: np.ndarray, cell_h: int, cell_w: int) -> np.ndarray:
+    """Mask on a grid of ``cell_h`` x ``cell_w`` pixel cells: True for every cell holding a masked pixel."""
     rows, cols = mask.shape
-    gh, gw = math.ceil(rows / mcu_h), math.ceil(cols / mcu_w)
-    padded = np.zeros((gh * mcu_h, gw * mcu_w), dtype=bool)
+    gh, gw = math.ceil(rows / cell_h), math.ceil(cols / cell_w)
+    padded = np.zeros((gh * cell_h, gw * cell_w), dtype=bool)
     padded[:rows, :cols] = mask
-    return padded.reshape(gh, mcu_h, gw, mcu_w).any(axis=(1, 3))
+    return padded.reshape(gh, cell_h, gw, cell_w).any(axis=(1, 3))
 
 
 def _splice(original: _Header, written: bytes) -> bytes:
@@ -197,7 +199,7 @@ def redact_frame(
     stream carries no such markers.
     verify: decode both streams and ``check_redacted`` them; a caller that decodes the result
     anyway (``encode``, for the whole file) passes False and runs ``check_redacted`` itself.
-    Returns the new JPEG bytes and the mask grown to whole MCUs (the pixels actually changed).
+    Returns the new JPEG bytes and the pixels of every blanked block (the pixels that may change).
     Raises ValueError when the stream is unsupported or the result fails verification.
     """
     if not black:
@@ -208,31 +210,56 @@ def redact_frame(
         raise ValueError(f"mask {mask.shape} does not match the frame {header.shape}")
     if rgb is None:
         rgb = _is_rgb(header)
-    h_max = max(c[1] for c in header.components)
-    v_max = max(c[2] for c in header.components)
-    if len(header.components) == 1:
-        h_max = v_max = 1
-    mcu_h, mcu_w = 8 * v_max, 8 * h_max
-    mcus = _mcu_mask(dilate(mask, HALO) if len(header.components) > 1 else mask, mcu_h, mcu_w)
-    grown = np.repeat(np.repeat(mcus, mcu_h, axis=0), mcu_w, axis=1)[: mask.shape[0], : mask.shape[1]]
+    sampling = [(1, 1)] if len(header.components) == 1 else [(h, v) for _, h, v in header.components]
+    touched = _touched_blocks(mask, sampling)
+    grown = _footprint(touched, sampling, mask.shape)
 
     shift = 8 << (header.precision - 1)  # the level shift as a DC coefficient: -shift decodes to 0
     if header.precision == 12:
-        written = _rewrite_12bit(fragment, mcus, rgb, shift)
+        written = _rewrite_12bit(fragment, touched, rgb, shift)
     else:
-        written = _rewrite_8bit(fragment, header, mcus, rgb, shift)
+        written = _rewrite_8bit(fragment, header, touched, rgb, shift)
     out = _splice(header, written)
     if verify:
         _verify(fragment, out, mask, grown, rgb, header.precision)
     return out, grown
 
 
-def _black_blocks(mcus: np.ndarray, shape: tuple[int, int], h: int, v: int) -> np.ndarray:
-    """Which blocks of a component (``shape`` blocks, ``h`` x ``v`` per MCU) lie in the MCUs."""
-    per_mcu = np.repeat(np.repeat(mcus, v, axis=0), h, axis=1)
+def _block_size(sampling: list[tuple[int, int]], index: int) -> tuple[int, int]:
+    """Pixels (rows, columns) one block of component ``index`` covers: 8 times its subsampling."""
+    h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+    h, v = sampling[index]
+    return 8 * v_max // v, 8 * h_max // h
+
+
+def _touched_blocks(mask: np.ndarray, sampling: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Per component, its blocks that touch the mask: 8x8-pixel blocks of a full-resolution
+    component, larger ones (up to the MCU) of a subsampled one, whose mask is first dilated by HALO
+    (chroma upsampling reaches one pixel across a block border). Luma is thus blanked by 8x8 block
+    while its chroma goes neutral by MCU: the MCU's other luma blocks keep their coefficients."""
+    full = max(h for h, _ in sampling), max(v for _, v in sampling)
+    touched = []
+    for index, (h, v) in enumerate(sampling):
+        size = _block_size(sampling, index)
+        reach = mask if (h, v) == full else dilate(mask, HALO)
+        touched.append(_grid_mask(reach, *size))
+    return touched
+
+
+def _footprint(touched: list[np.ndarray], sampling: list[tuple[int, int]], shape: tuple[int, int]) -> np.ndarray:
+    """Pixels covered by any touched block of any component (the pixels that may change)."""
+    grown = np.zeros(shape, dtype=bool)
+    for index, blocks in enumerate(touched):
+        rows, cols = _block_size(sampling, index)
+        grown |= np.repeat(np.repeat(blocks, rows, axis=0), cols, axis=1)[: shape[0], : shape[1]]
+    return grown
+
+
+def _plane_blocks(touched: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``touched`` on a component's whole block grid (``shape`` blocks, padded to whole MCUs)."""
     blocks = np.zeros(shape, dtype=bool)
-    rows, cols = min(shape[0], per_mcu.shape[0]), min(shape[1], per_mcu.shape[1])
-    blocks[:rows, :cols] = per_mcu[:rows, :cols]
+    rows, cols = min(shape[0], touched.shape[0]), min(shape[1], touched.shape[1])
+    blocks[:rows, :cols] = touched[:rows, :cols]
     return blocks
 
 
@@ -242,19 +269,18 @@ def _black_dc(index: int, rgb: bool, shift: int, q00: int) -> int:
     return -math.ceil(shift / q00) if (index == 0 or rgb) else 0
 
 
-def _rewrite_12bit(fragment: bytes, mcus: np.ndarray, rgb: bool, shift: int) -> bytes:
-    """The MCUs blacked out through our own coefficient codec (jpeglib reads 8-bit JPEG only)."""
+def _rewrite_12bit(fragment: bytes, touched: list[np.ndarray], rgb: bool, shift: int) -> bytes:
+    """The touched blocks blacked out through our own coefficient codec (jpeglib reads 8-bit JPEG only)."""
     coded = jpeg_entropy.read(fragment)
     for index, (component, blocks) in enumerate(zip(coded.components, coded.blocks)):
-        v, h = coded.per_mcu(component)
-        black = _black_blocks(mcus, blocks.shape[:2], h, v)
+        black = _plane_blocks(touched[index], blocks.shape[:2])
         blocks[black] = 0
         blocks[black, 0] = _black_dc(index, rgb, shift, coded.quant_dc[component.quant_table])
     return jpeg_entropy.write(coded)
 
 
-def _rewrite_8bit(fragment: bytes, header: _Header, mcus: np.ndarray, rgb: bool, shift: int) -> bytes:
-    """The MCUs blacked out through libjpeg's coefficient access (jpeglib)."""
+def _rewrite_8bit(fragment: bytes, header: _Header, touched: list[np.ndarray], rgb: bool, shift: int) -> bytes:
+    """The touched blocks blacked out through libjpeg's coefficient access (jpeglib)."""
     import jpeglib
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,11 +292,9 @@ def _rewrite_8bit(fragment: bytes, header: _Header, mcus: np.ndarray, rgb: bool,
             planes = [jpeg.Y, jpeg.Cb, jpeg.Cr][: len(header.components)]
         except (IOError, OSError) as exc:
             raise ValueError(f"libjpeg cannot read the coefficients: {exc}") from exc
-        for index, (plane, (_, h, v)) in enumerate(zip(planes, header.components)):
-            if len(header.components) == 1:
-                h = v = 1
+        for index, plane in enumerate(planes):
             q00 = int(jpeg.qt[int(jpeg.quant_tbl_no[index])][0, 0])
-            blocks = _black_blocks(mcus, plane.shape[:2], h, v)
+            blocks = _plane_blocks(touched[index], plane.shape[:2])
             plane[blocks] = 0
             plane[blocks, 0, 0] = _black_dc(index, rgb, shift, q00)
         written, wanted = b"", huffman_tables(fragment)
