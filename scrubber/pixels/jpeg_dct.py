@@ -20,6 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import jpeg_entropy
@@ -100,12 +101,21 @@ def _is_rgb(header: _Header) -> bool:
 
 
 def _grid_mask(mask: np.ndarray, cell_h: int, cell_w: int) -> np.ndarray:
-    """Mask on a grid of ``cell_h`` x ``cell_w`` pixel cells: True for every cell holding a masked pixel."""
+    """Mask on a grid of ``cell_h`` x ``cell_w`` pixel cells: True for every cell holding a masked pixel.
+    Only the cells over the mask's bounding box are reduced (a frame's boxes cover little of it)."""
     rows, cols = mask.shape
-    gh, gw = math.ceil(rows / cell_h), math.ceil(cols / cell_w)
-    padded = np.zeros((gh * cell_h, gw * cell_w), dtype=bool)
-    padded[:rows, :cols] = mask
-    return padded.reshape(gh, cell_h, gw, cell_w).any(axis=(1, 3))
+    grid = np.zeros((math.ceil(rows / cell_h), math.ceil(cols / cell_w)), dtype=bool)
+    ys, xs = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if ys.size == 0:
+        return grid
+    g0, g1 = ys[0] // cell_h, ys[-1] // cell_h + 1
+    h0, h1 = xs[0] // cell_w, xs[-1] // cell_w + 1
+    part = np.zeros(((g1 - g0) * cell_h, (h1 - h0) * cell_w), dtype=bool)
+    window = mask[g0 * cell_h : g1 * cell_h, h0 * cell_w : h1 * cell_w]
+    part[: window.shape[0], : window.shape[1]] = window
+    cells = part.reshape(g1 - g0, cell_h, (h1 - h0) * cell_w).any(axis=1)
+    grid[g0:g1, h0:h1] = cells.reshape(g1 - g0, h1 - h0, cell_w).any(axis=2)
+    return grid
 
 
 def _splice(original: _Header, written: bytes) -> bytes:
@@ -151,13 +161,8 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow a (rows, cols) mask by ``px`` pixels in every direction (diagonals included)."""
     if px <= 0:
         return mask
-    out = mask.copy()
-    rows, cols = mask.shape
-    for dy in range(-px, px + 1):
-        for dx in range(-px, px + 1):
-            src = mask[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
-            out[max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)] |= src
-    return out
+    kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    return cv2.dilate(mask.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
 
 
 def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np.ndarray, rgb: bool,
