@@ -22,7 +22,7 @@ from pydicom.data import get_testdata_file
 
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
-from scrubber.evaluate import score_file
+from scrubber.evaluate import on_block_grid, score_file
 from scrubber.pipeline import scrub_dataset
 from scrubber.policy import Policy
 
@@ -56,10 +56,12 @@ def main() -> int:
         result = scrub_dataset(ds, policy, detector)
         seconds = time.perf_counter() - started
         score = score_file(ds, result.dataset, entry)
+        grid = score_file(ds, result.dataset, on_block_grid(entry)) if result.encode_method == "jpeg_dct" else None
         rows.append({
             "file": name, "frames": result.frames, "text_free": entry["text_free"],
             "boxes": score.boxes, "removed": score.removed, "phi_boxes": score.phi_boxes,
             "phi_removed": score.phi_removed, "over_redaction": round(score.over_redaction, 5),
+            "over_redaction_block_grid": None if grid is None else round(grid.over_redaction, 5),
             "unchanged": score.unchanged, "seconds": round(seconds, 2),
             "missed": [[m.index, m.frame, m.style, round(m.residual, 3), m.phi] for m in score.missed],
         })

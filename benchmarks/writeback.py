@@ -47,7 +47,7 @@ from scrubber.pixels import htj2k, jpeg_entropy
 from scrubber.pixels.decode import decode
 from scrubber.pixels.encode import HTJ2K_SYNTAXES, encode
 from scrubber.pixels.fill import fill_value
-from scrubber.pixels.jpeg_dct import redact_frame
+from scrubber.pixels.jpeg_dct import blocks_to_blank
 from scrubber.pixels.redact import box_masks, redact
 from scrubber.policy import Policy
 
@@ -107,19 +107,14 @@ def naive_reencode(ds: pydicom.Dataset, boxes: list[list]) -> tuple[pydicom.Data
 
 
 def bits_split(before: bytes, after: bytes, mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Entropy-coded bits of one frame (jpeg_entropy.block_bits) inside and outside the MCUs that
+    """Entropy-coded bits of one frame (jpeg_entropy.block_bits) inside and outside the blocks that
     the DCT path blanks for ``mask``: (inside before, inside after, outside before, outside after)."""
-    _, grown = redact_frame(before, mask, verify=False)
-    coded = [jpeg_entropy.read(data) for data in (before, after)]
-    bits = [jpeg_entropy.block_bits(c) for c in coded]
-    v_max, h_max = (max(getattr(c, side) for c in coded[0].components) for side in ("v", "h"))
+    blanked = blocks_to_blank(before, mask)
+    bits = [jpeg_entropy.block_bits(jpeg_entropy.read(data)) for data in (before, after)]
     split = [0, 0, 0, 0]
-    for index, component in enumerate(coded[0].components):
-        v, h = coded[0].per_mcu(component)
-        rows, cols = bits[0][index].shape
-        mcu_rows = np.minimum(np.arange(rows) // v * 8 * v_max, grown.shape[0] - 1)
-        mcu_cols = np.minimum(np.arange(cols) // h * 8 * h_max, grown.shape[1] - 1)
-        inside = grown[np.ix_(mcu_rows, mcu_cols)]
+    for index, touched in enumerate(blanked):
+        inside = np.zeros(bits[0][index].shape, bool)  # the coded grid is padded to whole MCUs
+        inside[: touched.shape[0], : touched.shape[1]] = touched[: inside.shape[0], : inside.shape[1]]
         for side, where in ((0, inside), (2, ~inside)):
             split[side] += int(bits[0][index][where].sum())
             split[side + 1] += int(bits[1][index][where].sum())
@@ -267,8 +262,8 @@ def _percent(value: float | None, sign: str = "") -> str:
 
 
 CLIP_COLUMNS = ("file", "frames", "method", "PSNR away from boxes, min / median", "naive q95 PSNR min / median",
-                "Pixel Data vs input", "coded size change outside the blanked MCUs", "input bits in the blanked MCUs",
-                "input bits in the MCUs of the annotated text alone", "naive q95 size", "encode s", "naive decode+encode s", "ratio", "whole scrub s")
+                "Pixel Data vs input", "coded size change outside the blanked blocks", "input bits in the blanked blocks",
+                "input bits in the blocks of the annotated text alone", "naive q95 size", "encode s", "naive decode+encode s", "ratio", "whole scrub s")
 LOSSLESS_COLUMNS = ("file", "syntax", "frames", "size", "method", "encode, untouched frames kept (s)",
                     "compress all frames (s)", "compress all + decode check (s)", "ratio (checked)",
                     "Pixel Data in / kept / all")

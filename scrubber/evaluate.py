@@ -262,6 +262,16 @@ class FileScore:
         return self.phi_removed == self.phi_boxes
 
 
+def on_block_grid(truth_entry: Mapping[str, Any], size: int = 16) -> dict[str, Any]:
+    """The truth with every box grown outwards to the ``size``-pixel grid, for judging a JPEG that
+    was redacted in the DCT domain: it blanks whole blocks (16 px: the largest MCU side, 4:2:0),
+    so its over-redaction says more on this grid than on the exact boxes."""
+    def snap(box: Sequence[int]) -> list[int]:
+        x0, y0, x1, y1 = box
+        return [x0 // size * size, y0 // size * size, -(-x1 // size) * size, -(-y1 // size) * size]
+    return {**truth_entry, "boxes": [{**b, "box": snap(b["box"])} for b in truth_entry["boxes"]]}
+
+
 def load_truth(path: str | PathLike[str]) -> dict[str, Any]:
     """Read a truth file: sample_data/truth.json ({"files": {name: entry}}) or one annotation entry."""
     with open(path, encoding="utf-8") as fh:

@@ -12,22 +12,13 @@ import pytest
 from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit
 
 from scrubber.detect.rules import rules_for
-from scrubber.evaluate import score_file
+from scrubber.evaluate import on_block_grid, score_file
 
 from .conftest import annotated_truth
 
 NAMES = sorted(annotated_truth())
 MAX_OVER_REDACTION = 0.02
-JPEG_DCT = (JPEGBaseline8Bit, JPEGExtended12Bit)
-MCU = 16  # the largest MCU side (4:2:0); scrubber/pixels/jpeg_dct.py blanks whole blocks
-
-
-def _on_block_grid(entry: dict, size: int) -> dict:
-    """The truth with every box grown outwards to the ``size``-pixel grid the DCT path blanks on."""
-    def snap(box: list[int]) -> list[int]:
-        x0, y0, x1, y1 = box
-        return [x0 // size * size, y0 // size * size, -(-x1 // size) * size, -(-y1 // size) * size]
-    return {**entry, "boxes": [{**b, "box": snap(b["box"])} for b in entry["boxes"]]}
+JPEG_DCT = (JPEGBaseline8Bit, JPEGExtended12Bit)  # redacted by whole blocks (scrubber/pixels/jpeg_dct.py)
 
 
 def test_every_annotated_file_is_delivered(annotated_run):
@@ -49,7 +40,7 @@ def test_text_is_gone_and_nothing_else_changed(annotated_run, name):
     missed = [(m.index, m.frame, m.style, round(m.residual, 3)) for m in score.missed if m.phi]
     assert score.phi_all_removed, f"PHI boxes still legible: {missed}"
     if after.file_meta.TransferSyntaxUID in JPEG_DCT:  # blanked by whole blocks: judged on the MCU grid
-        score = score_file(before, after, _on_block_grid(entry, MCU), exempt=rule_boxes)
+        score = score_file(before, after, on_block_grid(entry), exempt=rule_boxes)
     assert score.over_redaction <= MAX_OVER_REDACTION
     for x0, y0, x1, y1 in rule_boxes:  # a known-location rule blanks its whole region
         assert score_file(before, after, {"boxes": [{"box": [x0, y0, x1, y1], "frame": None}]}).removed == 1

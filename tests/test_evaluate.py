@@ -330,3 +330,14 @@ def test_annotation_json_has_no_text_strings():
         entry = json.loads((ANNOTATIONS / f"{stem}.json").read_text())
         strings = {entry["source"]} | {b["style"] for b in entry["boxes"]}
         assert strings <= allowed | {"white", "grey", "small", "faint", "logo", "green"}, stem
+
+
+def test_on_block_grid_grows_boxes_outwards_to_the_grid():
+    from scrubber.evaluate import on_block_grid
+
+    entry = {"text_free": False, "boxes": [{"box": [17, 3, 40, 16], "frame": None, "phi": True},
+                                           {"box": [0, 32, 16, 48], "frame": 2}]}
+    grid = on_block_grid(entry)
+    assert [b["box"] for b in grid["boxes"]] == [[16, 0, 48, 16], [0, 32, 16, 48]]
+    assert grid["boxes"][0]["phi"] and grid["boxes"][1]["frame"] == 2
+    assert entry["boxes"][0]["box"] == [17, 3, 40, 16]  # the truth itself is left as it was

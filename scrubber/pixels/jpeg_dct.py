@@ -195,7 +195,7 @@ def _verify(before: bytes, after: bytes, mask: np.ndarray, grown: np.ndarray, rg
 def redact_frame(
     fragment: bytes, mask: np.ndarray, black: bool = True, rgb: bool | None = None, verify: bool = True
 ) -> tuple[bytes, np.ndarray]:
-    """Black out the MCUs that touch `mask` in a baseline/extended JPEG (8 or 12 bits), without re-quantising the rest.
+    """Black out the blocks that touch `mask` in a baseline/extended JPEG (8 or 12 bits), without re-quantising the rest.
 
     fragment: one frame's complete JPEG bitstream. mask: bool (rows, cols), True where pixels must go.
     black: must be True (the only fill a flat DCT block can give exactly for every component).
@@ -215,7 +215,7 @@ def redact_frame(
         raise ValueError(f"mask {mask.shape} does not match the frame {header.shape}")
     if rgb is None:
         rgb = _is_rgb(header)
-    sampling = [(1, 1)] if len(header.components) == 1 else [(h, v) for _, h, v in header.components]
+    sampling = _sampling(header)
     touched = _touched_blocks(mask, sampling)
     grown = _footprint(touched, sampling, mask.shape)
 
@@ -228,6 +228,17 @@ def redact_frame(
     if verify:
         _verify(fragment, out, mask, grown, rgb, header.precision)
     return out, grown
+
+
+def _sampling(header: _Header) -> list[tuple[int, int]]:
+    """(h, v) blocks per MCU of each component (a lone component's MCU is one block)."""
+    return [(1, 1)] if len(header.components) == 1 else [(h, v) for _, h, v in header.components]
+
+
+def blocks_to_blank(fragment: bytes, mask: np.ndarray) -> list[np.ndarray]:
+    """Per component, the blocks (block rows, block columns, within the image) that ``redact_frame``
+    blanks for ``mask``: what a size comparison should count as removed."""
+    return _touched_blocks(np.asarray(mask, dtype=bool), _sampling(_header(fragment)))
 
 
 def _block_size(sampling: list[tuple[int, int]], index: int) -> tuple[int, int]:
