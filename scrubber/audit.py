@@ -28,7 +28,9 @@ class FileReport:
     backend: str = ""  # the detector's runtime (onnx | torch)
     pixels_changed: bool = False
     unused_bits_cleared: bool = False
-    encode_method: str = ""  # jpeg_dct: boxes grown to whole MCUs (8x8 to 16x16 pixels)
+    encode_method: str = ""  # jpeg_dct: boxes grown to whole blocks (8x8 luma, chroma by MCU)
+    pixels_in_boxes: int = 0  # pixels inside the boxes, summed over frames
+    pixels_blanked: int = 0  # pixels blanked: more than in the boxes where jpeg_dct grew them to blocks
     encode_tolerance: int = 0  # same_near: re-encoded frames within this of the redacted pixels
     encode_changes: list[str] = field(default_factory=list)  # JPEG 2000 coding parameters not kept
     syntax_in: str = ""

@@ -57,6 +57,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
             detectors=result.detectors, backend=result.backend, pixels_changed=result.pixels_changed,
             unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
             encode_tolerance=result.encode_tolerance, encode_changes=result.encode_changes,
+            pixels_in_boxes=result.pixels_in_boxes, pixels_blanked=result.pixels_blanked,
             syntax_out=result.syntax_out, header_counts=result.header_counts,
             header_options=sorted(policy.header_options), timings=result.timings)
         if rename == "uid":

@@ -26,7 +26,7 @@ from .pixels.decode import Frames, decode
 from .pixels.encode import encode
 from .pixels.fill import fill_value
 from .pixels.overlay import overlay_groups, read_overlay, write_overlay
-from .pixels.redact import redact
+from .pixels.redact import covered_pixels, redact
 from .pixels.syntax import syntax_name
 from .policy import Policy
 
@@ -49,6 +49,8 @@ class ScrubResult:
     syntax_out: str
     header_counts: dict[str, int]
     timings: dict[str, float] = field(default_factory=dict)
+    pixels_in_boxes: int = 0  # pixels inside the boxes, summed over frames
+    pixels_blanked: int = 0  # pixels blanked: more than in the boxes where jpeg_dct grew them to blocks
     before: Frames | None = field(default=None, repr=False)
     after: np.ndarray | None = field(default=None, repr=False)
     after_photometric: str | None = field(default=None, repr=False)  # colour space of ``after``
@@ -163,12 +165,15 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     changed = any(boxes) or frames.unused_bits
     after, after_photometric = frames.stored, frames.photometric
     syntax_out, method, tolerance, coding_changes = syntax_in, "unchanged", 0, []
+    in_boxes = covered_pixels(boxes, *frames.stored.shape[1:3])
+    blanked = in_boxes
     if changed:
         redacted = redact(frames.stored, boxes, fill_value(frames, out))
         lap("redact")
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
         coding_changes = list(encoded.changes)
+        blanked = in_boxes if encoded.grown_pixels is None else encoded.grown_pixels
         after_photometric = encoded.photometric or frames.photometric
         lap("encode")
         check_syntax_kept(syntax_in, syntax_out, policy)
@@ -186,6 +191,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
         encode_changes=coding_changes, backend=str(getattr(detector, "backend", type(detector).__name__)),
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
+        pixels_in_boxes=in_boxes, pixels_blanked=blanked,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,
         after_photometric=after_photometric if keep_pixels else None,
     )

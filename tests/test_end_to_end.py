@@ -74,6 +74,13 @@ def test_audit_has_a_line_per_file_and_no_names(annotated_run):
     records = [json.loads(line) for line in audit]
     assert {r["backend"] for r in records} <= {"onnx", "torch", "onnx+torch"}
     assert sum(r["pixels_changed"] for r in records) == sum(not e["text_free"] for e in annotated_run.truth.values())
+    for r in records:  # blanking grows beyond the boxes only where a JPEG is blanked by whole blocks
+        if r["encode_method"] == "jpeg_dct":
+            assert r["pixels_blanked"] > r["pixels_in_boxes"] > 0
+        else:
+            assert r["pixels_blanked"] == r["pixels_in_boxes"]
+        assert (r["pixels_in_boxes"] > 0) == (r["boxes_removed"] > 0)
+    assert sum(r["encode_method"] == "jpeg_dct" for r in records) == 2  # the two JPEG clips
 
 
 def test_summary_table_counts(annotated_run):

@@ -59,6 +59,8 @@ class Encoded:
     # JPEG 2000: coding parameters in which a re-encoded frame differs from the frame it replaced
     # (e.g. "progression order RPCL -> LRCP"); pydicom's OpenJPEG encoder cannot set them all
     changes: tuple[str, ...] = ()
+    # jpeg_dct: pixels of the blanked blocks (the boxes grown to whole blocks), summed over frames
+    grown_pixels: int | None = None
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -176,7 +178,7 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
             check_redacted(frames.stored[index], after[index], masks[index], grown[index], rgb, frames.bits_stored)
         except ValueError as exc:
             raise EncodeFailed(f"DCT-domain redaction of frame {index} failed its check ({exc})") from None
-    return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct")
+    return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct", grown_pixels=int(grown.sum()))
 
 
 def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, source: UID,

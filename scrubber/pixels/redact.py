@@ -18,6 +18,19 @@ def redact(stored: np.ndarray, boxes: Sequence[Sequence[Box]], fill: tuple[int, 
     return out
 
 
+def covered_pixels(boxes: Sequence[Sequence[Box]], rows: int, cols: int) -> int:
+    """Pixels inside the boxes (overlaps once), summed over frames: what the audit calls blanked."""
+    total, mask = 0, np.zeros((rows, cols), bool)
+    for frame_boxes in boxes:
+        if not frame_boxes:
+            continue
+        mask[:] = False
+        for x0, y0, x1, y1 in frame_boxes:
+            mask[y0:y1, x0:x1] = True
+        total += int(np.count_nonzero(mask))
+    return total
+
+
 def box_masks(boxes: Sequence[Sequence[Box]], rows: int, cols: int) -> list[np.ndarray]:
     """One boolean (rows, cols) mask per frame, True inside that frame's boxes."""
     masks = []
