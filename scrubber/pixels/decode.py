@@ -9,7 +9,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax
-from . import encapsulated_native
+from . import encapsulated_native, frame_checks
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry
 
@@ -36,7 +36,7 @@ class Frames:
 def decode(ds: Dataset, max_samples: int) -> Frames:
     """Decode ``ds`` after validating its geometry; every failure is a ScrubError."""
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
-    rule_for(tsyntax)
+    rule = rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
     decoder = None if tsyntax == encapsulated_native.SYNTAX else _decoder(tsyntax)
     try:
@@ -46,9 +46,11 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     except Exception as exc:  # any codec failure means we cannot trust the pixels
         raise DecodeFailed(f"pixel data could not be decoded ({type(exc).__name__})") from None
     stored = check_decoded(arr, int(ds.Rows), int(ds.Columns), frames, int(ds.SamplesPerPixel))
+    photometric = str(meta.get("photometric_interpretation", ds.PhotometricInterpretation))
+    frame_checks.run(rule.checks, ds, stored, photometric)
     return Frames(
         stored=stored,
-        photometric=str(meta.get("photometric_interpretation", ds.PhotometricInterpretation)),
+        photometric=photometric,
         bits_stored=int(ds.BitsStored),
         signed=bool(int(ds.PixelRepresentation)),
         unused_bits=decoder is not None and not tsyntax.is_encapsulated and _unused_bits_set(ds, decoder),

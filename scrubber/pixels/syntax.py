@@ -17,6 +17,7 @@ class SyntaxRule:
     name: str
     write_uid: str
     method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
+    checks: tuple[str, ...] = ()  # frame_checks run on every decoded frame
 
 
 @cache
@@ -25,7 +26,8 @@ def _table() -> dict[str, SyntaxRule]:
     rules = {}
     for uid, row in raw.items():
         write_uid = str(ExplicitVRLittleEndian) if row["write"] == "explicit_le" else uid
-        rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"])
+        rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"],
+                                checks=tuple(row.get("checks", ())))
     return rules
 
 

@@ -1,0 +1,83 @@
+"""A cut or damaged compressed frame is refused, not decoded quietly and delivered."""
+from __future__ import annotations
+
+import copy
+import json
+
+import imagecodecs
+import libjpeg
+import numpy as np
+import pydicom
+import pytest
+from pydicom.encaps import encapsulate, generate_frames
+
+from scrubber.errors import DecodeFailed
+from scrubber.files import scrub_file
+from scrubber.pixels import frame_checks
+from scrubber.pixels.decode import decode
+from scrubber.pixels.syntax import readable_syntaxes, rule_for
+from scrubber.policy import Policy
+
+from .util import data_path
+
+CLIP = "examples_ybr_color.dcm"  # 30 frames of JPEG baseline, YBR_FULL_422
+FRAME = 3
+
+
+def _with_frame(name: str, index: int, change) -> pydicom.Dataset:
+    ds = pydicom.dcmread(data_path(name))
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    fragments = list(generate_frames(ds.PixelData, number_of_frames=count))
+    fragments[index] = change(fragments[index])
+    out = copy.deepcopy(ds)
+    out.PixelData = encapsulate(fragments, has_bot=count > 1)
+    return out
+
+
+def _flip(fragment: bytes) -> bytes:
+    """One bit flipped in the entropy-coded data (found by trying offsets: libjpeg and
+    libjpeg-turbo part ways after it; the test below shows that they do)."""
+    data = bytearray(fragment)
+    data[5050] ^= 0x10
+    return bytes(data)
+
+
+def test_every_check_the_table_names_exists():
+    named = {check for uid in readable_syntaxes() for check in rule_for(uid).checks}
+    assert named <= set(frame_checks.CHECKS)
+    assert rule_for("1.2.840.10008.1.2.4.50").checks == ("end_marker", "second_decoder")
+
+
+@pytest.mark.parametrize("name", ["examples_ybr_color.dcm", "US1_J2KI.dcm", "JPGExtended.dcm",
+                                  "SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm"])
+def test_whole_frames_pass_fill_bytes_after_the_end_marker_included(name):
+    ds = pydicom.dcmread(data_path(name))
+    assert decode(ds, 1 << 30).count >= 1
+
+
+def test_a_cut_frame_is_refused():
+    ds = _with_frame(CLIP, FRAME, lambda fragment: fragment[: len(fragment) * 2 // 3])
+    with pytest.raises(DecodeFailed, match=r"frame 4 of 30 has no end marker"):
+        decode(ds, 1 << 30)
+
+
+def test_a_frame_two_decoders_read_differently_is_refused():
+    ds = _with_frame(CLIP, FRAME, _flip)
+    damaged = list(generate_frames(ds.PixelData, number_of_frames=30))[FRAME]
+    ours = libjpeg.decode(damaged, 0)[..., 0].astype(int)
+    turbo = imagecodecs.jpeg8_decode(damaged, colorspace="YCBCR", outcolorspace="YCBCR")[..., 0].astype(int)
+    assert np.count_nonzero(np.abs(ours - turbo) > 32) > 100  # what a viewer shows is not what we would see
+    with pytest.raises(DecodeFailed, match=r"frame 4 of 30 decodes differently"):
+        decode(ds, 1 << 30)
+
+
+def test_the_damaged_file_goes_to_quarantine_untouched(tmp_path, detector):
+    src = tmp_path / "damaged.dcm"
+    _with_frame(CLIP, FRAME, _flip).save_as(src, enforce_file_format=True)
+    before = src.read_bytes()
+    report = scrub_file(src, tmp_path / "out" / "damaged.dcm", Policy(device="cpu"), quarantine=tmp_path / "q",
+                        detector=detector)
+    assert (report.decision, report.reason_code) == ("quarantined", "decode_failed")
+    assert not (tmp_path / "out" / "damaged.dcm").exists()
+    assert (tmp_path / "q" / "damaged.dcm").read_bytes() == before == src.read_bytes()
+    assert json.loads((tmp_path / "q" / "damaged.dcm.reason.json").read_text())["reason_code"] == "decode_failed"
