@@ -3,9 +3,9 @@
 pydicom decodes a cut or damaged codestream without a word: libjpeg fills what it could not read,
 and another decoder (libjpeg-turbo, which most viewers use) may fill it otherwise or read on past
 the damage, showing pixels our detector never saw. A frame that is kept byte for byte would then
-carry them to the output. So a frame must end in its end marker, and a lossy JPEG frame must
-decode the same in libjpeg-turbo; a file that fails either is refused (decode_failed). Which
-checks a syntax gets is a column of syntaxes.toml.
+carry them to the output. So a frame must end in its end marker, and a JPEG frame (lossy or
+lossless) must decode the same in libjpeg-turbo; a file that fails either is refused
+(decode_failed). Which checks a syntax gets is a column of syntaxes.toml.
 """
 from __future__ import annotations
 
@@ -37,19 +37,22 @@ def end_marker(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
 
 
 def second_decoder(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
-    """Every frame decodes in libjpeg-turbo (imagecodecs) to the first component pydicom gave."""
+    """Every frame decodes in libjpeg-turbo (imagecodecs; lossless JPEG too) to the first component
+    pydicom gave."""
     import imagecodecs
 
     count = len(stored)
     colour = TURBO_COLOUR.get(photometric)
+    bits = (1 << int(ds.BitsStored)) - 1
     for index, frame in enumerate(_frames(ds, count)):
         try:
             other = imagecodecs.jpeg8_decode(frame, colorspace=colour, outcolorspace=colour)
         except Exception as exc:
             raise DecodeFailed(f"frame {index + 1} of {count} does not decode in libjpeg-turbo "
                                f"({type(exc).__name__})") from None
-        first = stored[index][..., 0].astype(np.int32)
-        other = other.reshape(stored[index].shape)[..., 0].astype(np.int32)
+        # compared as the unsigned sample bits both decoders share (pydicom sign-extends signed data)
+        first = stored[index][..., 0].astype(np.int64) & bits
+        other = other.reshape(stored[index].shape)[..., 0].astype(np.int64) & bits
         if np.count_nonzero(np.abs(first - other) > LEVELS) > SHARE * first.size:
             raise DecodeFailed(f"frame {index + 1} of {count} decodes differently in libjpeg and "
                                "libjpeg-turbo (damaged JPEG data)")
