@@ -111,7 +111,7 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
     """Replace ``ds``'s Pixel Data by its redacted version, in the syntax the table says.
 
     With ``jpeg_dct`` (the default), JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole
-    MCUs, no generation loss elsewhere); without it they are written as Explicit VR Little Endian
+    blocks, no generation loss elsewhere); without it they are written as Explicit VR Little Endian
     (exact boxes, decoded pixels kept as they were, 8-bit YBR as the RGB pydicom shows). A syntax
     whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit HTJ2K)
     falls back to Explicit VR Little Endian; ``method`` says which.
@@ -159,7 +159,7 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
 
 
 def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]) -> Encoded:
-    """Rewrite only the MCUs under the boxes; frames without boxes keep their bytes."""
+    """Rewrite only the blocks under the boxes; frames without boxes keep their bytes."""
     if frames.photometric not in DCT_BLACK:
         raise ValueError(f"a black DCT block is not the fill for {frames.photometric}")
     count, rows, cols = frames.stored.shape[:3]

@@ -162,7 +162,8 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     if px <= 0:
         return mask
     kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
-    return cv2.dilate(mask.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    grown = cv2.dilate(np.ascontiguousarray(mask, dtype=np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return grown.astype(bool)
 
 
 def check_redacted(old: np.ndarray, new: np.ndarray, mask: np.ndarray, grown: np.ndarray, rgb: bool,
