@@ -88,3 +88,12 @@ def test_the_damaged_file_goes_to_quarantine_untouched(tmp_path, detector):
     assert not (tmp_path / "out" / "damaged.dcm").exists()
     assert (tmp_path / "q" / "damaged.dcm").read_bytes() == before == src.read_bytes()
     assert json.loads((tmp_path / "q" / "damaged.dcm.reason.json").read_text())["reason_code"] == "decode_failed"
+
+
+def test_a_check_that_cannot_run_refuses_the_file(monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("no frames")
+
+    monkeypatch.setattr(frame_checks, "generate_frames", broken)
+    with pytest.raises(DecodeFailed, match=r"frame checks could not run \(ValueError\)"):
+        decode(pydicom.dcmread(data_path(CLIP)), 1 << 30)

@@ -47,7 +47,12 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
         raise DecodeFailed(f"pixel data could not be decoded ({type(exc).__name__})") from None
     stored = check_decoded(arr, int(ds.Rows), int(ds.Columns), frames, int(ds.SamplesPerPixel))
     photometric = str(meta.get("photometric_interpretation", ds.PhotometricInterpretation))
-    frame_checks.run(rule.checks, ds, stored, photometric)
+    try:
+        frame_checks.run(rule.checks, ds, stored, photometric)
+    except ScrubError:
+        raise
+    except Exception as exc:  # a check that cannot run cannot vouch for the frames either
+        raise DecodeFailed(f"frame checks could not run ({type(exc).__name__})") from None
     return Frames(
         stored=stored,
         photometric=photometric,
