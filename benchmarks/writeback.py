@@ -47,8 +47,8 @@ from scrubber.pixels import htj2k, jpeg_entropy
 from scrubber.pixels.decode import decode
 from scrubber.pixels.encode import HTJ2K_SYNTAXES, encode
 from scrubber.pixels.fill import fill_value
-from scrubber.pixels.jpeg_dct import blocks_to_blank
-from scrubber.pixels.redact import box_masks, redact
+from scrubber.pixels.jpeg_dct import blocks_to_blank, plane_blocks
+from scrubber.pixels.redact import box_mask, redact
 from scrubber.policy import Policy
 
 CLIP = "color3d_jpeg_baseline.dcm"
@@ -113,8 +113,7 @@ def bits_split(before: bytes, after: bytes, mask: np.ndarray) -> tuple[int, int,
     bits = [jpeg_entropy.block_bits(jpeg_entropy.read(data)) for data in (before, after)]
     split = [0, 0, 0, 0]
     for index, touched in enumerate(blanked):
-        inside = np.zeros(bits[0][index].shape, bool)  # the coded grid is padded to whole MCUs
-        inside[: touched.shape[0], : touched.shape[1]] = touched[: inside.shape[0], : inside.shape[1]]
+        inside = plane_blocks(touched, bits[0][index].shape)  # the coded grid is padded to whole MCUs
         for side, where in ((0, inside), (2, ~inside)):
             split[side] += int(bits[0][index][where].sum())
             split[side + 1] += int(bits[1][index][where].sum())
@@ -142,9 +141,9 @@ def jpeg_clip(detector) -> dict[str, object]:
     truth = annotated_set()[CLIP][1]["boxes"]
     fragments = [list(generate_frames(d.PixelData, number_of_frames=result.frames)) for d in (ds, result.dataset)]
     for index in sorted({0, result.frames // 2, result.frames - 1}):
-        mask = box_masks([result.boxes[index]], rows, cols)[0]
+        mask = box_mask(result.boxes[index], rows, cols)
         split += bits_split(fragments[0][index], fragments[1][index], mask)
-        text = box_masks([[tuple(b["box"]) for b in truth if b.get("frame") in (None, index)]], rows, cols)[0]
+        text = box_mask([tuple(b["box"]) for b in truth if b.get("frame") in (None, index)], rows, cols)
         truth_split += bits_split(fragments[0][index], fragments[0][index], text)
     return {
         "file": CLIP, "kind": "jpeg_dct", "frames": result.frames, "boxes": result.boxes_removed,

@@ -24,19 +24,15 @@ SHARE = 1e-4  # of a frame's pixels that may differ by more than LEVELS
 TURBO_COLOUR = {"YBR_FULL": "YCBCR", "YBR_FULL_422": "YCBCR", "RGB": "RGB"}  # no colour transform
 
 
-def _frames(ds: Dataset, count: int) -> list[bytes]:
-    return list(generate_frames(ds.PixelData, number_of_frames=count))
-
-
-def end_marker(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
+def end_marker(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
     """Every frame's codestream ends in its end marker (a cut frame does not)."""
     count = len(stored)
-    for index, frame in enumerate(_frames(ds, count)):
+    for index, frame in enumerate(fragments):
         if not frame.rstrip(TRAILING_FILL).endswith(END_MARKER):
             raise DecodeFailed(f"frame {index + 1} of {count} has no end marker (cut or damaged codestream)")
 
 
-def second_decoder(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
+def second_decoder(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
     """Every frame decodes in libjpeg-turbo (imagecodecs; lossless JPEG too) to the first component
     pydicom gave."""
     import imagecodecs
@@ -44,7 +40,7 @@ def second_decoder(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
     count = len(stored)
     colour = TURBO_COLOUR.get(photometric)
     bits = (1 << int(ds.BitsStored)) - 1
-    for index, frame in enumerate(_frames(ds, count)):
+    for index, frame in enumerate(fragments):
         try:
             other = imagecodecs.jpeg8_decode(frame, colorspace=colour, outcolorspace=colour)
         except Exception as exc:
@@ -58,11 +54,15 @@ def second_decoder(ds: Dataset, stored: np.ndarray, photometric: str) -> None:
                                "libjpeg-turbo (damaged JPEG data)")
 
 
-CHECKS: dict[str, Callable[[Dataset, np.ndarray, str], None]] = {
+CHECKS: dict[str, Callable[[list[bytes], Dataset, np.ndarray, str], None]] = {
     "end_marker": end_marker, "second_decoder": second_decoder}
 
 
 def run(names: Sequence[str], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
-    """The named checks, in order; the first failure raises DecodeFailed."""
+    """The named checks, in order, on the frames' codestreams (split out of Pixel Data once); the
+    first failure raises DecodeFailed."""
+    if not names:
+        return
+    fragments = list(generate_frames(ds.PixelData, number_of_frames=len(stored)))
     for name in names:
-        CHECKS[name](ds, stored, photometric)
+        CHECKS[name](fragments, ds, stored, photometric)

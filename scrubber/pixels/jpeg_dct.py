@@ -272,7 +272,7 @@ def _footprint(touched: list[np.ndarray], sampling: list[tuple[int, int]], shape
     return grown
 
 
-def _plane_blocks(touched: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def plane_blocks(touched: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``touched`` on a component's whole block grid (``shape`` blocks, padded to whole MCUs)."""
     blocks = np.zeros(shape, dtype=bool)
     rows, cols = min(shape[0], touched.shape[0]), min(shape[1], touched.shape[1])
@@ -290,7 +290,7 @@ def _rewrite_12bit(fragment: bytes, touched: list[np.ndarray], rgb: bool, shift:
     """The touched blocks blacked out through our own coefficient codec (jpeglib reads 8-bit JPEG only)."""
     coded = jpeg_entropy.read(fragment)
     for index, (component, blocks) in enumerate(zip(coded.components, coded.blocks)):
-        black = _plane_blocks(touched[index], blocks.shape[:2])
+        black = plane_blocks(touched[index], blocks.shape[:2])
         blocks[black] = 0
         blocks[black, 0] = _black_dc(index, rgb, shift, coded.quant_dc[component.quant_table])
     return jpeg_entropy.write(coded)
@@ -311,7 +311,7 @@ def _rewrite_8bit(fragment: bytes, header: _Header, touched: list[np.ndarray], r
             raise ValueError(f"libjpeg cannot read the coefficients: {exc}") from exc
         for index, plane in enumerate(planes):
             q00 = int(jpeg.qt[int(jpeg.quant_tbl_no[index])][0, 0])
-            blocks = _plane_blocks(touched[index], plane.shape[:2])
+            blocks = plane_blocks(touched[index], plane.shape[:2])
             plane[blocks] = 0
             plane[blocks, 0, 0] = _black_dc(index, rgb, shift, q00)
         written, wanted = b"", huffman_tables(fragment)

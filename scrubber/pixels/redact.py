@@ -18,25 +18,20 @@ def redact(stored: np.ndarray, boxes: Sequence[Sequence[Box]], fill: tuple[int, 
     return out
 
 
+def box_mask(frame_boxes: Sequence[Box], rows: int, cols: int) -> np.ndarray:
+    """Boolean (rows, cols) mask, True inside the boxes of one frame."""
+    mask = np.zeros((rows, cols), bool)
+    for x0, y0, x1, y1 in frame_boxes:
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
 def covered_pixels(boxes: Sequence[Sequence[Box]], rows: int, cols: int) -> int:
-    """Pixels inside the boxes (overlaps once), summed over frames: what the audit calls blanked."""
-    total, mask = 0, np.zeros((rows, cols), bool)
-    for frame_boxes in boxes:
-        if not frame_boxes:
-            continue
-        mask[:] = False
-        for x0, y0, x1, y1 in frame_boxes:
-            mask[y0:y1, x0:x1] = True
-        total += int(np.count_nonzero(mask))
-    return total
+    """Pixels inside the boxes (overlaps once), summed over frames: the audit's ``pixels_in_boxes``.
+    One frame's mask at a time, so a long clip costs no more memory than a frame."""
+    return sum(int(np.count_nonzero(box_mask(frame_boxes, rows, cols))) for frame_boxes in boxes if frame_boxes)
 
 
 def box_masks(boxes: Sequence[Sequence[Box]], rows: int, cols: int) -> list[np.ndarray]:
     """One boolean (rows, cols) mask per frame, True inside that frame's boxes."""
-    masks = []
-    for frame_boxes in boxes:
-        mask = np.zeros((rows, cols), bool)
-        for x0, y0, x1, y1 in frame_boxes:
-            mask[y0:y1, x0:x1] = True
-        masks.append(mask)
-    return masks
+    return [box_mask(frame_boxes, rows, cols) for frame_boxes in boxes]
