@@ -1,7 +1,12 @@
-"""Keep pydicom from printing: its warnings and log lines quote attribute values (PHI)."""
+"""Keep libraries from printing: pydicom's warnings and log lines quote attribute values (PHI), and
+libjpeg writes its own lines to stderr."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,3 +25,36 @@ def no_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+# What libjpeg (jpeglib's build) writes to stderr itself, one line per message, on damaged but
+# readable data; the frame checks (pixels/frame_checks.py) already judged such frames.
+LIBJPEG_MESSAGES = ("Corrupt JPEG data", "Premature end of JPEG file", "Invalid SOS parameters",
+                    "Inconsistent progression sequence", "Application transferred too few scanlines",
+                    "Warning: unknown JFIF revision", "Warning: thumbnail image size")
+_stderr_lock = threading.Lock()
+
+
+@contextmanager
+def native_stderr(dropped: tuple[str, ...] = LIBJPEG_MESSAGES) -> Iterator[None]:
+    """Hold back what native code writes to file descriptor 2 while the block runs, and drop its
+    lines that start with one of ``dropped``: a C library's own messages would break the CLI's one
+    line per file. Whatever else reached descriptor 2 meanwhile (another thread) is written after."""
+    with _stderr_lock:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with tempfile.TemporaryFile() as held:
+                os.dup2(held.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    sys.stderr.flush()
+                    os.dup2(saved, 2)
+                    held.seek(0)
+                    kept = [line for line in held.read().splitlines(keepends=True)
+                            if not line.decode("utf-8", "replace").startswith(dropped)]
+                    if kept:
+                        os.write(2, b"".join(kept))
+        finally:
+            os.close(saved)

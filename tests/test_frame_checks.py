@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import imagecodecs
 import libjpeg
@@ -17,6 +18,7 @@ from scrubber.pixels import frame_checks
 from scrubber.pixels.decode import decode
 from scrubber.pixels.syntax import readable_syntaxes, rule_for
 from scrubber.policy import Policy
+from scrubber.quiet import native_stderr
 
 from .util import data_path
 
@@ -97,3 +99,37 @@ def test_a_check_that_cannot_run_refuses_the_file(monkeypatch):
     monkeypatch.setattr(frame_checks, "generate_frames", broken)
     with pytest.raises(DecodeFailed, match=r"frame checks could not run \(ValueError\)"):
         decode(pydicom.dcmread(data_path(CLIP)), 1 << 30)
+
+
+def _zeroed_first_frame() -> pydicom.Dataset:
+    """color3d's first frame alone, four bytes of its entropy-coded data zeroed: libjpeg warns that
+    the data segment ended early, and both decoders read the frame alike, so it passes the checks."""
+    ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    frame = bytearray(next(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames))))
+    frame[13168:13172] = bytes(4)
+    ds.PixelData = encapsulate([bytes(frame)])
+    ds.NumberOfFrames = 1
+    return ds
+
+
+def test_libjpeg_messages_stay_off_stderr(tmp_path, capfd, detector):
+    import jpeglib
+
+    ds = _zeroed_first_frame()
+    damaged = next(generate_frames(ds.PixelData, number_of_frames=1))
+    (tmp_path / "frame.jpg").write_bytes(damaged)
+    jpeglib.read_dct(str(tmp_path / "frame.jpg"))
+    assert "Corrupt JPEG data" in capfd.readouterr().err  # what libjpeg prints on its own
+    src = tmp_path / "zeroed.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    report = scrub_file(src, tmp_path / "out" / "zeroed.dcm", Policy(device="cpu"), quarantine=tmp_path / "q",
+                        detector=detector)
+    assert (report.decision, report.encode_method) == ("delivered", "jpeg_dct")
+    assert capfd.readouterr().err == ""
+
+
+def test_other_lines_written_meanwhile_still_reach_stderr(capfd):
+    with native_stderr():
+        os.write(2, b"Corrupt JPEG data: premature end of data segment\n")
+        os.write(2, b"another thread's line\n")
+    assert capfd.readouterr().err == "another thread's line\n"
