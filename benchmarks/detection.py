@@ -1,13 +1,14 @@
 """Detection speed against its targets (issue 5), measured in one run on this machine.
 
-    .venv/bin/python benchmarks/detection.py [--backend auto|onnx|torch] [--series 100] [--json PATH]
+    .venv/bin/python benchmarks/detection.py [--device cpu|cuda] [--backend auto|onnx|torch] [--series 100] [--json PATH]
 
 - clip: pydicom-data's color3d_jpeg_baseline (120 frames, 640x480) through scrub_dataset, against
   its first frame alone; the floor is decode + encode of the same frames on the same output path.
   Marginal ratio = (T(120) - T(1)) / (floor(120) - floor(1)); the target is <= 2.
 - frame: one independent 640x480 US frame (US1_UNCR), detection stage only (target 100 ms), with
   each text model (db, craft) and backend.
-- series: N single-frame files cut from the clip (one layout), with and without layout reuse.
+- series: N single-frame files cut from the clip (one layout), with and without layout reuse; on
+  CUDA also in 1, 4 and 8 threads sharing the model (network passes joined across files).
 Every row uses a warm detector (model loaded once); times are medians of --repeat runs.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pydicom
@@ -85,7 +87,8 @@ def frame_rows(policy: Policy, repeat: int) -> list[dict]:
     """Detection stage on one independent frame, per backend and rendering set (in this run)."""
     ds = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
     rows = []
-    for model, backend in (("db", "onnx"), ("craft", "onnx"), ("craft", "torch")):
+    models = (("craft", "torch"),) if policy.device == "cuda" else (("db", "onnx"), ("craft", "onnx"), ("craft", "torch"))
+    for model, backend in models:
         for label, renderings in (("every rendering, closer look (default)", policy.renderings),
                                   ("full rendering only, closer look", ("full",))):
             pol = policy.replace(backend=backend, text_model=model, renderings=renderings, reuse_layouts=False)
@@ -115,17 +118,40 @@ def series_rows(policy: Policy, detector, count: int) -> list[dict]:
                      "reuse_layouts": reuse, "seconds": round(seconds, 2),
                      "frames_per_s": round(count / seconds, 2), "detect_s": round(detect, 2)})
         print(json.dumps(rows[-1]), flush=True)
+    if policy.device == "cuda":
+        rows.extend(shared_rows(policy, detector, files))
+    return rows
+
+
+def shared_rows(policy: Policy, detector, files: list[pydicom.Dataset]) -> list[dict]:
+    """The series in threads sharing one model (CUDA's workers): network passes joined across files,
+    counted by the detector's Gather."""
+    rows = []
+    pol = policy.replace(reuse_layouts=False)
+    for threads in (1, 4, 8):
+        passes = getattr(detector, "scores", None)
+        before = getattr(passes, "passes", 0)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda ds: scrub_dataset(ds, pol, detector), files))
+        seconds = time.perf_counter() - started
+        rows.append({"input": f"{len(files)} single-frame files of one layout (color3d frames)",
+                     "reuse_layouts": False, "threads_sharing_model": threads, "seconds": round(seconds, 2),
+                     "frames_per_s": round(len(files) / seconds, 2),
+                     "network_passes": getattr(passes, "passes", 0) - before})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    policy = Policy(device="cpu", backend=args.backend)
+    policy = Policy(device=args.device, backend=args.backend)
     detector = detector_for(policy, default_threads(1))
     detector([pydicom.dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array])  # warm up
     result = {

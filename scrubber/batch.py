@@ -1,6 +1,7 @@
-"""Many files: walk the inputs, fan out over worker processes, collect reports and the audit.
+"""Many files: walk the inputs, fan out over workers, collect reports and the audit.
 
-The model is loaded once per worker process; torch threads are split so workers don't fight.
+Workers are processes on the CPU (the model loaded once in each; torch threads split so they don't
+fight) and threads sharing one model on a CUDA device (``shares_model``).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,18 @@ def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa
                       rename=rename, claims=claims)
 
 
+def shares_model(policy: Policy) -> bool:
+    """Whether workers are threads of this process sharing one model: on a CUDA device one copy of
+    the network sits on the card and its passes hold frames of several files (detect/gather.py);
+    on the CPU they are processes, each with its own model, which use the cores better."""
+    from .detect.registry import choose_backend
+
+    try:
+        return choose_backend(policy)[1] == "cuda"
+    except Exception:  # no usable backend: each worker reports that for its files
+        return False
+
+
 def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int = 1,
                quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
                progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep") -> list[FileReport]:
@@ -155,9 +168,13 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
             for index, job in enumerate(jobs):
                 done(index, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
         else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                                     initargs=(threads,)) as pool:
+            if shares_model(policy):
+                init_worker(threads)
+                pool: Executor = ThreadPoolExecutor(workers, thread_name_prefix="scrub")
+            else:
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=init_worker, initargs=(threads,))
+            with pool:
                 running: dict[Future, int] = {
                     pool.submit(run_job, job, out_dir, policy, quarantine, qa, rename, claims): i
                     for i, job in enumerate(jobs)}

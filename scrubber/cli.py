@@ -316,7 +316,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, help="output folder (same relative paths)")
     run.add_argument("--quarantine", help="folder for files that cannot be cleaned (default OUT.quarantine)")
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
-    run.add_argument("--workers", type=int, default=1, help="worker processes (model loaded once each)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="worker processes (model loaded once each); on CUDA, threads sharing one model "
+                          "whose network passes hold frames of several files")
     run.add_argument("--dask", metavar="local|tcp://HOST:PORT",
                      help="run on Dask: local starts a LocalCluster of --workers processes; an address uses "
                           "that scheduler (workers must see the same paths)")

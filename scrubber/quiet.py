@@ -19,12 +19,30 @@ def silence_pydicom_logging() -> None:
     logger.propagate = False
 
 
+_quiet_lock = threading.Lock()
+_quiet: list[warnings.catch_warnings] = []  # the filters to restore, while any file is processed
+
+
 @contextmanager
 def no_warnings() -> Iterator[None]:
-    """Suppress warnings while a file is processed; reasons are reported through ScrubError only."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    """Suppress warnings while a file is processed; reasons are reported through ScrubError only.
+    Safe when files are processed in several threads at once (``warnings.catch_warnings`` alone
+    is not: one thread leaving would show warnings again while another is still inside)."""
+    with _quiet_lock:
+        if not _quiet:
+            saved = warnings.catch_warnings()
+            saved.__enter__()
+            warnings.simplefilter("ignore")
+            _quiet.append(saved)
+        else:
+            _quiet.append(_quiet[0])
+    try:
         yield
+    finally:
+        with _quiet_lock:
+            saved = _quiet.pop()
+            if not _quiet:
+                saved.__exit__(None, None, None)
 
 
 # What libjpeg (jpeglib's build) writes to stderr itself, one line per message, on damaged but

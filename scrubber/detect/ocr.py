@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from .craft_post import CraftBase
+from .gather import Gather
 from .models import CRAFT_WEIGHTS, verified_path
 
 WEIGHTS = CRAFT_WEIGHTS
@@ -76,6 +77,7 @@ class CraftDetector(CraftBase):
         self.net = load_craft(self.device)
         if self.device == "cuda":
             self.batch_pixels = 1 << 22  # whole frames share the GPU
+            self.scores = Gather(self.scores)  # ... and so do the frames of files scrubbed side by side
         self._lock = threading.Lock()
 
     def scores(self, batch: np.ndarray) -> np.ndarray:

@@ -1,0 +1,137 @@
+"""Network passes shared by threads (CUDA's several files per batch), checked on the CPU: the joined
+passes give each caller exactly what its own pass would, errors reach every caller, and files
+scrubbed in threads that share one model come out as they do one after another."""
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pydicom
+
+from scrubber import batch
+from scrubber.batch import scrub_jobs, walk
+from scrubber.detect.gather import Gather
+from scrubber.policy import Policy
+from scrubber.quiet import no_warnings
+
+from .util import SAMPLE, data_path
+
+
+def _together(fn, inputs: list) -> list:
+    """``fn`` on every input, each in its own thread, all released at once."""
+    start = threading.Barrier(len(inputs))
+    out: list = [None] * len(inputs)
+
+    def work(index: int) -> None:
+        start.wait()
+        try:
+            out[index] = fn(inputs[index])
+        except Exception as exc:  # noqa: BLE001 - the test looks at what each caller got
+            out[index] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return out
+
+
+def test_calls_of_one_shape_share_a_pass_and_get_their_own_rows():
+    seen: list[int] = []
+
+    def network(batch: np.ndarray) -> np.ndarray:
+        seen.append(len(batch))
+        return batch.sum(axis=(2, 3))
+
+    gather = Gather(network, window_s=0.2)
+    rng = np.random.default_rng(1)
+    inputs = [rng.random((rows, 3, 8, 8)) for rows in (1, 2, 1, 3)] + [rng.random((1, 3, 4, 4))]
+    out = _together(gather, inputs)
+    for given, got in zip(inputs, out):
+        np.testing.assert_array_equal(got, given.sum(axis=(2, 3)))
+    assert gather.passes == len(seen) == 2  # the 8x8 calls together, the 4x4 one alone
+    assert sorted(seen) == [1, 7]
+
+
+def test_a_pass_holds_at_most_max_rows():
+    seen: list[int] = []
+    gather = Gather(lambda batch: seen.append(len(batch)) or batch[:, 0], window_s=0.2, max_rows=4)
+    _together(gather, [np.zeros((3, 2)) for _ in range(4)])
+    assert max(seen) <= 4 and sum(seen) == 12
+
+
+def test_an_error_reaches_every_caller_and_the_next_calls_work():
+    def network(batch: np.ndarray) -> np.ndarray:
+        if batch.max() > 0:
+            raise RuntimeError("out of memory")
+        return batch
+
+    gather = Gather(network, window_s=0.2)
+    out = _together(gather, [np.zeros((1, 2)), np.ones((1, 2))])
+    assert all(isinstance(result, RuntimeError) for result in out)
+    np.testing.assert_array_equal(gather(np.zeros((2, 2))), np.zeros((2, 2)))
+
+
+def test_real_craft_passes_joined_across_threads_give_the_same_boxes():
+    """Four crops of a real ultrasound frame, as four files would send them, through CRAFT."""
+    from scrubber.detect.onnx_craft import OnnxCraftDetector
+
+    frame = pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array
+    crops = [np.ascontiguousarray(frame[top:top + 96, left:left + 192]) for top, left in
+             ((0, 0), (0, 200), (0, 400), (380, 0))]
+    alone = OnnxCraftDetector(threads=1)
+    expected = [alone([crop], magnify=1.0)[0] for crop in crops]
+    assert any(expected), "the crops hold text"
+    shared = OnnxCraftDetector(threads=1)
+    shared.scores = gather = Gather(shared.scores, window_s=0.5)
+    got = _together(lambda crop: shared([crop], magnify=1.0)[0], crops)
+    assert got == expected
+    assert gather.passes < len(crops)
+
+
+def test_warnings_stay_off_while_any_thread_is_inside():
+    inside, left = threading.Event(), threading.Event()
+    caught: list = []
+
+    def late() -> None:
+        with no_warnings():
+            inside.set()
+            left.wait(10)
+            with warnings.catch_warnings(record=True) as caught_here:
+                warnings.warn("PatientName=DOE^JANE", UserWarning)  # noqa: B028
+            caught.extend(caught_here)
+
+    before = list(warnings.filters)
+    thread = threading.Thread(target=late)
+    with no_warnings():
+        thread.start()
+        inside.wait(10)
+    left.set()
+    thread.join(10)
+    assert caught == [], "a warning (they can quote header values) was let through"
+    assert warnings.filters == before
+
+
+def test_files_scrubbed_in_threads_sharing_a_model_match_one_after_another(tmp_path, monkeypatch):
+    jobs, _ = walk([SAMPLE])
+    policy = Policy(device="cpu", key=b"k" * 32)
+    serial = scrub_jobs(jobs, tmp_path / "serial", policy, workers=1)
+    monkeypatch.setattr(batch, "shares_model", lambda policy: True)
+    threaded = scrub_jobs(jobs, tmp_path / "threads", policy, workers=3)
+    assert [r.decision for r in threaded] == [r.decision for r in serial]
+    assert [r.boxes for r in threaded] == [r.boxes for r in serial]
+    for report in serial:
+        if report.decision == "delivered":
+            assert (tmp_path / "threads" / report.rel).read_bytes() == (tmp_path / "serial" / report.rel).read_bytes()
+
+
+def test_workers_are_processes_on_the_cpu():
+    assert not batch.shares_model(Policy(device="cpu"))
+
+
+def test_no_gather_on_the_cpu(detector):
+    """The CPU detectors keep their own passes (no waiting for company)."""
+    for net in (detector, getattr(detector, "marks", detector)):
+        assert not isinstance(getattr(net, "scores", None), Gather)
