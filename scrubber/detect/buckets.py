@@ -18,7 +18,8 @@ import numpy as np
 from .boxes import Box
 
 SIZES = (64, 96, 128, 192, 256)
-LARGE_STEP = 128  # beyond the table, sides are multiples of this (large crops are few)
+LARGE_STEP = 32  # beyond the table, sides are multiples of this: the networks' stride; a coarser step
+# padded a 400x528 region look to 512x640 (55 % more pixels, DB about 1.4x slower) for fewer shapes
 
 
 def bucket(size: int) -> int:
