@@ -82,6 +82,16 @@ def build_bad_inputs(folder: Path) -> dict[str, str]:
     _save(ds, folder / "photometric_mismatch.dcm")
     expected["photometric_mismatch.dcm"] = "inconsistent_image"
 
+    ds = _explicit("US1_UNCR.dcm")
+    ds.PixelRepresentation = 1
+    _save(ds, folder / "signed_colour.dcm")
+    expected["signed_colour.dcm"] = "inconsistent_image"
+
+    ds = _explicit("SC_rgb_jpeg_dcmtk.dcm")
+    ds.NumberOfFrames = 3
+    _save(ds, folder / "frames_missing.dcm")
+    expected["frames_missing.dcm"] = "inconsistent_image"
+
     shutil.copy(data_path("DICOMDIR"), folder / "DICOMDIR")
     return expected
 
@@ -168,3 +178,78 @@ def test_missing_model_fails_every_file_into_quarantine(tmp_path, monkeypatch, c
     reason = json.loads((tmp_path / "out.quarantine" / "a.dcm.reason.json").read_text())
     assert reason["reason_code"] == "detector_unavailable"
     assert "FAILED a.dcm" in capsys.readouterr().err
+
+
+def _damaged_meta(path: Path) -> None:
+    """A file whose Media Storage SOP Class UID holds a name (damaged, or written by a bad tool)."""
+    ds = _explicit("CT_small.dcm")
+    with pydicom.config.disable_value_validation():
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840." + MARKER * 6
+        ds.save_as(path, enforce_file_format=False)
+
+
+def test_walking_the_inputs_prints_no_header_value(tmp_path):
+    import warnings
+
+    from scrubber.batch import walk
+
+    _damaged_meta(tmp_path / "damaged_meta.dcm")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        str(pydicom.filereader.read_file_meta_info(tmp_path / "damaged_meta.dcm").MediaStorageSOPClassUID)
+        assert any(MARKER in str(w.message) for w in caught), "pydicom quotes the value it complains about"
+        caught.clear()
+        jobs, _ = walk([tmp_path])
+    assert [job.rel for job in jobs] == ["damaged_meta.dcm"]
+    assert caught == []
+
+
+def test_a_codec_panic_fails_one_file_and_the_batch_goes_on(tmp_path, monkeypatch, capsys):
+    """A Rust codec's panic is a BaseException (pyo3's PanicException): it must not end the run."""
+    import scrubber.files as files
+
+    panic = type("PanicException", (BaseException,), {})
+
+    def explode(ds, *args, **kwargs):
+        if "RLE" in str(ds.file_meta.TransferSyntaxUID.name):
+            raise panic("index out of bounds")
+        return real(ds, *args, **kwargs)
+
+    real = files.scrub_dataset
+    monkeypatch.setattr(files, "scrub_dataset", explode)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(data_path("MR_small_RLE.dcm"), inputs / "a_rle.dcm")
+    shutil.copy(data_path("CT_small.dcm"), inputs / "b_plain.dcm")
+    code = main(["run", str(inputs), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 1
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.is_file()] == ["b_plain.dcm"]
+    reason = json.loads((tmp_path / "out.quarantine" / "a_rle.dcm.reason.json").read_text())
+    assert reason["reason_code"] == "internal_error"
+
+
+def test_a_damaged_element_length_in_the_meta_group_is_not_dicom(tmp_path):
+    """pydicom raises its own BytesLengthException (no OSError, no ValueError) on such a file."""
+    from scrubber.errors import NotDicom
+    from scrubber.read import read
+
+    raw = bytearray(data_path("CT_small.dcm").read_bytes())
+    at = raw.index(b"\x02\x00\x00\x00UL") + 6  # (0002,0000) Group Length: its 2-byte length field
+    raw[at:at + 2] = (6).to_bytes(2, "little")  # 6 bytes for a 4-byte UL
+    (tmp_path / "damaged.dcm").write_bytes(bytes(raw))
+    with pytest.raises(NotDicom, match="BytesLengthException"):
+        read(tmp_path / "damaged.dcm")
+
+
+def test_a_damaged_element_deep_in_the_header_fails_at_reading(tmp_path):
+    """pydicom parses an element when it is first used; one with a garbled VR must not surface later
+    (in the ultrasound regions, the header cleaner) as an unexpected error."""
+    from scrubber.errors import NotDicom
+    from scrubber.read import read
+
+    raw = bytearray(data_path("CT_small.dcm").read_bytes())
+    at = raw.index(b"\x28\x00\x01\x01US")  # (0028,0101) Bits Stored, explicit VR
+    raw[at + 4:at + 6] = b"TS"  # no such VR
+    (tmp_path / "garbled_vr.dcm").write_bytes(bytes(raw))
+    with pytest.raises(NotDicom, match="a data element cannot be parsed"):
+        read(tmp_path / "garbled_vr.dcm")

@@ -293,15 +293,18 @@ def test_encapsulated_uncompressed_fragments_that_do_not_hold_the_frames_are_ref
     """A fragment shorter or longer than one native frame is not guessed at: the file fails to decode."""
     from pydicom.encaps import encapsulate
 
-    from scrubber.errors import DecodeFailed
+    from scrubber.errors import DecodeFailed, InconsistentImage
 
     ds = encapsulated_uncompressed("emri_small.dcm")
     fragments = _fragments(ds)
     assert len(fragments[0]) == 64 * 64 * 2
-    for broken in ([fragments[0][:-2], *fragments[1:]], [fragments[0] + b"\0\0", *fragments[1:]], fragments[:-1]):
+    for broken in ([fragments[0][:-2], *fragments[1:]], [fragments[0] + b"\0\0", *fragments[1:]]):
         ds.PixelData = encapsulate(broken, has_bot=True)
         with pytest.raises(DecodeFailed):
             decode(ds, 1 << 30)
+    ds.PixelData = encapsulate(fragments[:-1], has_bot=True)
+    with pytest.raises(InconsistentImage, match="holds 9 frames, the header gives 10"):
+        decode(ds, 1 << 30)
 
 
 def test_jpeg_2000_coding_the_encoder_cannot_keep_is_reported():

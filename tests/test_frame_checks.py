@@ -133,3 +133,27 @@ def test_other_lines_written_meanwhile_still_reach_stderr(capfd):
         os.write(2, b"Corrupt JPEG data: premature end of data segment\n")
         os.write(2, b"another thread's line\n")
     assert capfd.readouterr().err == "another thread's line\n"
+
+
+def _longer_first_segment(fragment: bytes) -> bytes:
+    """Two more pixels at the end of the first RLE segment (a replicate run), the header's later
+    offsets moved to match: every segment is where the header says, the first is just too long."""
+    header = np.frombuffer(fragment[:64], "<u4").copy()
+    end = int(header[2]) if header[0] > 1 else len(fragment)
+    header[2:1 + int(header[0])] += 2
+    return header.tobytes() + fragment[64:end] + b"\xff\x00" + fragment[end:]
+
+
+def test_an_rle_segment_longer_than_the_frame_is_refused():
+    ds = _with_frame("MR_small_RLE.dcm", 0, _longer_first_segment)
+    with pytest.warns(UserWarning, match="non-conformant padding"):
+        pydicom.pixels.pixel_array(ds, decoding_plugin="pydicom")  # pydicom cuts it to size, and goes on
+    with pytest.raises(DecodeFailed, match=r"frame 1 of 1 has an RLE segment of the wrong length"):
+        decode(ds, 1 << 30)
+
+
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "SC_rgb_rle_16bit_2frame.dcm", "SC_rgb_rle_32bit.dcm",
+                                  "OBXXXX1A_rle_2frame.dcm", "emri_small_RLE.dcm"])
+def test_whole_rle_frames_pass(name):
+    ds = pydicom.dcmread(data_path(name))
+    assert decode(ds, 1 << 30).count == int(ds.get("NumberOfFrames", 1) or 1)

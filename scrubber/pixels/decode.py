@@ -78,7 +78,8 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     if tsyntax == encapsulated_native.SYNTAX:
         return encapsulated_native.as_array(ds)
-    return get_decoder(tsyntax).as_array(ds, raw=True)
+    plugin = rule_for(tsyntax).plugin
+    return get_decoder(tsyntax).as_array(ds, raw=True, **({"decoding_plugin": plugin} if plugin else {}))
 
 
 def _unused_bits_set(ds: Dataset, decoder) -> bool:

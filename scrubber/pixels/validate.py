@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import get_expected_length
 
 from ..errors import InconsistentImage, NoPixelData, TooLarge, UnsupportedImage
@@ -62,13 +63,22 @@ def check_geometry(ds: Dataset, max_samples: int, encapsulated: bool) -> int:
         raise InconsistentImage(f"{pi} with Samples per Pixel {spp}")
     if spp == 3 and int(ds.get("PlanarConfiguration", 0) or 0) not in (0, 1):
         raise InconsistentImage("Planar Configuration is not 0 or 1")
+    if spp == 3 and int(ds.PixelRepresentation) == 1:  # colour samples are unsigned (PS3.3 C.7.6.3.1)
+        raise InconsistentImage(f"{pi} with signed samples (Pixel Representation 1)")
     frames = number_of_frames(ds)
     total = rows * cols * frames * spp
     if total > max_samples:
         raise TooLarge(f"{rows}x{cols}x{frames} frames x{spp} samples exceeds the limit of {max_samples} samples")
     if pi == "PALETTE COLOR":
         check_palette(ds)
-    if not encapsulated:
+    if encapsulated:
+        try:
+            found = sum(1 for _ in generate_frames(ds.PixelData, number_of_frames=frames))
+        except Exception as exc:
+            raise InconsistentImage(f"encapsulated Pixel Data cannot be split into frames ({type(exc).__name__})") from None
+        if found != frames:
+            raise InconsistentImage(f"encapsulated Pixel Data holds {found} frames, the header gives {frames}")
+    else:
         expected = get_expected_length(ds, "bytes")
         actual = len(ds.PixelData)
         if actual < expected:
