@@ -66,3 +66,9 @@ class DuplicateOutput(ScrubError):
     """Two inputs of one run would be written to the same output path; the later one is kept out."""
 
     code = "duplicate_output"
+
+
+def is_native_panic(exc: BaseException) -> bool:
+    """A Rust extension's panic (pyo3's PanicException, a BaseException, not an Exception): a codec
+    bug on one file, which must refuse that file and not end the batch."""
+    return type(exc).__name__ == "PanicException"

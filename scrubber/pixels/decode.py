@@ -1,6 +1,8 @@
 """Decode every frame once, to the stored values in the array's own colour space."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
-from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax
+from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_native_panic
 from . import encapsulated_native, frame_checks
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry
@@ -39,20 +41,21 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     rule = rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
     decoder = None if tsyntax == encapsulated_native.SYNTAX else _decoder(tsyntax)
+    with _checks_must_run():
+        fragments = frame_checks.codestreams(rule.checks, ds, frames)
+        frame_checks.before_decoding(rule.checks, fragments, ds)
     try:
         arr, meta = as_array(ds)
     except ScrubError:
         raise
-    except Exception as exc:  # any codec failure means we cannot trust the pixels
+    except BaseException as exc:  # any codec failure means we cannot trust the pixels
+        if not isinstance(exc, Exception) and not is_native_panic(exc):
+            raise
         raise DecodeFailed(f"pixel data could not be decoded ({type(exc).__name__})") from None
     stored = check_decoded(arr, int(ds.Rows), int(ds.Columns), frames, int(ds.SamplesPerPixel))
     photometric = str(meta.get("photometric_interpretation", ds.PhotometricInterpretation))
-    try:
-        frame_checks.run(rule.checks, ds, stored, photometric)
-    except ScrubError:
-        raise
-    except Exception as exc:  # a check that cannot run cannot vouch for the frames either
-        raise DecodeFailed(f"frame checks could not run ({type(exc).__name__})") from None
+    with _checks_must_run():
+        frame_checks.after_decoding(rule.checks, fragments, ds, stored, photometric)
     return Frames(
         stored=stored,
         photometric=photometric,
@@ -60,6 +63,17 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
         signed=bool(int(ds.PixelRepresentation)),
         unused_bits=decoder is not None and not tsyntax.is_encapsulated and _unused_bits_set(ds, decoder),
     )
+
+
+@contextmanager
+def _checks_must_run() -> Iterator[None]:
+    """A frame check that cannot run cannot vouch for the frames either: the file is refused."""
+    try:
+        yield
+    except ScrubError:
+        raise
+    except Exception as exc:
+        raise DecodeFailed(f"frame checks could not run ({type(exc).__name__})") from None
 
 
 def _decoder(tsyntax: UID):
@@ -78,8 +92,7 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     if tsyntax == encapsulated_native.SYNTAX:
         return encapsulated_native.as_array(ds)
-    plugin = rule_for(tsyntax).plugin
-    return get_decoder(tsyntax).as_array(ds, raw=True, **({"decoding_plugin": plugin} if plugin else {}))
+    return get_decoder(tsyntax).as_array(ds, raw=True)
 
 
 def _unused_bits_set(ds: Dataset, decoder) -> bool:

@@ -25,12 +25,38 @@ SHARE = 1e-4  # of a frame's pixels that may differ by more than LEVELS
 TURBO_COLOUR = {"YBR_FULL": "YCBCR", "YBR_FULL_422": "YCBCR", "RGB": "RGB"}  # no colour transform
 
 
-def end_marker(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
+def end_marker(fragments: list[bytes], ds: Dataset) -> None:
     """Every frame's codestream ends in its end marker (a cut frame does not)."""
-    count = len(stored)
+    count = len(fragments)
     for index, frame in enumerate(fragments):
         if not frame.rstrip(TRAILING_FILL).endswith(END_MARKER):
             raise DecodeFailed(f"frame {index + 1} of {count} has no end marker (cut or damaged codestream)")
+
+
+def rle_segments(fragments: list[bytes], ds: Dataset) -> None:
+    """Every RLE frame has one segment per byte of each sample, where its header says, and each
+    segment decodes to exactly one byte per pixel. Run before the frames are decoded: pylibjpeg-rle
+    aborts (a Rust panic) on a segment longer than that, and pydicom's own decoder cuts it to size
+    with only a warning."""
+    from rle.rle import decode_segment
+
+    count = len(fragments)
+    pixels = int(ds.Rows) * int(ds.Columns)
+    wanted = int(ds.SamplesPerPixel) * int(ds.BitsAllocated) // 8
+    for index, frame in enumerate(fragments):
+        header = np.frombuffer(frame[:64], "<u4") if len(frame) >= 64 else np.zeros(0, "<u4")
+        segments = int(header[0]) if header.size else 0
+        offsets = [int(o) for o in header[1:1 + segments]] + [len(frame)]
+        if segments != wanted or offsets[0] != 64 or any(b <= a for a, b in zip(offsets, offsets[1:])):
+            raise DecodeFailed(f"frame {index + 1} of {count} has a damaged RLE header")
+        for start, stop in zip(offsets, offsets[1:]):
+            try:
+                length = len(decode_segment(frame[start:stop]))
+            except Exception:  # a run that reaches past the segment's end
+                length = -1
+            if length != pixels:
+                raise DecodeFailed(f"frame {index + 1} of {count} has an RLE segment of the wrong length "
+                                   "(damaged RLE data)")
 
 
 def second_decoder(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
@@ -55,54 +81,30 @@ def second_decoder(fragments: list[bytes], ds: Dataset, stored: np.ndarray, phot
                                "libjpeg-turbo (damaged JPEG data)")
 
 
-def _segment_length(segment: bytes, wanted: int) -> int:
-    """Bytes a PackBits segment decodes to, counted up to ``wanted`` (-1: a run reaches past the
-    segment's end). What follows ``wanted`` bytes must be a single pad byte or nothing."""
-    position, length, end = 0, 0, len(segment)
-    while position < end and length < wanted:
-        control = segment[position]
-        if control < 128:  # a literal run of control + 1 bytes
-            length += control + 1
-            position += control + 2
-        elif control > 128:  # one byte repeated 257 - control times
-            length += 257 - control
-            position += 2
-        else:  # 128: no operation
-            position += 1
-    if position > end:
-        return -1
-    return length if end - position <= 1 else length + 1
+# on the codestreams alone, before decoding
+STREAM_CHECKS: dict[str, Callable[[list[bytes], Dataset], None]] = {
+    "end_marker": end_marker, "rle_segments": rle_segments}
+# on the codestreams and what pydicom decoded from them
+PIXEL_CHECKS: dict[str, Callable[[list[bytes], Dataset, np.ndarray, str], None]] = {
+    "second_decoder": second_decoder}
+CHECKS = {**STREAM_CHECKS, **PIXEL_CHECKS}
 
 
-def rle_segments(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
-    """Every RLE frame has one segment per byte of each sample, where its header says, and each
-    segment decodes to exactly one byte per pixel: pydicom cuts a longer segment to size with only
-    a warning, and another decoder (pylibjpeg-rle) stops on it."""
-    count = len(stored)
-    pixels = int(ds.Rows) * int(ds.Columns)
-    wanted = int(ds.SamplesPerPixel) * int(ds.BitsAllocated) // 8
-    for index, frame in enumerate(fragments):
-        header = np.frombuffer(frame[:64], "<u4") if len(frame) >= 64 else np.zeros(0, "<u4")
-        segments = int(header[0]) if header.size else 0
-        offsets = [int(o) for o in header[1:1 + segments]] + [len(frame)]
-        if (segments != wanted or offsets[0] != 64
-                or any(b <= a for a, b in zip(offsets, offsets[1:]))):
-            raise DecodeFailed(f"frame {index + 1} of {count} has a damaged RLE header")
-        for start, stop in zip(offsets, offsets[1:]):
-            if _segment_length(frame[start:stop], pixels) != pixels:
-                raise DecodeFailed(f"frame {index + 1} of {count} has an RLE segment of the wrong length "
-                                   "(damaged RLE data)")
+def codestreams(names: Sequence[str], ds: Dataset, frames: int) -> list[bytes]:
+    """Each frame's codestream, split out of Pixel Data once for all checks (none asked: none)."""
+    return list(generate_frames(ds.PixelData, number_of_frames=frames)) if names else []
 
 
-CHECKS: dict[str, Callable[[list[bytes], Dataset, np.ndarray, str], None]] = {
-    "end_marker": end_marker, "second_decoder": second_decoder, "rle_segments": rle_segments}
-
-
-def run(names: Sequence[str], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
-    """The named checks, in order, on the frames' codestreams (split out of Pixel Data once); the
-    first failure raises DecodeFailed."""
-    if not names:
-        return
-    fragments = list(generate_frames(ds.PixelData, number_of_frames=len(stored)))
+def before_decoding(names: Sequence[str], fragments: list[bytes], ds: Dataset) -> None:
+    """The named stream checks, in order; the first failure raises DecodeFailed."""
     for name in names:
-        CHECKS[name](fragments, ds, stored, photometric)
+        if name in STREAM_CHECKS:
+            STREAM_CHECKS[name](fragments, ds)
+
+
+def after_decoding(names: Sequence[str], fragments: list[bytes], ds: Dataset, stored: np.ndarray,
+                   photometric: str) -> None:
+    """The named pixel checks, in order; the first failure raises DecodeFailed."""
+    for name in names:
+        if name in PIXEL_CHECKS:
+            PIXEL_CHECKS[name](fragments, ds, stored, photometric)

@@ -18,7 +18,6 @@ class SyntaxRule:
     write_uid: str
     method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
     checks: tuple[str, ...] = ()  # frame_checks run on every decoded frame
-    plugin: str = ""  # pydicom decoding plugin to use ("": pydicom's choice)
 
 
 @cache
@@ -28,7 +27,7 @@ def _table() -> dict[str, SyntaxRule]:
     for uid, row in raw.items():
         write_uid = str(ExplicitVRLittleEndian) if row["write"] == "explicit_le" else uid
         rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"],
-                                checks=tuple(row.get("checks", ())), plugin=row.get("plugin", ""))
+                                checks=tuple(row.get("checks", ())))
     return rules
 
 
