@@ -16,7 +16,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
-from ..errors import DecodeFailed
+from ..errors import DecodeFailed, is_native_panic
 
 END_MARKER = b"\xff\xd9"  # JPEG EOI, JPEG-LS EOI and JPEG 2000 EOC share it
 TRAILING_FILL = b"\x00\xff"  # even-length padding and fill bytes some encoders leave after it
@@ -52,7 +52,9 @@ def rle_segments(fragments: list[bytes], ds: Dataset) -> None:
         for start, stop in zip(offsets, offsets[1:]):
             try:
                 length = len(decode_segment(frame[start:stop]))
-            except Exception:  # a run that reaches past the segment's end
+            except BaseException as exc:  # a run that reaches past the segment's end
+                if not isinstance(exc, Exception) and not is_native_panic(exc):
+                    raise
                 length = -1
             if length != pixels:
                 raise DecodeFailed(f"frame {index + 1} of {count} has an RLE segment of the wrong length "
