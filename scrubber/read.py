@@ -28,7 +28,7 @@ def read(path: Path) -> Dataset:
         if any(hint in str(warning.message).lower() for warning in caught for hint in TRUNCATION_HINTS):
             raise InconsistentImage("file is truncated")
         try:  # pydicom parses each element when it is first used: a damaged one must fail here
-            for _ in ds.iterall():
+            for _ in (*ds.file_meta.iterall(), *ds.iterall()):
                 pass
         except Exception as exc:
             raise NotDicom(f"not a readable DICOM file: a data element cannot be parsed ({type(exc).__name__})") from None

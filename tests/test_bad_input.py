@@ -247,9 +247,10 @@ def test_a_damaged_element_deep_in_the_header_fails_at_reading(tmp_path):
     from scrubber.errors import NotDicom
     from scrubber.read import read
 
-    raw = bytearray(data_path("CT_small.dcm").read_bytes())
-    at = raw.index(b"\x28\x00\x01\x01US")  # (0028,0101) Bits Stored, explicit VR
-    raw[at + 4:at + 6] = b"TS"  # no such VR
-    (tmp_path / "garbled_vr.dcm").write_bytes(bytes(raw))
-    with pytest.raises(NotDicom, match="a data element cannot be parsed"):
-        read(tmp_path / "garbled_vr.dcm")
+    for tag in (b"\x28\x00\x01\x01US", b"\x02\x00\x12\x00UI"):  # Bits Stored; Implementation Class UID
+        raw = bytearray(data_path("CT_small.dcm").read_bytes())
+        at = raw.index(tag)
+        raw[at + 4:at + 6] = b"TS"  # no such VR
+        (tmp_path / "garbled_vr.dcm").write_bytes(bytes(raw))
+        with pytest.raises(NotDicom, match="a data element cannot be parsed"):
+            read(tmp_path / "garbled_vr.dcm")
