@@ -52,45 +52,24 @@ def build_bad_inputs(folder: Path) -> dict[str, str]:
     ds.save_as(folder / "unknown_syntax.dcm", implicit_vr=False, little_endian=True)
     expected["unknown_syntax.dcm"] = "unsupported_transfer_syntax"
 
-    ds = _explicit("CT_small.dcm")
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 60000, 60000, 1000
-    _save(ds, folder / "absurd.dcm")
-    expected["absurd.dcm"] = "too_large"
-
-    ds = _explicit("CT_small.dcm")
-    ds.PixelData = ds.PixelData + b"\0" * 512
-    _save(ds, folder / "long_pixels.dcm")
-    expected["long_pixels.dcm"] = "inconsistent_image"
-
-    ds = _explicit("CT_small.dcm")
-    ds.PixelData = ds.PixelData[:-512]
-    _save(ds, folder / "short_pixels.dcm")
-    expected["short_pixels.dcm"] = "inconsistent_image"
-
-    ds = _explicit("CT_small.dcm")
-    ds.BitsStored = 20
-    _save(ds, folder / "impossible_bits.dcm")
-    expected["impossible_bits.dcm"] = "inconsistent_image"
-
-    ds = _explicit("OBXXXX1A.dcm")
-    ds.RedPaletteColorLookupTableData = ds.RedPaletteColorLookupTableData[:100]
-    _save(ds, folder / "bad_lut.dcm")
-    expected["bad_lut.dcm"] = "inconsistent_image"
-
-    ds = _explicit("US1_UNCR.dcm")
-    ds.SamplesPerPixel = 1
-    _save(ds, folder / "photometric_mismatch.dcm")
-    expected["photometric_mismatch.dcm"] = "inconsistent_image"
-
-    ds = _explicit("US1_UNCR.dcm")
-    ds.PixelRepresentation = 1
-    _save(ds, folder / "signed_colour.dcm")
-    expected["signed_colour.dcm"] = "inconsistent_image"
-
-    ds = _explicit("SC_rgb_jpeg_dcmtk.dcm")
-    ds.NumberOfFrames = 3
-    _save(ds, folder / "frames_missing.dcm")
-    expected["frames_missing.dcm"] = "inconsistent_image"
+    variants = [  # (source, name, reason_code, change)
+        ("CT_small.dcm", "absurd.dcm", "too_large", dict(Rows=60000, Columns=60000, NumberOfFrames=1000)),
+        ("CT_small.dcm", "long_pixels.dcm", "inconsistent_image", lambda ds: ds.PixelData + b"\0" * 512),
+        ("CT_small.dcm", "short_pixels.dcm", "inconsistent_image", lambda ds: ds.PixelData[:-512]),
+        ("CT_small.dcm", "impossible_bits.dcm", "inconsistent_image", dict(BitsStored=20)),
+        ("OBXXXX1A.dcm", "bad_lut.dcm", "inconsistent_image",
+         dict(RedPaletteColorLookupTableData=lambda ds: ds.RedPaletteColorLookupTableData[:100])),
+        ("US1_UNCR.dcm", "photometric_mismatch.dcm", "inconsistent_image", dict(SamplesPerPixel=1)),
+        ("US1_UNCR.dcm", "signed_colour.dcm", "inconsistent_image", dict(PixelRepresentation=1)),
+        ("SC_rgb_jpeg_dcmtk.dcm", "frames_missing.dcm", "inconsistent_image", dict(NumberOfFrames=3)),
+    ]
+    for source, name, code, change in variants:
+        ds = _explicit(source)
+        values = change if isinstance(change, dict) else {"PixelData": change}
+        for keyword, value in values.items():
+            setattr(ds, keyword, value(ds) if callable(value) else value)
+        _save(ds, folder / name)
+        expected[name] = code
 
     shutil.copy(data_path("DICOMDIR"), folder / "DICOMDIR")
     return expected
