@@ -18,12 +18,21 @@ from scrubber.quiet import no_warnings
 from .util import SAMPLE, data_path
 
 
-def _together(fn, inputs: list) -> list:
-    """``fn`` on every input, each in its own thread, all released at once."""
-    start = threading.Barrier(len(inputs))
+def _together(fn, inputs: list, gather: Gather | None = None) -> list:
+    """``fn`` on every input, each in its own thread, all released at once. With ``gather``, each
+    thread first makes one call of its own (so that the threads have been seen calling: a Gather
+    waits for company only then), and the gather's counters are reset before the calls that count."""
+    warm = threading.Barrier(len(inputs) + 1)
+    start = threading.Barrier(len(inputs) + 1)
     out: list = [None] * len(inputs)
 
     def work(index: int) -> None:
+        if gather is not None:
+            try:
+                fn(inputs[index])
+            except Exception:  # noqa: BLE001 - only the counted calls matter
+                pass
+        warm.wait()
         start.wait()
         try:
             out[index] = fn(inputs[index])
@@ -33,6 +42,10 @@ def _together(fn, inputs: list) -> list:
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
     for thread in threads:
         thread.start()
+    warm.wait()
+    if gather is not None:
+        gather.passes = gather.waits = 0
+    start.wait()
     for thread in threads:
         thread.join(30)
     return out
@@ -48,18 +61,18 @@ def test_calls_of_one_shape_share_a_pass_and_get_their_own_rows():
     gather = Gather(network, window_s=0.2)
     rng = np.random.default_rng(1)
     inputs = [rng.random((rows, 3, 8, 8)) for rows in (1, 2, 1, 3)] + [rng.random((1, 3, 4, 4))]
-    out = _together(gather, inputs)
+    out = _together(gather, inputs, gather)
     for given, got in zip(inputs, out):
         np.testing.assert_array_equal(got, given.sum(axis=(2, 3)))
-    assert gather.passes == len(seen) == 2  # the 8x8 calls together, the 4x4 one alone
-    assert sorted(seen) == [1, 7]
+    assert gather.passes == 2  # the 8x8 calls together, the 4x4 one alone
+    assert sorted(seen[-2:]) == [1, 7]
 
 
 def test_a_pass_holds_at_most_max_rows():
     seen: list[int] = []
     gather = Gather(lambda batch: seen.append(len(batch)) or batch[:, 0], window_s=0.2, max_rows=4)
-    _together(gather, [np.zeros((3, 2)) for _ in range(4)])
-    assert max(seen) <= 4 and sum(seen) == 12
+    _together(gather, [np.zeros((3, 2)) for _ in range(4)], gather)
+    assert max(seen) <= 4 and sum(seen) == 24  # the warm-up calls and the counted ones
 
 
 def test_an_error_reaches_every_caller_and_the_next_calls_work():
@@ -69,7 +82,7 @@ def test_an_error_reaches_every_caller_and_the_next_calls_work():
         return batch
 
     gather = Gather(network, window_s=0.2)
-    out = _together(gather, [np.zeros((1, 2)), np.ones((1, 2))])
+    out = _together(gather, [np.zeros((1, 2)), np.ones((1, 2))], gather)
     assert all(isinstance(result, RuntimeError) for result in out)
     np.testing.assert_array_equal(gather(np.zeros((2, 2))), np.zeros((2, 2)))
 
@@ -86,7 +99,7 @@ def test_real_craft_passes_joined_across_threads_give_the_same_boxes():
     assert any(expected), "the crops hold text"
     shared = OnnxCraftDetector(threads=1)
     shared.scores = gather = Gather(shared.scores, window_s=0.5)
-    got = _together(lambda crop: shared([crop], magnify=1.0)[0], crops)
+    got = _together(lambda crop: shared([crop], magnify=1.0)[0], crops, gather)
     assert got == expected
     assert gather.passes < len(crops)
 
@@ -129,6 +142,13 @@ def test_files_scrubbed_in_threads_sharing_a_model_match_one_after_another(tmp_p
 
 def test_workers_are_processes_on_the_cpu():
     assert not batch.shares_model(Policy(device="cpu"))
+
+
+def test_a_lone_thread_never_waits_for_company():
+    gather = Gather(lambda batch: batch, window_s=5.0)
+    for _ in range(3):
+        gather(np.zeros((1, 2)))
+    assert (gather.passes, gather.waits) == (3, 0)
 
 
 def test_no_gather_on_the_cpu(detector):

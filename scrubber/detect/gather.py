@@ -2,13 +2,15 @@
 
 On a GPU the network's cost hardly grows with the batch while a lone 640x480 frame leaves most of
 the card idle, so files scrubbed side by side in threads (scrubber/batch.py on CUDA) hand their
-network inputs to one ``Gather``: the first call waits a moment (``window_s``) for others, calls
+network inputs to one ``Gather``: the first call waits a moment (``window_s``) for others (only
+when other threads called lately, so a lone worker never waits), calls
 whose inputs have the same shape go through the network together, and each caller gets its own
 rows back. Pre- and post-processing stay in the callers' threads, so they run side by side.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +18,7 @@ import numpy as np
 
 WINDOW_S = 0.003  # how long the first call of a batch waits for others
 MAX_ROWS = 32  # inputs (frames, crops) in one network pass at most
+COMPANY_S = 1.0  # the first call waits only when another thread called within this many seconds
 
 
 @dataclass
@@ -36,13 +39,19 @@ class Gather:
                  max_rows: int = MAX_ROWS) -> None:
         self.network, self.window_s, self.max_rows = network, window_s, max_rows
         self.passes = 0  # network calls made (the tests and the benchmark read it)
+        self.waits = 0  # times a first call waited for company
         self._pending: list[_Call] = []
         self._cond = threading.Condition()
         self._leader = False
+        self._last_call: dict[int, float] = {}  # thread id -> when it last called
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         call = _Call(np.ascontiguousarray(batch))
         with self._cond:
+            now, me = time.monotonic(), threading.get_ident()
+            company = any(now - seen < COMPANY_S for thread, seen in self._last_call.items() if thread != me)
+            self._last_call = {t: seen for t, seen in self._last_call.items() if now - seen < COMPANY_S}
+            self._last_call[me] = now
             self._pending.append(call)
             lead = not self._leader
             if lead:
@@ -50,19 +59,22 @@ class Gather:
             else:
                 self._cond.notify_all()
         if lead:
-            self._lead()
+            self._lead(company)
         call.done.wait()
         if call.error is not None:
             raise call.error
         assert call.result is not None
         return call.result
 
-    def _lead(self) -> None:
-        """Run by the thread that found no batch forming: wait for company, then run every call
-        pending (in passes by shape) until none is left, and hand over the lead."""
-        with self._cond:
-            self._cond.wait_for(lambda: sum(len(c.batch) for c in self._pending) >= self.max_rows,
-                                timeout=self.window_s)
+    def _lead(self, company: bool) -> None:
+        """Run by the thread that found no batch forming: wait for company (when other threads
+        called lately; a lone thread does not wait), then run every call pending (in passes by
+        shape) until none is left, and hand over the lead."""
+        if company:
+            with self._cond:
+                self.waits += 1
+                self._cond.wait_for(lambda: sum(len(c.batch) for c in self._pending) >= self.max_rows,
+                                    timeout=self.window_s)
         while True:
             with self._cond:
                 calls, self._pending = self._pending, []
