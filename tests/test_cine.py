@@ -162,3 +162,42 @@ def test_lazy_rendering_of_a_ybr_clip_matches_the_full_rendering():
     difference = np.abs(lazy.grey.astype(int) - grey)
     # Y is the luminance the detector would compute, but for saturated colours that RGB clips
     assert np.mean(difference <= 2) > 0.999 and difference.max() <= 8
+
+
+NAME_FRAMES, KIDNEY_FRAMES = range(12, 20), range(22, 26)
+
+
+@pytest.fixture(scope="module")
+def labelled_real_clip():
+    """color3d's first 30 frames (a real moving 3D ultrasound rendering) with a name and a label
+    drawn over the moving image, in a few frames each: they are in neither the static layer nor
+    the key frames, and not on a flat background."""
+    from pydicom.pixels import convert_color_space
+
+    ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    rgb = convert_color_space(decode(ds, 1 << 31).stored[:30], "YBR_FULL_422", "RGB").copy()
+    boxes: dict[str, list[int]] = {}
+    for text, org, colour, frames in (("JOHN DOE 4471", (200, 200), (255, 255, 255), NAME_FRAMES),
+                                      ("RT KIDNEY", (300, 300), (255, 255, 0), KIDNEY_FRAMES)):
+        (w, h), base = cv2.getTextSize(text, FONT, 0.55, 1)
+        boxes[text] = [org[0] - 1, org[1] - h - 1, org[0] + w + 1, org[1] + base + 1]
+        for i in frames:
+            cv2.putText(rgb[i], text, org, FONT, 0.55, colour, 1, cv2.LINE_AA)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PhotometricInterpretation, ds.PlanarConfiguration, ds.NumberOfFrames = "RGB", 0, 30
+    ds.PixelData = rgb.tobytes()
+    return ds, rgb, boxes
+
+
+def test_a_name_shown_over_the_moving_image_for_a_few_frames_is_gone_in_each(labelled_real_clip, detector):
+    ds, rgb, boxes = labelled_real_clip
+    result = scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
+    after = decode(result.dataset, 1 << 30).stored
+    grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in rgb]
+    after_grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in after]
+    for text, frames in (("JOHN DOE 4471", NAME_FRAMES), ("RT KIDNEY", KIDNEY_FRAMES)):
+        for i in frames:
+            assert residual_fraction(grey[i], after_grey[i], boxes[text]) <= 0.02, f"{text} in frame {i}"
+        x0, y0, x1, y1 = boxes[text]
+        far = [i for i in range(30) if min(abs(i - f) for f in frames) > 3]
+        assert all((after[i, y0:y1, x0:x1] == rgb[i, y0:y1, x0:x1]).all() for i in far), f"{text} spread"

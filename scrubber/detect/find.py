@@ -9,7 +9,8 @@ A clip: OCR once on the static layer (the median over the frames, where burned-i
 crisp) and on the extra renderings of the key frames, where they can add to it; then every frame
 is checked cheaply, and OCR looks again only at small crops: the places that keep changing
 (clocks, counters), text-sized places where a frame differs from the median (a label shown for a
-moment), key-frame boxes whose content differs in that frame, and proposer marks on the static
+moment), lines of strokes that stay put over the moving image for a few frames (a name drawn on
+the image), key-frame boxes whose content differs in that frame, and proposer marks on the static
 layer left uncovered. A frame with too many new places is looked at whole. So recall holds in
 every frame while OCR cost grows with what changes, not with the number of frames.
 """
@@ -26,8 +27,8 @@ from ..policy import Policy
 from . import buckets
 from .boxes import Box, Detection
 from .layouts import Reference
-from .motion import (MAX_PLACES, TOLERANCE, analyse, appearing, changing_places, components, image_area,
-                     static_layer, strong_places)
+from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
+                     image_area, lingering, static_layer, strong_places)
 from .craft_post import auto_magnify
 from .proposer import propose, text_lines
 from .registry import Detector
@@ -36,6 +37,7 @@ from .renderings import View, darken, enhance, key_frames, views
 ZOOM = 3.0  # magnification for the closer look at a proposer mark
 COVERED = 0.5  # a proposal is covered when this share of it lies in OCR boxes
 SAME = 2.0  # mean grey difference under which two crops of one place count as the same
+IDENTICAL = 2  # largest grey difference of two images at a box for them to hold the same pixels there
 CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
 SAMPLES = 3  # frames in which a changing place is looked at
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
@@ -218,6 +220,18 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     return found
 
 
+def _identical(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
+    """Grey images ``a`` and ``b`` hold the same pixels inside ``box`` (to IDENTICAL levels): what
+    was found there in one was found in the other."""
+    x0, y0, x1, y1 = box
+    return int(cv2.absdiff(a[y0:y1, x0:x1], b[y0:y1, x0:x1]).max(initial=0)) <= IDENTICAL
+
+
+def _row(box: Box, width: int) -> Box:
+    """The image's row of ``box``: its height, the image's width."""
+    return 0, box[1], width, box[3]
+
+
 def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
     """Grey images ``a`` and ``b`` show the same thing inside ``box``."""
     x0, y0, x1, y1 = box
@@ -234,9 +248,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     rendering shows: faint text) in the full and the enhanced rendering. A calibrated image region
     (ultrasound) in which anything changed counts as one changed area: it is looked at whole, not
     as many places where the speckle moved. A box that only an extra
-    rendering found is looked at again in that rendering: such finds are the least certain, and
-    carrying one over unchecked would blank a text-free image; once confirmed, it carries over
-    as it was (the same image gives the same output whether it came first or not).
+    rendering found is looked at again in that rendering (its whole row, the context the lines
+    that found it had), unless the pixels under it are those of the reference: such finds are
+    the least certain, and carrying one over where the image only looks alike (within TOLERANCE)
+    would blank a text-free image; once confirmed, it carries over as it was (the same image
+    gives the same output whether it came first or not).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
@@ -251,11 +267,13 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         again = rendered.get(detection.rendering)
         if not _same_content(grey, before, detection.box):
             looks.add(0, image, detection.box, zoom, wide=True)
-        elif detection.rendering == "full" or again is None or _covered(detection.box, plain):
+        elif (detection.rendering == "full" or again is None or _covered(detection.box, plain)
+              or _identical(grey, before, detection.box)):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
         else:
-            # the frame slot carries the box's index in ``checked``: a single image has one frame
-            checks.add(len(checked), again, detection.box, zoom, rendering=detection.rendering)
+            # the frame slot carries the box's index in ``checked``: a single image has one frame;
+            # the whole row is looked at, as the lines that found it were (with their neighbours)
+            checks.add(len(checked), again, _row(detection.box, image.shape[1]), zoom, rendering=detection.rendering)
             checked.append(detection)
     seen: dict[int, list[Box]] = {}
     for index, detection in checks.run():
@@ -314,6 +332,7 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
                 else:
                     looks.add(frame, full[frame], detection.box, zoom)
     moving, places = appearing(motion, image_regions)
+    _lingering_text(full, motion, moving, found, zoom, detector)
     changes = _Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
@@ -339,6 +358,38 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
         for frame in range(count):
             found[frame].append(detection)
     return found
+
+
+def _lingering_text(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],
+                    zoom: float, detector: Detector) -> None:
+    """Add what OCR reads in lines that linger over the moving image (``motion.lingering``): each
+    run of a line (the same strokes at the same place in consecutive frames) is looked at once,
+    in its first frame, and what is found there is blanked in every frame of the run."""
+    looks = _Looks(detector, "motion")
+    lines = lingering(motion, moving)
+    runs: dict[tuple[int, int], list[int]] = {}  # (frame, line) looked at -> the later frames of its run
+    heads: list[list[tuple[int, int]]] = []  # per frame, per line: the (frame, line) its run starts at
+    for frame, frame_lines in enumerate(lines):
+        known = [d.box for d in found[frame]]
+        heads.append([])
+        for index, line in enumerate(frame_lines):
+            head = heads[frame - 1][line.after] if line.after >= 0 else (frame, index)
+            heads[frame].append(head)
+            if head in runs:
+                runs[head].append(frame)
+            elif head == (frame, index) and not _covered(line.box, known):
+                looks.add(frame, full[frame], line.box, zoom, margin=AREA_MARGIN)
+                runs[head] = []
+    for frame, detection in looks.run():
+        found[frame].append(detection)
+        for (start, index), later in runs.items():
+            if start == frame and _touches(detection.box, lines[start][index].box):
+                for other in later:
+                    found[other].append(detection)
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,

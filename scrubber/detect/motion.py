@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .boxes import Box
+from .proposer import lines_of, strokes
 
 TOLERANCE = 20  # grey levels a pixel may drift (JPEG noise on a static overlay) and still be static
 MEDIAN_SAMPLE = 15  # frames, spread over the clip, that the median is taken over
@@ -126,3 +127,56 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.nda
         if sum(len(strong_places(differences[i], moving)) for i in sample) <= PLACES_PER_FRAME * len(sample):
             break
     return moving, [strong_places(difference, moving) for difference in differences]
+
+
+SAME_STROKES = 0.7  # a line continues the previous frame's when this share of their strokes match
+LINE_MIN_WIDTH = 3  # narrower lingering "lines" are the edges of the moving image, not glyphs
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line of lingering strokes in one frame; ``after`` is the index of the line it continues
+    in the frame before (the same strokes at the same place), or -1."""
+
+    box: Box
+    after: int = -1
+
+
+def lingering(motion: Motion, moving: np.ndarray) -> list[list[Line]]:
+    """Per frame, line-shaped strokes inside the moving image that stay put for at least two
+    frames while the image under them changes: a label or a name shown over the image for a
+    while. Strokes of the static layer are left out (they are read there, once); what is left
+    also holds slow parts of the image, so OCR decides what is text. A line whose strokes are
+    those of a line of the frame before continues it (OCR needs to look at a run of them once)."""
+    count = len(motion.grey)
+    out: list[list[Line]] = []
+    before: np.ndarray | None = None
+    for index, frame in enumerate(motion.grey):
+        still = np.zeros(frame.shape, bool)
+        for other in (index - 1, index + 1):
+            if 0 <= other < count:
+                still |= cv2.absdiff(frame, motion.grey[other]) <= TOLERANCE
+        new = cv2.absdiff(frame, motion.median) > TOLERANCE
+        mask = strokes(frame).astype(bool) & still & new & moving
+        lines = []
+        for box in lines_of(mask.astype(np.uint8)):
+            if box[2] - box[0] < LINE_MIN_WIDTH:
+                continue
+            after = -1
+            if before is not None:
+                after = next((i for i, line in enumerate(out[-1]) if _same_strokes(mask, before, box, line.box)), -1)
+            lines.append(Line(box, after))
+        out.append(lines)
+        before = mask
+    return out
+
+
+def _same_strokes(mask: np.ndarray, before: np.ndarray, box: Box, other: Box) -> bool:
+    """``box`` in ``mask`` and ``other`` in ``before`` hold the same strokes (over both boxes)."""
+    x0, y0 = min(box[0], other[0]), min(box[1], other[1])
+    x1, y1 = max(box[2], other[2]), max(box[3], other[3])
+    if min(box[2], other[2]) <= max(box[0], other[0]) or min(box[3], other[3]) <= max(box[1], other[1]):
+        return False
+    a, b = mask[y0:y1, x0:x1], before[y0:y1, x0:x1]
+    union = np.count_nonzero(a | b)
+    return union > 0 and np.count_nonzero(a & b) >= SAME_STROKES * union

@@ -21,13 +21,18 @@ RING = 3
 MAX_PROPOSALS = 200
 
 
-def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The grey image and its sharp strokes: where the morphological gradient passes its Otsu
-    threshold, and at least MIN_CONTRAST (uint8 mask)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+def strokes(grey: np.ndarray) -> np.ndarray:
+    """Sharp strokes of a grey image: where the morphological gradient passes its Otsu threshold,
+    and at least MIN_CONTRAST (uint8 mask)."""
     gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return grey, (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+    return (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+
+
+def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grey image of an RGB one and its sharp strokes."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return grey, strokes(grey)
 
 
 def propose(image: np.ndarray) -> list[Box]:
@@ -64,7 +69,12 @@ def text_lines(image: np.ndarray) -> list[Box]:
     """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
     has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
     horizontal close joins the strokes of a word."""
-    mask = cv2.morphologyEx(_strokes(image)[1], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
+    return lines_of(_strokes(image)[1])
+
+
+def lines_of(mask: np.ndarray) -> list[Box]:
+    """Line-shaped clusters of a stroke mask (``text_lines`` on a mask built elsewhere)."""
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
