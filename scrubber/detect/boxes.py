@@ -17,6 +17,11 @@ class Detection:
     rendering: str
 
 
+def overlaps(a: Box, b: Box) -> bool:
+    """``a`` and ``b`` share at least one pixel."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int) -> Box:
     """Grow a box by pad_px + pad_frac * its height on every side, clipped to the image."""
     x0, y0, x1, y1 = box

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..policy import Policy
 from . import buckets
-from .boxes import Box, Detection
+from .boxes import Box, Detection, overlaps
 from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, lingering, static_layer, strong_places)
@@ -383,13 +383,9 @@ def _lingering_text(full: np.ndarray, motion: Motion, moving: np.ndarray, found:
     for frame, detection in looks.run():
         found[frame].append(detection)
         for (start, index), later in runs.items():
-            if start == frame and _touches(detection.box, lines[start][index].box):
+            if start == frame and overlaps(detection.box, lines[start][index].box):
                 for other in later:
                     found[other].append(detection)
-
-
-def _touches(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .boxes import Box
+from .boxes import Box, overlaps
 from .proposer import lines_of, strokes
 
 TOLERANCE = 20  # grey levels a pixel may drift (JPEG noise on a static overlay) and still be static
@@ -175,7 +175,7 @@ def _same_strokes(mask: np.ndarray, before: np.ndarray, box: Box, other: Box) ->
     """``box`` in ``mask`` and ``other`` in ``before`` hold the same strokes (over both boxes)."""
     x0, y0 = min(box[0], other[0]), min(box[1], other[1])
     x1, y1 = max(box[2], other[2]), max(box[3], other[3])
-    if min(box[2], other[2]) <= max(box[0], other[0]) or min(box[3], other[3]) <= max(box[1], other[1]):
+    if not overlaps(box, other):
         return False
     a, b = mask[y0:y1, x0:x1], before[y0:y1, x0:x1]
     union = np.count_nonzero(a | b)
