@@ -68,7 +68,8 @@ class DuplicateOutput(ScrubError):
     code = "duplicate_output"
 
 
-def is_native_panic(exc: BaseException) -> bool:
-    """A Rust extension's panic (pyo3's PanicException, a BaseException, not an Exception): a codec
-    bug on one file, which must refuse that file and not end the batch."""
-    return type(exc).__name__ == "PanicException"
+def is_failure(exc: BaseException) -> bool:
+    """An error of the work on one file: any Exception, and a Rust extension's panic (pyo3's
+    PanicException, a BaseException), a codec bug that must refuse that file and not end the batch;
+    not KeyboardInterrupt or SystemExit, with which the user stops the run."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"

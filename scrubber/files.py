@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .audit import FileReport, reason_document
 from .detect.registry import Detector
-from .errors import DuplicateOutput, ScrubError, WriteFailed, is_native_panic
+from .errors import DuplicateOutput, ScrubError, WriteFailed, is_failure
 from .header import digest
 from .naming import RENAMES, Rename, claim, uid_path
 from .pipeline import scrub_dataset
@@ -82,7 +82,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         report = dataclasses.replace(report, decision="quarantined", reason_code=exc.code, reason=exc.message,
                                      frames=0, boxes=[], pixels_changed=False, syntax_out="")
     except BaseException as exc:  # a bug must not deliver a file nor stop the batch
-        if not isinstance(exc, Exception) and not is_native_panic(exc):
+        if not is_failure(exc):
             raise  # KeyboardInterrupt, SystemExit: the user stops the run
         report = dataclasses.replace(report, decision="failed", reason_code="internal_error",
                                      reason=f"unexpected {type(exc).__name__}", frames=0, boxes=[],

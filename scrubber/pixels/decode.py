@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
-from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_native_panic
+from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_failure
 from . import encapsulated_native, frame_checks
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry
@@ -49,7 +49,7 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     except ScrubError:
         raise
     except BaseException as exc:  # any codec failure means we cannot trust the pixels
-        if not isinstance(exc, Exception) and not is_native_panic(exc):
+        if not is_failure(exc):
             raise
         raise DecodeFailed(f"pixel data could not be decoded ({type(exc).__name__})") from None
     stored = check_decoded(arr, int(ds.Rows), int(ds.Columns), frames, int(ds.SamplesPerPixel))

@@ -16,7 +16,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 
-from ..errors import DecodeFailed, is_native_panic
+from ..errors import DecodeFailed, is_failure
 
 END_MARKER = b"\xff\xd9"  # JPEG EOI, JPEG-LS EOI and JPEG 2000 EOC share it
 TRAILING_FILL = b"\x00\xff"  # even-length padding and fill bytes some encoders leave after it
@@ -53,7 +53,7 @@ def rle_segments(fragments: list[bytes], ds: Dataset) -> None:
             try:
                 length = len(decode_segment(frame[start:stop]))
             except BaseException as exc:  # a run that reaches past the segment's end
-                if not isinstance(exc, Exception) and not is_native_panic(exc):
+                if not is_failure(exc):
                     raise
                 length = -1
             if length != pixels:
