@@ -13,7 +13,7 @@ from pydicom.uid import UID
 from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_failure
 from . import encapsulated_native, frame_checks
 from .syntax import rule_for
-from .validate import check_decoded, check_geometry
+from .validate import check_decoded, check_geometry, encapsulated_frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +40,9 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     rule = rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
+    fragments = encapsulated_frames(ds, frames) if tsyntax.is_encapsulated else []
     decoder = None if tsyntax == encapsulated_native.SYNTAX else _decoder(tsyntax)
     with _checks_must_run():
-        fragments = frame_checks.codestreams(rule.checks, ds, frames)
         frame_checks.before_decoding(rule.checks, fragments, ds)
     try:
         arr, meta = as_array(ds)

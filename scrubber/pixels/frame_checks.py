@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
 
 from ..errors import DecodeFailed, is_failure
 
@@ -90,11 +89,6 @@ STREAM_CHECKS: dict[str, Callable[[list[bytes], Dataset], None]] = {
 PIXEL_CHECKS: dict[str, Callable[[list[bytes], Dataset, np.ndarray, str], None]] = {
     "second_decoder": second_decoder}
 CHECKS = {**STREAM_CHECKS, **PIXEL_CHECKS}
-
-
-def codestreams(names: Sequence[str], ds: Dataset, frames: int) -> list[bytes]:
-    """Each frame's codestream, split out of Pixel Data once for all checks (none asked: none)."""
-    return list(generate_frames(ds.PixelData, number_of_frames=frames)) if names else []
 
 
 def before_decoding(names: Sequence[str], fragments: list[bytes], ds: Dataset) -> None:

@@ -71,14 +71,7 @@ def check_geometry(ds: Dataset, max_samples: int, encapsulated: bool) -> int:
         raise TooLarge(f"{rows}x{cols}x{frames} frames x{spp} samples exceeds the limit of {max_samples} samples")
     if pi == "PALETTE COLOR":
         check_palette(ds)
-    if encapsulated:
-        try:
-            found = sum(1 for _ in generate_frames(ds.PixelData, number_of_frames=frames))
-        except Exception as exc:
-            raise InconsistentImage(f"encapsulated Pixel Data cannot be split into frames ({type(exc).__name__})") from None
-        if found != frames:
-            raise InconsistentImage(f"encapsulated Pixel Data holds {found} frames, the header gives {frames}")
-    else:
+    if not encapsulated:
         expected = get_expected_length(ds, "bytes")
         actual = len(ds.PixelData)
         if actual < expected:
@@ -86,6 +79,18 @@ def check_geometry(ds: Dataset, max_samples: int, encapsulated: bool) -> int:
         if actual > expected + (expected % 2):
             raise InconsistentImage(f"Pixel Data holds {actual} bytes, more than the geometry's {expected}")
     return frames
+
+
+def encapsulated_frames(ds: Dataset, frames: int) -> list[bytes]:
+    """Each frame's codestream, split out of encapsulated Pixel Data once (the frame checks read
+    them); there must be as many as the header gives."""
+    try:
+        found = list(generate_frames(ds.PixelData, number_of_frames=frames))
+    except Exception as exc:
+        raise InconsistentImage(f"encapsulated Pixel Data cannot be split into frames ({type(exc).__name__})") from None
+    if len(found) != frames:
+        raise InconsistentImage(f"encapsulated Pixel Data holds {len(found)} frames, the header gives {frames}")
+    return found
 
 
 def check_palette(ds: Dataset) -> None:
