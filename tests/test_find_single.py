@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import text_lines
@@ -66,3 +67,51 @@ def test_text_lines_are_line_shaped_clusters_of_strokes():
     lines = text_lines(image)
     assert any(x0 <= 12 and x1 >= 180 and 20 <= y0 and y1 <= 45 for x0, y0, x1, y1 in lines)
     assert not any(y0 >= 68 and y1 <= 112 and x1 - x0 > 300 for x0, y0, x1, y1 in lines)
+
+
+
+
+def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
+    """The real US1 frame with a name a few grey levels off its ground (a banner of grey
+    ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    frame = np.ascontiguousarray(dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array)
+    cv2.rectangle(frame, (370, 392), (630, 418), (ground,) * 3, -1)
+    cv2.putText(frame, "DOE JANE 1960", (380, 410), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (ink,) * 3, 1)
+    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
+
+
+NAME = (380, 398, 503, 412)
+
+
+def _in_panes(box: tuple[int, int, int, int]) -> bool:
+    """Inside US1's two image panes (tissue and colour Doppler)."""
+    return box[0] >= 90 and box[2] <= 545 and box[1] >= 150 and box[3] <= 295
+
+
+def test_lines_on_flat_ground_are_kept_and_lines_in_tissue_are_not():
+    """An extra rendering is looked at again where text can stand out against a banner or the
+    black surround; lines of strokes in tissue (speckle, vessel walls) are left to the full pass."""
+    from scrubber.detect.renderings import enhance
+
+    enhanced = enhance(_us1_with_a_faint_label(0, 15))
+    every, flat = text_lines(enhanced), text_lines(enhanced, on_flat=True)
+    in_tissue = sum(map(_in_panes, every))
+    assert in_tissue >= 5
+    assert sum(map(_in_panes, flat)) <= in_tissue // 5
+    assert not any(x0 <= NAME[0] + 4 and x1 >= NAME[2] - 4 for x0, y0, x1, y1 in every if y0 > 390)  # too faint ...
+    assert any(x0 <= NAME[0] + 4 and x1 >= NAME[2] - 4 and 390 <= y0 and y1 <= 418  # ... for sharp strokes only
+               for x0, y0, x1, y1 in flat), "the faint label is not a line to look at"
+
+
+@pytest.mark.parametrize("ground,ink", [(0, 12), (0, 15), (90, 105), (60, 75)])
+def test_a_label_a_few_grey_levels_off_its_ground_is_found(detector, ground, ink):
+    frame = _us1_with_a_faint_label(ground, ink)
+    assert not [b for b in detector([frame])[0] if b[1] > 385 and b[3] < 425]  # "full" alone misses it
+    run, shapes = _counting(detector)
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
+    assert any(d.box[0] <= NAME[0] + 4 and d.box[2] >= NAME[2] - 4 and d.box[1] <= NAME[1] + 2
+               and d.box[3] >= NAME[3] - 2 for d in found), "the name was not found"
+    assert shapes.count(frame.shape) == 1  # "full" whole; "enhanced" only as crops

@@ -1,8 +1,8 @@
 """Find text in the renderings of every frame.
 
 A single image: OCR on the "full" rendering; each extra rendering (window, enhanced, dark) is
-looked at where it shows lines of strokes that OCR on "full" left uncovered (crops, batched), or
-whole when such lines span much of the image (speckle, a busy screen); then a closer look, by the
+looked at where it shows lines of strokes on flat ground that OCR on "full" left uncovered (crops,
+batched), or whole when such lines span much of the image (a busy screen); then a closer look, by the
 detector's ``marks`` (CRAFT), where the proposer sees glyph-like marks that OCR left uncovered.
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
@@ -179,14 +179,15 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     it can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
-    forms lines of strokes there; OCR looks at crops of those lines that ``known`` leaves
+    forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
+    rendering shows texture); OCR looks at crops of those lines that ``known`` leaves
     uncovered, padded along the line, overlapping crops merged. A rendering whose uncovered lines
     span more than WHOLE_SHARE of the image is looked at whole.
     """
     looks = _Looks(detector, "lines")
     whole: list[View] = []
     for view in todo:
-        lines = [b for b in text_lines(view.image) if _share_covered(b, known(view.frame)) < LINE_COVERED]
+        lines = [b for b in text_lines(view.image, on_flat=True) if _share_covered(b, known(view.frame)) < LINE_COVERED]
         regions, share = _line_regions(view.image, lines)
         if share > WHOLE_SHARE:
             whole.append(view)

@@ -3,14 +3,16 @@
 They never decide alone what is removed. ``propose`` points at small, sharp marks on a flat
 background that the OCR pass did not cover (a lone "Y", a colon, one digit), so that OCR can look
 again, closer; ``text_lines`` points at line-shaped clusters of strokes in a rendering, so that
-OCR can look at those places of an extra rendering instead of at the whole image.
+OCR can look at those places of an extra rendering instead of at the whole image: with
+``on_flat``, only where the ground around them is flat, which is where a rendering that stretches
+contrast can reveal text (faint strokes included) rather than texture.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .boxes import Box
+from .boxes import Box, overlaps
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
 MAX_WIDTH = 60
@@ -21,12 +23,19 @@ RING = 3
 MAX_PROPOSALS = 200
 
 
+def _gradient(grey: np.ndarray) -> np.ndarray:
+    return cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+
+
+def _sharp(gradient: np.ndarray) -> np.ndarray:
+    threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+
+
 def strokes(grey: np.ndarray) -> np.ndarray:
     """Sharp strokes of a grey image: where the morphological gradient passes its Otsu threshold,
     and at least MIN_CONTRAST (uint8 mask)."""
-    gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+    return _sharp(_gradient(grey))
 
 
 def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,11 +74,51 @@ LINE_CLOSE = 9  # strokes of one word lie closer than this along the line
 LINE_FILL = 0.3  # share of a line's bounding box that its strokes cover
 
 
-def text_lines(image: np.ndarray) -> list[Box]:
+def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
     has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
-    horizontal close joins the strokes of a word."""
-    return lines_of(_strokes(image)[1])
+    horizontal close joins the strokes of a word.
+
+    ``on_flat``: only the lines whose surroundings are flat (``flat_around``), plus the lines of
+    faint strokes (FAINT_CONTRAST) on flatter ground still, where no sharp line is: a label a few
+    grey levels off its banner or off black. The Otsu threshold of an image with tissue or bright
+    text lies far above such strokes; flat ground is what tells them from texture."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gradient = _gradient(grey)
+    sharp = _sharp(gradient)
+    lines = lines_of(sharp)
+    if not on_flat:
+        return lines
+    faint = (gradient >= FAINT_CONTRAST).astype(np.uint8)
+    more = [box for box in lines_of(faint) if not any(overlaps(box, line) for line in lines)]
+    return _on_flat(grey, sharp, lines, FLAT_TOLERANCE) + _on_flat(grey, faint, more, FAINT_TOLERANCE)
+
+
+LINE_RING = 3  # pixels around a line that belong to its surroundings
+FLAT_LINE_SHARE = 0.5  # share of a line's surroundings within the tolerance of their median
+MIN_GROUND = 0.2  # share of a line's window that must be ground (not strokes) to judge it
+FAINT_CONTRAST = 12  # grey levels: the strokes of a faint label
+FAINT_TOLERANCE = 4.0  # the ground of faint strokes is this flat (paper grain and JPEG noise on a
+# scanned page form faint "lines" on ground that is flat only within FLAT_TOLERANCE)
+
+
+def _on_flat(grey: np.ndarray, mask: np.ndarray, lines: list[Box], tolerance: float) -> list[Box]:
+    strokes_near = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    return [box for box in lines if flat_around(grey, strokes_near, box, tolerance)]
+
+
+def flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance: float = FLAT_TOLERANCE) -> bool:
+    """The pixels in and around ``box`` that are not strokes (or next to one) are mostly one grey
+    (within ``tolerance``): the line sits on a banner or the black surround, as burned-in text
+    does. Between the grains of speckle or tissue they vary, and there a rendering that stretches
+    local contrast shows texture, not text it could add."""
+    x0, y0, x1, y1 = box
+    top, left = max(0, y0 - LINE_RING), max(0, x0 - LINE_RING)
+    window = grey[top:y1 + LINE_RING, left:x1 + LINE_RING]
+    ground = window[strokes_near[top:y1 + LINE_RING, left:x1 + LINE_RING] == 0].astype(np.float32)
+    if ground.size < MIN_GROUND * window.size:
+        return False
+    return float(np.mean(np.abs(ground - np.median(ground)) <= tolerance)) >= FLAT_LINE_SHARE
 
 
 def lines_of(mask: np.ndarray) -> list[Box]:
