@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .boxes import Box, overlaps
+from .boxes import Box
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
 MAX_WIDTH = 60
@@ -90,7 +90,10 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     if not on_flat:
         return lines
     faint = (gradient >= FAINT_CONTRAST).astype(np.uint8)
-    more = [box for box in lines_of(faint) if not any(overlaps(box, line) for line in lines)]
+    taken = np.zeros(grey.shape, np.uint8)
+    for x0, y0, x1, y1 in lines:
+        taken[y0:y1, x0:x1] = 1
+    more = [box for box in lines_of(faint) if not taken[box[1]:box[3], box[0]:box[2]].any()]
     return _on_flat(grey, sharp, lines, FLAT_TOLERANCE) + _on_flat(grey, faint, more, FAINT_TOLERANCE)
 
 
