@@ -115,3 +115,21 @@ def test_a_label_a_few_grey_levels_off_its_ground_is_found(detector, ground, ink
     assert any(d.box[0] <= NAME[0] + 4 and d.box[2] >= NAME[2] - 4 and d.box[1] <= NAME[1] + 2
                and d.box[3] >= NAME[3] - 2 for d in found), "the name was not found"
     assert shapes.count(frame.shape) == 1  # "full" whole; "enhanced" only as crops
+
+
+def test_a_mark_repeated_down_the_image_gets_one_closer_look(detector):
+    """Identical lone characters at several places (a marker repeated along a scale) are one
+    crop to the closer look; each place gets what that look found."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    places = [(40, 100), (40, 240), (40, 380)]
+    for x, y in places:
+        cv2.putText(image, "Y", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (220, 220, 220), 1)
+    crops: list[tuple[int, ...]] = []
+    marks = Counted(detector.marks, lambda images: crops.extend(image.shape for image in images))
+    run, _ = _counting(detector)
+    run.marks = marks
+    found = find_text(image[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
+    assert len(crops) == 1
+    for x, y in places:
+        assert any(d.box[0] <= x + 2 and d.box[2] >= x + 8 and d.box[1] <= y - 8 and d.box[3] >= y
+                   for d in found if d.detector.endswith("-zoom")), f"the Y at {x},{y} was not found"

@@ -116,7 +116,8 @@ def _crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
 @dataclass
 class _Looks:
     """Closer looks at crops, gathered first and run together; a crop of a place that looks the
-    same as one already queued (a static mark seen in many frames) is looked at once."""
+    same as one already queued (a static mark seen in many frames), or that holds the very pixels
+    of a crop queued elsewhere (a marker repeated down the image), is looked at once."""
 
     detector: Detector
     suffix: str = "zoom"
@@ -129,8 +130,13 @@ class _Looks:
 
     def run(self) -> list[tuple[int, Detection]]:
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
+        copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
         target: list[int] = []
         for index, (_, left, top, zoom, crop, rendering) in enumerate(self._queue):
+            first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
+            if first != index:  # the same pixels elsewhere (a marker repeated down the image)
+                target.append(target[first])
+                continue
             seen = groups.setdefault((left, top, zoom, crop.shape, rendering), [])
             same = next((i for i in seen if float(np.mean(np.abs(
                 crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
