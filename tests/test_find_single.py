@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from scrubber.detect import buckets
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import text_lines
 from scrubber.policy import Policy
@@ -133,3 +134,22 @@ def test_a_mark_repeated_down_the_image_gets_one_closer_look(detector):
     for x, y in places:
         assert any(d.box[0] <= x + 2 and d.box[2] >= x + 8 and d.box[1] <= y - 8 and d.box[3] >= y
                    for d in found if d.detector.endswith("-zoom")), f"the Y at {x},{y} was not found"
+
+
+@pytest.mark.parametrize("scale,largest", [(0.4, 3.0), (0.9, 1.6)])
+def test_a_lone_letter_is_magnified_for_its_closer_look_as_its_height_needs(detector, scale, largest):
+    """A small letter is looked at 3x, a large one less (the look costs the square of the zoom),
+    and both are found."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    cv2.putText(image, "Y", (300, 250), cv2.FONT_HERSHEY_SIMPLEX, scale, (220, 220, 220), 1)
+    crops: list[tuple[int, ...]] = []
+    run, _ = _counting(detector)
+    run.marks = Counted(detector.marks, lambda images: crops.extend(image.shape for image in images))
+    found = find_text(image[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
+    letter = cv2.boundingRect(cv2.findNonZero(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)))
+    x, y, w, h = letter
+    assert any(d.box[0] <= x + 1 and d.box[2] >= x + w - 1 and d.box[1] <= y + 1 and d.box[3] >= y + h - 1
+               for d in found if d.detector.endswith("-zoom")), (letter, found)
+    assert len(crops) == 1
+    crop_side = 3 * h  # the letter and a margin of its height above and below
+    assert crops[0][0] <= buckets.bucket(round(crop_side * largest) + 1)
