@@ -66,6 +66,8 @@ def _digest(image: np.ndarray) -> bytes:
 
 def _run_once(detector: Detector, images: Sequence[np.ndarray], **kwargs) -> list[list[Box]]:
     """Run the detector on each distinct image once (static clips repeat the same frames)."""
+    if len(images) <= 1:
+        return detector(list(images), **kwargs) if images else []
     keys = [_digest(image) for image in images]
     unique: dict[bytes, int] = {}
     for index, key in enumerate(keys):
