@@ -17,6 +17,7 @@ every frame while OCR cost grows with what changes, not with the number of frame
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -135,12 +136,14 @@ class _Looks:
     def run(self) -> list[tuple[int, Detection]]:
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
+        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering in self._queue)
         target: list[int] = []
         for index, (_, left, top, zoom, crop, rendering) in enumerate(self._queue):
-            first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
-            if first != index:  # the same pixels elsewhere (a marker repeated down the image)
-                target.append(target[first])
-                continue
+            if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
+                first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
+                if first != index:  # the same pixels elsewhere (a marker repeated down the image)
+                    target.append(target[first])
+                    continue
             seen = groups.setdefault((left, top, zoom, crop.shape, rendering), [])
             same = next((i for i in seen if float(np.mean(np.abs(
                 crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
