@@ -153,3 +153,20 @@ def test_a_lone_letter_is_magnified_for_its_closer_look_as_its_height_needs(dete
     assert len(crops) == 1
     crop_side = 3 * h  # the letter and a margin of its height above and below
     assert crops[0][0] <= buckets.bucket(round(crop_side * largest) + 1)
+
+
+def test_grains_of_a_radiograph_are_not_lines_on_flat_ground():
+    """Smooth anatomy is flat within a few grey levels too; after local contrast its grains form
+    a thousand "lines" that barely rise above it (a look at the whole rendering found a box in
+    this text-free CR before)."""
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    from scrubber.detect.renderings import enhance
+
+    stored = dcmread(get_testdata_file("RG1_UNCI.dcm")).pixel_array.astype(np.float32)
+    grey = 255 - cv2.normalize(stored, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)  # MONOCHROME1
+    enhanced = enhance(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))
+    every, flat = text_lines(enhanced), text_lines(enhanced, on_flat=True)
+    assert len(every) > 1000
+    assert len(flat) < 0.15 * len(every)

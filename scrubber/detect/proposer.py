@@ -79,7 +79,8 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
     horizontal close joins the strokes of a word.
 
-    ``on_flat``: only the lines whose surroundings are flat (``flat_around``), plus the lines of
+    ``on_flat``: only the lines whose surroundings are flat and that stand out from them
+    (``flat_around``), plus the lines of
     faint strokes (FAINT_CONTRAST) on flatter ground still, where no sharp line is: a label a few
     grey levels off its banner or off black. The Otsu threshold of an image with tissue or bright
     text lies far above such strokes; flat ground is what tells them from texture."""
@@ -94,7 +95,8 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     for x0, y0, x1, y1 in lines:
         taken[y0:y1, x0:x1] = 1
     more = [box for box in lines_of(faint) if not taken[box[1]:box[3], box[0]:box[2]].any()]
-    return _on_flat(grey, sharp, lines, FLAT_TOLERANCE) + _on_flat(grey, faint, more, FAINT_TOLERANCE)
+    return (_on_flat(grey, sharp, lines, FLAT_TOLERANCE, STANDOUT)
+            + _on_flat(grey, faint, more, FAINT_TOLERANCE))
 
 
 LINE_RING = 3  # pixels around a line that belong to its surroundings
@@ -103,25 +105,39 @@ MIN_GROUND = 0.2  # share of a line's window that must be ground (not strokes) t
 FAINT_CONTRAST = 12  # grey levels: the strokes of a faint label
 FAINT_TOLERANCE = 4.0  # the ground of faint strokes is this flat (paper grain and JPEG noise on a
 # scanned page form faint "lines" on ground that is flat only within FLAT_TOLERANCE)
+STANDOUT = 3.0  # sharp strokes rise this many times the ground's spread above it (text on a banner
+# or black: far more; grains of a radiograph after local contrast: 1-2)
 
 
-def _on_flat(grey: np.ndarray, mask: np.ndarray, lines: list[Box], tolerance: float) -> list[Box]:
+def _on_flat(grey: np.ndarray, mask: np.ndarray, lines: list[Box], tolerance: float,
+             standout: float = 0.0) -> list[Box]:
     strokes_near = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    return [box for box in lines if flat_around(grey, strokes_near, box, tolerance)]
+    return [box for box in lines if flat_around(grey, strokes_near, box, tolerance, standout)]
 
 
-def flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance: float = FLAT_TOLERANCE) -> bool:
+def flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance: float = FLAT_TOLERANCE,
+                standout: float = 0.0) -> bool:
     """The pixels in and around ``box`` that are not strokes (or next to one) are mostly one grey
     (within ``tolerance``): the line sits on a banner or the black surround, as burned-in text
     does. Between the grains of speckle or tissue they vary, and there a rendering that stretches
-    local contrast shows texture, not text it could add."""
+    local contrast shows texture, not text it could add. With ``standout``, the strokes must also
+    differ from that grey by ``standout`` times the ground's own spread: smooth anatomy (a
+    radiograph) is "flat" within a tolerance too, but its grains barely rise above it."""
     x0, y0, x1, y1 = box
     top, left = max(0, y0 - LINE_RING), max(0, x0 - LINE_RING)
-    window = grey[top:y1 + LINE_RING, left:x1 + LINE_RING]
-    ground = window[strokes_near[top:y1 + LINE_RING, left:x1 + LINE_RING] == 0].astype(np.float32)
+    window = grey[top:y1 + LINE_RING, left:x1 + LINE_RING].astype(np.float32)
+    near = strokes_near[top:y1 + LINE_RING, left:x1 + LINE_RING] > 0
+    ground = window[~near]
     if ground.size < MIN_GROUND * window.size:
         return False
-    return float(np.mean(np.abs(ground - np.median(ground)) <= tolerance)) >= FLAT_LINE_SHARE
+    level = float(np.median(ground))
+    off = np.abs(ground - level)
+    if float(np.mean(off <= tolerance)) < FLAT_LINE_SHARE:
+        return False
+    if not standout:
+        return True
+    rise = float(np.percentile(np.abs(window[near] - level), 90))
+    return rise >= standout * max(1.0, float(np.percentile(off, 75)))
 
 
 def lines_of(mask: np.ndarray) -> list[Box]:
