@@ -9,13 +9,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from pydicom import dcmread
 
 from scrubber.detect import buckets
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import text_lines
 from scrubber.policy import Policy
 
-from .util import Counted
+from .util import Counted, data_path
 
 
 def _counting(detector):
@@ -70,15 +71,10 @@ def test_text_lines_are_line_shaped_clusters_of_strokes():
     assert not any(y0 >= 68 and y1 <= 112 and x1 - x0 > 300 for x0, y0, x1, y1 in lines)
 
 
-
-
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey
     ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""
-    from pydicom import dcmread
-    from pydicom.data import get_testdata_file
-
-    frame = np.ascontiguousarray(dcmread(get_testdata_file("US1_UNCR.dcm")).pixel_array)
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
     cv2.rectangle(frame, (370, 392), (630, 418), (ground,) * 3, -1)
     cv2.putText(frame, "DOE JANE 1960", (380, 410), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (ink,) * 3, 1)
     return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
@@ -159,12 +155,9 @@ def test_grains_of_a_radiograph_are_not_lines_on_flat_ground():
     """Smooth anatomy is flat within a few grey levels too; after local contrast its grains form
     a thousand "lines" that barely rise above it (a look at the whole rendering found a box in
     this text-free CR before)."""
-    from pydicom import dcmread
-    from pydicom.data import get_testdata_file
-
     from scrubber.detect.renderings import enhance
 
-    stored = dcmread(get_testdata_file("RG1_UNCI.dcm")).pixel_array.astype(np.float32)
+    stored = dcmread(data_path("RG1_UNCI.dcm")).pixel_array.astype(np.float32)
     grey = 255 - cv2.normalize(stored, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)  # MONOCHROME1
     enhanced = enhance(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))
     every, flat = text_lines(enhanced), text_lines(enhanced, on_flat=True)

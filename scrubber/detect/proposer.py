@@ -80,9 +80,10 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     horizontal close joins the strokes of a word.
 
     ``on_flat``: only the lines whose surroundings are flat and that stand out from them
-    (``flat_around``), plus the lines of faint strokes (FAINT_CONTRAST) on flatter ground still,
-    where no sharp line is: a label a few grey levels off its banner or off black. The Otsu threshold of an image with tissue or bright
-    text lies far above such strokes; flat ground is what tells them from texture."""
+    (``_flat_around``), plus the lines of faint strokes (FAINT_CONTRAST) on flatter ground still,
+    where no sharp line is: a label a few grey levels off its banner or off black. The Otsu
+    threshold of an image with tissue or bright text lies far above such strokes; flat ground is
+    what tells them from texture."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     gradient = _gradient(grey)
     sharp = _sharp(gradient)
@@ -111,11 +112,11 @@ STANDOUT = 3.0  # sharp strokes rise this many times the ground's spread above i
 def _on_flat(grey: np.ndarray, mask: np.ndarray, lines: list[Box], tolerance: float,
              standout: float = 0.0) -> list[Box]:
     strokes_near = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    return [box for box in lines if flat_around(grey, strokes_near, box, tolerance, standout)]
+    return [box for box in lines if _flat_around(grey, strokes_near, box, tolerance, standout)]
 
 
-def flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance: float = FLAT_TOLERANCE,
-                standout: float = 0.0) -> bool:
+def _flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance: float,
+                 standout: float) -> bool:
     """The pixels in and around ``box`` that are not strokes (or next to one) are mostly one grey
     (within ``tolerance``): the line sits on a banner or the black surround, as burned-in text
     does. Between the grains of speckle or tissue they vary, and there a rendering that stretches
