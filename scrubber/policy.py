@@ -19,7 +19,7 @@ TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
-RENDERINGS = ("full", "window", "enhanced", "dark")
+RENDERINGS = ("full", "window", "enhanced", "local", "dark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +37,10 @@ class Policy:
     text_model: TextModel = "auto"
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels),
+    # "local" (each pixel against its surroundings: labels a few grey levels off a grey banner),
     # "dark" (the darkest eighth of the range stretched: near-black text on black, in images that
     # have a window).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced", "dark")
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/find.py).

@@ -41,7 +41,7 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
     policy = Policy(device="cpu", reuse_layouts=False)
     assert detector([full])[0] == []  # "full" alone misses it
     found = find_text(full[None], window[None], policy, run)[0]
-    assert shapes.count(full.shape) == 1  # "full" whole; the extra renderings only as crops
+    assert shapes.count(full.shape) == 2  # "full" and "local" whole; the other renderings only as crops
     name = (30, 385, 215, 402)
     covered = np.zeros((name[3] - name[1], name[2] - name[0]), bool)
     for d in found:
@@ -58,7 +58,7 @@ def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
     monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
-    assert shapes.count(full.shape) == 4  # full, window, enhanced and dark, each whole
+    assert shapes.count(full.shape) == 5  # full, window, enhanced, local and dark, each whole
     assert any(d.detector == detector.name and d.rendering == "window" for d in found)
 
 
@@ -111,7 +111,7 @@ def test_a_label_a_few_grey_levels_off_its_ground_is_found(detector, ground, ink
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
     assert any(d.box[0] <= NAME[0] + 4 and d.box[2] >= NAME[2] - 4 and d.box[1] <= NAME[1] + 2
                and d.box[3] >= NAME[3] - 2 for d in found), "the name was not found"
-    assert shapes.count(frame.shape) == 1  # "full" whole; "enhanced" only as crops
+    assert shapes.count(frame.shape) == 2  # "full" and "local" whole; "enhanced" only as crops
 
 
 def test_a_mark_repeated_down_the_image_gets_one_closer_look(detector):
@@ -163,3 +163,53 @@ def test_grains_of_a_radiograph_are_not_lines_on_flat_ground():
     every, flat = text_lines(enhanced), text_lines(enhanced, on_flat=True)
     assert len(every) > 1000
     assert len(flat) < 0.15 * len(every)
+
+
+def _us1_with_a_banner(ground: int, ink: int, scale: float = 0.5) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The real US1 frame with a name 25 grey levels off a grey banner 5 px larger than the name,
+    just below the tissue (a label field of an exported screen), through JPEG q85; and the
+    name's ink box."""
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    ink_layer = np.zeros(frame.shape[:2], np.uint8)
+    cv2.putText(ink_layer, "DOE JANE 1960", (26, 362), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    x, y, w, h = cv2.boundingRect(cv2.findNonZero((ink_layer >= 128).astype(np.uint8)))
+    cv2.rectangle(frame, (x - 5, y - 5), (x + w + 5, y + h + 5), (ground,) * 3, -1)
+    alpha = ink_layer[..., None].astype(np.float32) / 255
+    frame = np.rint(frame * (1 - alpha) + ink * alpha).astype(np.uint8)
+    frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
+    return frame, (x, y, x + w, y + h)
+
+
+@pytest.mark.parametrize("ground,ink", [(100, 125), (100, 75), (170, 145), (235, 210)])
+def test_a_label_25_levels_off_a_grey_banner_is_found_in_the_local_rendering(detector, ground, ink):
+    """DB gives such a label no probability at all in "full", and CLAHE lifts it little where its
+    tile also holds black; "local" (each pixel against its surroundings) shows it."""
+    frame, (x0, y0, x1, y1) = _us1_with_a_banner(ground, ink)
+    assert not [b for b in detector([frame])[0] if b[1] < y1 and b[3] > y0 and b[0] < x1 and b[2] > x0]
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert any(d.rendering == "local" and d.box[0] <= x0 and d.box[2] >= x1 and d.box[1] <= y0 and d.box[3] >= y1
+               for d in found), found
+
+
+def test_shapes_that_local_contrast_turns_into_outlines_are_not_text(detector):
+    """"local" turns three filled discs (a window's buttons) into rings that DB reads as "ooo";
+    they stand out in the original far more than a faint label, so the box is dropped."""
+    from scrubber.detect.renderings import faint_in, localise
+
+    image = np.full((480, 640, 3), 40, np.uint8)
+    image[:40] = (36, 64, 140)
+    for x, colour in ((560, (80, 190, 90)), (585, (240, 190, 60)), (610, (230, 80, 70))):
+        cv2.circle(image, (x, 20), 7, colour, -1)
+    rings = [b for b in detector([localise(image)])[0] if b[3] <= 45 and b[0] >= 540]
+    assert rings, "the discs no longer look like text in the local rendering; this test shows nothing"
+    assert not any(faint_in(image, box) for box in rings)
+    found = find_text(image[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert not [d for d in found if d.box[3] <= 45 and d.box[0] >= 540], found
+
+
+def test_a_label_box_that_reaches_its_banners_edge_is_still_faint():
+    from scrubber.detect.renderings import faint_in
+
+    frame, (x0, y0, x1, y1) = _us1_with_a_banner(100, 125)
+    assert faint_in(frame, (x0 - 8, y0 - 8, x1 + 8, y1 + 8))  # the banner and the black around it
+    assert not faint_in(frame, (245, 355, 365, 380))  # "LYMPH NODE", white on black

@@ -33,7 +33,7 @@ from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing
 from .craft_post import auto_magnify
 from .proposer import propose, text_lines
 from .registry import Detector
-from .renderings import View, darken, enhance, key_frames, views
+from .renderings import View, darken, enhance, faint_in, key_frames, localise, views
 
 ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
 MIN_ZOOM = 1.5  # ... and the least
@@ -48,6 +48,7 @@ AREA_MARGIN = 8  # pixels around a large changed area looked at whole
 LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full" covered this share of it
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
+WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -192,10 +193,15 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
     return regions, float(covered.mean())
 
 
-def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]], policy: Policy,
+def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]],
+                      original: Callable[[int], np.ndarray], policy: Policy,
                       detector: Detector) -> list[tuple[int, Detection]]:
-    """(view.frame, detection) from extra renderings (window, enhanced, dark), each looked at where
-    it can add to ``known(view.frame)``, the boxes OCR found on the full rendering.
+    """(view.frame, detection) from extra renderings (window, enhanced, local, dark), each looked at
+    where it can add to ``known(view.frame)``, the boxes OCR found on ``original(view.frame)``, the
+    full rendering.
+
+    "local" is looked at whole (what it reveals is too faint for ``text_lines`` in any other
+    rendering); of its boxes, those faint in the full rendering are kept (``faint_in``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -206,6 +212,9 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     looks = _Looks(detector, "lines")
     whole: list[View] = []
     for view in todo:
+        if view.rendering in WHOLE:
+            whole.append(view)
+            continue
         lines = [b for b in text_lines(view.image, on_flat=True) if _share_covered(b, known(view.frame)) < LINE_COVERED]
         regions, share = _line_regions(view.image, lines)
         if share > WHOLE_SHARE:
@@ -215,7 +224,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
             looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector),
                       margin=REGION_MARGIN, rendering=view.rendering)
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
-           for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes]
+           for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes
+           if view.rendering != "local" or faint_in(original(view.frame), box)]
     return out + looks.run()
 
 
@@ -230,7 +240,8 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
     for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
         found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
-    for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], policy, detector):
+    for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], lambda f: full[f],
+                                          policy, detector):
         found[frame].append(detection)
     closer = _Looks(_marks(detector))
     for frame in range(full.shape[0]):
@@ -280,7 +291,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     zoom = _crop_zoom(image, policy, detector)
     looks = _Looks(detector, "layout")
     checks = _Looks(detector, "layout")
-    rendered = {"full": image, "enhanced": enhance(image), "window": window, "dark": darken(image)}
+    rendered = {"full": image, "enhanced": enhance(image), "local": localise(image), "window": window,
+                "dark": darken(image)}
     plain = [d.box for d in reference.detections if d.rendering == "full"]
     checked: list[Detection] = []
     for detection in reference.detections:
@@ -328,7 +340,9 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     zoom = _crop_zoom(full[0], policy, detector)
     motion = analyse(full, grey)
     keys = key_frames(count, policy.extra_rendering_frames)
-    extra = tuple(r for r in policy.renderings if r != "full")
+    # "local" is for single images, where DB reads "full": here CRAFT reads the static layer, and
+    # it sees low-contrast labels that DB does not (benchmarks/recall_sweep.py)
+    extra = tuple(r for r in policy.renderings if r not in ("full", "local"))
     static_image = static_layer(motion)
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "motion")
@@ -338,7 +352,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}
-    for index, detection in _extra_renderings(key_views, lambda _: static_boxes, policy, detector):
+    for index, detection in _extra_renderings(key_views, lambda _: static_boxes, lambda i: full[keys[i]],
+                                                policy, detector):
         key_found.setdefault(keys[index], []).append(detection)
     for frame in range(count):
         found[frame].extend(static)

@@ -3,8 +3,9 @@
 One rendering misses text: faint grey labels, text outside the display window, dark text on
 light, near-black text on black. "full" shows the whole stored range and runs on every frame
 (text shown in a few frames only is found in those frames); "window", "enhanced" (local contrast,
-for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
-static overlays are the same as everywhere else.
+for faint labels), "local" (each pixel against its surroundings: low-contrast labels on grey
+banners) and "dark" (near-black text) run on a few key frames spread over a clip, where static
+overlays are the same as everywhere else.
 """
 from __future__ import annotations
 
@@ -28,6 +29,46 @@ def enhance(image: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     clahe = cv2.createCLAHE(clipLimit=4.0, tileGridSize=(8, 8))
     return cv2.cvtColor(clahe.apply(grey), cv2.COLOR_GRAY2RGB)
+
+
+LOCAL_WINDOW = 15  # "local": the background is the median over this many pixels (wider than a stroke)
+LOCAL_GAIN = 4  # ... and a pixel's difference from it is stretched this much, around mid-grey
+
+
+def localise(image: np.ndarray) -> np.ndarray:
+    """Each pixel's difference from the median of its surroundings, stretched around mid-grey.
+
+    DB sees text by its contrast: a label 25 grey levels off a grey banner gets no probability at
+    all in "full", and CLAHE ("enhanced") lifts it little where its tile also holds black and
+    bright text. Here every label has the contrast of its strokes against their own ground, times
+    LOCAL_GAIN, light or dark, on any banner; large areas of one grey become plain mid-grey."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    background = cv2.medianBlur(grey, LOCAL_WINDOW)
+    local = grey.astype(np.int16) - background
+    stretched = np.clip(local * LOCAL_GAIN + 128, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(stretched, cv2.COLOR_GRAY2RGB)
+
+
+LOCAL_CONTRAST = 48  # grey levels: "local" boxes whose pixels stand out more in the original are dropped
+
+
+def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """In ``original`` (the "full" RGB rendering), the pixels inside ``box`` differ from the
+    median of their surroundings by at most LOCAL_CONTRAST (90th percentile): what "local" adds
+    is text too faint for "full"; what stands out more there was for "full" to judge. ("local"
+    turns a filled disc or triangle into its outline, which DB reads as an "o" or a letter: window
+    buttons on a screenshot, icons.) The box's rim (a quarter of its height) is left out: there
+    DB's box reaches the corners of a label's banner, which stand out from their surroundings."""
+    x0, y0, x1, y1 = box
+    reach = LOCAL_WINDOW // 2
+    left, top = max(0, x0 - reach), max(0, y0 - reach)
+    crop = np.ascontiguousarray(original[top:y1 + reach, left:x1 + reach])
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    rim = max(2, (y1 - y0) // 4)
+    if y1 - y0 > 2 * rim and x1 - x0 > 2 * rim:
+        x0, y0, x1, y1 = x0 + rim, y0 + rim, x1 - rim, y1 - rim
+    differ = cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW))[y0 - top:y1 - top, x0 - left:x1 - left]
+    return differ.size > 0 and float(np.percentile(differ, 90)) <= LOCAL_CONTRAST
 
 
 DARK_GAIN = 8  # "dark" stretches the darkest eighth of the range over all of it
@@ -62,6 +103,8 @@ def views(full: np.ndarray, window: np.ndarray | None, renderings: tuple[str, ..
         out.extend(View(i, "window", window[i]) for i in keys)
     if "enhanced" in renderings:
         out.extend(View(i, "enhanced", enhance(full[i])) for i in keys)
+    if "local" in renderings:
+        out.extend(View(i, "local", localise(full[i])) for i in keys)
     if "dark" in renderings and window is not None:
         out.extend(View(i, "dark", darken(full[i])) for i in keys)
     return out

@@ -1,0 +1,263 @@
+"""Recall sweep: labels of known contrast, size and font drawn on a real ultrasound frame.
+
+    .venv/bin/python benchmarks/recall_sweep.py [--set key=value ...] [--json benchmarks/results/recall-sweep.json]
+
+Where does detection stop finding text? Every image is pydicom-data's US1 frame (640x480 RGB,
+real tissue, real header text) with three fake-PHI labels of about 8, 12 and 18 px cap height,
+drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) either
+
+* on banners of grey ``ground`` with ink ``ground + delta`` (light on dark and dark on light,
+  down to 8 grey levels of contrast), or
+* over tissue (white, white with a black rim, yellow, mid grey, dark),
+
+each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it. The
+image goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
+boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
+share of the image's pixels changed outside the labels and US1's own annotated text, both grown by
+8 px.
+Layout reuse is off unless ``--set reuse_layouts=True`` (then every image after the first is
+checked against the first, as files of one series are).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import itertools
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pydicom
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.data import get_testdata_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine, save, versions  # noqa: E402
+
+from scrubber.detect.ocr import default_threads  # noqa: E402
+from scrubber.detect.registry import detector_for  # noqa: E402
+from scrubber.pipeline import scrub_dataset  # noqa: E402
+from scrubber.policy import Policy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+HEIGHTS = (8, 12, 18)  # cap heights (px) of the three labels in an image
+FONTS = ("hershey-simplex", "hershey-duplex", "truetype")
+GROUNDS = (0, 40, 100, 170, 235)
+DELTAS = (-60, -25, -12, -8, 8, 12, 25, 60)
+TISSUE_INKS = {"white": (255, 255, 255), "white-rimmed": (255, 255, 255), "yellow": (255, 255, 0),
+               "grey": (160, 160, 160), "dark": (25, 25, 25)}
+JPEG = (None, 85)
+COVERED = 0.98  # share of a label's glyph pixels the redaction must cover
+GROW = 8  # pixels around text not counted as over-redaction
+PAD = 5  # banner margin around a label
+BANNER_SLOTS = ((372, 392), (20, 392), (20, 342))  # top-left corners, in US1's black surround
+TISSUE_SLOTS = ((100, 170), (330, 228), (40, 292))  # over the image panes
+TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "ACC 99887766",
+         "ST ELSEWHERE", "DOB 1971-04-09", "MRN 4455667")
+
+
+@dataclass(frozen=True)
+class Label:
+    text: str
+    height: int
+    alpha: np.ndarray  # float 0..1, the label's own shape
+
+
+def _alpha(text: str, font: str, scale: float) -> np.ndarray:
+    """Anti-aliased glyph coverage of ``text`` at ``scale``, cropped to its ink."""
+    if font == "truetype":
+        face = ImageFont.load_default(size=max(1, round(scale)))
+        left, top, right, bottom = face.getbbox(text)
+        canvas = Image.new("L", (right + 4, bottom + 4))
+        ImageDraw.Draw(canvas).text((2, 2), text, fill=255, font=face)
+        alpha = np.asarray(canvas, np.float32) / 255
+    else:
+        face = cv2.FONT_HERSHEY_SIMPLEX if font == "hershey-simplex" else cv2.FONT_HERSHEY_DUPLEX
+        (width, height), base = cv2.getTextSize(text, face, scale, 1)
+        canvas = np.zeros((height + base + 8, width + 8), np.uint8)
+        cv2.putText(canvas, text, (4, height + 4), face, scale, 255, 1, cv2.LINE_AA)
+        alpha = canvas.astype(np.float32) / 255
+    ys, xs = np.nonzero(alpha > 0.02)
+    return alpha[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+
+
+def _cap_height(font: str, scale: float) -> int:
+    return _alpha("H", font, scale).shape[0]
+
+
+def label(text: str, font: str, height: int) -> Label:
+    """``text`` in ``font`` scaled so that its capitals are about ``height`` px high."""
+    unit = 40.0 if font == "truetype" else 1.0
+    scale = unit * height / _cap_height(font, unit)
+    return Label(text, height, _alpha(text, font, scale))
+
+
+def _composite(image: np.ndarray, alpha: np.ndarray, x: int, y: int, ink: tuple[int, int, int]) -> None:
+    h, w = alpha.shape
+    region = image[y:y + h, x:x + w].astype(np.float32)
+    a = alpha[..., None]
+    image[y:y + h, x:x + w] = np.rint(region * (1 - a) + np.asarray(ink, np.float32) * a).astype(np.uint8)
+
+
+@dataclass
+class Case:
+    group: str  # "banner" or "tissue"
+    condition: dict
+    image: np.ndarray
+    glyphs: list[tuple[int, int, np.ndarray]]  # (x, y, mask) per label
+    heights: list[int]
+
+
+def _place(frame: np.ndarray, labels: list[Label], slots, paint) -> list[tuple[int, int, np.ndarray]]:
+    placed = []
+    for lab, (x, y) in zip(labels, slots):
+        x, y = x + PAD, y + PAD
+        paint(frame, lab, x, y)
+        placed.append((x, y, lab.alpha >= 0.5))
+    return placed
+
+
+def cases(base: np.ndarray) -> Iterator[Case]:
+    """Every condition of the sweep, on a copy of ``base``."""
+    texts = itertools.cycle(TEXTS)
+    number = 0
+
+    def labels(font: str) -> list[Label]:
+        nonlocal number
+        number += 1
+        heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]  # each size visits each slot
+        return [label(next(texts), font, h) for h in heights]
+
+    for ground, delta, font, quality in itertools.product(GROUNDS, DELTAS, FONTS, JPEG):
+        if not 0 <= ground + delta <= 255:
+            continue
+        frame, labs = base.copy(), labels(font)
+
+        def banner(image, lab, x, y):
+            h, w = lab.alpha.shape
+            cv2.rectangle(image, (x - PAD, y - PAD), (x + w + PAD, y + h + PAD), (ground,) * 3, -1)
+            _composite(image, lab.alpha, x, y, (ground + delta,) * 3)
+
+        glyphs = _place(frame, labs, BANNER_SLOTS, banner)
+        yield Case("banner", {"ground": ground, "delta": delta, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
+        frame, labs = base.copy(), labels(font)
+
+        def over_tissue(image, lab, x, y):
+            if style == "white-rimmed":
+                rim = cv2.dilate((lab.alpha * 255).astype(np.uint8), np.ones((5, 5), np.uint8)) / 255
+                _composite(image, rim.astype(np.float32), x, y, (0, 0, 0))
+            _composite(image, lab.alpha, x, y, TISSUE_INKS[style])
+
+        glyphs = _place(frame, labs, TISSUE_SLOTS, over_tissue)
+        yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def _jpeg(image: np.ndarray, quality: int | None) -> np.ndarray:
+    if quality is None:
+        return image
+    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_UNCHANGED)
+
+
+def _grown(shape: tuple[int, int], boxes) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        mask[max(0, y0 - GROW):y1 + GROW, max(0, x0 - GROW):x1 + GROW] = True
+    return mask
+
+
+def score(case: Case, boxes, after: np.ndarray, own_text) -> dict:
+    """Covered share per label (by the redaction ``boxes``), and over-redaction (pixels changed
+    outside the text, as ``scrubber.evaluate`` counts them), for one image."""
+    shape = case.image.shape[:2]
+    blanked = np.zeros(shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    changed = np.any(np.asarray(after).reshape(case.image.shape) != case.image, axis=-1)
+    shares, text_boxes = [], list(own_text)
+    for x, y, mask in case.glyphs:
+        h, w = mask.shape
+        shares.append(round(float(blanked[y:y + h, x:x + w][mask].mean()), 4))
+        text_boxes.append((x, y, x + w, y + h))
+    over = float((changed & ~_grown(shape, text_boxes)).mean())
+    return {"covered": shares, "over_redaction": round(over, 5)}
+
+
+def _table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]:
+    """Markdown table: removed / labels per (row, column)."""
+    tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if r["group"] != group:
+            continue
+        for height, share in zip(r["heights"], r["covered"]):
+            values = {**r["condition"], "height": height, "contrast": abs(r["condition"].get("delta", 0))}
+            cell = tally[values[row_key], values[col_key]]
+            cell[0] += share >= COVERED
+            cell[1] += 1
+    rows_ = sorted({k[0] for k in tally}, key=str)
+    cols = sorted({k[1] for k in tally}, key=str)
+    lines = [f"| {row_key} \\ {col_key} | " + " | ".join(map(str, cols)) + " |",
+             "|---" * (len(cols) + 1) + "|"]
+    for rk in rows_:
+        cells = [f"{tally[rk, c][0]}/{tally[rk, c][1]}" if tally[rk, c][1] else "" for c in cols]
+        lines.append(f"| {rk} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], help="Policy field=python literal")
+    parser.add_argument("--json", help="write results here")
+    args = parser.parse_args()
+    changes = {"reuse_layouts": False} | {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
+    policy = Policy(device="cpu", **changes)
+    detector = detector_for(policy, default_threads(1))
+    template = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
+    own_text = [tuple(b["box"]) for b in json.loads((ROOT / "tests" / "annotations" / "US1_UNCR.json")
+                                                    .read_text())["boxes"]]
+    rows, started = [], time.perf_counter()
+    for case in cases(np.ascontiguousarray(template.pixel_array)):
+        ds = copy.deepcopy(template)
+        ds.PixelData = case.image.tobytes()
+        result = scrub_dataset(ds, policy, detector, keep_pixels=True)
+        row = {"group": case.group, "condition": case.condition, "heights": case.heights,
+               **score(case, result.boxes[0], result.after, own_text)}
+        rows.append(row)
+        missed = [h for h, s in zip(case.heights, row["covered"]) if s < COVERED]
+        print(f"{case.group:6s} {case.condition}  missed heights {missed or '-'}  "
+              f"over {100 * row['over_redaction']:.2f}%", flush=True)
+    labels = [(r["group"], s) for r in rows for s in r["covered"]]
+    totals = {group: {"removed": sum(s >= COVERED for g, s in labels if g == group),
+                      "labels": sum(1 for g, _ in labels if g == group)} for group in ("banner", "tissue")}
+    totals["over_redaction_max"] = max(r["over_redaction"] for r in rows)
+    totals["over_redaction_mean"] = round(sum(r["over_redaction"] for r in rows) / len(rows), 5)
+    totals["seconds"] = round(time.perf_counter() - started, 1)
+    tables = {"banner: |delta| by ground": _table(rows, "ground", "contrast", "banner"),
+              "banner: delta by height": _table(rows, "delta", "height", "banner"),
+              "banner: font by height": _table(rows, "font", "height", "banner"),
+              "banner: delta by JPEG": _table(rows, "delta", "jpeg", "banner"),
+              "tissue: style by height": _table(rows, "style", "height", "tissue"),
+              "tissue: style by JPEG": _table(rows, "style", "jpeg", "tissue")}
+    print(json.dumps(totals))
+    for title, lines in tables.items():
+        print(f"\n{title}\n" + "\n".join(lines))
+    save(args.json, {"benchmark": "recall-sweep", "date": date.today().isoformat(),
+                     "command": " ".join(["benchmarks/recall_sweep.py", *sys.argv[1:]]),
+                     "machine": machine(), "versions": versions("scrubber", "easyocr", "torch", "onnxruntime"),
+                     "policy_changes": {k: repr(v) for k, v in changes.items()}, "totals": totals,
+                     "tables": tables, "images": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
