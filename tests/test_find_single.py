@@ -16,7 +16,7 @@ from scrubber.detect.find import find_text
 from scrubber.detect.proposer import text_lines
 from scrubber.policy import Policy
 
-from .util import Counted, data_path
+from .util import Counted, data_path, us1_with_a_banner
 
 
 def _counting(detector):
@@ -165,26 +165,11 @@ def test_grains_of_a_radiograph_are_not_lines_on_flat_ground():
     assert len(flat) < 0.15 * len(every)
 
 
-def _us1_with_a_banner(ground: int, ink: int, scale: float = 0.5) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The real US1 frame with a name 25 grey levels off a grey banner 5 px larger than the name,
-    just below the tissue (a label field of an exported screen), through JPEG q85; and the
-    name's ink box."""
-    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    ink_layer = np.zeros(frame.shape[:2], np.uint8)
-    cv2.putText(ink_layer, "DOE JANE 1960", (26, 362), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
-    x, y, w, h = cv2.boundingRect(cv2.findNonZero((ink_layer >= 128).astype(np.uint8)))
-    cv2.rectangle(frame, (x - 5, y - 5), (x + w + 5, y + h + 5), (ground,) * 3, -1)
-    alpha = ink_layer[..., None].astype(np.float32) / 255
-    frame = np.rint(frame * (1 - alpha) + ink * alpha).astype(np.uint8)
-    frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
-    return frame, (x, y, x + w, y + h)
-
-
 @pytest.mark.parametrize("ground,ink", [(100, 125), (100, 75), (170, 145), (235, 210)])
 def test_a_label_25_levels_off_a_grey_banner_is_found_in_the_local_rendering(detector, ground, ink):
     """DB gives such a label no probability at all in "full", and CLAHE lifts it little where its
     tile also holds black; "local" (each pixel against its surroundings) shows it."""
-    frame, (x0, y0, x1, y1) = _us1_with_a_banner(ground, ink)
+    frame, (x0, y0, x1, y1) = us1_with_a_banner(ground, ink)
     assert not [b for b in detector([frame])[0] if b[1] < y1 and b[3] > y0 and b[0] < x1 and b[2] > x0]
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
     assert any(d.rendering == "local" and d.box[0] <= x0 and d.box[2] >= x1 and d.box[1] <= y0 and d.box[3] >= y1
@@ -210,6 +195,6 @@ def test_shapes_that_local_contrast_turns_into_outlines_are_not_text(detector):
 def test_a_label_box_that_reaches_its_banners_edge_is_still_faint():
     from scrubber.detect.renderings import faint_in
 
-    frame, (x0, y0, x1, y1) = _us1_with_a_banner(100, 125)
+    frame, (x0, y0, x1, y1) = us1_with_a_banner(100, 125)
     assert faint_in(frame, (x0 - 8, y0 - 8, x1 + 8, y1 + 8))  # the banner and the black around it
     assert not faint_in(frame, (245, 355, 365, 380))  # "LYMPH NODE", white on black

@@ -15,7 +15,7 @@ from scrubber.pipeline import scrub_dataset
 from scrubber.pixels.decode import decode
 from scrubber.policy import Policy
 
-from .util import Counted, data_path
+from .util import Counted, data_path, us1_with_a_banner
 
 
 def _counting(detector, calls):
@@ -146,3 +146,19 @@ def test_a_label_new_in_the_calibrated_region_of_a_later_image_is_found(fresh_me
     (width, height), base = cv2.getTextSize("LIVER L1", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
     text = result.dataset.pixel_array[250 - height:250 + base, 250:250 + width]
     assert float((text.max(axis=2) <= 5).mean()) > 0.99
+
+
+def test_a_faint_label_new_in_a_later_image_is_found_in_the_local_rendering(fresh_memory, detector):
+    """A label 25 grey levels off a grey banner, in a later image of a layout: DB does not see it
+    in "full", so the changed area is looked at in "local" too."""
+    policy = Policy(device="cpu")
+    first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    scrub_dataset(first, policy, detector)
+    later = copy.deepcopy(first)
+    pixels, (x0, y0, x1, y1) = us1_with_a_banner(100, 125)
+    later.PixelData = pixels.tobytes()
+    result = scrub_dataset(later, policy, detector)
+    assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
+    assert any(d.rendering == "local" and d.box[0] <= x0 and d.box[2] >= x1 and d.box[1] <= y0 and d.box[3] >= y1
+               for d in result.detections[0]), result.detections[0]
+    assert any(b[0] <= x0 and b[2] >= x1 and b[1] <= y0 and b[3] >= y1 for b in result.boxes[0])

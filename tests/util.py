@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
@@ -98,3 +99,18 @@ class Counted:
     def __call__(self, images, **kwargs):
         self.record(images)
         return self.detector(images, **kwargs)
+
+
+def us1_with_a_banner(ground: int, ink: int, scale: float = 0.5) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The real US1 frame with a name 25 grey levels off a grey banner 5 px larger than the name,
+    just below the tissue (a label field of an exported screen), through JPEG q85; and the
+    name's ink box."""
+    frame = np.ascontiguousarray(pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    ink_layer = np.zeros(frame.shape[:2], np.uint8)
+    cv2.putText(ink_layer, "DOE JANE 1960", (26, 362), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    x, y, w, h = cv2.boundingRect(cv2.findNonZero((ink_layer >= 128).astype(np.uint8)))
+    cv2.rectangle(frame, (x - 5, y - 5), (x + w + 5, y + h + 5), (ground,) * 3, -1)
+    alpha = ink_layer[..., None].astype(np.float32) / 255
+    frame = np.rint(frame * (1 - alpha) + ink * alpha).astype(np.uint8)
+    frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
+    return frame, (x, y, x + w, y + h)

@@ -276,7 +276,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
 
     The reference's boxes carry over where the image shows the same. OCR looks only at crops of
     what differs: large changed areas whole, text-sized places (also those only the enhanced
-    rendering shows: faint text) in the full and the enhanced rendering. A calibrated image region
+    rendering shows: faint text) in the full, the enhanced and the local rendering (changed areas
+    outside the moving image in "local" too; its boxes kept where faint, ``faint_in``: a label 25
+    grey levels off its banner is invisible to DB in "full"). A calibrated image region
     (ultrasound) in which anything changed counts as one changed area: it is looked at whole, not
     as many places where the speckle moved. A box that only an extra
     rendering found is looked at again in that rendering (its whole row, the context the lines
@@ -294,11 +296,14 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     rendered = {"full": image, "enhanced": enhance(image), "local": localise(image), "window": window,
                 "dark": darken(image)}
     plain = [d.box for d in reference.detections if d.rendering == "full"]
+    local = "local" in policy.renderings  # faint labels: looked for in "local" too, boxes kept where faint
     checked: list[Detection] = []
     for detection in reference.detections:
         again = rendered.get(detection.rendering)
         if not _same_content(grey, before, detection.box):
             looks.add(0, image, detection.box, zoom, wide=True)
+            if local and detection.rendering == "local":
+                looks.add(0, rendered["local"], detection.box, zoom, wide=True, rendering="local")
         elif (detection.rendering == "full" or again is None or _covered(detection.box, plain)
               or _identical(grey, before, detection.box)):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
@@ -320,12 +325,16 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             area[y0:y1, x0:x1] = True
     for box in components(area, (1, 1)):
         looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
+        if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
+            looks.add(0, rendered["local"], box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered["enhanced"], cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
         looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
-    found.extend(d for _, d in looks.run())
+        if local:
+            looks.add(0, rendered["local"], place, zoom, wide=True, rendering="local")
+    found.extend(d for _, d in looks.run() if d.rendering != "local" or faint_in(image, d.box))
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
     # anything, carried over above)
