@@ -198,3 +198,21 @@ def test_a_label_box_that_reaches_its_banners_edge_is_still_faint():
     frame, (x0, y0, x1, y1) = us1_with_a_banner(100, 125)
     assert faint_in(frame, (x0 - 8, y0 - 8, x1 + 8, y1 + 8))  # the banner and the black around it
     assert not faint_in(frame, (245, 355, 365, 380))  # "LYMPH NODE", white on black
+
+
+def test_local_contrast_in_anatomy_and_tissue_blanks_nothing(detector):
+    """After local contrast, DB marks edges and spots of a text-free CT (squarish boxes) and dark
+    speckle of JPEG-compressed tissue (wide boxes on ground that is not flat); none is kept."""
+    from scrubber.detect.renderings import localise
+    from scrubber.pixels import render
+    from scrubber.pixels.decode import decode
+
+    policy = Policy(device="cpu", reuse_layouts=False)
+    ds = dcmread(data_path("693_UNCI.dcm"))
+    ct = np.ascontiguousarray(render.for_detection(decode(ds, 1 << 30), ds)[0])
+    us = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    us = cv2.imdecode(cv2.imencode(".jpg", us, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
+    for image in (ct, us):
+        assert detector([localise(image)])[0], "local contrast shows DB nothing here; this test shows nothing"
+        found = find_text(image[None], None, policy, detector)[0]
+        assert not [d for d in found if d.rendering == "local"], found

@@ -49,6 +49,7 @@ LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full"
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
+LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -180,6 +181,13 @@ def _mark_zoom(mark: Box) -> float:
     return min(ZOOM, max(MIN_ZOOM, GLYPH / max(1, mark[3] - mark[1])))
 
 
+def _local_line(original: np.ndarray, box: Box) -> bool:
+    """A box found in "local" is a line of text: wide (DB's squarish boxes there are edges and
+    spots of anatomy after local contrast; a lone faint mark gets no closer look either way) and
+    faint in ``original``, the full rendering (``faint_in``)."""
+    return box[2] - box[0] >= LOCAL_ASPECT * (box[3] - box[1]) and faint_in(original, box)
+
+
 def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], float]:
     """Regions to look at for ``lines`` (each widened as ``_crop(..., wide=True)`` widens it, the
     overlapping ones merged: one larger crop costs less than many small ones), and the share of
@@ -201,7 +209,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     full rendering.
 
     "local" is looked at whole (what it reveals is too faint for ``text_lines`` in any other
-    rendering); of its boxes, those faint in the full rendering are kept (``faint_in``).
+    rendering); of its boxes, the lines faint in the full rendering are kept (``_local_line``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -225,7 +233,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
                       margin=REGION_MARGIN, rendering=view.rendering)
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes
-           if view.rendering != "local" or faint_in(original(view.frame), box)]
+           if view.rendering != "local" or _local_line(original(view.frame), box)]
     return out + looks.run()
 
 
@@ -277,7 +285,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     The reference's boxes carry over where the image shows the same. OCR looks only at crops of
     what differs: large changed areas whole, text-sized places (also those only the enhanced
     rendering shows: faint text) in the full, the enhanced and the local rendering (changed areas
-    outside the moving image in "local" too; its boxes kept where faint, ``faint_in``: a label 25
+    outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
     grey levels off its banner is invisible to DB in "full"). A calibrated image region
     (ultrasound) in which anything changed counts as one changed area: it is looked at whole, not
     as many places where the speckle moved. A box that only an extra
@@ -334,7 +342,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
         if local:
             looks.add(0, rendered["local"], place, zoom, wide=True, rendering="local")
-    found.extend(d for _, d in looks.run() if d.rendering != "local" or faint_in(image, d.box))
+    found.extend(d for _, d in looks.run() if d.rendering != "local" or _local_line(image, d.box))
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
     # anything, carried over above)

@@ -32,7 +32,7 @@ def enhance(image: np.ndarray) -> np.ndarray:
 
 
 LOCAL_WINDOW = 15  # "local": the background is the median over this many pixels (wider than a stroke)
-LOCAL_GAIN = 4  # ... and a pixel's difference from it is stretched this much, around mid-grey
+LOCAL_GAIN = 8  # ... and a pixel's difference from it is stretched this much, around mid-grey
 
 
 def localise(image: np.ndarray) -> np.ndarray:
@@ -41,7 +41,9 @@ def localise(image: np.ndarray) -> np.ndarray:
     DB sees text by its contrast: a label 25 grey levels off a grey banner gets no probability at
     all in "full", and CLAHE ("enhanced") lifts it little where its tile also holds black and
     bright text. Here every label has the contrast of its strokes against their own ground, times
-    LOCAL_GAIN, light or dark, on any banner; large areas of one grey become plain mid-grey."""
+    LOCAL_GAIN, light or dark, on any banner (8 grey levels become 64); large areas of one grey
+    become plain mid-grey. Texture is stretched too, so what DB finds here is kept only where the
+    original is faint on flat ground (``faint_in``)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     background = cv2.medianBlur(grey, LOCAL_WINDOW)
     local = grey.astype(np.int16) - background
@@ -50,6 +52,7 @@ def localise(image: np.ndarray) -> np.ndarray:
 
 
 LOCAL_CONTRAST = 48  # grey levels: "local" boxes whose pixels stand out more in the original are dropped
+LOCAL_GROUND = 6  # ... and those whose ground (half their pixels) is not this flat: texture, not a banner
 
 
 def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
@@ -57,8 +60,11 @@ def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     median of their surroundings by at most LOCAL_CONTRAST (90th percentile): what "local" adds
     is text too faint for "full"; what stands out more there was for "full" to judge. ("local"
     turns a filled disc or triangle into its outline, which DB reads as an "o" or a letter: window
-    buttons on a screenshot, icons.) The box's rim (a quarter of its height) is left out: there
-    DB's box reaches the corners of a label's banner, which stand out from their surroundings."""
+    buttons on a screenshot, icons.) Half the pixels must also be within LOCAL_GROUND of that
+    median: a label's ground is a banner or black, while dark speckle and JPEG noise in tissue,
+    stretched, look like faint text too. The box's rim (a quarter of its height) is left out:
+    there DB's box reaches the corners of a label's banner, which stand out from their
+    surroundings."""
     x0, y0, x1, y1 = box
     reach = LOCAL_WINDOW // 2
     left, top = max(0, x0 - reach), max(0, y0 - reach)
@@ -68,7 +74,10 @@ def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     if y1 - y0 > 2 * rim and x1 - x0 > 2 * rim:
         x0, y0, x1, y1 = x0 + rim, y0 + rim, x1 - rim, y1 - rim
     differ = cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW))[y0 - top:y1 - top, x0 - left:x1 - left]
-    return differ.size > 0 and float(np.percentile(differ, 90)) <= LOCAL_CONTRAST
+    if differ.size == 0:
+        return False
+    ground, strokes = np.percentile(differ, (50, 90))
+    return float(ground) <= LOCAL_GROUND and float(strokes) <= LOCAL_CONTRAST
 
 
 DARK_GAIN = 8  # "dark" stretches the darkest eighth of the range over all of it
