@@ -64,6 +64,16 @@ TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "AC
          "ST ELSEWHERE", "DOB 1971-04-09", "MRN 4455667")
 
 
+TABLES = {  # title: (row, column, group)
+    "banner: |delta| by ground": ("ground", "contrast", "banner"),
+    "banner: delta by height": ("delta", "height", "banner"),
+    "banner: font by height": ("font", "height", "banner"),
+    "banner: delta by JPEG": ("delta", "jpeg", "banner"),
+    "tissue: style by height": ("style", "height", "tissue"),
+    "tissue: style by JPEG": ("style", "jpeg", "tissue"),
+}
+
+
 @dataclass(frozen=True)
 class Label:
     text: str
@@ -193,7 +203,12 @@ def score(case: Case, boxes, after: np.ndarray, own_text) -> dict:
     return {"covered": shares, "over_redaction": round(over, 5)}
 
 
-def _table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]:
+def _order(value) -> tuple:
+    """Numbers in their order, then names (None: no JPEG)."""
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
+def table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]:
     """Markdown table: removed / labels per (row, column)."""
     tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
@@ -204,8 +219,8 @@ def _table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str
             cell = tally[values[row_key], values[col_key]]
             cell[0] += share >= COVERED
             cell[1] += 1
-    rows_ = sorted({k[0] for k in tally}, key=str)
-    cols = sorted({k[1] for k in tally}, key=str)
+    rows_ = sorted({k[0] for k in tally}, key=_order)
+    cols = sorted({k[1] for k in tally}, key=_order)
     lines = [f"| {row_key} \\ {col_key} | " + " | ".join(map(str, cols)) + " |",
              "|---" * (len(cols) + 1) + "|"]
     for rk in rows_:
@@ -242,12 +257,7 @@ def main() -> int:
     totals["over_redaction_max"] = max(r["over_redaction"] for r in rows)
     totals["over_redaction_mean"] = round(sum(r["over_redaction"] for r in rows) / len(rows), 5)
     totals["seconds"] = round(time.perf_counter() - started, 1)
-    tables = {"banner: |delta| by ground": _table(rows, "ground", "contrast", "banner"),
-              "banner: delta by height": _table(rows, "delta", "height", "banner"),
-              "banner: font by height": _table(rows, "font", "height", "banner"),
-              "banner: delta by JPEG": _table(rows, "delta", "jpeg", "banner"),
-              "tissue: style by height": _table(rows, "style", "height", "tissue"),
-              "tissue: style by JPEG": _table(rows, "style", "jpeg", "tissue")}
+    tables = {title: table(rows, *keys) for title, keys in TABLES.items()}
     print(json.dumps(totals))
     for title, lines in tables.items():
         print(f"\n{title}\n" + "\n".join(lines))

@@ -1,0 +1,79 @@
+"""Regenerate the recall sweep's section of benchmarks/README.md from results/recall-sweep*.json.
+
+    .venv/bin/python benchmarks/sweep_report.py [--results benchmarks/results] [--readme benchmarks/README.md]
+
+Everything between ``<!-- sweep:begin -->`` and ``<!-- sweep:end -->`` is rewritten from the
+files that benchmarks/recall_sweep.py wrote; nothing in the tables is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from recall_sweep import TABLES, table  # noqa: E402
+BEGIN, END = "<!-- sweep:begin -->", "<!-- sweep:end -->"
+RUNS = (  # results file, what it measures
+    ("recall-sweep-before.json", "without the local rendering (`--set renderings=\"('full','window','enhanced','dark')\"`)"),
+    ("recall-sweep.json", "**default**, every image alone (layout reuse off)"),
+    ("recall-sweep-series.json", "default, every image checked against the first (`--set reuse_layouts=True`)"),
+    ("recall-sweep-craft.json", "CRAFT for everything, without the local rendering (`--set text_model=\"'craft'\" "
+                                "--set renderings=...`)"),
+)
+DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height")
+
+
+def _share(part: dict) -> str:
+    return f"{part['removed']}/{part['labels']} ({100 * part['removed'] / max(1, part['labels']):.0f} %)"
+
+
+def section(results: Path) -> list[str]:
+    runs = [(json.loads((results / name).read_text()), name, what) for name, what in RUNS if (results / name).is_file()]
+    if not runs:
+        return [BEGIN, END]
+    first = runs[0][0]
+    lines = [BEGIN, "## Recall on labels of our own — `results/recall-sweep*.json`", "",
+             f"Command: `.venv/bin/python benchmarks/recall_sweep.py --json benchmarks/results/recall-sweep.json` "
+             f"(and the `--set` variants below; then `benchmarks/sweep_report.py` rewrites this section), "
+             f"{first['date']}, {first['machine']['cpu']}, {first['machine']['cores']} cores.", "",
+             "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
+             "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
+             "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
+             "and through JPEG q85. A label counts as removed when the redaction covers 98 % of its glyph "
+             "pixels; over-redaction is the share of pixels changed outside the labels and US1's own "
+             "annotated text, both grown by 8 px.", "",
+             "| run | banner labels removed | over tissue | over-redaction mean / max | s |", "|---|---|---|---|---|"]
+    for result, name, what in runs:
+        totals = result["totals"]
+        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | "
+                     f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
+                     f"{totals['seconds']:.0f} |")
+    default = next((r for r, name, _ in runs if name == "recall-sweep.json"), None)
+    craft = next((r for r, name, _ in runs if name == "recall-sweep-craft.json"), None)
+    for title in DETAIL:
+        for label, result in (("default", default), ("CRAFT for everything", craft)):
+            if result:
+                lines += ["", f"{title} ({label}), labels removed:", "", *table(result["images"], *TABLES[title])]
+    return lines + [END]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--readme", type=Path, default=HERE / "README.md")
+    args = parser.parse_args()
+    new = "\n".join(section(args.results))
+    text = args.readme.read_text()
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + new + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + new + "\n"
+    args.readme.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
