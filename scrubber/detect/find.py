@@ -183,8 +183,8 @@ def _mark_zoom(mark: Box) -> float:
 
 def _local_line(original: np.ndarray, box: Box) -> bool:
     """A box found in "local" is a line of text: wide (DB's squarish boxes there are edges and
-    spots of anatomy after local contrast; a lone faint mark gets no closer look either way) and
-    faint in ``original``, the full rendering (``faint_in``)."""
+    spots of anatomy after local contrast; a lone faint character is given up) and faint in
+    ``original``, the full rendering (``faint_in``)."""
     return box[2] - box[0] >= LOCAL_ASPECT * (box[3] - box[1]) and faint_in(original, box)
 
 
@@ -248,8 +248,8 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
     for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
         found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
-    for frame, detection in _extra_renderings(extra, lambda f: [d.box for d in found[f]], lambda f: full[f],
-                                          policy, detector):
+    known = lambda f: [d.box for d in found[f]]  # noqa: E731
+    for frame, detection in _extra_renderings(extra, known, lambda f: full[f], policy, detector):
         found[frame].append(detection)
     closer = _Looks(_marks(detector))
     for frame in range(full.shape[0]):
@@ -369,8 +369,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}
-    for index, detection in _extra_renderings(key_views, lambda _: static_boxes, lambda i: full[keys[i]],
-                                                policy, detector):
+    key_image = lambda i: full[keys[i]]  # noqa: E731
+    for index, detection in _extra_renderings(key_views, lambda _: static_boxes, key_image, policy, detector):
         key_found.setdefault(keys[index], []).append(detection)
     for frame in range(count):
         found[frame].extend(static)

@@ -3,9 +3,10 @@
 One rendering misses text: faint grey labels, text outside the display window, dark text on
 light, near-black text on black. "full" shows the whole stored range and runs on every frame
 (text shown in a few frames only is found in those frames); "window", "enhanced" (local contrast,
-for faint labels), "local" (each pixel against its surroundings: low-contrast labels on grey
-banners) and "dark" (near-black text) run on a few key frames spread over a clip, where static
-overlays are the same as everywhere else.
+for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
+static overlays are the same as everywhere else. "local" (each pixel against its surroundings:
+low-contrast labels on grey banners) is for single images, which DB reads; a clip's static layer
+is read by CRAFT, which sees such labels (scrubber/detect/find.py).
 """
 from __future__ import annotations
 
