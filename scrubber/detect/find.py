@@ -16,6 +16,7 @@ every frame while OCR cost grows with what changes, not with the number of frame
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -301,17 +302,18 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     zoom = _crop_zoom(image, policy, detector)
     looks = _Looks(detector, "layout")
     checks = _Looks(detector, "layout")
-    rendered = {"full": image, "enhanced": enhance(image), "local": localise(image), "window": window,
-                "dark": darken(image)}
+    makers = {"full": lambda: image, "enhanced": lambda: enhance(image), "local": lambda: localise(image),
+              "window": lambda: window, "dark": lambda: darken(image)}
+    rendered = functools.cache(lambda name: makers[name]() if name in makers else None)  # made when needed
     plain = [d.box for d in reference.detections if d.rendering == "full"]
     local = "local" in policy.renderings  # faint labels: looked for in "local" too, boxes kept where faint
     checked: list[Detection] = []
     for detection in reference.detections:
-        again = rendered.get(detection.rendering)
+        again = rendered(detection.rendering)
         if not _same_content(grey, before, detection.box):
             looks.add(0, image, detection.box, zoom, wide=True)
             if local and detection.rendering == "local":
-                looks.add(0, rendered["local"], detection.box, zoom, wide=True, rendering="local")
+                looks.add(0, rendered("local"), detection.box, zoom, wide=True, rendering="local")
         elif (detection.rendering == "full" or again is None or _covered(detection.box, plain)
               or _identical(grey, before, detection.box)):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
@@ -334,14 +336,14 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     for box in components(area, (1, 1)):
         looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
-            looks.add(0, rendered["local"], box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
-    enhanced = cv2.cvtColor(rendered["enhanced"], cv2.COLOR_RGB2GRAY)
+            looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
+    enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
-        looks.add(0, rendered["enhanced"], place, zoom, wide=True, rendering="enhanced")
+        looks.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
         if local:
-            looks.add(0, rendered["local"], place, zoom, wide=True, rendering="local")
+            looks.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() if d.rendering != "local" or _local_line(image, d.box))
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
