@@ -119,3 +119,37 @@ def test_speed_inputs_are_what_the_tables_say():
     assert inputs.source("report").Columns == 800 and (SAMPLE / "sc_screenshot.dcm").exists()
     with pytest.raises(ValueError):
         inputs.source("nope")
+
+
+def test_recall_sweep_draws_each_label_where_its_mask_says():
+    """Every case of the recall sweep has three labels of the three heights, inside the image,
+    whose glyph masks sit on pixels that differ from the plain frame (they are really drawn)."""
+    import numpy as np
+    import recall_sweep
+
+    base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
+    cases = list(recall_sweep.cases(base))
+    assert {c.group for c in cases} == {"banner", "tissue"} and len(cases) > 200
+    for case in cases[::17]:
+        assert sorted(case.heights) == sorted(recall_sweep.HEIGHTS)
+        for (x, y, mask), height in zip(case.glyphs, case.heights):
+            h, w = mask.shape
+            assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
+            assert height - 2 <= h <= 2 * height + 4  # capitals, and descenders or slashes below them
+            changed = np.any(case.image[y:y + h, x:x + w] != base[y:y + h, x:x + w], axis=-1)
+            assert changed[mask].mean() > 0.5, case.condition
+
+
+def test_sweep_report_is_made_from_the_results(tmp_path):
+    import sweep_report
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\nintro\n")
+    command = [sys.executable, str(BENCH / "sweep_report.py"), "--readme", str(readme)]
+    subprocess.run(command, check=True, timeout=120)
+    text = readme.read_text()
+    totals = json.loads((BENCH / "results" / "recall-sweep.json").read_text())["totals"]
+    assert f"{totals['banner']['removed']}/{totals['banner']['labels']}" in text
+    assert text.count(sweep_report.BEGIN) == 1 and text.startswith("# Benchmarks\n\nintro")
+    subprocess.run(command, check=True, timeout=120)
+    assert readme.read_text() == text  # regenerating is idempotent
