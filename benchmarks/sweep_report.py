@@ -15,9 +15,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from recall_sweep import TABLES, table  # noqa: E402
+
 BEGIN, END = "<!-- sweep:begin -->", "<!-- sweep:end -->"
 RUNS = (  # results file, what it measures
-    ("recall-sweep-before.json", "without the local rendering (`--set renderings=\"('full','window','enhanced','dark')\"`)"),
+    ("recall-sweep-before.json",
+     "without the local rendering (`--set renderings=\"('full','window','enhanced','dark')\"`)"),
     ("recall-sweep.json", "**default**, every image alone (layout reuse off)"),
     ("recall-sweep-series.json", "default, every image checked against the first (`--set reuse_layouts=True`)"),
     ("recall-sweep-craft.json", "CRAFT for everything, without the local rendering (`--set text_model=\"'craft'\" "
