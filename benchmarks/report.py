@@ -257,6 +257,14 @@ def section(results: Path, base: Path, with_plots: bool = True) -> list[str]:
     return lines + [END]
 
 
+def replace_section(text: str, begin: str, end: str, new: str) -> str | None:
+    """``text`` with everything from ``begin`` through ``end`` replaced by ``new`` (which holds the
+    markers again); None when ``text`` lacks either marker."""
+    if begin not in text or end not in text:
+        return None
+    return text[:text.index(begin)] + new + text[text.index(end) + len(end):]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=str(HERE / "results"))
@@ -266,13 +274,12 @@ def main() -> int:
     readme = Path(args.readme)
     text = readme.read_text() if readme.exists() else ""
     new = "\n".join(section(Path(args.results), readme.parent, not args.no_plots))
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + new + text[text.index(END) + len(END):]
-    else:  # first time: after the introduction (the first blank line after the title block)
+    replaced = replace_section(text, BEGIN, END, new)
+    if replaced is None:  # first time: after the introduction (the first blank line after the title block)
         head, _, tail = text.partition("\n\n")
         intro, _, rest = tail.partition("\n\n")
-        text = f"{head}\n\n{intro}\n\n{new}\n\n{rest}" if text else new + "\n"
-    readme.write_text(text)
+        replaced = f"{head}\n\n{intro}\n\n{new}\n\n{rest}" if text else new + "\n"
+    readme.write_text(replaced)
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from recall_sweep import TABLES, table  # noqa: E402
+from report import replace_section  # noqa: E402
 
 BEGIN, END = "<!-- sweep:begin -->", "<!-- sweep:end -->"
 RUNS = (  # results file, what it measures
@@ -69,11 +70,8 @@ def main() -> int:
     args = parser.parse_args()
     new = "\n".join(section(args.results))
     text = args.readme.read_text()
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + new + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    args.readme.write_text(text)
+    replaced = replace_section(text, BEGIN, END, new)
+    args.readme.write_text(text.rstrip("\n") + "\n\n" + new + "\n" if replaced is None else replaced)
     return 0
 
 
