@@ -216,3 +216,56 @@ def test_local_contrast_in_anatomy_and_tissue_blanks_nothing(detector):
         assert detector([localise(image)])[0], "local contrast shows DB nothing here; this test shows nothing"
         found = find_text(image[None], None, policy, detector)[0]
         assert not [d for d in found if d.rendering == "local"], found
+
+
+def _us1_with_text_over_tissue(text: str, scale: float, at: tuple[int, int],
+                               colour: tuple[int, int, int] = (255, 255, 255)) -> tuple[np.ndarray, np.ndarray]:
+    """The real US1 frame with ``text`` drawn anti-aliased over its tissue and colour Doppler (a
+    label or measurement written onto the image); and the mask of its ink."""
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    ink = np.zeros(frame.shape[:2], np.uint8)
+    cv2.putText(ink, text, at, cv2.FONT_HERSHEY_DUPLEX, scale, 255, 1, cv2.LINE_AA)
+    alpha = ink[..., None].astype(np.float32) / 255
+    frame = np.rint(frame * (1 - alpha) + np.asarray(colour, np.float32) * alpha).astype(np.uint8)
+    return frame, ink >= 128
+
+
+def _covered_share(mask: np.ndarray, boxes) -> float:
+    blanked = np.zeros(mask.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    return float(blanked[mask].mean())
+
+
+@pytest.mark.parametrize("text,at,colour,rendering", [
+    ("SMITH JOHN", (105, 184), (255, 255, 255), "full"),  # over tissue and colour flow
+    ("DOB 1971-04-09", (110, 200), (255, 255, 0), "full"),  # yellow, over colour flow
+    ("SMITH JOHN", (330, 240), (255, 255, 255), "neutral"),  # white, mostly over yellow flow
+])
+def test_8px_text_over_tissue_is_found_by_a_closer_look_at_its_line(detector, text, at, colour, rendering):
+    """DB at 1x gives 8 px type over tissue no box; its line of strokes, three times as wide as
+    high, is looked at three times as close, where DB reads it; where white text crosses yellow
+    colour flow (barely darker in luminance), in the "neutral" rendering."""
+    frame, ink = _us1_with_text_over_tissue(text, 0.38, at, colour)
+    assert _covered_share(ink, detector([frame])[0]) < 0.5, "DB at 1x finds it; this test shows nothing"
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert _covered_share(ink, [d.box for d in found]) >= 0.98, found
+    rechecked = [d.box for d in found if d.detector == f"{detector.name}-recheck" and d.rendering == rendering]
+    assert _covered_share(ink, rechecked) > 0.25
+
+
+@pytest.mark.parametrize("quality", [None, 85])
+def test_few_lines_of_speckle_are_looked_at_again_and_none_is_blanked(detector, quality):
+    """Speckle and colour flow in the panes of US1 form lines of strokes, but seldom three times
+    as wide as high; DB, looking closer at those that are, finds no text in them."""
+    from scrubber.detect.find import _unread_lines
+
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    if quality:
+        frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1],
+                             cv2.IMREAD_UNCHANGED)
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    in_tissue = [b for b in text_lines(frame) if _in_panes(b)]
+    assert len(in_tissue) >= 10
+    assert len([b for b in _unread_lines(frame, [d.box for d in found]) if _in_panes(b)]) <= len(in_tissue) // 5
+    assert not [d for d in found if _in_panes(d.box)], found

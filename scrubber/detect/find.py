@@ -2,8 +2,10 @@
 
 A single image: OCR on the "full" rendering; each extra rendering (window, enhanced, dark) is
 looked at where it shows lines of strokes on flat ground that OCR on "full" left uncovered (crops,
-batched), or whole when such lines span much of the image (a busy screen); then a closer look, by the
-detector's ``marks`` (CRAFT), where the proposer sees glyph-like marks that OCR left uncovered.
+batched), or whole when such lines span much of the image (a busy screen); lines of strokes on any
+ground that have the shape of a line of text and that OCR left uncovered (small type over tissue)
+are looked at again, magnified; then a closer look, by the detector's ``marks`` (CRAFT), where the
+proposer sees glyph-like marks that OCR left uncovered.
 
 A clip: OCR once on the static layer (the median over the frames, where burned-in overlays are
 crisp) and on the extra renderings of the key frames, where they can add to it; then every frame
@@ -34,7 +36,7 @@ from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing
 from .craft_post import auto_magnify
 from .proposer import propose, text_lines
 from .registry import Detector
-from .renderings import View, darken, enhance, faint_in, key_frames, localise, views
+from .renderings import View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
 
 ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
 MIN_ZOOM = 1.5  # ... and the least
@@ -51,6 +53,10 @@ REGION_MARGIN = 2  # pixels around a merged region of lines (each line already h
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
+RECHECK_ASPECT = 3.0  # a line of strokes that OCR left uncovered is looked at again when this many
+RECHECK_WIDTH = 24  # times as wide as high and at least this wide (three small characters) ...
+RECHECK_HEIGHT = 40  # ... magnified to about this height (pixels; 8 px type forms lines of 12-17) ...
+RECHECK_ZOOM = 3.0  # ... but at most this much (and at least MIN_ZOOM) more than the whole-image pass
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -238,10 +244,38 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     return out + looks.run()
 
 
+def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
+    """Lines of sharp strokes in ``image``, on any ground, that have the shape of a line of text
+    and that OCR left uncovered (``known``). At 1x DB gives no probability to some text over
+    tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
+    "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
+    forms lines too, but seldom three times as wide as high, so few are looked at."""
+    return [box for box in text_lines(image)
+            if box[2] - box[0] >= max(RECHECK_WIDTH, RECHECK_ASPECT * (box[3] - box[1]))
+            and _share_covered(box, known) < LINE_COVERED]
+
+
+def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
+             wanted: Callable[[Box], bool] = lambda box: True) -> None:
+    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line ``_unread_lines`` finds, and
+    where the line's crop holds colour, at the same crop of the "neutral" rendering too (white
+    text over colour flow)."""
+    grey: np.ndarray | None = None
+    for line in _unread_lines(image, known):
+        if not wanted(line):
+            continue
+        zoom = _whole_zoom(image, policy) * min(RECHECK_ZOOM, max(MIN_ZOOM, RECHECK_HEIGHT / (line[3] - line[1])))
+        looks.add(frame, image, line, zoom)
+        if coloured(_crop(image, line)[0]):
+            grey = neutral(image) if grey is None else grey
+            looks.add(frame, grey, line, zoom, rendering="neutral")
+
+
 def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
             detector: Detector) -> list[list[Detection]]:
     """"full" whole, the extra renderings where they can add to it (every rendering whole when
-    "full" is not asked for), then closer looks at lone marks."""
+    "full" is not asked for), a closer look at lines of strokes left unread, then closer looks at
+    lone marks."""
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
     first = [v for v in todo if v.rendering == "full"]
     extra = [v for v in todo if v.rendering != "full"] if first else []
@@ -251,6 +285,11 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
         found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
     known = lambda f: [d.box for d in found[f]]  # noqa: E731
     for frame, detection in _extra_renderings(extra, known, lambda f: full[f], policy, detector):
+        found[frame].append(detection)
+    again = _Looks(detector, "recheck")
+    for frame in range(full.shape[0]):
+        _recheck(full[frame], frame, known(frame), again, policy)
+    for frame, detection in again.run():
         found[frame].append(detection)
     closer = _Looks(_marks(detector))
     for frame in range(full.shape[0]):
@@ -294,7 +333,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     that found it had), unless the pixels under it are those of the reference: such finds are
     the least certain, and carrying one over where the image only looks alike (within TOLERANCE)
     would blank a text-free image; once confirmed, it carries over as it was (the same image
-    gives the same output whether it came first or not).
+    gives the same output whether it came first or not). Lines left unread where the image
+    changed get the closer look a single image gives them (``_recheck``).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
@@ -345,6 +385,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         if local:
             looks.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() if d.rendering != "local" or _local_line(image, d.box))
+    again = _Looks(detector, "recheck")
+    _recheck(image, 0, [d.box for d in found], again, policy, lambda box: not _same_content(grey, before, box))
+    found.extend(d for _, d in again.run())
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
     # anything, carried over above)

@@ -4,7 +4,8 @@ One rendering misses text: faint grey labels, text outside the display window, d
 light, near-black text on black. "full" shows the whole stored range and runs on every frame
 (text shown in a few frames only is found in those frames); "window", "enhanced" (local contrast,
 for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
-static overlays are the same as everywhere else. "local" (each pixel against its surroundings:
+static overlays are the same as everywhere else. "neutral" (white text over colour flow) is for
+closer looks at lines of strokes in colour. "local" (each pixel against its surroundings:
 low-contrast labels on grey banners) is for single images, which DB reads; a clip's static layer
 is read by CRAFT, which sees such labels (scrubber/detect/find.py).
 """
@@ -79,6 +80,23 @@ def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         return False
     ground, strokes = np.percentile(differ, (50, 90))
     return float(ground) <= LOCAL_GROUND and float(strokes) <= LOCAL_CONTRAST
+
+
+COLOUR_CHROMA = 48  # a pixel is coloured when its channels differ by more than this ...
+COLOUR_SHARE = 0.05  # ... and an image holds colour when this share of its pixels are
+
+
+def coloured(image: np.ndarray) -> bool:
+    """``image`` (RGB) holds colour: colour flow, a coloured overlay."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    return float(np.mean(spread > COLOUR_CHROMA)) > COLOUR_SHARE
+
+
+def neutral(image: np.ndarray) -> np.ndarray:
+    """The least of each pixel's channels: white and grey text keep their brightness while colour
+    flow (red, orange, yellow: little blue) turns dark, so white text over colour Doppler, which
+    luminance shows barely brighter than yellow, stands out."""
+    return np.repeat(image.min(axis=2, keepdims=True), 3, axis=2)
 
 
 DARK_GAIN = 8  # "dark" stretches the darkest eighth of the range over all of it
