@@ -10,7 +10,10 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
   down to 8 grey levels of contrast), or
 * over tissue (white, white with a black rim, yellow, mid grey, dark),
 
-each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it. The
+each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it; and
+over the sector of pydicom-data's cardiac clip color3d ("moving"), each case on another of its
+frames, as single-frame files of one layout with the clip's ultrasound region: in a series, such
+files differ from the first all over the region. The
 image goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
 share of the image's pixels changed outside the labels and US1's own annotated text, both grown by
@@ -60,6 +63,8 @@ GROW = 8  # pixels around text not counted as over-redaction
 PAD = 5  # banner margin around a label
 BANNER_SLOTS = ((372, 392), (20, 392), (20, 342))  # top-left corners, in US1's black surround
 TISSUE_SLOTS = ((100, 170), (330, 228), (40, 292))  # over the image panes
+MOVING_SLOTS = ((230, 150), (260, 240), (170, 320))  # over the heart of color3d's sector
+MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
 TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "ACC 99887766",
          "ST ELSEWHERE", "DOB 1971-04-09", "MRN 4455667")
 
@@ -71,7 +76,9 @@ TABLES = {  # title: (row, column, group)
     "banner: delta by JPEG": ("delta", "jpeg", "banner"),
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
+    "moving: style by height": ("style", "height", "moving"),
 }
+GROUPS = ("banner", "tissue", "moving")
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,14 @@ def _composite(image: np.ndarray, alpha: np.ndarray, x: int, y: int, ink: tuple[
     region = image[y:y + h, x:x + w].astype(np.float32)
     a = alpha[..., None]
     image[y:y + h, x:x + w] = np.rint(region * (1 - a) + np.asarray(ink, np.float32) * a).astype(np.uint8)
+
+
+def _over(image: np.ndarray, lab: Label, x: int, y: int, style: str) -> None:
+    """A label drawn over the image in one of the TISSUE_INKS styles."""
+    if style == "white-rimmed":
+        rim = cv2.dilate((lab.alpha * 255).astype(np.uint8), np.ones((5, 5), np.uint8)) / 255
+        _composite(image, rim.astype(np.float32), x, y, (0, 0, 0))
+    _composite(image, lab.alpha, x, y, TISSUE_INKS[style])
 
 
 @dataclass
@@ -162,15 +177,33 @@ def cases(base: np.ndarray) -> Iterator[Case]:
     for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
         frame, labs = base.copy(), labels(font)
 
-        def over_tissue(image, lab, x, y):
-            if style == "white-rimmed":
-                rim = cv2.dilate((lab.alpha * 255).astype(np.uint8), np.ones((5, 5), np.uint8)) / 255
-                _composite(image, rim.astype(np.float32), x, y, (0, 0, 0))
-            _composite(image, lab.alpha, x, y, TISSUE_INKS[style])
-
-        glyphs = _place(frame, labs, TISSUE_SLOTS, over_tissue)
+        glyphs = _place(frame, labs, TISSUE_SLOTS, lambda image, lab, x, y: _over(image, lab, x, y, style))
         yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def moving_cases(frames: np.ndarray) -> Iterator[Case]:
+    """Labels over the sector of a cardiac clip, each case on another of its frames: a series of
+    single-frame files of one layout whose image changes from file to file, with ultrasound
+    regions in the header (``moving_template``)."""
+    texts = itertools.cycle(reversed(TEXTS))
+    for number, (style, font, quality) in enumerate(itertools.product(TISSUE_INKS, FONTS, JPEG)):
+        heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]
+        labs = [label(next(texts), font, h) for h in heights]
+        frame = frames[(number * MOVING_STEP) % len(frames)].copy()
+        glyphs = _place(frame, labs, MOVING_SLOTS, lambda image, lab, x, y: _over(image, lab, x, y, style))
+        yield Case("moving", {"style": style, "font": font, "jpeg": quality}, _jpeg(frame, quality), glyphs, heights)
+
+
+def moving_template(source: pydicom.Dataset) -> pydicom.Dataset:
+    """``source`` (color3d: a JPEG YBR clip with an ultrasound region) as a single-frame RGB file
+    in Explicit VR Little Endian; its pixels are set per case."""
+    ds = copy.deepcopy(source)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.NumberOfFrames = 1
+    ds.PhotometricInterpretation = "RGB"
+    ds.PlanarConfiguration = 0
+    return ds
 
 
 def _jpeg(image: np.ndarray, quality: int | None) -> np.ndarray:
@@ -229,31 +262,43 @@ def table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]
     return lines
 
 
+def _annotated(name: str) -> list[tuple[int, int, int, int]]:
+    """The annotated text boxes of a real test file (tests/annotations), in every frame."""
+    return [tuple(b["box"]) for b in json.loads((ROOT / "tests" / "annotations" / f"{name}.json").read_text())["boxes"]]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], help="Policy field=python literal")
     parser.add_argument("--json", help="write results here")
+    parser.add_argument("--groups", default=",".join(GROUPS), help="comma-separated subset of " + ",".join(GROUPS))
     args = parser.parse_args()
     changes = {"reuse_layouts": False} | {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
     policy = Policy(device="cpu", **changes)
     detector = detector_for(policy, default_threads(1))
     template = pydicom.dcmread(get_testdata_file("US1_UNCR.dcm"))
-    own_text = [tuple(b["box"]) for b in json.loads((ROOT / "tests" / "annotations" / "US1_UNCR.json")
-                                                    .read_text())["boxes"]]
+    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    moving = moving_template(clip)
+    own_text = {"US1_UNCR": _annotated("US1_UNCR"), "color3d_jpeg_baseline": _annotated("color3d_jpeg_baseline")}
     rows, started = [], time.perf_counter()
-    for case in cases(np.ascontiguousarray(template.pixel_array)):
-        ds = copy.deepcopy(template)
+    every = itertools.chain(((case, template, "US1_UNCR") for case in cases(np.ascontiguousarray(template.pixel_array))),
+                            ((case, moving, "color3d_jpeg_baseline") for case in moving_cases(clip.pixel_array)))
+    wanted = set(args.groups.split(","))
+    for case, base, name in every:
+        if case.group not in wanted:
+            continue
+        ds = copy.deepcopy(base)
         ds.PixelData = case.image.tobytes()
         result = scrub_dataset(ds, policy, detector, keep_pixels=True)
         row = {"group": case.group, "condition": case.condition, "heights": case.heights,
-               **score(case, result.boxes[0], result.after, own_text)}
+               **score(case, result.boxes[0], result.after, own_text[name])}
         rows.append(row)
         missed = [h for h, s in zip(case.heights, row["covered"]) if s < COVERED]
         print(f"{case.group:6s} {case.condition}  missed heights {missed or '-'}  "
               f"over {100 * row['over_redaction']:.2f}%", flush=True)
     labels = [(r["group"], s) for r in rows for s in r["covered"]]
     totals = {group: {"removed": sum(s >= COVERED for g, s in labels if g == group),
-                      "labels": sum(1 for g, _ in labels if g == group)} for group in ("banner", "tissue")}
+                      "labels": sum(1 for g, _ in labels if g == group)} for group in GROUPS}
     totals["over_redaction_max"] = max(r["over_redaction"] for r in rows)
     totals["over_redaction_mean"] = round(sum(r["over_redaction"] for r in rows) / len(rows), 5)
     totals["seconds"] = round(time.perf_counter() - started, 1)

@@ -130,13 +130,18 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
     base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
     cases = list(recall_sweep.cases(base))
     assert {c.group for c in cases} == {"banner", "tissue"} and len(cases) > 200
-    for case in cases[::17]:
+    clip = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
+    moving = list(recall_sweep.moving_cases(clip))
+    assert {c.group for c in moving} == {"moving"} and len(moving) == 30
+    plain = [clip[(n * recall_sweep.MOVING_STEP) % len(clip)] for n in range(len(moving))]
+    assert len({p.tobytes() for p in plain}) == len(plain)  # every case on another frame
+    for case, frame in [(c, base) for c in cases[::17]] + list(zip(moving[::7], plain[::7])):
         assert sorted(case.heights) == sorted(recall_sweep.HEIGHTS)
         for (x, y, mask), height in zip(case.glyphs, case.heights):
             h, w = mask.shape
             assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
             assert height - 2 <= h <= 2 * height + 4  # capitals, and descenders or slashes below them
-            changed = np.any(case.image[y:y + h, x:x + w] != base[y:y + h, x:x + w], axis=-1)
+            changed = np.any(case.image[y:y + h, x:x + w] != frame[y:y + h, x:x + w], axis=-1)
             assert changed[mask].mean() > 0.5, case.condition
 
 

@@ -162,3 +162,22 @@ def test_a_faint_label_new_in_a_later_image_is_found_in_the_local_rendering(fres
     assert any(d.rendering == "local" and d.box[0] <= x0 and d.box[2] >= x1 and d.box[1] <= y0 and d.box[3] >= y1
                for d in result.detections[0]), result.detections[0]
     assert any(b[0] <= x0 and b[2] >= x1 and b[1] <= y0 and b[3] >= y1 for b in result.boxes[0])
+
+
+def test_the_changed_calibrated_region_is_read_by_its_lines_not_whole(fresh_memory, detector):
+    """The moving image of a later file is not read whole (most of a file's cost): its lines of
+    strokes are looked at closer, and the label among them is blanked."""
+    from .util import Counted
+
+    policy = Policy(device="cpu")
+    scrub_dataset(_color3d_frame_as_rgb(0), policy, detector)
+    shapes: list[tuple[int, ...]] = []
+    counted = Counted(detector, lambda images: shapes.extend(image.shape[:2] for image in images))
+    result = scrub_dataset(_color3d_frame_as_rgb(60, "DOE JANE 1960"), policy, counted)
+    assert "layout-reference" in result.detectors
+    region = result.dataset.SequenceOfUltrasoundRegions[0]
+    height = region.RegionLocationMaxY1 - region.RegionLocationMinY0
+    assert shapes and max(shape[0] for shape in shapes) < height / 2, shapes
+    (width, text_height), base = cv2.getTextSize("DOE JANE 1960", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    text = result.dataset.pixel_array[250 - text_height:250 + base, 250:250 + width]
+    assert float((text.max(axis=2) <= 5).mean()) > 0.99

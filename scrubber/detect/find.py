@@ -327,9 +327,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     rendering shows: faint text) in the full, the enhanced and the local rendering (changed areas
     outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
     grey levels off its banner is invisible to DB in "full"). A calibrated image region
-    (ultrasound) in which anything changed counts as one changed area: it is looked at whole, not
-    as many places where the speckle moved. A box that only an extra
-    rendering found is looked at again in that rendering (its whole row, the context the lines
+    (ultrasound) in which anything changed counts as one changed area, not as many places where the
+    speckle moved, and is not read whole: text there forms lines of strokes, which get the closer
+    look that unread lines get (``_recheck``; labels over the sector of a cardiac clip, 8-18 px:
+    the same 72 of 90 as when the region was read whole, benchmarks/recall_sweep.py; a word of
+    one or two letters there is not looked for). A box that only an extra rendering found is looked at again in that rendering (its whole row, the context the lines
     that found it had), unless the pixels under it are those of the reference: such finds are
     the least certain, and carrying one over where the image only looks alike (within TOLERANCE)
     would blank a text-free image; once confirmed, it carries over as it was (the same image
@@ -370,10 +372,12 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     difference = cv2.absdiff(grey, before)
     changed = difference > TOLERANCE
     area = image_area(changed)
-    for x0, y0, x1, y1 in image_regions:
-        if changed[y0:y1, x0:x1].any():
-            area[y0:y1, x0:x1] = True
+    moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
+    for x0, y0, x1, y1 in moved:
+        area[y0:y1, x0:x1] = True
     for box in components(area, (1, 1)):
+        if _covered(box, moved):  # the moving image: read by its lines of strokes (_recheck), not whole
+            continue
         looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
