@@ -51,13 +51,15 @@ def section(results: Path) -> list[str]:
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region). A label counts as removed when the redaction covers 98 % of its glyph "
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
-             "annotated text, both grown by 8 px (color3d's icons are not annotated text: about 2 % of "
-             "each of its frames).", "",
+             "annotated text, both grown by 8 px (on the US1 images; on the moving ones in their column, "
+             "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
              "| run | banner labels removed | over tissue | over a moving sector | over-redaction mean / max | s |",
              "|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        moving = _share(totals["moving"]) if totals.get("moving", {}).get("labels") else "not measured"
+        moving = totals.get("moving", {})
+        moving = (f"{_share(moving)}; over-redaction {100 * moving['over_redaction_mean']:.2f} %"
+                  if moving.get("labels") else "not measured")
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} |")
