@@ -299,7 +299,8 @@ def main() -> int:
     moving = moving_template(clip)
     own_text = {"US1_UNCR": _annotated("US1_UNCR"), "color3d_jpeg_baseline": _annotated("color3d_jpeg_baseline")}
     rows, started = [], time.perf_counter()
-    every = itertools.chain(((case, template, "US1_UNCR") for case in cases(np.ascontiguousarray(template.pixel_array))),
+    still = cases(np.ascontiguousarray(template.pixel_array))
+    every = itertools.chain(((case, template, "US1_UNCR") for case in still),
                             ((case, moving, "color3d_jpeg_baseline") for case in moving_cases(clip.pixel_array)))
     wanted = set(args.groups.split(","))
     for case, base, name in every:

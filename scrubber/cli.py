@@ -33,7 +33,8 @@ def _policy(args: argparse.Namespace) -> Policy:
                      "keep_syntax": getattr(args, "keep_syntax", "auto"),
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
-                     "outside_regions": "blank" if args.blank_outside_regions else "ocr"}
+                     "outside_regions": "blank" if args.blank_outside_regions else "ocr",
+                     "reuse_layouts": not args.no_layout_reuse}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
     try:
@@ -306,6 +307,9 @@ def parser() -> argparse.ArgumentParser:
                        help="apply no known-location rule (built-in or --rules)")
         p.add_argument("--blank-outside-regions", action="store_true",
                        help="ultrasound: also blank everything outside the calibrated image regions")
+        p.add_argument("--no-layout-reuse", action="store_true",
+                       help="read every single-frame file whole instead of comparing it with the first file of "
+                            "its layout (slower; the boxes do not depend on the order of the inputs)")
 
     def rules_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--rules", action="append", metavar="DIR",

@@ -264,7 +264,8 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
     for line in _unread_lines(image, known):
         if not wanted(line):
             continue
-        zoom = _whole_zoom(image, policy) * min(RECHECK_ZOOM, max(MIN_ZOOM, RECHECK_HEIGHT / (line[3] - line[1])))
+        closer = min(RECHECK_ZOOM, max(MIN_ZOOM, RECHECK_HEIGHT / (line[3] - line[1])))
+        zoom = _whole_zoom(image, policy) * closer
         looks.add(frame, image, line, zoom)
         if coloured(_crop(image, line)[0]):
             grey = neutral(image) if grey is None else grey
@@ -328,15 +329,15 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
     grey levels off its banner is invisible to DB in "full"). A calibrated image region
     (ultrasound) in which anything changed counts as one changed area, not as many places where the
-    speckle moved, and is not read whole: text there forms lines of strokes, which get the closer
-    look that unread lines get (``_recheck``; labels over the sector of a cardiac clip, 8-18 px:
-    the same 72 of 90 as when the region was read whole, benchmarks/recall_sweep.py; a word of
-    one or two letters there is not looked for). A box that only an extra rendering found is looked at again in that rendering (its whole row, the context the lines
-    that found it had), unless the pixels under it are those of the reference: such finds are
-    the least certain, and carrying one over where the image only looks alike (within TOLERANCE)
-    would blank a text-free image; once confirmed, it carries over as it was (the same image
-    gives the same output whether it came first or not). Lines left unread where the image
-    changed get the closer look a single image gives them (``_recheck``).
+    speckle moved, and is not read whole: text there forms lines of strokes, and lines left unread
+    where the image changed get the closer look a single image gives them (``_recheck``; labels
+    over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
+    whole, benchmarks/recall_sweep.py; a word of one or two letters there is not looked for).
+    A box that only an extra rendering found is looked at again in that rendering (its whole row,
+    the context the lines that found it had), unless the pixels under it are those of the
+    reference: such finds are the least certain, and carrying one over where the image only looks
+    alike (within TOLERANCE) would blank a text-free image; once confirmed, it carries over as it
+    was (the same image gives the same output whether it came first or not).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
