@@ -165,14 +165,18 @@ def test_a_faint_label_new_in_a_later_image_is_found_in_the_local_rendering(fres
 
 
 def test_the_changed_calibrated_region_is_read_by_its_lines_not_whole(fresh_memory, detector):
-    """The moving image of a later file is not read whole (most of a file's cost): its lines of
-    strokes are looked at closer, and the label among them is blanked."""
+    """The moving image of a later file is not read whole (most of a file's cost), nor are its
+    lone marks looked at: its lines of strokes are looked at closer, and the label among them is
+    blanked."""
     policy = Policy(device="cpu")
     scrub_dataset(_color3d_frame_as_rgb(0), policy, detector)
     shapes: list[tuple[int, ...]] = []
+    marks: list[tuple[int, ...]] = []
     counted = Counted(detector, lambda images: shapes.extend(image.shape[:2] for image in images))
+    counted.marks = Counted(counted.marks, lambda images: marks.extend(image.shape[:2] for image in images))
     result = scrub_dataset(_color3d_frame_as_rgb(60, "DOE JANE 1960"), policy, counted)
     assert "layout-reference" in result.detectors
+    assert not marks, "lone marks in the moving image (speckle grains) got closer looks"
     region = result.dataset.SequenceOfUltrasoundRegions[0]
     height = region.RegionLocationMaxY1 - region.RegionLocationMinY0
     width = region.RegionLocationMaxX1 - region.RegionLocationMinX0

@@ -332,7 +332,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     speckle moved, and is not read whole: text there forms lines of strokes, and lines left unread
     where the image changed get the closer look a single image gives them (``_recheck``; labels
     over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
-    whole, benchmarks/recall_sweep.py; a word of one or two letters there is not looked for).
+    whole, benchmarks/recall_sweep.py; a word of one or two letters, or a lone mark, there is
+    not looked for).
     A box that only an extra rendering found is looked at again in that rendering (its whole row,
     the context the lines that found it had), unless the pixels under it are those of the
     reference: such finds are the least certain, and carrying one over where the image only looks
@@ -395,8 +396,10 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     found.extend(d for _, d in again.run())
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
-    # anything, carried over above)
-    _closer_look(image, 0, [d.box for d in found], closer, lambda box: not _same_content(grey, before, box))
+    # anything, carried over above); in the moving image lone marks are speckle grains on dark
+    # ground, and words of one or two letters there are not looked for (see above)
+    _closer_look(image, 0, [d.box for d in found], closer,
+                 lambda box: not _covered(box, moved) and not _same_content(grey, before, box))
     found.extend(d for _, d in closer.run())
     return found
 
