@@ -16,8 +16,8 @@ frames, as single-frame files of one layout with the clip's ultrasound region: i
 files differ from the first all over the region. The
 image goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
-share of the image's pixels changed outside the labels and US1's own annotated text, both grown by
-8 px.
+share of the image's pixels changed outside the labels and the frame's own annotated text, both
+grown by 8 px (counted apart for the "moving" group, where color3d's icons weigh).
 Layout reuse is off unless ``--set reuse_layouts=True`` (then every image after the first is
 checked against the first, as files of one series are).
 """
@@ -134,7 +134,7 @@ def _ink_over(image: np.ndarray, lab: Label, x: int, y: int, style: str) -> None
 
 @dataclass
 class Case:
-    group: str  # "banner" or "tissue"
+    group: str  # one of GROUPS
     condition: dict
     image: np.ndarray
     glyphs: list[tuple[int, int, np.ndarray]]  # (x, y, mask) per label
