@@ -244,8 +244,8 @@ def _covered_share(mask: np.ndarray, boxes) -> float:
 ])
 def test_8px_text_over_tissue_is_found_by_a_closer_look_at_its_line(detector, text, at, colour, rendering):
     """DB at 1x gives 8 px type over tissue no box; its line of strokes, three times as wide as
-    high, is looked at three times as close, where DB reads it; where white text crosses yellow
-    colour flow (barely darker in luminance), in the "neutral" rendering."""
+    high, is looked at magnified (to about 40 px, here 3x), where DB reads it; where white text
+    crosses yellow colour flow (barely darker in luminance), in the "neutral" rendering."""
     frame, ink = _us1_with_text_over_tissue(text, 0.38, at, colour)
     assert _covered_share(ink, detector([frame])[0]) < 0.5, "DB at 1x finds it; this test shows nothing"
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]

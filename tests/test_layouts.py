@@ -181,8 +181,8 @@ def test_the_changed_calibrated_region_is_read_by_its_lines_not_whole(fresh_memo
     height = region.RegionLocationMaxY1 - region.RegionLocationMinY0
     width = region.RegionLocationMaxX1 - region.RegionLocationMinX0
     assert shapes and not [s for s in shapes if s[0] >= height and s[1] >= width], shapes
-    (width, text_height), base = cv2.getTextSize("DOE JANE 1960", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-    text = result.dataset.pixel_array[250 - text_height:250 + base, 250:250 + width]
+    (text_width, text_height), base = cv2.getTextSize("DOE JANE 1960", cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    text = result.dataset.pixel_array[250 - text_height:250 + base, 250:250 + text_width]
     assert float((text.max(axis=2) <= 5).mean()) > 0.99
 
 
