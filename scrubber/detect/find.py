@@ -55,8 +55,8 @@ WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too 
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
 RECHECK_ASPECT = 3.0  # a line of strokes that OCR left uncovered is looked at again when this many
 RECHECK_WIDTH = 24  # times as wide as high and at least this wide (three small characters) ...
-RECHECK_HEIGHT = 40  # ... magnified to about this height (pixels; 8 px type forms lines of 12-17) ...
-RECHECK_ZOOM = 3.0  # ... but at most this much (and at least MIN_ZOOM) more than the whole-image pass
+RECHECK_HEIGHT = 40  # ... magnified to about this height (pixels; 8 px type forms lines of 12-17),
+# between MIN_ZOOM and ZOOM times the whole-image pass
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -181,11 +181,12 @@ def _closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Lo
     a look costs the square of the zoom)."""
     for proposal in propose(image):
         if wanted(proposal) and not _covered(proposal, known):
-            looks.add(frame, image, proposal, _mark_zoom(proposal))
+            looks.add(frame, image, proposal, _zoom_to(proposal, GLYPH))
 
 
-def _mark_zoom(mark: Box) -> float:
-    return min(ZOOM, max(MIN_ZOOM, GLYPH / max(1, mark[3] - mark[1])))
+def _zoom_to(box: Box, height: int) -> float:
+    """The magnification that brings ``box`` to about ``height`` pixels, from MIN_ZOOM to ZOOM."""
+    return min(ZOOM, max(MIN_ZOOM, height / max(1, box[3] - box[1])))
 
 
 def _local_line(original: np.ndarray, box: Box) -> bool:
@@ -264,8 +265,7 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
     for line in _unread_lines(image, known):
         if not wanted(line):
             continue
-        closer = min(RECHECK_ZOOM, max(MIN_ZOOM, RECHECK_HEIGHT / (line[3] - line[1])))
-        zoom = _whole_zoom(image, policy) * closer
+        zoom = _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT)
         looks.add(frame, image, line, zoom)
         if coloured(_crop(image, line)[0]):
             grey = neutral(image) if grey is None else grey
@@ -392,14 +392,15 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             looks.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() if d.rendering != "local" or _local_line(image, d.box))
     again = _Looks(detector, "recheck")
-    _recheck(image, 0, [d.box for d in found], again, policy, lambda box: not _same_content(grey, before, box))
+    differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
+    _recheck(image, 0, [d.box for d in found], again, policy, differs)
     found.extend(d for _, d in again.run())
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
     # anything, carried over above); in the moving image lone marks are speckle grains on dark
     # ground, and words of one or two letters there are not looked for (see above)
     _closer_look(image, 0, [d.box for d in found], closer,
-                 lambda box: not _covered(box, moved) and not _same_content(grey, before, box))
+                 lambda box: not _covered(box, moved) and differs(box))
     found.extend(d for _, d in closer.run())
     return found
 
