@@ -150,21 +150,22 @@ def _place(frame: np.ndarray, labels: list[Label], slots, paint) -> list[tuple[i
     return placed
 
 
+def _label_set(texts: Iterator[str], number: int, font: str) -> list[Label]:
+    """Three labels in ``font``, one of each height, the heights turned by ``number`` so that each
+    size visits each slot."""
+    heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]
+    return [label(next(texts), font, h) for h in heights]
+
+
 def cases(base: np.ndarray) -> Iterator[Case]:
     """Every condition of the sweep, on a copy of ``base``."""
     texts = itertools.cycle(TEXTS)
-    number = 0
-
-    def labels(font: str) -> list[Label]:
-        nonlocal number
-        number += 1
-        heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]  # each size visits each slot
-        return [label(next(texts), font, h) for h in heights]
+    numbers = itertools.count(1)
 
     for ground, delta, font, quality in itertools.product(GROUNDS, DELTAS, FONTS, JPEG):
         if not 0 <= ground + delta <= 255:
             continue
-        frame, labs = base.copy(), labels(font)
+        frame, labs = base.copy(), _label_set(texts, next(numbers), font)
 
         def banner(image, lab, x, y):
             h, w = lab.alpha.shape
@@ -175,8 +176,7 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         yield Case("banner", {"ground": ground, "delta": delta, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
     for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
-        frame, labs = base.copy(), labels(font)
-
+        frame, labs = base.copy(), _label_set(texts, next(numbers), font)
         glyphs = _place(frame, labs, TISSUE_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
         yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
@@ -188,11 +188,11 @@ def moving_cases(frames: np.ndarray) -> Iterator[Case]:
     regions in the header (``moving_template``)."""
     texts = itertools.cycle(reversed(TEXTS))
     for number, (style, font, quality) in enumerate(itertools.product(TISSUE_INKS, FONTS, JPEG)):
-        heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]
-        labs = [label(next(texts), font, h) for h in heights]
+        labs = _label_set(texts, number, font)
         frame = frames[(number * MOVING_STEP) % len(frames)].copy()
         glyphs = _place(frame, labs, MOVING_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
-        yield Case("moving", {"style": style, "font": font, "jpeg": quality}, _jpeg(frame, quality), glyphs, heights)
+        yield Case("moving", {"style": style, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
 def moving_template(source: pydicom.Dataset) -> pydicom.Dataset:
