@@ -13,11 +13,13 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
 each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it; and
 over the sector of pydicom-data's cardiac clip color3d ("moving"), each case on another of its
 frames, as single-frame files of one layout with the clip's ultrasound region: in a series, such
-files differ from the first all over the region. The
-image goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
+files differ from the first all over the region; and over that sector in the clip itself
+("clip"), each label set shown in 1 or 5 consecutive frames of 120-frame RGB clips. Every image
+or clip goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
 share of the image's pixels changed outside the labels and the frame's own annotated text, both
-grown by 8 px (counted apart for the "moving" group, where color3d's icons weigh).
+grown by 8 px (counted apart for the groups on color3d, where its icons weigh); a clip's label
+counts as removed when it is removed in every frame that shows it.
 Layout reuse is off unless ``--set reuse_layouts=True`` (then every image after the first is
 checked against the first, as files of one series are).
 """
@@ -65,6 +67,9 @@ BANNER_SLOTS = ((372, 392), (20, 392), (20, 342))  # top-left corners, in US1's 
 TISSUE_SLOTS = ((100, 170), (330, 228), (40, 292))  # over the image panes
 MOVING_SLOTS = ((230, 150), (260, 240), (170, 320))  # over the heart of color3d's sector
 MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
+CLIP_SPAN = 12  # "clip" cases: each label set has 12 frames of color3d's 120 to itself ...
+CLIP_START = 4  # ... and is shown from the 5th of them ...
+CLIP_RUNS = (1, 5)  # ... in this many frames (text shown for a moment)
 TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "ACC 99887766",
          "ST ELSEWHERE", "DOB 1971-04-09", "MRN 4455667")
 
@@ -77,8 +82,11 @@ TABLES = {  # title: (row, column, group)
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
     "moving: style by height": ("style", "height", "moving"),
+    "clip: style by height": ("style", "height", "clip"),
+    "clip: frames shown by height": ("frames", "height", "clip"),
 }
-GROUPS = ("banner", "tissue", "moving")
+GROUPS = ("banner", "tissue", "moving", "clip")
+ON_COLOR3D = ("moving", "clip")  # groups drawn on color3d, whose icons are not annotated as text
 
 
 @dataclass(frozen=True)
@@ -136,9 +144,10 @@ def _ink_over(image: np.ndarray, lab: Label, x: int, y: int, style: str) -> None
 class Case:
     group: str  # one of GROUPS
     condition: dict
-    image: np.ndarray
+    image: np.ndarray  # one image, or the frames of a clip that belong to the case
     glyphs: list[tuple[int, int, np.ndarray]]  # (x, y, mask) per label
     heights: list[int]
+    shown: range = range(1)  # frames of ``image`` in which the labels are drawn
 
 
 def _place(frame: np.ndarray, labels: list[Label], slots, paint) -> list[tuple[int, int, np.ndarray]]:
@@ -195,12 +204,36 @@ def moving_cases(frames: np.ndarray) -> Iterator[Case]:
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
-def moving_template(source: pydicom.Dataset) -> pydicom.Dataset:
-    """``source`` (color3d: a JPEG YBR clip with an ultrasound region) as a single-frame RGB file
-    in Explicit VR Little Endian; its pixels are set per case."""
+def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
+    """The tissue labels over the sector of the cardiac clip, each label set shown in one or five
+    (CLIP_RUNS) of its own CLIP_SPAN frames: text that a clip shows for a moment, at one place in
+    at most a quarter of the frames (not part of its static layer). Yields each clip (of one JPEG
+    quality) and its cases, each holding its span of frames."""
+    texts = itertools.cycle(TEXTS[3:] + TEXTS[:3])
+    per_clip = len(frames) // CLIP_SPAN
+    conditions = list(itertools.product(JPEG, TISSUE_INKS, FONTS, CLIP_RUNS))
+    for first in range(0, len(conditions), per_clip):
+        clip, quality, out = frames.copy(), conditions[first][0], []
+        for slot, (jpeg, style, font, run) in enumerate(conditions[first:first + per_clip]):
+            assert jpeg == quality, "a clip has one JPEG quality"
+            labs, shown = _label_set(texts, first + slot, font), range(CLIP_START, CLIP_START + run)
+            for index in shown:
+                glyphs = _place(clip[slot * CLIP_SPAN + index], labs, MOVING_SLOTS,
+                                lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
+            out.append(Case("clip", {"style": style, "font": font, "jpeg": quality, "frames": run}, np.empty(0),
+                            glyphs, [lab.height for lab in labs], shown))
+        clip = np.stack([_jpeg(frame, quality) for frame in clip])
+        for slot, case in enumerate(out):
+            case.image = clip[slot * CLIP_SPAN:(slot + 1) * CLIP_SPAN]
+        yield clip, out
+
+
+def moving_template(source: pydicom.Dataset, frames: int = 1) -> pydicom.Dataset:
+    """``source`` (color3d: a JPEG YBR clip with an ultrasound region) as an RGB file of ``frames``
+    frames in Explicit VR Little Endian; its pixels are set per case."""
     ds = copy.deepcopy(source)
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    ds.NumberOfFrames = 1
+    ds.NumberOfFrames = frames
     ds.PhotometricInterpretation = "RGB"
     ds.PlanarConfiguration = 0
     return ds
@@ -220,17 +253,20 @@ def _grown(shape: tuple[int, int], boxes) -> np.ndarray:
 
 
 def score(case: Case, boxes, after: np.ndarray, own_text) -> dict:
-    """Covered share per label (by the redaction ``boxes``), and over-redaction (pixels changed
-    outside the text, as ``scrubber.evaluate`` counts them), for one image."""
-    shape = case.image.shape[:2]
-    blanked = np.zeros(shape, bool)
-    for x0, y0, x1, y1 in boxes:
-        blanked[y0:y1, x0:x1] = True
-    changed = np.any(np.asarray(after).reshape(case.image.shape) != case.image, axis=-1)
+    """Covered share per label (by the redaction ``boxes``, a list per frame; the least over the
+    frames that show it), and over-redaction (pixels changed outside the text, as
+    ``scrubber.evaluate`` counts them, over all the case's frames)."""
+    images = case.image.reshape(-1, *case.image.shape[-3:])
+    shape = images.shape[1:3]
+    blanked = np.zeros(images.shape[:3], bool)
+    for frame, frame_boxes in enumerate(boxes):
+        for x0, y0, x1, y1 in frame_boxes:
+            blanked[frame, y0:y1, x0:x1] = True
+    changed = np.any(np.asarray(after).reshape(images.shape) != images, axis=-1)
     shares, text_boxes = [], list(own_text)
     for x, y, mask in case.glyphs:
         h, w = mask.shape
-        shares.append(round(float(blanked[y:y + h, x:x + w][mask].mean()), 4))
+        shares.append(round(min(float(blanked[f, y:y + h, x:x + w][mask].mean()) for f in case.shown), 4))
         text_boxes.append((x, y, x + w, y + h))
     over = float((changed & ~_grown(shape, text_boxes)).mean())
     return {"covered": shares, "over_redaction": round(over, 5)}
@@ -270,14 +306,35 @@ def _redaction(rows: list[dict]) -> dict:
 
 def summary(rows: list[dict]) -> dict:
     """Labels removed per group; over-redaction of the US1 images (banner and tissue), and of the
-    moving ones in their group (color3d's icons, not annotated as text, weigh there)."""
+    color3d ones in their groups (its icons, not annotated as text, weigh there)."""
     totals: dict = {}
     for group in GROUPS:
         mine = [r for r in rows if r["group"] == group]
         totals[group] = {"removed": sum(s >= COVERED for r in mine for s in r["covered"]),
                          "labels": sum(len(r["covered"]) for r in mine)}
-    totals["moving"] |= _redaction([r for r in rows if r["group"] == "moving"])
-    return totals | _redaction([r for r in rows if r["group"] != "moving"])
+    for group in ON_COLOR3D:
+        totals[group] |= _redaction([r for r in rows if r["group"] == group])
+    return totals | _redaction([r for r in rows if r["group"] not in ON_COLOR3D])
+
+
+def _run(cases_: Case | list[Case], pixels: np.ndarray, base: pydicom.Dataset, policy: Policy, detector,
+         own_text) -> list[dict]:
+    """Scrub ``pixels`` (one image, or a clip whose cases each hold CLIP_SPAN of its frames) as a
+    file like ``base``; a row per case, each printed."""
+    ds = copy.deepcopy(base)
+    ds.PixelData = pixels.tobytes()
+    result = scrub_dataset(ds, policy, detector, keep_pixels=True)
+    after = np.asarray(result.after).reshape(-1, *pixels.shape[-3:])
+    rows = []
+    for index, case in enumerate(cases_ if isinstance(cases_, list) else [cases_]):
+        span = slice(index * CLIP_SPAN, (index + 1) * CLIP_SPAN) if case.group == "clip" else slice(0, 1)
+        row = {"group": case.group, "condition": case.condition, "heights": case.heights,
+               **score(case, result.boxes[span], after[span], own_text)}
+        rows.append(row)
+        missed = [h for h, s in zip(case.heights, row["covered"]) if s < COVERED]
+        print(f"{case.group:6s} {case.condition}  missed heights {missed or '-'}  "
+              f"over {100 * row['over_redaction']:.2f}%", flush=True)
+    return rows
 
 
 def _annotated(name: str) -> list[tuple[int, int, int, int]]:
@@ -304,17 +361,11 @@ def main() -> int:
                             ((case, moving, "color3d_jpeg_baseline") for case in moving_cases(clip.pixel_array)))
     wanted = set(args.groups.split(","))
     for case, base, name in every:
-        if case.group not in wanted:
-            continue
-        ds = copy.deepcopy(base)
-        ds.PixelData = case.image.tobytes()
-        result = scrub_dataset(ds, policy, detector, keep_pixels=True)
-        row = {"group": case.group, "condition": case.condition, "heights": case.heights,
-               **score(case, result.boxes[0], result.after, own_text[name])}
-        rows.append(row)
-        missed = [h for h, s in zip(case.heights, row["covered"]) if s < COVERED]
-        print(f"{case.group:6s} {case.condition}  missed heights {missed or '-'}  "
-              f"over {100 * row['over_redaction']:.2f}%", flush=True)
+        if case.group in wanted:
+            rows.append(_run(case, case.image, base, policy, detector, own_text[name])[0])
+    for whole, clip_rows in clip_cases(clip.pixel_array) if "clip" in wanted else ():
+        rows += _run(clip_rows, whole, moving_template(clip, len(whole)), policy, detector,
+                     own_text["color3d_jpeg_baseline"])
     totals = summary(rows) | {"seconds": round(time.perf_counter() - started, 1)}
     tables = {title: table(rows, *keys) for title, keys in TABLES.items()}
     print(json.dumps(totals))

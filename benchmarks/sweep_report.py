@@ -27,11 +27,18 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "moving: style by height")
+          "moving: style by height", "clip: style by height", "clip: frames shown by height")
 
 
 def _share(part: dict) -> str:
     return f"{part['removed']}/{part['labels']} ({100 * part['removed'] / max(1, part['labels']):.0f} %)"
+
+
+def _on_color3d(part: dict) -> str:
+    """Labels removed over color3d's sector, with the over-redaction of those images."""
+    if not part.get("labels"):
+        return "not measured"
+    return f"{_share(part)}; over-redaction {100 * part['over_redaction_mean']:.2f} %"
 
 
 def section(results: Path) -> list[str]:
@@ -49,18 +56,19 @@ def section(results: Path) -> list[str]:
              "and through JPEG q85; and the same tissue labels over the sector of pydicom-data's cardiac clip "
              "color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
-             "region). A label counts as removed when the redaction covers 98 % of its glyph "
+             "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
+             "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them). "
+             "A label counts as removed when the redaction covers 98 % of its glyph "
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
-             "annotated text, both grown by 8 px (on the US1 images; on the moving ones in their column, "
+             "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
-             "| run | banner labels removed | over tissue | over a moving sector | over-redaction mean / max | s |",
-             "|---|---|---|---|---|---|"]
+             "| run | banner labels removed | over tissue | over a moving sector | in a clip, shown 1 or 5 frames "
+             "| over-redaction mean / max | s |",
+             "|---|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        moving = totals.get("moving", {})
-        moving = (f"{_share(moving)}; over-redaction {100 * moving['over_redaction_mean']:.2f} %"
-                  if moving.get("labels") else "not measured")
-        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | "
+        moving, clip = (_on_color3d(totals.get(group, {})) for group in ("moving", "clip"))
+        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | {clip} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} |")
     default = next((r for r, name, _ in runs if name == "recall-sweep.json"), None)

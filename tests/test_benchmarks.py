@@ -145,6 +145,28 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
             assert changed[mask].mean() > 0.5, case.condition
 
 
+def test_recall_sweep_shows_each_clip_label_only_in_its_frames():
+    """The "clip" cases: every label set is drawn in its 1 or 5 frames and in no other frame of
+    its span, each clip has one JPEG quality, and all 30 tissue conditions come twice (1, 5)."""
+    import numpy as np
+    import recall_sweep
+
+    frames = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
+    clips = list(recall_sweep.clip_cases(frames))
+    cases = [case for _, found in clips for case in found]
+    assert len(cases) == 60 and {c.condition["frames"] for c in cases} == set(recall_sweep.CLIP_RUNS)
+    for whole, found in clips[::2]:
+        assert whole.shape == frames.shape and len({c.condition["jpeg"] for c in found}) == 1
+        for slot, case in enumerate(found):
+            span = slice(slot * recall_sweep.CLIP_SPAN, (slot + 1) * recall_sweep.CLIP_SPAN)
+            assert np.shares_memory(case.image, whole) and len(case.shown) == case.condition["frames"]
+            plain = [recall_sweep._jpeg(frame, case.condition["jpeg"]) for frame in frames[span]]
+            for index, frame in enumerate(plain):
+                for x, y, mask in case.glyphs:
+                    h, w = mask.shape
+                    changed = np.any(case.image[index, y:y + h, x:x + w] != frame[y:y + h, x:x + w], axis=-1)
+                    assert (changed[mask].mean() > 0.5) == (index in case.shown), (case.condition, index)
+
 def test_sweep_report_is_made_from_the_results(tmp_path):
     import sweep_report
 

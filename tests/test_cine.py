@@ -10,7 +10,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from scrubber.detect import buckets
-from scrubber.detect.motion import analyse, appearing, changing_places
+from scrubber.detect.boxes import overlaps
+from scrubber.detect.motion import analyse, appearing, changing_places, new_lines
 from scrubber.evaluate import residual_fraction
 from scrubber.pipeline import scrub_dataset
 from scrubber.pixels.decode import decode
@@ -164,21 +165,22 @@ def test_lazy_rendering_of_a_ybr_clip_matches_the_full_rendering():
     assert np.mean(difference <= 2) > 0.999 and difference.max() <= 8
 
 
-NAME_FRAMES, KIDNEY_FRAMES = range(12, 20), range(22, 26)
+NAME_FRAMES, KIDNEY_FRAMES, FLASH_FRAMES = range(12, 20), range(22, 26), range(7, 8)
 
 
 @pytest.fixture(scope="module")
 def labelled_real_clip():
     """color3d's first 30 frames (a real moving 3D ultrasound rendering) with a name and a label
-    drawn over the moving image, in a few frames each: they are in neither the static layer nor
-    the key frames, and not on a flat background."""
+    drawn over the moving image, in a few frames each, and an ID in one frame only: they are in
+    neither the static layer nor the key frames, and not on a flat background."""
     from pydicom.pixels import convert_color_space
 
     ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
     rgb = convert_color_space(decode(ds, 1 << 31).stored[:30], "YBR_FULL_422", "RGB").copy()
     boxes: dict[str, list[int]] = {}
     for text, org, colour, frames in (("JOHN DOE 4471", (200, 200), (255, 255, 255), NAME_FRAMES),
-                                      ("RT KIDNEY", (300, 300), (255, 255, 0), KIDNEY_FRAMES)):
+                                      ("RT KIDNEY", (300, 300), (255, 255, 0), KIDNEY_FRAMES),
+                                      ("MRN 4455667", (240, 150), (255, 255, 255), FLASH_FRAMES)):
         (w, h), base = cv2.getTextSize(text, FONT, 0.55, 1)
         boxes[text] = [org[0] - 1, org[1] - h - 1, org[0] + w + 1, org[1] + base + 1]
         for i in frames:
@@ -189,15 +191,31 @@ def labelled_real_clip():
     return ds, rgb, boxes
 
 
-def test_a_name_shown_over_the_moving_image_for_a_few_frames_is_gone_in_each(labelled_real_clip, detector):
+def test_a_name_shown_over_the_moving_image_for_a_few_frames_or_one_is_gone_in_each(labelled_real_clip, detector):
     ds, rgb, boxes = labelled_real_clip
     result = scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
     after = decode(result.dataset, 1 << 30).stored
     grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in rgb]
     after_grey = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in after]
-    for text, frames in (("JOHN DOE 4471", NAME_FRAMES), ("RT KIDNEY", KIDNEY_FRAMES)):
+    for text, frames in (("JOHN DOE 4471", NAME_FRAMES), ("RT KIDNEY", KIDNEY_FRAMES), ("MRN 4455667", FLASH_FRAMES)):
         for i in frames:
             assert residual_fraction(grey[i], after_grey[i], boxes[text]) <= 0.02, f"{text} in frame {i}"
         x0, y0, x1, y1 = boxes[text]
         far = [i for i in range(30) if min(abs(i - f) for f in frames) > 3]
         assert all((after[i, y0:y1, x0:x1] == rgb[i, y0:y1, x0:x1]).all() for i in far), f"{text} spread"
+
+
+def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_does(labelled_real_clip):
+    """``new_lines``: the ID drawn in a single frame is a flashing line in that frame only, the
+    name shown for several frames lingers; apart from the drawn text, the moving image forms at
+    most one text-shaped flashing line in the 30 frames."""
+    _, rgb, boxes = labelled_real_clip
+    motion = analyse(rgb)
+    moving, _ = appearing(motion)
+    lines = new_lines(motion, moving)
+    inside = lambda box, text: overlaps(box, tuple(boxes[text]))  # noqa: E731
+    assert [f for f, found in enumerate(lines.flashing) if any(inside(b, "MRN 4455667") for b in found)] == \
+        list(FLASH_FRAMES)
+    assert any(inside(line.box, "JOHN DOE 4471") for line in lines.lingering[NAME_FRAMES[0]])
+    others = [b for found in lines.flashing for b in found if not any(inside(b, text) for text in boxes)]
+    assert len(others) <= 1, others

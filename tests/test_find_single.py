@@ -13,7 +13,7 @@ from pydicom import dcmread
 
 from scrubber.detect import buckets
 from scrubber.detect.find import find_text
-from scrubber.detect.proposer import text_lines
+from scrubber.detect.proposer import LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes, text_lines
 from scrubber.policy import Policy
 
 from .util import Counted, data_path, us1_with_a_banner
@@ -70,6 +70,20 @@ def test_text_lines_are_line_shaped_clusters_of_strokes():
     assert any(x0 <= 12 and x1 >= 180 and 20 <= y0 and y1 <= 45 for x0, y0, x1, y1 in lines)
     assert not any(y0 >= 68 and y1 <= 112 and x1 - x0 > 300 for x0, y0, x1, y1 in lines)
 
+
+@pytest.mark.parametrize("keep", [1.0, 0.5, 0.0], ids=["strokes", "thinned", "empty"])
+def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_whole_mask(keep):
+    """``lines_of`` closes only the strokes' bounding rectangle (with a margin): the boxes are
+    those of closing the whole mask, also where strokes touch the image's edge (US1's right)."""
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    mask = strokes(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
+    mask = (mask & (np.random.default_rng(3).random(mask.shape) < keep)).astype(np.uint8)
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    whole = [(x, y, x + w, y + h) for x, y, w, h, area in stats[1:count].tolist()
+             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
+    assert sorted(lines_of(mask)) == sorted(whole)
+    assert keep == 0 or whole
 
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey

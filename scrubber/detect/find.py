@@ -11,10 +11,11 @@ A clip: OCR once on the static layer (the median over the frames, where burned-i
 crisp) and on the extra renderings of the key frames, where they can add to it; then every frame
 is checked cheaply, and OCR looks again only at small crops: the places that keep changing
 (clocks, counters), text-sized places where a frame differs from the median (a label shown for a
-moment), lines of strokes that stay put over the moving image for a few frames (a name drawn on
-the image), key-frame boxes whose content differs in that frame, and proposer marks on the static
-layer left uncovered. A frame with too many new places is looked at whole. So recall holds in
-every frame while OCR cost grows with what changes, not with the number of frames.
+moment), lines of strokes over the moving image that stay put for a few frames (a name drawn on
+the image) or that have the shape of text and are there in one frame only, key-frame boxes whose
+content differs in that frame, and proposer marks on the static layer left uncovered. A frame
+with too many new places is looked at whole. So recall holds in every frame while OCR cost grows
+with what changes, not with the number of frames.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from . import buckets
 from .boxes import Box, Detection, overlaps
 from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
-                     image_area, lingering, static_layer, strong_places)
+                     image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
 from .proposer import propose, text_lines
 from .registry import Detector
@@ -438,7 +439,7 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
                 else:
                     looks.add(frame, full[frame], detection.box, zoom)
     moving, places = appearing(motion, image_regions)
-    _lingering_text(full, motion, moving, found, zoom, detector)
+    _text_over_image(full, motion, moving, found, zoom, detector)
     changes = _Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
@@ -466,16 +467,17 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     return found
 
 
-def _lingering_text(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],
-                    zoom: float, detector: Detector) -> None:
-    """Add what OCR reads in lines that linger over the moving image (``motion.lingering``): each
-    run of a line (the same strokes at the same place in consecutive frames) is looked at once,
-    in its first frame, and what is found there is blanked in every frame of the run."""
+def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],
+                     zoom: float, detector: Detector) -> None:
+    """Add what OCR reads in lines of new strokes over the moving image (``motion.new_lines``).
+    Each run of a lingering line (the same strokes at the same place in consecutive frames) is
+    looked at once, in its first frame, and what is found there is blanked in every frame of the
+    run; a line shown in one frame only (flashing) is looked at in that frame."""
     looks = _Looks(detector, "motion")
-    lines = lingering(motion, moving)
+    lines = new_lines(motion, moving)
     runs: dict[tuple[int, int], list[int]] = {}  # (frame, line) looked at -> the later frames of its run
     heads: list[list[tuple[int, int]]] = []  # per frame, per line: the (frame, line) its run starts at
-    for frame, frame_lines in enumerate(lines):
+    for frame, frame_lines in enumerate(lines.lingering):
         known = [d.box for d in found[frame]]
         heads.append([])
         for index, line in enumerate(frame_lines):
@@ -489,9 +491,16 @@ def _lingering_text(full: np.ndarray, motion: Motion, moving: np.ndarray, found:
     for frame, detection in looks.run():
         found[frame].append(detection)
         for (start, index), later in runs.items():
-            if start == frame and overlaps(detection.box, lines[start][index].box):
+            if start == frame and overlaps(detection.box, lines.lingering[start][index].box):
                 for other in later:
                     found[other].append(detection)
+    # the edges of a label shown for a while flash too, where the image under them changes
+    for frame, boxes in enumerate(lines.flashing):
+        for box in boxes:
+            if not _covered(box, [d.box for d in found[frame]]):
+                looks.add(frame, full[frame], box, zoom, wide=True)  # part of it may be over still image
+    for frame, detection in looks.run():
+        found[frame].append(detection)
 
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,

@@ -131,6 +131,9 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.nda
 
 SAME_STROKES = 0.7  # a line continues the previous frame's when this share of their strokes match
 LINE_MIN_WIDTH = 3  # narrower lingering "lines" are the edges of the moving image, not glyphs
+FLASH_ASPECT, FLASH_WIDTH = 3, 24  # a line shown in one frame only is at least this many times as wide
+# as high and this wide (three small characters): the moving image forms lines that change from frame
+# to frame, but seldom that shape (one in 120 frames of pydicom-data's cardiac clip color3d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,33 +145,49 @@ class Line:
     after: int = -1
 
 
-def lingering(motion: Motion, moving: np.ndarray) -> list[list[Line]]:
-    """Per frame, line-shaped strokes inside the moving image that stay put for at least two
-    frames while the image under them changes: a label or a name shown over the image for a
-    while. Strokes of the static layer are left out (they are read there, once); what is left
-    also holds slow parts of the image, so OCR decides what is text. A line whose strokes are
-    those of a line of the frame before continues it (OCR needs to look at a run of them once)."""
+@dataclass(frozen=True, slots=True)
+class NewLines:
+    """Lines of new strokes over the moving image, per frame."""
+
+    lingering: list[list[Line]]  # strokes that stay put for at least two frames
+    flashing: list[list[Box]]  # text-shaped lines of strokes that neither neighbouring frame holds
+
+
+def new_lines(motion: Motion, moving: np.ndarray) -> NewLines:
+    """Per frame, strokes inside the moving image that are not in the static layer (it is read
+    once) and form lines, in two kinds:
+
+    * lingering: the strokes stay put for at least two frames while the image under them
+      changes (a label or a name shown over the image for a while); a line whose strokes are
+      those of a line of the frame before continues it (OCR needs to look at a run of them once).
+      They also hold slow parts of the image, so OCR decides what is text;
+    * flashing: line-shaped (FLASH_ASPECT, FLASH_WIDTH) strokes that differ from both
+      neighbouring frames: text shown in a single frame, which never stays put.
+    """
     count = len(motion.grey)
-    out: list[list[Line]] = []
+    lingering: list[list[Line]] = []
+    flashing: list[list[Box]] = []
     before: np.ndarray | None = None
     for index, frame in enumerate(motion.grey):
         still = np.zeros(frame.shape, bool)
         for other in (index - 1, index + 1):
             if 0 <= other < count:
                 still |= cv2.absdiff(frame, motion.grey[other]) <= TOLERANCE
-        new = cv2.absdiff(frame, motion.median) > TOLERANCE
-        mask = strokes(frame).astype(bool) & still & new & moving
+        fresh = strokes(frame).astype(bool) & (cv2.absdiff(frame, motion.median) > TOLERANCE) & moving
+        mask = fresh & still
         lines = []
         for box in lines_of(mask.astype(np.uint8)):
             if box[2] - box[0] < LINE_MIN_WIDTH:
                 continue
             after = -1
             if before is not None:
-                after = next((i for i, line in enumerate(out[-1]) if _same_strokes(mask, before, box, line.box)), -1)
+                after = next((i for i, line in enumerate(lingering[-1]) if _same_strokes(mask, before, box, line.box)), -1)
             lines.append(Line(box, after))
-        out.append(lines)
+        lingering.append(lines)
+        flashing.append([box for box in lines_of((fresh & ~still).astype(np.uint8)) if count > 1
+                         and box[2] - box[0] >= max(FLASH_WIDTH, FLASH_ASPECT * (box[3] - box[1]))])
         before = mask
-    return out
+    return NewLines(lingering, flashing)
 
 
 def _same_strokes(mask: np.ndarray, before: np.ndarray, box: Box, other: Box) -> bool:

@@ -141,8 +141,15 @@ def _flat_around(grey: np.ndarray, strokes_near: np.ndarray, box: Box, tolerance
 
 
 def lines_of(mask: np.ndarray) -> list[Box]:
-    """Line-shaped clusters of a stroke mask (``text_lines`` on a mask built elsewhere)."""
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
+    """Line-shaped clusters of a stroke mask (``text_lines`` on a mask built elsewhere). Only the
+    bounding rectangle of the strokes is worked on, with a margin that keeps the close's edge
+    effects where they are in the whole mask (a clip's masks of new strokes are sparse)."""
+    x, y, width, height = cv2.boundingRect(mask)
+    if width == 0:
+        return []
+    left, top = max(0, x - LINE_CLOSE), max(0, y - 1)
+    right, bottom = min(mask.shape[1], x + width + LINE_CLOSE), min(mask.shape[0], y + height + 1)
+    mask = cv2.morphologyEx(mask[top:bottom, left:right], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
+    return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, area in stats[1:count]
             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
