@@ -494,10 +494,11 @@ def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found
             if start == frame and overlaps(detection.box, lines.lingering[start][index].box):
                 for other in later:
                     found[other].append(detection)
-    # the edges of a label shown for a while flash too, where the image under them changes
+    # the edges of a label shown for a while flash too, where the image under them changes; a line
+    # partly covered (by a box of its first word) is still looked at, as lines left unread are
     for frame, boxes in enumerate(lines.flashing):
         for box in boxes:
-            if not _covered(box, [d.box for d in found[frame]]):
+            if _share_covered(box, [d.box for d in found[frame]]) < LINE_COVERED:
                 looks.add(frame, full[frame], box, zoom, wide=True)  # part of it may be over still image
     for frame, detection in looks.run():
         found[frame].append(detection)
