@@ -13,7 +13,8 @@ from pydicom import dcmread
 
 from scrubber.detect import buckets
 from scrubber.detect.find import find_text
-from scrubber.detect.proposer import LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes, text_lines
+from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes,
+                                       text_lines)
 from scrubber.policy import Policy
 
 from .util import Counted, data_path, us1_with_a_banner

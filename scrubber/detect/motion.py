@@ -181,11 +181,13 @@ def new_lines(motion: Motion, moving: np.ndarray) -> NewLines:
                 continue
             after = -1
             if before is not None:
-                after = next((i for i, line in enumerate(lingering[-1]) if _same_strokes(mask, before, box, line.box)), -1)
+                after = next((i for i, line in enumerate(lingering[-1])
+                              if _same_strokes(mask, before, box, line.box)), -1)
             lines.append(Line(box, after))
         lingering.append(lines)
-        flashing.append([box for box in lines_of((fresh & ~still).astype(np.uint8)) if count > 1
-                         and box[2] - box[0] >= max(FLASH_WIDTH, FLASH_ASPECT * (box[3] - box[1]))])
+        flashes = lines_of((fresh & ~still).astype(np.uint8)) if count > 1 else []
+        flashing.append([box for box in flashes
+                         if box[2] - box[0] >= max(FLASH_WIDTH, FLASH_ASPECT * (box[3] - box[1]))])
         before = mask
     return NewLines(lingering, flashing)
 
