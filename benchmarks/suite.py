@@ -16,8 +16,9 @@ Sections (every ratio compares numbers taken in this same run):
   the DCT domain (PSNR away from the boxes, size, time) against a naive decode + re-encode, and
   lossless clips re-encoding only the frames under a box against compressing every frame.
 
-``--merge`` keeps the other sections of an existing results file (each section records its own
-date and command), so that one section can be measured again without the rest.
+A run of some sections (``--sections``) keeps the other sections of an existing results file
+(each section records its own date and command), so that one section can be measured again
+without losing the rest; ``--merge`` keeps what a full run does not rewrite too.
 """
 from __future__ import annotations
 
@@ -368,6 +369,12 @@ def codecs(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 # --- main ------------------------------------------------------------------------------------
 
+def keeps_others(sections: list[str], merge: bool) -> bool:
+    """Whether a run keeps the sections of an existing results file: always when it measures some
+    sections only (rewriting the file with those alone lost the others), and when asked."""
+    return merge or set(sections) != set(SECTIONS)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -379,7 +386,8 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=100, help="files in the series row")
     parser.add_argument("--json", help="results file (default results/suite-DEVICE.json)")
     parser.add_argument("--work", help="keep the outputs in this folder (default: a temporary one)")
-    parser.add_argument("--merge", action="store_true", help="keep the other sections of an existing results file")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep an existing results file's sections (implied when --sections names some only)")
     for hidden in ("--case", "--case-out", "--case-json"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -398,7 +406,7 @@ def main() -> int:
               file=sys.stderr)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="scrubber-bench-"))
     target = Path(args.json or HERE / "results" / f"suite-{args.device}.json")
-    earlier = json.loads(target.read_text()) if args.merge and target.exists() else {}
+    earlier = json.loads(target.read_text()) if keeps_others(sections, args.merge) and target.exists() else {}
     result: dict[str, Any] = {**earlier, **{
         "benchmark": "suite", "date": date.today().isoformat(), "device": args.device,
         "command": " ".join(["benchmarks/suite.py", *sys.argv[1:]]), "machine": machine(),

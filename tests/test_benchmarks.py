@@ -180,3 +180,13 @@ def test_sweep_report_is_made_from_the_results(tmp_path):
     assert text.count(sweep_report.BEGIN) == 1 and text.startswith("# Benchmarks\n\nintro")
     subprocess.run(command, check=True, timeout=120)
     assert readme.read_text() == text  # regenerating is idempotent
+
+
+def test_a_run_of_some_sections_keeps_the_other_sections():
+    """``--sections series`` once rewrote suite-cpu.json with the series alone; a partial run now
+    keeps the others, and a full run replaces the file unless ``--merge`` is given."""
+    import suite
+
+    assert suite.keeps_others(["series"], merge=False)
+    assert suite.keeps_others(list(reversed(suite.SECTIONS)), merge=True)
+    assert not suite.keeps_others(list(reversed(suite.SECTIONS)), merge=False)
