@@ -68,7 +68,8 @@ def section(results: Path) -> list[str]:
     for result, name, what in runs:
         totals = result["totals"]
         moving, clip = (_on_color3d(totals.get(group, {})) for group in ("moving", "clip"))
-        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | {clip} | "
+        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | "
+                     f"{clip} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} |")
     default = next((r for r, name, _ in runs if name == "recall-sweep.json"), None)

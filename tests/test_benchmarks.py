@@ -167,6 +167,7 @@ def test_recall_sweep_shows_each_clip_label_only_in_its_frames():
                     changed = np.any(case.image[index, y:y + h, x:x + w] != frame[y:y + h, x:x + w], axis=-1)
                     assert (changed[mask].mean() > 0.5) == (index in case.shown), (case.condition, index)
 
+
 def test_sweep_report_is_made_from_the_results(tmp_path):
     import sweep_report
 
