@@ -108,7 +108,8 @@ def test_a_large_page_goes_through_in_tiles_and_a_line_across_a_tile_edge_is_cov
     line that a tile's edge cuts is whole in the overlapping tile."""
     calls: list[tuple[int, ...]] = []
     run = lines._run
-    monkeypatch.setattr(lines, "_run", lambda images, scale: calls.append(images[0].shape) or run(images, scale))
+    monkeypatch.setattr(lines, "_run",
+                        lambda images, scale, *rest: calls.append(images[0].shape) or run(images, scale, *rest))
     image = np.zeros((2600, 2600, 3), np.uint8)
     cv2.putText(image, "DOE JANE", (1980, 1000), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
     rows, cols = np.nonzero(image[..., 0])
@@ -118,3 +119,18 @@ def test_a_large_page_goes_through_in_tiles_and_a_line_across_a_tile_edge_is_cov
     for x0, y0, x1, y1 in found:
         covered[y0:y1, x0:x1] = True
     assert covered[rows, cols].mean() > 0.97
+
+
+def test_the_training_normalisation_is_paddleocrs_and_the_default_is_minus_one_to_one():
+    """``_input``: [-1, 1] by default (as rapidocr feeds the network); with ``trained=True`` each
+    BGR channel / 255 minus ImageNet's mean over its standard deviation, listed in the order
+    PaddleOCR applies them to its BGR channels (blue gets 0.485 / 0.229), as it trained it."""
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[:, 16:] = (255, 128, 0)  # RGB
+    plain, trained = db._input([image], 1.0), db._input([image], 1.0, trained=True)
+    assert plain.min() == -1.0 and plain.max() == 1.0
+    blue, green, red = trained[0, :, 0, 20]  # BGR order
+    assert blue == pytest.approx((0 - 0.485) / 0.229, abs=1e-5)
+    assert red == pytest.approx((1 - 0.406) / 0.225, abs=1e-5)
+    assert green == pytest.approx((128 / 255 - 0.456) / 0.224, abs=1e-5)
+    assert trained[0, 0, 0, 0] == pytest.approx(-0.485 / 0.229, abs=1e-5)

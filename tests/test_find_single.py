@@ -17,7 +17,7 @@ from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LI
                                        text_lines)
 from scrubber.policy import Policy
 
-from .util import Counted, data_path, us1_with_a_banner
+from .util import ROOT, Counted, data_path, us1_with_a_banner
 
 
 def _counting(detector):
@@ -85,6 +85,32 @@ def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_
              if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
     assert sorted(lines_of(mask)) == sorted(whole)
     assert keep == 0 or whole
+
+def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_normalisation(detector, monkeypatch):
+    """The recall sweep's 8 px label 8 grey levels above black, through JPEG q85: in the crop of
+    its line DB reads three quarters of it at [-1, 1]; the second look at that crop, with the
+    network's training normalisation, reads all of it."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import recall_sweep
+
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    wanted = {"ground": 0, "delta": 8, "font": "truetype", "jpeg": 85}
+    case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
+    x, y, mask = case.glyphs[case.heights.index(8)]
+    policy = Policy(device="cpu", reuse_layouts=False)
+
+    def covered() -> float:
+        blanked = np.zeros(base.shape[:2], bool)
+        for d in find_text(case.image[None], None, policy, detector)[0]:
+            blanked[d.box[1]:d.box[3], d.box[0]:d.box[2]] = True
+        return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
+
+    monkeypatch.setattr(detector, "trained", False)
+    assert covered() < 0.9
+    monkeypatch.setattr(detector, "trained", True)
+    assert covered() == 1.0
 
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey

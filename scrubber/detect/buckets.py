@@ -28,8 +28,8 @@ def bucket(size: int) -> int:
 
 
 def look(detector: Callable[..., list[list[Box]]], crops: Sequence[np.ndarray],
-         zooms: Sequence[float]) -> list[list[Box]]:
-    """Boxes per crop, in the crop's own pixel coordinates."""
+         zooms: Sequence[float], **kwargs) -> list[list[Box]]:
+    """Boxes per crop, in the crop's own pixel coordinates (``kwargs`` go to the detector)."""
     padded: list[np.ndarray] = []
     for crop, zoom in zip(crops, zooms):
         height, width = crop.shape[:2]
@@ -43,7 +43,7 @@ def look(detector: Callable[..., list[list[Box]]], crops: Sequence[np.ndarray],
         groups.setdefault(canvas.shape, []).append(index)
     found: dict[int, list[Box]] = {}
     for indices in groups.values():
-        found.update(zip(indices, detector([padded[i] for i in indices], magnify=1.0)))
+        found.update(zip(indices, detector([padded[i] for i in indices], magnify=1.0, **kwargs)))
     out: list[list[Box]] = []
     for index, (crop, zoom) in enumerate(zip(crops, zooms)):
         height, width = crop.shape[:2]

@@ -12,6 +12,14 @@ marks some image structures (an ultrasound sector, a disc) as one tall "line"; s
 looked at again at half the scale, where large text has the height of a line and structures stay
 too tall.
 
+The network gets its pixels scaled to [-1, 1], as rapidocr-onnxruntime feeds it; PaddleOCR
+trained it on pixels normalised with ImageNet's mean and standard deviation
+(``configs/det/ch_PP-OCRv4/ch_PP-OCRv4_det_student.yml``), which shows it about 2.2x the contrast.
+Whole images are read at [-1, 1]: with the training normalisation DB marks colour Doppler as text.
+Crops of the lines that an extra rendering shows, where a first look left them unread, are looked
+at again with it (``trained=True``; scrubber/detect/find.py): there it reads faint labels whole
+that [-1, 1] reads in part (benchmarks/README.md).
+
 Post-processing follows PaddleOCR's ``DBPostProcess`` (threshold 0.3, 2x2 dilation, box score
 over the component >= 0.5, boxes grown by area * UNCLIP / perimeter), with axis-aligned boxes.
 """
@@ -49,6 +57,9 @@ TILE = 2048  # images larger than this on a side (in network pixels) go through 
 OVERLAP = 128  # tiles overlap by this (network pixels): a line cut by one tile's edge is whole in the next
 TALL = 64  # a "line" taller than this (in network pixels) is looked at again at half the scale
 MIN_SCALE = 0.25  # ... down to this scale
+# PaddleOCR's training normalisation: ImageNet's RGB mean and deviation, applied as listed to its BGR channels
+TRAINED_MEAN = np.array((0.485, 0.456, 0.406), np.float32).reshape(1, 3, 1, 1)
+TRAINED_STD = np.array((0.229, 0.224, 0.225), np.float32).reshape(1, 3, 1, 1)
 
 
 def model_bytes() -> tuple[Path, bytes]:
@@ -63,9 +74,9 @@ def model_bytes() -> tuple[Path, bytes]:
     return path, data
 
 
-def _input(images: Sequence[np.ndarray], scale: float) -> np.ndarray:
-    """RGB images of one shape -> (N, 3, H, W) float32 (BGR, scaled to [-1, 1]) at ``scale``,
-    sides rounded to STRIDE."""
+def _input(images: Sequence[np.ndarray], scale: float, trained: bool = False) -> np.ndarray:
+    """RGB images of one shape -> (N, 3, H, W) float32 (BGR, scaled to [-1, 1], or with the
+    training normalisation) at ``scale``, sides rounded to STRIDE."""
     height, width = images[0].shape[:2]
     rows = max(STRIDE, int(round(height * scale / STRIDE)) * STRIDE)
     cols = max(STRIDE, int(round(width * scale / STRIDE)) * STRIDE)
@@ -73,8 +84,13 @@ def _input(images: Sequence[np.ndarray], scale: float) -> np.ndarray:
     for index, image in enumerate(images):
         resized = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_LINEAR)
         batch[index] = resized[:, :, ::-1].transpose(2, 0, 1)
-    batch *= 2.0 / 255.0
-    batch -= 1.0
+    if trained:
+        batch *= 1.0 / 255.0
+        batch -= TRAINED_MEAN
+        batch /= TRAINED_STD
+    else:
+        batch *= 2.0 / 255.0
+        batch -= 1.0
     return batch
 
 
@@ -112,6 +128,7 @@ class DbDetector:
     device = "cpu"
     batch_pixels = 1 << 19  # images of one shape go through together up to this many pixels
     crop_zoom = CROP_ZOOM
+    trained = True  # takes ``trained=True`` (the training normalisation)
 
     def __init__(self, threads: int = 0, min_long_side: int = 0) -> None:
         from .onnx_craft import load_plain_session
@@ -125,33 +142,34 @@ class DbDetector:
         """The automatic magnification of ``image``."""
         return auto_magnify(image.shape, self.min_long_side)
 
-    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
+    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None,
+                 trained: bool = False) -> list[list[Box]]:
         results: list[list[Box]] = []
         start = 0
         while start < len(images):
             shape = images[start].shape
             scale = magnify or self.scale(images[start])
             if max(shape[:2]) * scale > TILE:
-                results.append(self._tiled(images[start], scale))
+                results.append(self._tiled(images[start], scale, trained))
                 start += 1
                 continue
             end = start + 1
             while (end < len(images) and images[end].shape == shape
                    and (end - start + 1) * shape[0] * shape[1] <= self.batch_pixels):
                 end += 1
-            results.extend(self._run(images[start:end], scale))
+            results.extend(self._run(images[start:end], scale, trained))
             start = end
         return results
 
-    def _run(self, images: Sequence[np.ndarray], scale: float) -> list[list[Box]]:
+    def _run(self, images: Sequence[np.ndarray], scale: float, trained: bool = False) -> list[list[Box]]:
         """Images of one shape through the network at ``scale``, tall "lines" looked at again."""
         height, width = images[0].shape[:2]
-        batch = _input(images, scale)
+        batch = _input(images, scale, trained)
         maps = self.session.run(None, {self._input: batch})[0]
         found = [boxes_from_map(probability[0], width, height) for probability in maps]
-        return [self._lines(image, boxes, scale) for image, boxes in zip(images, found)]
+        return [self._lines(image, boxes, scale, trained) for image, boxes in zip(images, found)]
 
-    def _tiled(self, image: np.ndarray, scale: float) -> list[Box]:
+    def _tiled(self, image: np.ndarray, scale: float, trained: bool = False) -> list[Box]:
         """A large image (a scanned page) in overlapping tiles at full resolution: memory stays
         bounded (the network's activations grow with the pixels) and small print keeps its size,
         which scaling the page down would not."""
@@ -161,11 +179,11 @@ class DbDetector:
         for top in range(0, max(1, height - int(OVERLAP / scale)), step):
             for left in range(0, max(1, width - int(OVERLAP / scale)), step):
                 tile = np.ascontiguousarray(image[top:top + side, left:left + side])
-                found = self._run([tile], scale)[0]
+                found = self._run([tile], scale, trained)[0]
                 out.update((x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in found)
         return sorted(out)
 
-    def _lines(self, image: np.ndarray, boxes: list[Box], scale: float) -> list[Box]:
+    def _lines(self, image: np.ndarray, boxes: list[Box], scale: float, trained: bool = False) -> list[Box]:
         """``boxes`` with each "line" taller than TALL looked at again, with its surroundings, at
         half the scale: large text then has the height of a line and is kept; what is still too
         tall (an ultrasound sector, a disc: DB marks some image structures) is not text."""
@@ -176,7 +194,7 @@ class DbDetector:
             x0, y0, x1, y1 = _around(image.shape, box)
             half = scale / 2
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-            batch = _input([crop], half)
+            batch = _input([crop], half, trained)
             probability = self.session.run(None, {self._input: batch})[0][0, 0]
             out.extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
                        for a0, b0, a1, b1 in boxes_from_map(probability, x1 - x0, y1 - y0)
@@ -194,9 +212,10 @@ class TextAndMarks:
         self.backend = text.backend if marks.backend == text.backend else f"{text.backend}+{marks.backend}"
         self.device = marks.device
         self.crop_zoom = getattr(text, "crop_zoom", 1.0)
+        self.trained = getattr(text, "trained", False)
 
-    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None) -> list[list[Box]]:
-        return self.text(images, magnify=magnify)
+    def __call__(self, images: Sequence[np.ndarray], magnify: float | None = None, **kwargs) -> list[list[Box]]:
+        return self.text(images, magnify=magnify, **kwargs)
 
 
 def _around(shape: tuple[int, ...], box: Box) -> Box:

@@ -132,23 +132,42 @@ def _crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
 class _Looks:
     """Closer looks at crops, gathered first and run together; a crop of a place that looks the
     same as one already queued (a static mark seen in many frames), or that holds the very pixels
-    of a crop queued elsewhere (a marker repeated down the image), is looked at once."""
+    of a crop queued elsewhere (a marker repeated down the image), is looked at once.
+
+    ``again``: a crop whose place (a line of strokes) the look left uncovered is looked at once
+    more with the network's training normalisation, where the detector has one (DB: it then finds
+    low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at least
+    LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT anatomy."""
 
     detector: Detector
     suffix: str = "zoom"
-    _queue: list[tuple[int, int, int, float, np.ndarray, str]] = field(default_factory=list)
+    again: bool = False
+    _queue: list[tuple[int, int, int, float, np.ndarray, str, Box]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full") -> None:
         crop, left, top = _crop(image, box, wide, margin)
-        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering))
+        place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place))
+
+    def _look(self, indices: list[int]) -> list[list[Box]]:
+        """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
+        crops, zooms = [self._queue[i][4] for i in indices], [self._queue[i][3] for i in indices]
+        found = buckets.look(self.detector, crops, zooms)
+        if not (self.again and getattr(self.detector, "trained", False)):
+            return found
+        unread = [k for k, i in enumerate(indices) if _share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
+        more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
+        for k, boxes in zip(unread, more):
+            found[k] = sorted({*found[k], *(b for b in boxes if b[2] - b[0] >= LOCAL_ASPECT * (b[3] - b[1]))})
+        return found
 
     def run(self) -> list[tuple[int, Detection]]:
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
-        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering in self._queue)
+        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering, _ in self._queue)
         target: list[int] = []
-        for index, (_, left, top, zoom, crop, rendering) in enumerate(self._queue):
+        for index, (_, left, top, zoom, crop, rendering, _) in enumerate(self._queue):
             if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
                 first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
                 if first != index:  # the same pixels elsewhere (a marker repeated down the image)
@@ -162,13 +181,11 @@ class _Looks:
                 same = index
             target.append(same)
         distinct = sorted(set(target))
-        found = buckets.look(self.detector, [self._queue[i][4] for i in distinct],
-                            [self._queue[i][3] for i in distinct])
-        boxes = dict(zip(distinct, found))
+        boxes = dict(zip(distinct, self._look(distinct)))
         out = []
         name = _name(self.detector, self.suffix)
         for index, looked in enumerate(target):
-            frame, left, top, _, _, rendering = self._queue[index]
+            frame, left, top, _, _, rendering, _ = self._queue[index]
             out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), name, rendering))
                        for x0, y0, x1, y1 in boxes[looked])
         self._queue.clear()
@@ -223,10 +240,12 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
     rendering shows texture); OCR looks at crops of those lines that ``known`` leaves
-    uncovered, padded along the line, overlapping crops merged. A rendering whose uncovered lines
-    span more than WHOLE_SHARE of the image is looked at whole.
+    uncovered, padded along the line, overlapping crops merged; a crop the look leaves uncovered is
+    looked at again with DB's training normalisation (``_Looks.again``: faint labels 8 grey levels
+    off their ground, after JPEG, read whole where [-1, 1] reads three quarters). A rendering whose
+    uncovered lines span more than WHOLE_SHARE of the image is looked at whole.
     """
-    looks = _Looks(detector, "lines")
+    looks = _Looks(detector, "lines", again=True)
     whole: list[View] = []
     for view in todo:
         if view.rendering in WHOLE:
