@@ -134,10 +134,11 @@ class _Looks:
     same as one already queued (a static mark seen in many frames), or that holds the very pixels
     of a crop queued elsewhere (a marker repeated down the image), is looked at once.
 
-    ``again``: a crop whose place (a line of strokes) the look left uncovered is looked at once
-    more with the network's training normalisation, where the detector has one (DB: it then finds
-    low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at least
-    LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT anatomy."""
+    ``again``: a crop whose place (the line, or region of lines, it was queued for) the look left
+    less than LINE_COVERED covered is looked at once more with the network's training
+    normalisation, where the detector has one (DB: it then finds low-contrast text that its
+    [-1, 1] input misses); of what only that look finds, lines (at least LOCAL_ASPECT times as
+    wide as high) are kept: it also marks squarish spots of CT anatomy."""
 
     detector: Detector
     suffix: str = "zoom"
