@@ -317,7 +317,7 @@ def summary(rows: list[dict]) -> dict:
     return totals | _redaction([r for r in rows if r["group"] not in ON_COLOR3D])
 
 
-def _run(cases_: Case | list[Case], pixels: np.ndarray, base: pydicom.Dataset, policy: Policy, detector,
+def _run(cases_: list[Case], pixels: np.ndarray, base: pydicom.Dataset, policy: Policy, detector,
          own_text) -> list[dict]:
     """Scrub ``pixels`` (one image, or a clip whose cases each hold CLIP_SPAN of its frames) as a
     file like ``base``; a row per case, each printed."""
@@ -326,7 +326,7 @@ def _run(cases_: Case | list[Case], pixels: np.ndarray, base: pydicom.Dataset, p
     result = scrub_dataset(ds, policy, detector, keep_pixels=True)
     after = np.asarray(result.after).reshape(-1, *pixels.shape[-3:])
     rows = []
-    for index, case in enumerate(cases_ if isinstance(cases_, list) else [cases_]):
+    for index, case in enumerate(cases_):
         span = slice(index * CLIP_SPAN, (index + 1) * CLIP_SPAN) if case.group == "clip" else slice(0, 1)
         row = {"group": case.group, "condition": case.condition, "heights": case.heights,
                **score(case, result.boxes[span], after[span], own_text)}
@@ -362,7 +362,7 @@ def main() -> int:
     wanted = set(args.groups.split(","))
     for case, base, name in every:
         if case.group in wanted:
-            rows.append(_run(case, case.image, base, policy, detector, own_text[name])[0])
+            rows += _run([case], case.image, base, policy, detector, own_text[name])
     for whole, clip_rows in clip_cases(clip.pixel_array) if "clip" in wanted else ():
         rows += _run(clip_rows, whole, moving_template(clip, len(whole)), policy, detector,
                      own_text["color3d_jpeg_baseline"])

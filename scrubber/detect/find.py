@@ -35,7 +35,7 @@ from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
-from .proposer import propose, text_lines
+from .proposer import propose, text_lines, text_shaped
 from .registry import Detector
 from .renderings import View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
 
@@ -54,10 +54,9 @@ REGION_MARGIN = 2  # pixels around a merged region of lines (each line already h
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
-RECHECK_ASPECT = 3.0  # a line of strokes that OCR left uncovered is looked at again when this many
-RECHECK_WIDTH = 24  # times as wide as high and at least this wide (three small characters) ...
-RECHECK_HEIGHT = 40  # ... magnified to about this height (pixels; 8 px type forms lines of 12-17),
-# between MIN_ZOOM and ZOOM times the whole-image pass
+RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has the shape of text is looked
+# at again magnified to about this height (pixels; 8 px type forms lines of 12-17), between MIN_ZOOM and
+# ZOOM times the whole-image pass
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 
 
@@ -160,7 +159,7 @@ class _Looks:
         unread = [k for k, i in enumerate(indices) if _share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
         more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
         for k, boxes in zip(unread, more):
-            found[k] = sorted({*found[k], *(b for b in boxes if b[2] - b[0] >= LOCAL_ASPECT * (b[3] - b[1]))})
+            found[k] = sorted({*found[k], *filter(_wide, boxes)})
         return found
 
     def run(self) -> list[tuple[int, Detection]]:
@@ -212,7 +211,12 @@ def _local_line(original: np.ndarray, box: Box) -> bool:
     """A box found in "local" is a line of text: wide (DB's squarish boxes there are edges and
     spots of anatomy after local contrast; a lone faint character is given up) and faint in
     ``original``, the full rendering (``faint_in``)."""
-    return box[2] - box[0] >= LOCAL_ASPECT * (box[3] - box[1]) and faint_in(original, box)
+    return _wide(box) and faint_in(original, box)
+
+
+def _wide(box: Box) -> bool:
+    """At least LOCAL_ASPECT times as wide as high: a word or line, not a squarish spot."""
+    return box[2] - box[0] >= LOCAL_ASPECT * (box[3] - box[1])
 
 
 def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], float]:
@@ -272,9 +276,7 @@ def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
     forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return [box for box in text_lines(image)
-            if box[2] - box[0] >= max(RECHECK_WIDTH, RECHECK_ASPECT * (box[3] - box[1]))
-            and _share_covered(box, known) < LINE_COVERED]
+    return [box for box in text_lines(image) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
 
 
 def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .boxes import Box, overlaps
-from .proposer import lines_of, strokes
+from .proposer import lines_of, strokes, text_shaped
 
 TOLERANCE = 20  # grey levels a pixel may drift (JPEG noise on a static overlay) and still be static
 MEDIAN_SAMPLE = 15  # frames, spread over the clip, that the median is taken over
@@ -131,9 +131,6 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.nda
 
 SAME_STROKES = 0.7  # a line continues the previous frame's when this share of their strokes match
 LINE_MIN_WIDTH = 3  # narrower lingering "lines" are the edges of the moving image, not glyphs
-FLASH_ASPECT, FLASH_WIDTH = 3, 24  # a line shown in one frame only is at least this many times as wide
-# as high and this wide (three small characters): the moving image forms lines that change from frame
-# to frame, but seldom that shape (one in 120 frames of pydicom-data's cardiac clip color3d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +158,10 @@ def new_lines(motion: Motion, moving: np.ndarray) -> NewLines:
       changes (a label or a name shown over the image for a while); a line whose strokes are
       those of a line of the frame before continues it (OCR needs to look at a run of them once).
       They also hold slow parts of the image, so OCR decides what is text;
-    * flashing: line-shaped (FLASH_ASPECT, FLASH_WIDTH) strokes that differ from both
-      neighbouring frames: text shown in a single frame, which never stays put.
+    * flashing: strokes with the shape of a line of text (``text_shaped``) that differ from both
+      neighbouring frames: text shown in a single frame, which never stays put. The moving image
+      forms lines that change from frame to frame, but seldom that shape (one in 120 frames of
+      pydicom-data's cardiac clip color3d).
     """
     count = len(motion.grey)
     lingering: list[list[Line]] = []
@@ -186,8 +185,7 @@ def new_lines(motion: Motion, moving: np.ndarray) -> NewLines:
             lines.append(Line(box, after))
         lingering.append(lines)
         flashes = lines_of((fresh & ~still).astype(np.uint8)) if count > 1 else []
-        flashing.append([box for box in flashes
-                         if box[2] - box[0] >= max(FLASH_WIDTH, FLASH_ASPECT * (box[3] - box[1]))])
+        flashing.append([box for box in flashes if text_shaped(box)])
         before = mask
     return NewLines(lingering, flashing)
 

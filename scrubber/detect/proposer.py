@@ -72,6 +72,13 @@ def propose(image: np.ndarray) -> list[Box]:
 LINE_MIN_HEIGHT, LINE_MAX_HEIGHT = 5, 40
 LINE_CLOSE = 9  # strokes of one word lie closer than this along the line
 LINE_FILL = 0.3  # share of a line's bounding box that its strokes cover
+TEXT_ASPECT, TEXT_WIDTH = 3, 24  # a line of strokes has the shape of a line of text when at least this many
+# times as wide as high and this wide (three small characters); speckle and a moving image seldom do
+
+
+def text_shaped(box: Box) -> bool:
+    """``box``, a line of strokes, has the shape of a line of text (TEXT_ASPECT, TEXT_WIDTH)."""
+    return box[2] - box[0] >= max(TEXT_WIDTH, TEXT_ASPECT * (box[3] - box[1]))
 
 
 def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
@@ -144,11 +151,11 @@ def lines_of(mask: np.ndarray) -> list[Box]:
     """Line-shaped clusters of a stroke mask (``text_lines`` on a mask built elsewhere). Only the
     bounding rectangle of the strokes is worked on, with a margin that keeps the close's edge
     effects where they are in the whole mask (a clip's masks of new strokes are sparse)."""
-    x, y, width, height = cv2.boundingRect(mask)
+    x0, y0, width, height = cv2.boundingRect(mask)
     if width == 0:
         return []
-    left, top = max(0, x - LINE_CLOSE), max(0, y - 1)
-    right, bottom = min(mask.shape[1], x + width + LINE_CLOSE), min(mask.shape[0], y + height + 1)
+    left, top = max(0, x0 - LINE_CLOSE), max(0, y0 - 1)
+    right, bottom = min(mask.shape[1], x0 + width + LINE_CLOSE), min(mask.shape[0], y0 + height + 1)
     mask = cv2.morphologyEx(mask[top:bottom, left:right], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, area in stats[1:count]
