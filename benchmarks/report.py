@@ -115,15 +115,22 @@ def scaling_lines(scaling: dict[str, Any]) -> list[str]:
 
 
 def series_lines(series: dict[str, Any]) -> list[str]:
-    rows = [[f"scrubber, layout reuse {'on' if r['reuse_layouts'] else 'off'}", str(r["files"]),
-             num(r["frames_per_s"], 2), f"{r['delivered']}/{r['files']}"] for r in series["scrubber"]]
+    workers = lambda r: "1 worker" if r.get("workers", 1) == 1 else f"{r['workers']} workers"  # noqa: E731
+    rows = [[f"scrubber, layout reuse {'on' if r['reuse_layouts'] else 'off'}, {workers(r)}",
+             str(r["files"]), num(r["frames_per_s"], 2), f"{r['delivered']}/{r['files']}"] for r in series["scrubber"]]
     pres = series.get("presidio")
     if pres:
-        rows.append(["Presidio (phi)", str(pres["files"]), num(pres.get("frames_per_s"), 2),
+        rows.append(["Presidio (phi), one process", str(pres["files"]), num(pres.get("frames_per_s"), 2),
                      f"{pres['delivered']}/{pres['files']}"])
     lines = [series["input"] + ":", ""] + table(["tool", "files", "frames/s", "delivered"], rows)
     if series.get("ratio_to_presidio"):
-        lines += ["", f"scrubber (reuse on) / Presidio frames/s: **{series['ratio_to_presidio']}x** (target of issue 5: 20x)."]
+        two = series.get("ratio_to_presidio_2_workers")
+        lines += ["", f"scrubber (reuse on, 1 worker) / Presidio frames/s: **{series['ratio_to_presidio']}x** "
+                      f"(target of issue 5: 20x)" + (f"; with 2 workers: {two}x." if two else ".")]
+    stages = series["scrubber"][0].get("stages_ms_per_file")
+    if stages:
+        lines += ["", "Where a file's time goes (reuse on, 1 worker), ms a file: "
+                  + ", ".join(f"{stage} {ms}" for stage, ms in stages.items()) + "."]
     return lines
 
 

@@ -9,7 +9,7 @@ from pydicom.encaps import generate_frames
 
 import libjpeg
 
-from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, huffman_tables, redact_frame
+from scrubber.pixels.jpeg_dct import CHROMA_TOLERANCE, DARK_MAX, HALO, check_redacted, huffman_tables, redact_frame
 
 from .util import dilate
 
@@ -212,3 +212,35 @@ def test_encode_checks_every_rewritten_frame_of_the_file(monkeypatch, fault) -> 
     boxes = [[(100, 100, 140, 120)] if index == 7 else [] for index in range(frames.count)]
     encoded = encode_module.encode(copy.deepcopy(ds), frames, frames.stored, boxes, jpeg_dct=True)
     assert encoded.method == "explicit_le"
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_check_redacted_tells_each_fault(dtype) -> None:
+    """One level in one sample is enough: outside the grown mask (its last channel), in a box's luma
+    or R, G, B, or in a box's chroma beyond the tolerance."""
+    precision = 8 if dtype == np.uint8 else 12
+    middle = 1 << (precision - 1)
+    old = np.full((48, 64, 3), 90, dtype)
+    mask = np.zeros((48, 64), bool)
+    mask[10:20, 10:30] = True
+    grown = np.zeros_like(mask)
+    grown[8:24, 8:32] = True
+    new = old.copy()
+    new[grown] = (0, middle, middle)
+    check_redacted(old, new, mask, grown, rgb=False, precision=precision)
+    edge = new.copy()
+    edge[24 + HALO - 1, 20] = 7  # within HALO of the grown mask: allowed to change
+    check_redacted(old, edge, mask, grown, rgb=False, precision=precision)
+    faults = {"outside": (30, 40, 2, 91), "luma": (12, 12, 0, DARK_MAX + 1),
+              "chroma": (12, 12, 1, middle + CHROMA_TOLERANCE + 1)}
+    for name, (row, col, channel, value) in faults.items():
+        bad = new.copy()
+        bad[row, col, channel] = value
+        with pytest.raises(ValueError):
+            check_redacted(old, bad, mask, grown, rgb=False, precision=precision)
+    rgb = old.copy()
+    rgb[grown] = 0
+    check_redacted(old, rgb, mask, grown, rgb=True, precision=precision)
+    rgb[15, 15, 2] = DARK_MAX + 1
+    with pytest.raises(ValueError, match="not black"):
+        check_redacted(old, rgb, mask, grown, rgb=True, precision=precision)

@@ -188,3 +188,16 @@ def test_16_bit_ybr_renders_like_its_8_bit_twin():
     frames = decode(ds, 1 << 30)
     wide = replace(frames, stored=frames.stored.astype(np.uint16) << 8 | 0x7F, bits_stored=16)
     assert np.array_equal(render.full(wide, ds), render.full(frames, ds))
+
+
+def test_ybr_frames_render_as_pydicom_converts_them():
+    """The "full" rendering of 8-bit YBR (a JPEG ultrasound clip's frames, reordered for OpenCV)
+    is pydicom's own YBR_FULL to RGB conversion within one level, channel by channel."""
+    ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    frames = decode(ds, 1 << 30)
+    stored = frames.stored[:3]
+    rendered = render._ybr_to_rgb(stored)
+    want = convert_color_space(stored, "YBR_FULL", "RGB").astype(np.int16)
+    assert frames.photometric == "YBR_FULL_422"
+    assert np.abs(rendered.astype(np.int16) - want).max() <= 1
+    assert not np.array_equal(rendered[..., 1], rendered[..., 2])  # colour kept apart, not swapped

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .blobs import components_with_stats
 from .boxes import Box, from_polygon
 
 NAME = "craft"
@@ -77,7 +78,7 @@ def det_boxes(textmap: np.ndarray, linkmap: np.ndarray, text_threshold: float, l
     _, text_score = cv2.threshold(textmap, low_text, 1, 0)
     _, link_score = cv2.threshold(linkmap, link_threshold, 1, 0)
     combined = np.clip(text_score + link_score, 0, 1)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(combined.astype(np.uint8), connectivity=4)
+    count, labels, stats = components_with_stats(combined.astype(np.uint8), 4)
     link_only = np.logical_and(link_score == 1, text_score == 0)
     boxes = []
     for k in range(1, count):

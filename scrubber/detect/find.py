@@ -30,6 +30,7 @@ import numpy as np
 
 from ..policy import Policy
 from . import buckets
+from .blobs import components_with_stats
 from .boxes import Box, Detection, overlaps
 from .layouts import Reference
 from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
@@ -92,8 +93,9 @@ def _share_covered(box: Box, boxes: Sequence[Box]) -> float:
     x0, y0, x1, y1 = box
     inside = np.zeros((y1 - y0, x1 - x0), bool)
     for a0, b0, a1, b1 in boxes:
-        inside[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = True
-    return float(inside.mean()) if inside.size else 1.0
+        if a0 < x1 and b0 < y1 and a1 > x0 and b1 > y0:  # most boxes lie elsewhere
+            inside[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = True
+    return np.count_nonzero(inside) / inside.size if inside.size else 1.0
 
 
 def _covered(box: Box, boxes: Sequence[Box]) -> bool:
@@ -193,12 +195,12 @@ class _Looks:
 
 
 def _closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
-                 wanted: Callable[[Box], bool] = lambda box: True) -> None:
+                 wanted: Callable[[Box], bool] | None = None) -> None:
     """Queue a zoomed look at every (wanted) proposer mark that OCR left uncovered, magnified to
     about GLYPH pixels: a 10 px letter 3x, a 20 px one 1.5x (CRAFT reads it as well there, and
     a look costs the square of the zoom)."""
-    for proposal in propose(image):
-        if wanted(proposal) and not _covered(proposal, known):
+    for proposal in propose(image, wanted):
+        if not _covered(proposal, known):
             looks.add(frame, image, proposal, _zoom_to(proposal, GLYPH))
 
 
@@ -227,7 +229,7 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
     for box in lines:
         left, top, right, bottom = _crop_bounds(image.shape, box, wide=True)
         covered[top:bottom, left:right] = 1
-    count, _, stats, _ = cv2.connectedComponentsWithStats(covered, connectivity=4)
+    count, _, stats = components_with_stats(covered, 4)
     regions = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
     return regions, float(covered.mean())
 
@@ -364,7 +366,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     was (the same image gives the same output whether it came first or not).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    before = cv2.cvtColor(reference.image, cv2.COLOR_RGB2GRAY)
+    before = reference.grey
     found: list[Detection] = []
     zoom = _crop_zoom(image, policy, detector)
     looks = _Looks(detector, "layout")
@@ -407,7 +409,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
-    faint = cv2.absdiff(enhanced, cv2.cvtColor(enhance(reference.image), cv2.COLOR_RGB2GRAY))
+    faint = cv2.absdiff(enhanced, reference.enhanced_grey)
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
         looks.add(0, image, place, zoom, wide=True)
         looks.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")

@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .boxes import Detection
+from .renderings import enhance
 
 MAX_LAYOUTS = 32
 
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """The first image of a layout (full rendering) and what was found on it."""
+    """The first image of a layout (full rendering) and what was found on it; its grey and
+    enhanced grey renderings, which every later image of the layout is compared with, made once."""
 
     image: np.ndarray
     detections: tuple[Detection, ...]
+    grey: np.ndarray = field(init=False, repr=False, compare=False)
+    enhanced_grey: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "grey", cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY))
+        object.__setattr__(self, "enhanced_grey", cv2.cvtColor(enhance(self.image), cv2.COLOR_RGB2GRAY))
 
 
 class LayoutMemory:

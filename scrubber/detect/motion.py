@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .blobs import components_with_stats
 from .boxes import Box, overlaps
 from .proposer import lines_of, strokes, text_shaped
 
@@ -65,7 +66,7 @@ def components(mask: np.ndarray, close: tuple[int, int] = (3, 9)) -> list[Box]:
     joined = mask.astype(np.uint8)
     if close != (1, 1):
         joined = cv2.morphologyEx(joined, cv2.MORPH_CLOSE, np.ones(close, np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, _, stats = components_with_stats(joined, 8)
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
 
 

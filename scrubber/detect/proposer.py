@@ -9,9 +9,12 @@ contrast can reveal text (faint strokes included) rather than texture.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
+from .blobs import components_with_stats
 from .boxes import Box
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
@@ -44,14 +47,17 @@ def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grey, strokes(grey)
 
 
-def propose(image: np.ndarray) -> list[Box]:
-    """Boxes of character-sized, high-contrast marks whose surroundings are flat."""
+def propose(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> list[Box]:
+    """Boxes of character-sized, high-contrast marks whose surroundings are flat; with ``wanted``,
+    only the marks it accepts (asked before the flatness test, which costs more)."""
     grey, mask = _strokes(image)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, _, stats = components_with_stats(mask, 8)
     height, width = grey.shape
     out: list[Box] = []
     for x, y, w, h, _ in stats[1:count]:
         if not (MIN_HEIGHT <= h <= MAX_HEIGHT and w <= MAX_WIDTH):
+            continue
+        if wanted is not None and not wanted((int(x), int(y), int(x + w), int(y + h))):
             continue
         x0, y0, x1, y1 = max(0, x - RING), max(0, y - RING), min(width, x + w + RING), min(height, y + h + RING)
         window = grey[y0:y1, x0:x1].astype(np.float32)
@@ -157,6 +163,6 @@ def lines_of(mask: np.ndarray) -> list[Box]:
     left, top = max(0, x0 - LINE_CLOSE), max(0, y0 - 1)
     right, bottom = min(mask.shape[1], x0 + width + LINE_CLOSE), min(mask.shape[0], y0 + height + 1)
     mask = cv2.morphologyEx(mask[top:bottom, left:right], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, _, stats = components_with_stats(mask, 8)
     return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, area in stats[1:count]
             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]

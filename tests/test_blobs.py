@@ -1,0 +1,32 @@
+"""Connected components through 16-bit labels: the same as OpenCV's 32-bit call, and past 65534
+components the 32-bit call itself."""
+import cv2
+import numpy as np
+
+from scrubber.detect.blobs import components_with_stats
+
+
+def _reference(mask: np.ndarray, connectivity: int):
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity, ltype=cv2.CV_32S)
+    return count, labels, stats
+
+
+def test_same_components_as_32_bit_labels():
+    rng = np.random.default_rng(3)
+    for density in (0.0, 0.05, 0.4):
+        mask = (rng.random((480, 640)) < density).astype(np.uint8)
+        for connectivity in (4, 8):
+            count, labels, stats = components_with_stats(mask, connectivity)
+            want_count, want_labels, want_stats = _reference(mask, connectivity)
+            assert count == want_count
+            assert np.array_equal(stats, want_stats)
+            assert np.array_equal(labels.astype(np.int32), want_labels)
+
+
+def test_more_components_than_16_bit_labels_hold():
+    mask = np.zeros((480, 640), np.uint8)
+    mask[::2, ::2] = 1  # 76,800 isolated pixels: more labels than 16 bits give
+    count, labels, stats = components_with_stats(mask, 8)
+    assert count == 240 * 320 + 1
+    assert labels.dtype == np.int32 and int(labels.max()) == 240 * 320
+    assert stats[1:, cv2.CC_STAT_AREA].tolist() == [1] * (240 * 320)
