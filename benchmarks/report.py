@@ -127,9 +127,9 @@ def series_lines(series: dict[str, Any]) -> list[str]:
         two = series.get("ratio_to_presidio_2_workers")
         lines += ["", f"scrubber (reuse on, 1 worker) / Presidio frames/s: **{series['ratio_to_presidio']}x** "
                       f"(target of issue 5: 20x)" + (f"; with 2 workers: {two}x." if two else ".")]
-    stages = series["scrubber"][0].get("stages_ms_per_file")
+    stages = series["scrubber"][0].get("stages_ms_per_later_file")
     if stages:
-        lines += ["", "Where a file's time goes (reuse on, 1 worker), ms a file: "
+        lines += ["", "Where the time of a file after the layout's first goes (reuse on, 1 worker), ms a file: "
                   + ", ".join(f"{stage} {ms}" for stage, ms in stages.items()) + "."]
     return lines
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.pixels import get_decoder
 from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import HTJ2K, ExplicitVRBigEndian, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL
 
@@ -231,13 +232,22 @@ def test_no_new_dciodvfy_errors(scrubbed, name, dct):
 
 @pytest.mark.parametrize(("name", "dct"), sorted(YBR_TO_RGB), ids=[name for name, _ in sorted(YBR_TO_RGB)])
 def test_ybr_jpeg_written_natively_is_rgb_as_pydicom_shows_it(scrubbed, name, dct):
-    """Outside the boxes the output holds exactly what pydicom's ``pixel_array`` shows for the input."""
+    """Outside the boxes the output holds exactly the input's decode (libjpeg-turbo) in pydicom's RGB.
+    pydicom's own decoder (pylibjpeg's libjpeg) gives the same luma within a level; the chroma
+    differs by more than 3 levels only at a few sharp colour edges (colour Doppler), which the two
+    upsample otherwise."""
     case = scrubbed[name, dct]
     source, written = pydicom.dcmread(case.src), pydicom.dcmread(case.dst)
     assert str(source.PhotometricInterpretation) == "YBR_FULL_422"
     assert (str(written.PhotometricInterpretation), int(written.PlanarConfiguration)) == ("RGB", 0)
     outside = ~_box_mask(case.report.boxes[0], source.pixel_array.shape)
-    np.testing.assert_array_equal(written.pixel_array[outside], source.pixel_array[outside])
+    shown = convert_color_space(as_array(source)[0].reshape(source.pixel_array.shape), "YBR_FULL", "RGB")
+    np.testing.assert_array_equal(written.pixel_array[outside], shown[outside])
+    ours = as_array(source)[0].astype(int)
+    theirs, _ = get_decoder(source.file_meta.TransferSyntaxUID).as_array(source, raw=True)
+    differ = np.abs(ours - theirs.reshape(ours.shape))
+    assert differ[..., 0].max() <= 1
+    assert (differ[..., 1:] > 3).any(axis=-1).mean() < 0.005
 
 
 @pytest.mark.parametrize(("name", "dct"), CASES, ids=IDS)

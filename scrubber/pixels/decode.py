@@ -11,7 +11,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_failure
-from . import encapsulated_native, frame_checks
+from . import encapsulated_native, frame_checks, turbo
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry, encapsulated_frames
 
@@ -88,10 +88,12 @@ def _decoder(tsyntax: UID):
 
 def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     """Every frame's stored values and the decoder's metadata (pydicom's ``as_array(raw=True)``,
-    or ours for the syntax pydicom cannot decode)."""
+    libjpeg-turbo's where the syntax table names it, or ours for the syntax pydicom cannot decode)."""
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     if tsyntax == encapsulated_native.SYNTAX:
         return encapsulated_native.as_array(ds)
+    if turbo.decodes_first(ds):
+        return turbo.as_array(ds)
     return get_decoder(tsyntax).as_array(ds, raw=True)
 
 

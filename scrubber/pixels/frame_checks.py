@@ -4,9 +4,9 @@ pydicom decodes a cut or damaged codestream without a word: libjpeg fills what i
 and another decoder (libjpeg-turbo, which most viewers use) may fill it otherwise or read on past
 the damage, showing pixels our detector never saw. A frame that is kept byte for byte would then
 carry them to the output. So a frame must end in its end marker, and a JPEG frame (lossy or
-lossless) must decode the same in libjpeg-turbo, and an RLE frame's segments must have the
-lengths its geometry asks for; a file that fails is refused (decode_failed). Which checks a syntax
-gets is a column of syntaxes.toml.
+lossless) must decode the same in libjpeg and libjpeg-turbo, and an RLE frame's segments must
+have the lengths its geometry asks for; a file that fails is refused (decode_failed). Which checks
+a syntax gets is a column of syntaxes.toml.
 """
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
 
 from ..errors import DecodeFailed, is_failure
+from . import turbo
 
 END_MARKER = b"\xff\xd9"  # JPEG EOI, JPEG-LS EOI and JPEG 2000 EOC share it
 TRAILING_FILL = b"\x00\xff"  # even-length padding and fill bytes some encoders leave after it
 LEVELS = 8  # a second decoder may round the IDCT otherwise, by a level or two; damage shows far more
 SHARE = 1e-4  # of a frame's pixels that may differ by more than LEVELS
-TURBO_COLOUR = {"YBR_FULL": "YCBCR", "YBR_FULL_422": "YCBCR", "RGB": "RGB"}  # no colour transform
 
 
 def end_marker(fragments: list[bytes], ds: Dataset) -> None:
@@ -61,18 +63,23 @@ def rle_segments(fragments: list[bytes], ds: Dataset) -> None:
 
 
 def second_decoder(fragments: list[bytes], ds: Dataset, stored: np.ndarray, photometric: str) -> None:
-    """Every frame decodes in libjpeg-turbo (imagecodecs; lossless JPEG too) to the first component
-    pydicom gave."""
-    import imagecodecs
-
+    """Every frame decodes in the other decoder to the first component the first gave: in
+    libjpeg-turbo (imagecodecs; lossless JPEG too) what pydicom decoded, in pydicom (pylibjpeg's
+    libjpeg) what libjpeg-turbo decoded (turbo.py)."""
     count = len(stored)
-    colour = TURBO_COLOUR.get(photometric)
+    if turbo.decodes_first(ds):
+        name = "libjpeg"
+        decoder = get_decoder(UID(str(ds.file_meta.TransferSyntaxUID)))
+        others = (arr for arr, _ in decoder.iter_array(ds, raw=True))
+    else:
+        name = "libjpeg-turbo"
+        others = (turbo.decode_frame(frame, photometric) for frame in fragments)
     bits = (1 << int(ds.BitsStored)) - 1
-    for index, frame in enumerate(fragments):
+    for index in range(len(fragments)):
         try:
-            other = imagecodecs.jpeg8_decode(frame, colorspace=colour, outcolorspace=colour)
+            other = next(others)
         except Exception as exc:
-            raise DecodeFailed(f"frame {index + 1} of {count} does not decode in libjpeg-turbo "
+            raise DecodeFailed(f"frame {index + 1} of {count} does not decode in {name} "
                                f"({type(exc).__name__})") from None
         # compared as the unsigned sample bits both decoders share (pydicom sign-extends signed data)
         first = stored[index][..., 0].astype(np.int64) & bits

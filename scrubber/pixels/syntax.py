@@ -18,6 +18,7 @@ class SyntaxRule:
     write_uid: str
     method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
     checks: tuple[str, ...] = ()  # frame_checks run on every decoded frame
+    decoder: str = "pydicom"  # who decodes the frames: pydicom's plugins, or "libjpeg-turbo" (turbo.py)
 
 
 @cache
@@ -27,7 +28,7 @@ def _table() -> dict[str, SyntaxRule]:
     for uid, row in raw.items():
         write_uid = str(ExplicitVRLittleEndian) if row["write"] == "explicit_le" else uid
         rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"],
-                                checks=tuple(row.get("checks", ())))
+                                checks=tuple(row.get("checks", ())), decoder=row.get("decoder", "pydicom"))
     return rules
 
 
