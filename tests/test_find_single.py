@@ -112,6 +112,45 @@ def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_n
     monkeypatch.setattr(detector, "trained", True)
     assert covered() == 1.0
 
+def test_a_label_only_the_training_normalisation_shows_is_found_in_the_whole_pass(detector, monkeypatch):
+    """The recall sweep's 8 px label 60 grey levels above a grey banner of 170, through JPEG q85:
+    at [-1, 1] DB gives it no box, in the whole pass or in the crops of lines; with the training
+    normalisation the whole pass reads it."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import recall_sweep
+
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    wanted = {"ground": 170, "delta": 60, "font": "hershey-duplex", "jpeg": 85}
+    case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
+    x, y, mask = case.glyphs[case.heights.index(8)]
+    policy = Policy(device="cpu", reuse_layouts=False)
+
+    def covered() -> float:
+        blanked = np.zeros(base.shape[:2], bool)
+        for d in find_text(case.image[None], None, policy, detector)[0]:
+            blanked[d.box[1]:d.box[3], d.box[0]:d.box[2]] = True
+        return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
+
+    monkeypatch.setattr(detector, "trained", False)
+    assert covered() < 0.5
+    monkeypatch.setattr(detector, "trained", True)
+    assert covered() == 1.0
+
+
+def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
+    """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
+    a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""
+    from scrubber.detect.find import _run_once
+
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    unguarded = _run_once(detector, [frame], trained=True)[0]
+    assert any(_in_panes(box) for box in unguarded), "DB marks no flow here; this test shows nothing"
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert not [d for d in found if _in_panes(d.box)], found
+
+
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey
     ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""

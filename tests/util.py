@@ -89,12 +89,14 @@ def dilate(mask: np.ndarray, px: int) -> np.ndarray:
 
 class Counted:
     """A detector whose calls are reported to ``record(images)`` first; its name, closer-look
-    detector and crop zoom are kept, so detections are named and routed as the real one's."""
+    detector, crop zoom and training normalisation are kept, so detections are named and routed as
+    the real one's."""
 
     def __init__(self, detector, record) -> None:
         self.detector, self.record = detector, record
         self.name, self.marks = detector.name, getattr(detector, "marks", detector)
         self.crop_zoom = getattr(detector, "crop_zoom", 1.0)
+        self.trained = getattr(detector, "trained", False)
 
     def __call__(self, images, **kwargs):
         self.record(images)

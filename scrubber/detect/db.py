@@ -15,10 +15,12 @@ too tall.
 The network gets its pixels scaled to [-1, 1], as rapidocr-onnxruntime feeds it; PaddleOCR
 trained it on pixels normalised with ImageNet's mean and standard deviation
 (``configs/det/ch_PP-OCRv4/ch_PP-OCRv4_det_student.yml``), which shows it about 2.2x the contrast.
-Whole images are read at [-1, 1]: with the training normalisation DB marks colour Doppler as text.
-Crops of the lines that an extra rendering shows, where a first look left them unread, are looked
-at again with it (``trained=True``; scrubber/detect/find.py): there it reads faint labels whole
-that [-1, 1] reads in part (benchmarks/README.md).
+With it DB reads faint labels and dark type over tissue that [-1, 1] misses or reads in part, but it
+also marks colour Doppler (and some squarish spots of anatomy) as text. So a single image's whole
+pass uses it (``trained=True``) and keeps its boxes over colour, and its boxes that are not lines,
+only where a look at their crop at [-1, 1] confirms them; crops of lines that an extra rendering
+shows, where a first look left them unread, are looked at again with it (scrubber/detect/find.py,
+benchmarks/README.md). Everything else is read at [-1, 1].
 
 Post-processing follows PaddleOCR's ``DBPostProcess`` (threshold 0.3, 2x2 dilation, box score
 over the component >= 0.5, boxes grown by area * UNCLIP / perimeter), with axis-aligned boxes.

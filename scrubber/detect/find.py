@@ -297,17 +297,43 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
             looks.add(frame, grey, line, zoom, rendering="neutral")
 
 
+def _whole(detector: Detector, images: Sequence[np.ndarray], policy: Policy) -> list[list[Box]]:
+    """Boxes per image of the whole-image pass of single images: with DB's training normalisation
+    where the detector has one (it reads faint banner labels and dark type over tissue that
+    [-1, 1] misses, benchmarks/README.md). Of its boxes, those that hold colour (it marks colour
+    Doppler as text) or are not lines (``_wide``: it marks squarish spots of CT anatomy) are kept
+    only where a look at their crop at [-1, 1] covers them (COVERED), together with what that look
+    finds over them; crops are batched (``buckets.look``)."""
+    if not getattr(detector, "trained", False):
+        return _run_once(detector, images)
+    found = _run_once(detector, images, trained=True)
+    doubtful = [(index, box) for index, (image, boxes) in enumerate(zip(images, found)) for box in boxes
+                if not _wide(box) or coloured(image[box[1]:box[3], box[0]:box[2]])]
+    if not doubtful:
+        return found
+    out = [[box for box in boxes if (index, box) not in doubtful] for index, boxes in enumerate(found)]
+    crops = [_crop(images[index], box) for index, box in doubtful]
+    looked = buckets.look(detector, [crop for crop, _, _ in crops],
+                          [_whole_zoom(images[index], policy) for index, _ in doubtful])
+    for (index, box), (_, left, top), plain in zip(doubtful, crops, looked):
+        plain = [(x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in plain]
+        plain = [other for other in plain if overlaps(other, box)]
+        if _covered(box, plain):
+            out[index].extend([box, *plain])
+    return [sorted(set(boxes)) for boxes in out]
+
+
 def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
             detector: Detector) -> list[list[Detection]]:
-    """"full" whole, the extra renderings where they can add to it (every rendering whole when
-    "full" is not asked for), a closer look at lines of strokes left unread, then closer looks at
-    lone marks."""
+    """"full" whole (``_whole``), the extra renderings where they can add to it (every rendering
+    whole when "full" is not asked for), a closer look at lines of strokes left unread, then closer
+    looks at lone marks."""
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
     first = [v for v in todo if v.rendering == "full"]
     extra = [v for v in todo if v.rendering != "full"] if first else []
     first = first or todo
     found: list[list[Detection]] = [[] for _ in range(full.shape[0])]
-    for view, boxes in zip(first, _run_once(detector, [v.image for v in first])):
+    for view, boxes in zip(first, _whole(detector, [v.image for v in first], policy)):
         found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
     known = lambda f: [d.box for d in found[f]]  # noqa: E731
     for frame, detection in _extra_renderings(extra, known, lambda f: full[f], policy, detector):
