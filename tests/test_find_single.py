@@ -6,6 +6,8 @@ a crop of that rendering.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
@@ -86,19 +88,17 @@ def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_
     assert sorted(lines_of(mask)) == sorted(whole)
     assert keep == 0 or whole
 
-def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_normalisation(detector, monkeypatch):
-    """The recall sweep's 8 px label 8 grey levels above black, through JPEG q85: in the crop of
-    its line DB reads three quarters of it at [-1, 1]; the second look at that crop, with the
-    network's training normalisation, reads all of it."""
+def _sweep_label_covered(detector, wanted: dict, height: int) -> Callable[[], float]:
+    """The share of one label of the recall sweep (the case drawn on US1 under ``wanted``, its label
+    of ``height`` px) that ``find_text`` covers, measured when the returned function is called."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import recall_sweep
 
     base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    wanted = {"ground": 0, "delta": 8, "font": "truetype", "jpeg": 85}
     case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
-    x, y, mask = case.glyphs[case.heights.index(8)]
+    x, y, mask = case.glyphs[case.heights.index(height)]
     policy = Policy(device="cpu", reuse_layouts=False)
 
     def covered() -> float:
@@ -107,32 +107,25 @@ def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_n
             blanked[d.box[1]:d.box[3], d.box[0]:d.box[2]] = True
         return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
 
+    return covered
+
+
+def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_normalisation(detector, monkeypatch):
+    """The recall sweep's 8 px label 8 grey levels above black, through JPEG q85: in the crop of
+    its line DB reads three quarters of it at [-1, 1]; the second look at that crop, with the
+    network's training normalisation, reads all of it."""
+    covered = _sweep_label_covered(detector, {"ground": 0, "delta": 8, "font": "truetype", "jpeg": 85}, 8)
     monkeypatch.setattr(detector, "trained", False)
     assert covered() < 0.9
     monkeypatch.setattr(detector, "trained", True)
     assert covered() == 1.0
 
+
 def test_a_label_only_the_training_normalisation_shows_is_found_in_the_whole_pass(detector, monkeypatch):
     """The recall sweep's 8 px label 60 grey levels above a grey banner of 170, through JPEG q85:
     at [-1, 1] DB gives it no box, in the whole pass or in the crops of lines; with the training
     normalisation the whole pass reads it."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
-
-    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    wanted = {"ground": 170, "delta": 60, "font": "hershey-duplex", "jpeg": 85}
-    case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
-    x, y, mask = case.glyphs[case.heights.index(8)]
-    policy = Policy(device="cpu", reuse_layouts=False)
-
-    def covered() -> float:
-        blanked = np.zeros(base.shape[:2], bool)
-        for d in find_text(case.image[None], None, policy, detector)[0]:
-            blanked[d.box[1]:d.box[3], d.box[0]:d.box[2]] = True
-        return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
-
+    covered = _sweep_label_covered(detector, {"ground": 170, "delta": 60, "font": "hershey-duplex", "jpeg": 85}, 8)
     monkeypatch.setattr(detector, "trained", False)
     assert covered() < 0.5
     monkeypatch.setattr(detector, "trained", True)
