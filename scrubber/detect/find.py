@@ -303,7 +303,7 @@ def _whole(detector: Detector, images: Sequence[np.ndarray], policy: Policy) -> 
     [-1, 1] misses, benchmarks/README.md). Of its boxes, those that hold colour (it marks colour
     Doppler as text) or are not lines (``_wide``: it marks squarish spots of CT anatomy) are kept
     only where a look at their crop at [-1, 1] covers them (COVERED), together with what that look
-    finds over them; crops are batched (``buckets.look``)."""
+    finds over them (``_Looks``, the frame slot carrying the box's index in ``doubtful``)."""
     if not getattr(detector, "trained", False):
         return _run_once(detector, images)
     found = _run_once(detector, images, trained=True)
@@ -312,12 +312,14 @@ def _whole(detector: Detector, images: Sequence[np.ndarray], policy: Policy) -> 
     if not doubtful:
         return found
     out = [[box for box in boxes if (index, box) not in doubtful] for index, boxes in enumerate(found)]
-    crops = [_crop(images[index], box) for index, box in doubtful]
-    looked = buckets.look(detector, [crop for crop, _, _ in crops],
-                          [_whole_zoom(images[index], policy) for index, _ in doubtful])
-    for (index, box), (_, left, top), plain in zip(doubtful, crops, looked):
-        plain = [(x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in plain]
-        plain = [other for other in plain if overlaps(other, box)]
+    checks = _Looks(detector)
+    for slot, (index, box) in enumerate(doubtful):
+        checks.add(slot, images[index], box, _whole_zoom(images[index], policy))
+    seen: dict[int, list[Box]] = {}
+    for slot, detection in checks.run():
+        seen.setdefault(slot, []).append(detection.box)
+    for slot, (index, box) in enumerate(doubtful):
+        plain = [other for other in seen.get(slot, []) if overlaps(other, box)]
         if _covered(box, plain):
             out[index].extend([box, *plain])
     return [sorted(set(boxes)) for boxes in out]
