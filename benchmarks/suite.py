@@ -42,7 +42,7 @@ from accuracy import annotated_set
 from detection import floor_seconds, scrub_seconds
 from machine import machine, save, versions
 from score import score_output, totals
-from scrubber.api import scrub_paths
+from scrubber.api import FileReport, scrub_paths
 from scrubber.detect import layouts
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
@@ -174,6 +174,23 @@ def progress(label: str, row: dict[str, Any]) -> None:
 
 # --- speed -----------------------------------------------------------------------------------
 
+def steady(done: list[float], started: float, workers: int) -> tuple[int, float]:
+    """Files to leave out of frames/s and the seconds the rest took: a pool's first file in each
+    worker includes model loading, so with several workers the span starts when they are done."""
+    skip = 0 if workers == 1 else workers
+    return skip, done[-1] - (started if skip == 0 else done[skip - 1])
+
+
+def stage_seconds(reports: list[FileReport]) -> dict[str, float]:
+    """Seconds per pipeline stage summed over ``reports``, and the rest of each file's time."""
+    stages: dict[str, float] = {}
+    for report in reports:
+        for stage, seconds in report.timings.items():
+            stages[stage] = stages.get(stage, 0.0) + seconds
+        stages["read+other"] = stages.get("read+other", 0.0) + report.seconds - sum(report.timings.values())
+    return stages
+
+
 def case_main(args: argparse.Namespace) -> int:
     """Inside a fresh process: scrub a folder warm (1 worker) or with a pool, and write timings."""
     files = sorted(Path(args.case).glob("*.dcm"))
@@ -190,14 +207,9 @@ def case_main(args: argparse.Namespace) -> int:
     reports = summary.reports
     frames = sum(r.frames for r in reports)
     per_file = frames / max(1, len(reports))
-    skip = 0 if args.workers == 1 else args.workers  # a pool's first files include model loading
+    skip, span = steady(done, started, args.workers)
     steady_frames = per_file * (len(done) - skip)
-    span = done[-1] - (started if skip == 0 else done[skip - 1])
-    stages: dict[str, float] = {}
-    for report in reports:
-        for stage, seconds in report.timings.items():
-            stages[stage] = stages.get(stage, 0.0) + seconds
-        stages["read+other"] = stages.get("read+other", 0.0) + report.seconds - sum(report.timings.values())
+    stages = stage_seconds(reports)
     result = {
         "workers": args.workers, "files": len(reports), "frames": frames, "wall_s": round(wall, 3),
         "frames_per_s": round(steady_frames / span, 3) if span > 0 and steady_frames > 0 else None,
@@ -340,15 +352,9 @@ def series(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         summary = scrub_paths(subset, work / "series" / f"out-{name}", policy, workers=workers,
                               progress=lambda report: done.append(time.perf_counter()))
         seconds = time.perf_counter() - started
-        # a pool's first file in each worker loads the model: frames/s counts the files after them
-        skip = 0 if workers == 1 else workers
-        span = done[-1] - (started if skip == 0 else done[skip - 1])
+        skip, span = steady(done, started, workers)
         later = summary.reports[max(1, skip):]  # stages of the files after the layout's first
-        stages: dict[str, float] = {}
-        for report in later:
-            for stage, spent in report.timings.items():
-                stages[stage] = stages.get(stage, 0.0) + spent
-            stages["read+other"] = stages.get("read+other", 0.0) + report.seconds - sum(report.timings.values())
+        stages = stage_seconds(later)
         rows.append({"reuse_layouts": reuse, "workers": workers, "files": len(subset), "seconds": round(seconds, 2),
                      "frames_per_s": round((len(subset) - skip) / span, 3), "delivered": summary.count("delivered"),
                      "stages_ms_per_later_file": {k: round(1000 * v / len(later), 2) for k, v in stages.items()}})
