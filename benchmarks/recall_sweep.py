@@ -84,9 +84,12 @@ TABLES = {  # title: (row, column, group)
     "moving: style by height": ("style", "height", "moving"),
     "clip: style by height": ("style", "height", "clip"),
     "clip: frames shown by height": ("frames", "height", "clip"),
+    "static: delta by height": ("delta", "height", "static"),
+    "static: |delta| by ground": ("ground", "contrast", "static"),
 }
-GROUPS = ("banner", "tissue", "moving", "clip")
-ON_COLOR3D = ("moving", "clip")  # groups drawn on color3d, whose icons are not annotated as text
+GROUPS = ("banner", "tissue", "moving", "clip", "static")
+ON_COLOR3D = ("moving", "clip", "static")  # groups drawn on color3d, whose icons are not annotated as text
+CLIPS = ("clip", "static")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
 @dataclass(frozen=True)
@@ -166,22 +169,28 @@ def _label_set(texts: Iterator[str], number: int, font: str) -> list[Label]:
     return [label(next(texts), font, h) for h in heights]
 
 
+def banner_conditions() -> Iterator[tuple[int, int, str, int | None]]:
+    """(ground, delta, font, JPEG quality) of every banner label set whose ink is a grey level."""
+    return ((g, d, f, q) for g, d, f, q in itertools.product(GROUNDS, DELTAS, FONTS, JPEG) if 0 <= g + d <= 255)
+
+
+def _banner(ground: int, delta: int):
+    """Paints a label on a banner of grey ``ground`` in ink ``ground + delta``."""
+    def paint(image, lab, x, y):
+        h, w = lab.alpha.shape
+        cv2.rectangle(image, (x - PAD, y - PAD), (x + w + PAD, y + h + PAD), (ground,) * 3, -1)
+        _composite(image, lab.alpha, x, y, (ground + delta,) * 3)
+    return paint
+
+
 def cases(base: np.ndarray) -> Iterator[Case]:
     """Every condition of the sweep, on a copy of ``base``."""
     texts = itertools.cycle(TEXTS)
     numbers = itertools.count(1)
 
-    for ground, delta, font, quality in itertools.product(GROUNDS, DELTAS, FONTS, JPEG):
-        if not 0 <= ground + delta <= 255:
-            continue
+    for ground, delta, font, quality in banner_conditions():
         frame, labs = base.copy(), _label_set(texts, next(numbers), font)
-
-        def banner(image, lab, x, y):
-            h, w = lab.alpha.shape
-            cv2.rectangle(image, (x - PAD, y - PAD), (x + w + PAD, y + h + PAD), (ground,) * 3, -1)
-            _composite(image, lab.alpha, x, y, (ground + delta,) * 3)
-
-        glyphs = _place(frame, labs, BANNER_SLOTS, banner)
+        glyphs = _place(frame, labs, BANNER_SLOTS, _banner(ground, delta))
         yield Case("banner", {"ground": ground, "delta": delta, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
     for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
@@ -202,6 +211,22 @@ def moving_cases(frames: np.ndarray) -> Iterator[Case]:
         glyphs = _place(frame, labs, MOVING_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
         yield Case("moving", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def static_cases(frames: np.ndarray) -> Iterator[Case]:
+    """The banner labels drawn in every frame of a stretch of CLIP_SPAN frames of the cardiac
+    clip, over its sector: burned-in text of a clip, which its static layer shows (each case a
+    clip of its own, starting at another frame)."""
+    texts = itertools.cycle(TEXTS[5:] + TEXTS[:5])
+    for number, (ground, delta, font, quality) in enumerate(banner_conditions()):
+        labs = _label_set(texts, number, font)
+        start = (number * MOVING_STEP) % (len(frames) - CLIP_SPAN)
+        clip = frames[start:start + CLIP_SPAN].copy()
+        for frame in clip:
+            glyphs = _place(frame, labs, MOVING_SLOTS, _banner(ground, delta))
+        yield Case("static", {"ground": ground, "delta": delta, "font": font, "jpeg": quality},
+                   np.stack([_jpeg(frame, quality) for frame in clip]), glyphs, [lab.height for lab in labs],
+                   range(CLIP_SPAN))
 
 
 def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
@@ -327,7 +352,7 @@ def _run(cases_: list[Case], pixels: np.ndarray, base: pydicom.Dataset, policy: 
     after = np.asarray(result.after).reshape(-1, *pixels.shape[-3:])
     rows = []
     for index, case in enumerate(cases_):
-        span = slice(index * CLIP_SPAN, (index + 1) * CLIP_SPAN) if case.group == "clip" else slice(0, 1)
+        span = slice(index * CLIP_SPAN, (index + 1) * CLIP_SPAN) if case.group in CLIPS else slice(0, 1)
         row = {"group": case.group, "condition": case.condition, "heights": case.heights,
                **score(case, result.boxes[span], after[span], own_text)}
         rows.append(row)
@@ -363,6 +388,9 @@ def main() -> int:
     for case, base, name in every:
         if case.group in wanted:
             rows += _run([case], case.image, base, policy, detector, own_text[name])
+    for case in static_cases(clip.pixel_array) if "static" in wanted else ():
+        rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
+                     own_text["color3d_jpeg_baseline"])
     for whole, clip_rows in clip_cases(clip.pixel_array) if "clip" in wanted else ():
         rows += _run(clip_rows, whole, moving_template(clip, len(whole)), policy, detector,
                      own_text["color3d_jpeg_baseline"])

@@ -168,6 +168,29 @@ def test_recall_sweep_shows_each_clip_label_only_in_its_frames():
                     assert (changed[mask].mean() > 0.5) == (index in case.shown), (case.condition, index)
 
 
+def test_recall_sweep_draws_each_static_label_in_every_frame_of_its_clip():
+    """The "static" cases: a banner condition each, its three labels drawn on banners in every
+    frame of a stretch of the clip that moves under them, each case starting at another frame."""
+    import numpy as np
+    import recall_sweep
+
+    frames = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
+    cases = list(recall_sweep.static_cases(frames))
+    assert len(cases) == len(list(recall_sweep.banner_conditions())) == 198
+    starts = [(n * recall_sweep.MOVING_STEP) % (len(frames) - recall_sweep.CLIP_SPAN) for n in range(len(cases))]
+    for case, start in list(zip(cases, starts))[::23]:
+        assert case.group == "static" and len(case.image) == len(case.shown) == recall_sweep.CLIP_SPAN
+        assert sorted(case.heights) == sorted(recall_sweep.HEIGHTS)
+        plain = [recall_sweep._jpeg(f, case.condition["jpeg"]) for f in frames[start:start + recall_sweep.CLIP_SPAN]]
+        assert len({frame.tobytes() for frame in plain}) > 1  # the image moves under the labels
+        for index, frame in enumerate(plain):
+            for x, y, mask in case.glyphs:
+                h, w = mask.shape
+                ink = case.image[index, y:y + h, x:x + w].astype(int)
+                assert np.abs(ink - case.image[index, y - 1, x - 1].astype(int))[mask].mean() > 4, case.condition
+                assert np.any(case.image[index, y:y + h, x:x + w] != frame[y:y + h, x:x + w], axis=-1)[mask].mean() > 0.5
+
+
 def test_sweep_report_is_made_from_the_results(tmp_path):
     import sweep_report
 

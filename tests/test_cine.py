@@ -219,3 +219,38 @@ def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_doe
     assert any(inside(line.box, "JOHN DOE 4471") for line in lines.lingering[NAME_FRAMES[0]])
     others = [b for found in lines.flashing for b in found if not any(inside(b, text) for text in boxes)]
     assert len(others) <= 1, others
+
+
+def test_a_faint_static_label_is_read_on_the_static_layer_as_one_image_is(detector):
+    """The recall sweep's "static" labels 12 grey levels below a light banner, burned into 12
+    frames of the real cardiac clip: the static layer is read as a single image is (its "local"
+    rendering shows such labels), so every label is covered in every frame. CRAFT reading the
+    static layer whole, as clips were read before, covers none of them (at most 63 % of one)."""
+    import sys
+
+    from scrubber.detect.find import find_text
+    from scrubber.detect.motion import static_layer
+
+    from .util import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import recall_sweep
+
+    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    wanted = {"ground": 235, "delta": -12, "font": "truetype", "jpeg": None}
+    case = next(c for c in recall_sweep.static_cases(frames) if c.condition == wanted)
+
+    def covered(boxes_per_frame) -> list[float]:
+        shares = []
+        for x, y, mask in case.glyphs:
+            for boxes in boxes_per_frame:
+                blanked = np.zeros(frames.shape[1:3], bool)
+                for x0, y0, x1, y1 in boxes:
+                    blanked[y0:y1, x0:x1] = True
+                shares.append(float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean()))
+        return shares
+
+    found = find_text(case.image, None, Policy(device="cpu"), detector)
+    assert min(covered([[d.box for d in frame] for frame in found])) == 1.0
+    whole = detector.marks([static_layer(analyse(case.image))])[0]
+    assert max(covered([whole])) < 0.98

@@ -206,7 +206,7 @@ class DbDetector:
 
 class TextAndMarks:
     """Two detectors as one: ``text`` (called like any detector) finds words and lines, ``marks``
-    gets the closer looks at lone characters and a clip's static layer (scrubber/detect/find.py)."""
+    gets the closer looks at lone characters (scrubber/detect/find.py)."""
 
     def __init__(self, text: DbDetector, marks: Detector) -> None:
         self.text, self.marks = text, marks

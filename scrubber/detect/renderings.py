@@ -6,8 +6,8 @@ light, near-black text on black. "full" shows the whole stored range and runs on
 for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
 static overlays are the same as everywhere else. "neutral" (white text over colour flow) is for
 closer looks at lines of strokes in colour. "local" (each pixel against its surroundings:
-low-contrast labels on grey banners) is for single images, which DB reads; a clip's static layer
-is read by CRAFT, which sees such labels (scrubber/detect/find.py).
+low-contrast labels on grey banners) is for single images and a clip's static layer, which is
+read as one image is (scrubber/detect/find.py).
 """
 from __future__ import annotations
 
