@@ -27,7 +27,8 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "moving: style by height", "clip: style by height", "clip: frames shown by height")
+          "moving: style by height", "clip: style by height", "clip: frames shown by height",
+          "static: delta by height", "static: |delta| by ground")
 
 
 def _share(part: dict) -> str:
@@ -45,11 +46,10 @@ def section(results: Path) -> list[str]:
     runs = [(json.loads((results / name).read_text()), name, what) for name, what in RUNS if (results / name).is_file()]
     if not runs:
         return [BEGIN, END]
-    first = runs[0][0]
     lines = [BEGIN, "## Recall on labels of our own — `results/recall-sweep*.json`", "",
              f"Command: `.venv/bin/python benchmarks/recall_sweep.py --json benchmarks/results/recall-sweep.json` "
-             f"(and the `--set` variants below; then `benchmarks/sweep_report.py` rewrites this section), "
-             f"{first['date']}, {first['machine']['cpu']}, {first['machine']['cores']} cores.", "",
+             f"(and the `--set` variants below; then `benchmarks/sweep_report.py` rewrites this section); each "
+             f"run's date and machine are in its row.", "",
              "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
@@ -57,21 +57,25 @@ def section(results: Path) -> list[str]:
              "color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
-             "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them). "
+             "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them); "
+             "and the banner labels burned into every frame of 12-frame stretches of that clip, over its "
+             "sector (\"static\": a clip's burned-in text, which its static layer shows; removed only when "
+             "removed in all 12 frames). "
              "A label counts as removed when the redaction covers 98 % of its glyph "
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
              "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
              "| run | banner labels removed | over tissue | over a moving sector | in a clip, shown 1 or 5 frames "
-             "| over-redaction mean / max | s |",
-             "|---|---|---|---|---|---|---|"]
+             "| on banners, static in a clip | over-redaction mean / max | s (date, CPU, cores) |",
+             "|---|---|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        moving, clip = (_on_color3d(totals.get(group, {})) for group in ("moving", "clip"))
+        moving, clip, static = (_on_color3d(totals.get(group, {})) for group in ("moving", "clip", "static"))
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | "
-                     f"{clip} | "
+                     f"{clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
-                     f"{totals['seconds']:.0f} |")
+                     f"{totals['seconds']:.0f} ({result['date']}, {result['machine']['cpu']}, "
+                     f"{result['machine']['cores']}) |")
     default = next((r for r, name, _ in runs if name == "recall-sweep.json"), None)
     craft = next((r for r, name, _ in runs if name == "recall-sweep-craft.json"), None)
     for title in DETAIL:

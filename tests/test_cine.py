@@ -221,15 +221,11 @@ def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_doe
     assert len(others) <= 1, others
 
 
-def test_a_faint_static_label_is_read_on_the_static_layer_as_one_image_is(detector):
-    """The recall sweep's "static" labels 12 grey levels below a light banner, burned into 12
-    frames of the real cardiac clip: the static layer is read as a single image is (its "local"
-    rendering shows such labels), so every label is covered in every frame. CRAFT reading the
-    static layer whole, as clips were read before, covers none of them (at most 63 % of one)."""
+def _static_case(wanted: dict):
+    """The recall sweep's "static" case drawn under ``wanted`` (its banner labels burned into 12
+    frames of the real cardiac clip), and a function giving the share of each label's glyph pixels
+    that boxes (one list per frame) cover, for every label in every frame."""
     import sys
-
-    from scrubber.detect.find import find_text
-    from scrubber.detect.motion import static_layer
 
     from .util import ROOT
 
@@ -237,7 +233,6 @@ def test_a_faint_static_label_is_read_on_the_static_layer_as_one_image_is(detect
     import recall_sweep
 
     frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    wanted = {"ground": 235, "delta": -12, "font": "truetype", "jpeg": None}
     case = next(c for c in recall_sweep.static_cases(frames) if c.condition == wanted)
 
     def covered(boxes_per_frame) -> list[float]:
@@ -250,7 +245,40 @@ def test_a_faint_static_label_is_read_on_the_static_layer_as_one_image_is(detect
                 shares.append(float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean()))
         return shares
 
+    return case, covered
+
+
+def test_a_faint_static_label_is_read_on_the_static_layer_as_one_image_is(detector):
+    """The recall sweep's "static" labels 12 grey levels below a light banner, burned into 12
+    frames of the real cardiac clip: the static layer is read as a single image is (its "local"
+    rendering shows such labels), so every label is covered in every frame. CRAFT reading the
+    static layer whole, as clips were read before, covers none of them (at most 63 % of one)."""
+    from scrubber.detect.find import find_text
+    from scrubber.detect.motion import static_layer
+
+    case, covered = _static_case({"ground": 235, "delta": -12, "font": "truetype", "jpeg": None})
     found = find_text(case.image, None, Policy(device="cpu"), detector)
     assert min(covered([[d.box for d in frame] for frame in found])) == 1.0
     whole = detector.marks([static_layer(analyse(case.image))])[0]
     assert max(covered([whole])) < 0.98
+
+
+def test_a_faint_line_the_local_rendering_shows_is_read_to_its_ends_close_up(detector, monkeypatch):
+    """The recall sweep's 8 px "static" label 12 grey levels above black: DB's whole pass over the
+    static layer's "local" rendering boxes only part of it (the padded redaction covers 86 % of its
+    glyph pixels); the closer look at that box's crop reads it to its ends, in every frame."""
+    from scrubber.detect import find
+    from scrubber.pipeline import plan_boxes
+
+    case, covered = _static_case({"ground": 0, "delta": 12, "font": "hershey-simplex", "jpeg": None})
+    label = case.heights.index(8)
+
+    def covered_label() -> float:
+        policy = Policy(device="cpu")
+        found = find.find_text(case.image, None, policy, detector)
+        shares = covered(plan_boxes(found, case.image.shape[2], case.image.shape[1], policy))
+        return min(shares[label * len(case.image):(label + 1) * len(case.image)])
+
+    assert covered_label() == 1.0
+    monkeypatch.setattr(find, "_closer_at_local", lambda *args: [])
+    assert covered_label() < 0.95

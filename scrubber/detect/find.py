@@ -242,7 +242,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     full rendering.
 
     "local" is looked at whole (what it reveals is too faint for ``text_lines`` in any other
-    rendering); of its boxes, the lines faint in the full rendering are kept (``_local_line``).
+    rendering); of its boxes, the lines faint in the full rendering are kept (``_local_line``),
+    and each is looked at again close up (``_closer_at_local``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -269,7 +270,25 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes
            if view.rendering != "local" or _local_line(original(view.frame), box)]
-    return out + looks.run()
+    return out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
+
+
+def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[View],
+                     original: Callable[[int], np.ndarray], policy: Policy,
+                     detector: Detector) -> list[tuple[int, Detection]]:
+    """Each line ``found`` on a "local" rendering looked at whole, looked at again as a crop of
+    that rendering magnified to about RECHECK_HEIGHT: at the whole pass's scale DB often gives a
+    faint label only part of its box (a box from x 242 to 291 over a label from 235 to 301),
+    which leaves its ends standing out; close up it reads the line to its ends. Of the boxes,
+    the lines faint in the full rendering are kept, as in the whole pass (``_local_line``)."""
+    views = {(view.frame, view.rendering): view.image for view in whole}
+    looks = _Looks(detector, "local")
+    for frame, detection in found:
+        if detection.rendering == "local":
+            image = views[frame, "local"]
+            zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
+            looks.add(frame, image, detection.box, zoom, rendering="local")
+    return [(frame, d) for frame, d in looks.run() if _local_line(original(frame), d.box)]
 
 
 def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
