@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import platform
 import sys
 import time
 from datetime import date
@@ -25,6 +24,9 @@ from scrubber.detect.registry import detector_for
 from scrubber.evaluate import on_block_grid, score_file
 from scrubber.pipeline import scrub_dataset
 from scrubber.policy import Policy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine, save, versions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,11 +84,10 @@ def main() -> int:
         result = {
             "benchmark": "accuracy", "date": date.today().isoformat(),
             "command": " ".join(["benchmarks/accuracy.py", *sys.argv[1:]]),
-            "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
+            "machine": machine(), "versions": versions("scrubber", "easyocr", "torch", "onnxruntime"),
             "policy_changes": {k: repr(v) for k, v in changes.items()}, "totals": totals, "files": rows,
         }
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        save(args.json, result)
     return 0
 
 

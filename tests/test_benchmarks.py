@@ -206,6 +206,30 @@ def test_sweep_report_is_made_from_the_results(tmp_path):
     assert readme.read_text() == text  # regenerating is idempotent
 
 
+def test_accuracy_table_is_made_from_the_results(tmp_path):
+    """The annotated set's table is rewritten from results/accuracy*.json: each file's row and the
+    totals come from there (it once fell a day behind the results, typed by hand)."""
+    import accuracy_report
+
+    results = tmp_path / "results"
+    results.mkdir()
+    run = json.loads((BENCH / "results" / "accuracy.json").read_text())
+    run["files"][0] |= {"removed": 0, "over_redaction": 0.4321}
+    (results / "accuracy.json").write_text(json.dumps(run))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Benchmarks\n\n{accuracy_report.BEGIN}\nold table\n{accuracy_report.END}\n\nafter\n")
+    command = [sys.executable, str(BENCH / "accuracy_report.py"), "--results", str(results), "--readme", str(readme)]
+    subprocess.run(command, check=True, timeout=120)
+    text = readme.read_text()
+    first = run["files"][0]
+    assert f"| {first['file']} | {first['frames']} | {first['phi_removed']}/{first['phi_boxes']} | 0/{first['boxes']} | 43.21 % | – |" in text
+    removed, boxes = sum(f["removed"] for f in run["files"]), sum(f["boxes"] for f in run["files"])
+    assert f"**{removed}/{boxes} " in text and "max 43.21 %" in text
+    assert "old table" not in text and text.endswith("\n\nafter\n")
+    subprocess.run(command, check=True, timeout=120)
+    assert readme.read_text() == text  # regenerating is idempotent
+
+
 def test_a_run_of_some_sections_keeps_the_other_sections():
     """``--sections series`` once rewrote suite-cpu.json with the series alone; a partial run now
     keeps the others, and a full run replaces the file unless ``--merge`` is given."""

@@ -55,6 +55,8 @@ REGION_MARGIN = 2  # pixels around a merged region of lines (each line already h
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
+STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
+# much (8 px type the pass at 1x misses; 2.25x that pass's cost, once per clip: single images go without)
 RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has the shape of text is looked
 # at again magnified to about this height (pixels; 8 px type forms lines of 12-17), between MIN_ZOOM and
 # ZOOM times the whole-image pass
@@ -236,14 +238,15 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
 
 def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]],
                       original: Callable[[int], np.ndarray], policy: Policy,
-                      detector: Detector) -> list[tuple[int, Detection]]:
+                      detector: Detector, local_zooms: Sequence[float] = ()) -> list[tuple[int, Detection]]:
     """(view.frame, detection) from extra renderings (window, enhanced, local, dark), each looked at
     where it can add to ``known(view.frame)``, the boxes OCR found on ``original(view.frame)``, the
     full rendering.
 
     "local" is looked at whole (what it reveals is too faint for ``text_lines`` in any other
-    rendering); of its boxes, the lines faint in the full rendering are kept (``_local_line``),
-    and each is looked at again close up (``_closer_at_local``).
+    rendering; also magnified by each of ``local_zooms``, where the caller can afford it: 8 px
+    type that the whole pass at 1x misses); of its boxes, the lines faint in the full rendering are
+    kept (``_local_line``), and each is looked at again close up (``_closer_at_local``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -267,8 +270,15 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
         for box in regions:
             looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector),
                       margin=REGION_MARGIN, rendering=view.rendering)
+    found = _run_once(detector, [v.image for v in whole])
+    local = [index for index, view in enumerate(whole) if view.rendering == "local"]
+    for zoom in local_zooms:
+        magnified = buckets.look(detector, [whole[i].image for i in local],
+                                 [_whole_zoom(whole[i].image, policy) * zoom for i in local])
+        for index, boxes in zip(local, magnified):
+            found[index] = [*found[index], *boxes]
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
-           for view, boxes in zip(whole, _run_once(detector, [v.image for v in whole])) for box in boxes
+           for view, boxes in zip(whole, found) for box in boxes
            if view.rendering != "local" or _local_line(original(view.frame), box)]
     return out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
 
@@ -345,10 +355,10 @@ def _whole(detector: Detector, images: Sequence[np.ndarray], policy: Policy) -> 
 
 
 def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
-            detector: Detector) -> list[list[Detection]]:
+            detector: Detector, local_zooms: Sequence[float] = ()) -> list[list[Detection]]:
     """"full" whole (``_whole``), the extra renderings where they can add to it (every rendering
-    whole when "full" is not asked for), a closer look at lines of strokes left unread, then closer
-    looks at lone marks."""
+    whole when "full" is not asked for; "local" also magnified by ``local_zooms``), a closer look at
+    lines of strokes left unread, then closer looks at lone marks."""
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
     first = [v for v in todo if v.rendering == "full"]
     extra = [v for v in todo if v.rendering != "full"] if first else []
@@ -357,7 +367,7 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
     for view, boxes in zip(first, _whole(detector, [v.image for v in first], policy)):
         found[view.frame].extend(Detection(box, _name(detector), view.rendering) for box in boxes)
     known = lambda f: [d.box for d in found[f]]  # noqa: E731
-    for frame, detection in _extra_renderings(extra, known, lambda f: full[f], policy, detector):
+    for frame, detection in _extra_renderings(extra, known, lambda f: full[f], policy, detector, local_zooms):
         found[frame].append(detection)
     again = _Looks(detector, "recheck")
     for frame in range(full.shape[0]):
@@ -484,13 +494,15 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     motion = analyse(full, grey)
     keys = key_frames(count, policy.extra_rendering_frames)
     # the static layer is read as one image is, with "local" and the closer looks ("static" in the
-    # sweep: 487 of 594 banner labels against 402 when CRAFT read it whole, at half the cost); the
-    # key frames add what only their window, enhanced or dark rendering shows
+    # sweep: 487 of 594 banner labels against 402 when CRAFT read it whole, at half the cost), and
+    # since its cost is shared by every frame, "local" magnified too (505 -> 565); the key frames
+    # add what only their window, enhanced or dark rendering shows
     extra = tuple(r for r in policy.renderings if r not in ("full", "local"))
     static_image = static_layer(motion)
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "motion")
-    static = [Detection(d.box, d.detector, "static") for d in _single(static_image[None], None, policy, detector)[0]]
+    static = [Detection(d.box, d.detector, "static")
+              for d in _single(static_image[None], None, policy, detector, STATIC_LOCAL_ZOOMS)[0]]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}

@@ -1,0 +1,78 @@
+"""Regenerate the annotated set's table in benchmarks/README.md from results/accuracy*.json.
+
+    .venv/bin/python benchmarks/accuracy_report.py [--results benchmarks/results] [--readme benchmarks/README.md]
+
+Everything between ``<!-- accuracy:begin -->`` and ``<!-- accuracy:end -->`` is rewritten from
+what benchmarks/accuracy.py wrote (the default run and the run without known-location rules);
+nothing in the table is typed by hand, so it cannot fall behind the results.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from report import replace_section  # noqa: E402
+
+BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
+DEFAULT, NO_RULES = "accuracy.json", "accuracy-no-rules.json"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f} %"
+
+
+def _removed(removed: int, total: int) -> str:
+    return f"{removed}/{total}" if total else "–"
+
+
+def section(results: Path) -> list[str]:
+    """The table's lines (markers included); only the markers when the default run is missing."""
+    if not (results / DEFAULT).is_file():
+        return [BEGIN, END]
+    run = json.loads((results / DEFAULT).read_text())
+    other = json.loads((results / NO_RULES).read_text()) if (results / NO_RULES).is_file() else None
+    without = {f["file"]: f for f in other["files"]} if other else {}
+    lines = [BEGIN, f"Command: `.venv/bin/python {run['command']}`, {run['date']}, {run['machine']['cpu']}, "
+             f"{run['machine']['cores']} cores" + (f"; \"without rules\": `.venv/bin/python {other['command']}`, "
+                                                   f"{other['date']}" if other else "") + ".", "",
+             "| file | frames | PHI boxes removed | all text boxes removed | over-redaction | without rules "
+             "| text-free | s |", "|---|---|---|---|---|---|---|---|"]
+    for f in run["files"]:
+        alone = without.get(f["file"])
+        free = f["text_free"]
+        lines.append(f"| {f['file']} | {f['frames']} | {_removed(f['phi_removed'], f['phi_boxes'])} | "
+                     f"{_removed(f['removed'], f['boxes'])} | {'–' if free else _percent(f['over_redaction'])} | "
+                     f"{'–' if free or alone is None else _percent(alone['over_redaction'])} | "
+                     f"{('unchanged' if f['unchanged'] else 'CHANGED') if free else ''} | {f['seconds']:.2f} |")
+    files = run["files"]
+    phi, phi_all = sum(f["phi_removed"] for f in files), sum(f["phi_boxes"] for f in files)
+    text, text_all = sum(f["removed"] for f in files), sum(f["boxes"] for f in files)
+    free = [f for f in files if f["text_free"]]
+    marked = [f for f in files if not f["text_free"]]
+    lines.append(f"| **total** | {sum(f['frames'] for f in files)} | **{phi}/{phi_all} "
+                 f"({100 * phi / max(1, phi_all):.0f} %)** | **{text}/{text_all} ({100 * text / max(1, text_all):.1f} %)** | "
+                 f"max {_percent(max(f['over_redaction'] for f in marked))}, mean "
+                 f"{_percent(sum(f['over_redaction'] for f in marked) / len(marked))} | "
+                 f"{'max ' + _percent(other['totals']['max_over_redaction']) if other else '–'} | "
+                 f"{sum(f['unchanged'] for f in free)}/{len(free)} unchanged | {run['totals']['seconds']:.1f} |")
+    return lines + [END]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--readme", type=Path, default=HERE / "README.md")
+    args = parser.parse_args()
+    new = "\n".join(section(args.results))
+    text = args.readme.read_text()
+    replaced = replace_section(text, BEGIN, END, new)
+    args.readme.write_text(text.rstrip("\n") + "\n\n" + new + "\n" if replaced is None else replaced)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
