@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,20 @@ def replace_section(text: str, begin: str, end: str, new: str) -> str | None:
     if begin not in text or end not in text:
         return None
     return text[:text.index(begin)] + new + text[text.index(end) + len(end):]
+
+
+def rewrite_section_main(doc: str, section: Callable[[Path], list[str]], begin: str, end: str) -> int:
+    """The command line of a script that rewrites one section of benchmarks/README.md (between
+    ``begin`` and ``end``, appended when missing) from ``section(results folder)``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--readme", type=Path, default=HERE / "README.md")
+    args = parser.parse_args()
+    new = "\n".join(section(args.results))
+    text = args.readme.read_text()
+    replaced = replace_section(text, begin, end, new)
+    args.readme.write_text(text.rstrip("\n") + "\n\n" + new + "\n" if replaced is None else replaced)
+    return 0
 
 
 def main() -> int:

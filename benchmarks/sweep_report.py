@@ -7,7 +7,6 @@ files that benchmarks/recall_sweep.py wrote; nothing in the tables is typed by h
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from recall_sweep import TABLES, table  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import rewrite_section_main  # noqa: E402
 
 BEGIN, END = "<!-- sweep:begin -->", "<!-- sweep:end -->"
 RUNS = (  # results file, what it measures
@@ -86,17 +85,5 @@ def section(results: Path) -> list[str]:
     return lines + [END]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=HERE / "results")
-    parser.add_argument("--readme", type=Path, default=HERE / "README.md")
-    args = parser.parse_args()
-    new = "\n".join(section(args.results))
-    text = args.readme.read_text()
-    replaced = replace_section(text, BEGIN, END, new)
-    args.readme.write_text(text.rstrip("\n") + "\n\n" + new + "\n" if replaced is None else replaced)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(rewrite_section_main(__doc__, section, BEGIN, END))
