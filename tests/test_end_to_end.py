@@ -100,6 +100,27 @@ def test_all_text_recall_does_not_regress(annotated_run):
     assert removed / boxes >= 0.94
 
 
+def test_a_big_endian_palette_file_is_cleaned_like_its_little_endian_copy(detector):
+    """OBXXXX1A_expb.dcm is OBXXXX1A.dcm (annotated, every PHI box removed) in Explicit VR Big
+    Endian. It once rendered near black and was delivered with its burned-in text, only the
+    known-location rule's banner blanked (and a scorer rendering it the same way saw no text to
+    miss). Now its pixels come out exactly as the little-endian file's do, in its own syntax."""
+    import numpy as np
+
+    from scrubber.pipeline import scrub_dataset
+    from scrubber.pixels.decode import decode
+    from scrubber.policy import Policy
+
+    from .util import data_path
+
+    policy = Policy(device="cpu", reuse_layouts=False)
+    big = scrub_dataset(pydicom.dcmread(data_path("OBXXXX1A_expb.dcm")), policy, detector)
+    little = scrub_dataset(pydicom.dcmread(data_path("OBXXXX1A.dcm")), policy, detector)
+    assert big.dataset.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRBigEndian
+    assert big.boxes == little.boxes and len(big.boxes[0]) > 1
+    assert np.array_equal(decode(big.dataset, 1 << 30).stored, decode(little.dataset, 1 << 30).stored)
+
+
 def test_jpeg_clip_stays_jpeg_with_dct_redaction(detector):
     """By default (jpeg_dct) a JPEG baseline clip keeps its syntax, shrinks or stays the size, and every
     pixel away from the blanked MCUs decodes exactly as before (no generation loss)."""

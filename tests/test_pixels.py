@@ -110,6 +110,23 @@ def test_palette_fill_is_the_darkest_entry():
     assert lut[index] == lut.min()
 
 
+def test_a_big_endian_palette_renders_as_its_little_endian_copy():
+    """pydicom's OBXXXX1A_expb.dcm is OBXXXX1A.dcm in Explicit VR Big Endian: the same indices and
+    palette. pydicom 3.0 reads its 16-bit LUT data byte-swapped (entries 256x too small: a near
+    black image); ours renders both alike, picks the same fill, and leaves the input as it was."""
+    little = pydicom.dcmread(data_path("OBXXXX1A.dcm"))
+    big = pydicom.dcmread(data_path("OBXXXX1A_expb.dcm"))
+    lut = bytes(big.RedPaletteColorLookupTableData)
+    from pydicom.pixels import apply_color_lut
+
+    indices = big.pixel_array
+    assert apply_color_lut(indices, big).max() < 256  # what pydicom alone shows
+    shown = {name: render.full(decode(ds, 1 << 30), ds) for name, ds in (("little", little), ("big", big))}
+    assert np.array_equal(shown["little"], shown["big"]) and shown["big"].max() > 128
+    assert fill_value(decode(big, 1 << 30), big) == fill_value(decode(little, 1 << 30), little)
+    assert bytes(big.RedPaletteColorLookupTableData) == lut
+
+
 def test_monochrome1_fills_with_the_maximum():
     ds = pydicom.dcmread(data_path("RG1_UNCR.dcm"))
     frames = decode(ds, 1 << 30)

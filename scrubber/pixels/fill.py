@@ -6,6 +6,7 @@ from pydicom.dataset import Dataset
 
 from ..errors import InconsistentImage
 from .decode import Frames
+from .palette import palette_rgb
 
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -19,8 +20,6 @@ def _range(frames: Frames) -> tuple[int, int]:
 
 def darkest_palette_index(ds: Dataset) -> int:
     """Stored value that maps to the darkest palette entry (first mapped value + its index)."""
-    from pydicom.pixels import apply_color_lut
-
     desc = ds.RedPaletteColorLookupTableDescriptor
     entries = int(desc[0]) or 65536
     first = int(desc[1])
@@ -29,7 +28,7 @@ def darkest_palette_index(ds: Dataset) -> int:
     dtype = np.uint8 if bits == 8 else np.uint16
     if indices.max() > np.iinfo(dtype).max:
         raise InconsistentImage("palette descriptor maps beyond the stored range")
-    lut = apply_color_lut(indices.astype(dtype), ds).astype(np.float64)
+    lut = palette_rgb(indices.astype(dtype), ds).astype(np.float64)
     return int(indices[int(np.argmin(lut @ LUMA))])
 
 

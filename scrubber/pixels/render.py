@@ -9,10 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from ..errors import DecodeFailed
 from .decode import Frames
+from .palette import palette_rgb
 
 YBR_SPACES = ("YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420")
 
@@ -78,7 +79,7 @@ def full(frames: Frames, ds: Dataset) -> np.ndarray:
     pi = frames.photometric
     try:
         if pi == "PALETTE COLOR":
-            rgb = apply_color_lut(arr[..., 0], ds)
+            rgb = palette_rgb(arr[..., 0], ds)
             return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
         if pi in YBR_SPACES:
             if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
