@@ -127,6 +127,20 @@ def test_a_big_endian_palette_renders_as_its_little_endian_copy():
     assert bytes(big.RedPaletteColorLookupTableData) == lut
 
 
+def test_a_palette_that_shows_everything_as_one_colour_is_refused():
+    """OBXXXX1A with its palette bytes swapped (what a byte-order mistake reads: every entry under
+    256, black once shown in 8 bits) renders as one flat colour though its indices vary: refused
+    as inconsistent, not handed to OCR as a text-free black image."""
+    from scrubber.errors import InconsistentImage
+
+    ds = pydicom.dcmread(data_path("OBXXXX1A.dcm"))
+    for colour in ("Red", "Green", "Blue"):
+        keyword = f"{colour}PaletteColorLookupTableData"
+        setattr(ds, keyword, np.frombuffer(ds[keyword].value, "<u2").byteswap().tobytes())
+    with pytest.raises(InconsistentImage, match="one flat colour"):
+        render.full(decode(ds, 1 << 30), ds)
+
+
 def test_monochrome1_fills_with_the_maximum():
     ds = pydicom.dcmread(data_path("RG1_UNCR.dcm"))
     frames = decode(ds, 1 << 30)

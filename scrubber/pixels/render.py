@@ -11,7 +11,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
-from ..errors import DecodeFailed
+from ..errors import DecodeFailed, InconsistentImage
 from .decode import Frames
 from .palette import palette_rgb
 
@@ -73,6 +73,14 @@ def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
+def _check_palette_shows(stored: np.ndarray, shown: np.ndarray) -> None:
+    """Refuse a palette that shows stored values that differ as one flat colour: what OCR would
+    read is then not what a viewer shows (a big-endian palette read byte-swapped rendered black,
+    its text invisible), and nothing in it can be judged free of text."""
+    if shown.min() == shown.max() and stored.min() != stored.max():
+        raise InconsistentImage("palette shows the whole image as one flat colour")
+
+
 def full(frames: Frames, ds: Dataset) -> np.ndarray:
     """Every frame as uint8 RGB (frames, rows, cols, 3), the full stored range visible."""
     arr = frames.stored
@@ -80,13 +88,17 @@ def full(frames: Frames, ds: Dataset) -> np.ndarray:
     try:
         if pi == "PALETTE COLOR":
             rgb = palette_rgb(arr[..., 0], ds)
-            return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
+            shown = (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
+            _check_palette_shows(arr, shown)
+            return shown
         if pi in YBR_SPACES:
             if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
                 arr = arr >> (frames.bits_stored - 8)
             return _ybr_to_rgb(arr.astype(np.uint8))
         if pi == "RGB":
             return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
+    except InconsistentImage:
+        raise
     except Exception as exc:
         raise DecodeFailed(f"colour rendering failed ({type(exc).__name__})") from None
     grey = _stretch(arr[..., 0])
