@@ -30,9 +30,8 @@ def palette_rgb(indices: np.ndarray, ds: Dataset) -> np.ndarray:
     """``apply_color_lut(indices, ds)`` with 16-bit plain LUT data read in ``ds``'s byte order."""
     entries = int(ds.RedPaletteColorLookupTableDescriptor[0]) or 65536
     data = {colour: ds.get(f"{colour}PaletteColorLookupTableData") for colour in COLOURS}
-    swap = _big_endian(ds) != (sys.byteorder == "big") and data["Red"] is not None \
-        and len(data["Red"]) == 2 * entries
-    if not swap:
+    big = _big_endian(ds)
+    if big == (sys.byteorder == "big") or data["Red"] is None or len(data["Red"]) != 2 * entries:
         return apply_color_lut(indices, ds)
     native = Dataset()  # a new dataset: ``ds`` (the input) is never changed
     native.RedPaletteColorLookupTableDescriptor = list(ds.RedPaletteColorLookupTableDescriptor)
@@ -40,5 +39,6 @@ def palette_rgb(indices: np.ndarray, ds: Dataset) -> np.ndarray:
         native.PixelPresentation = ds.PixelPresentation
     for colour, raw in data.items():
         if raw is not None:
-            setattr(native, f"{colour}PaletteColorLookupTableData", np.frombuffer(raw, ">u2").astype("=u2").tobytes())
+            entries_in_file_order = np.frombuffer(raw, ">u2" if big else "<u2")
+            setattr(native, f"{colour}PaletteColorLookupTableData", entries_in_file_order.astype("=u2").tobytes())
     return apply_color_lut(indices, native)
