@@ -1,14 +1,16 @@
 """Find text in the renderings of every frame.
 
-A single image: OCR on the "full" rendering; each extra rendering (window, enhanced, dark) is
-looked at where it shows lines of strokes on flat ground that OCR on "full" left uncovered (crops,
-batched), or whole when such lines span much of the image (a busy screen); lines of strokes on any
+A single image: OCR on the "full" rendering; "local" (faint labels on grey banners) is looked at
+whole, and each line it shows again close up; each other extra rendering (window, enhanced, dark)
+is looked at where it shows lines of strokes on flat ground that OCR on "full" left uncovered
+(crops, batched), or whole when such lines span much of the image (a busy screen); lines of strokes on any
 ground that have the shape of a line of text and that OCR left uncovered (small type over tissue)
 are looked at again, magnified; then a closer look, by the detector's ``marks`` (CRAFT), where the
 proposer sees glyph-like marks that OCR left uncovered.
 
 A clip: its static layer (the median over the frames, where burned-in overlays are crisp) is read
-as a single image is, and the extra renderings of the key frames where they can add to it; then
+as a single image is, its "local" rendering also magnified (the cost is paid once for every
+frame), and the extra renderings of the key frames where they can add to it; then
 every frame is checked cheaply, and OCR looks again only at small crops: the places that keep
 changing (clocks, counters), text-sized places where a frame differs from the median (a label
 shown for a moment), lines of strokes over the moving image that stay put for a few frames (a
