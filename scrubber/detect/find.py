@@ -411,9 +411,12 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     what differs: large changed areas whole, text-sized places (also those only the enhanced
     rendering shows: faint text) in the full, the enhanced and the local rendering (changed areas
     outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
-    grey levels off its banner is invisible to DB in "full"). A calibrated image region
-    (ultrasound) in which anything changed counts as one changed area, not as many places where the
-    speckle moved, and is not read whole: text there forms lines of strokes, and lines left unread
+    grey levels off its banner is invisible to DB in "full"); a place faint on flat ground
+    (``faint_in``) that the look leaves uncovered is looked at again with DB's training
+    normalisation, as a single image's lines are (``_Looks.again``; in tissue that second look
+    finds texture, so other places do without it). A calibrated image region (ultrasound) in
+    which anything changed counts as one changed area, not as many places where the speckle
+    moved, and is not read whole: text there forms lines of strokes, and lines left unread
     where the image changed get the closer look a single image gives them (``_recheck``; labels
     over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
     whole, benchmarks/recall_sweep.py; a word of one or two letters, or a lone mark, there is
@@ -469,12 +472,15 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, reference.enhanced_grey)
+    faint_places = _Looks(detector, "layout", again=True)
     for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
-        looks.add(0, image, place, zoom, wide=True)
-        looks.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
+        places = faint_places if faint_in(image, place) else looks
+        places.add(0, image, place, zoom, wide=True)
+        places.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
         if local:
-            looks.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
-    found.extend(d for _, d in looks.run() if d.rendering != "local" or _local_line(image, d.box))
+            places.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
+    found.extend(d for _, d in looks.run() + faint_places.run()
+                 if d.rendering != "local" or _local_line(image, d.box))
     again = _Looks(detector, "recheck")
     differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
     _recheck(image, 0, [d.box for d in found], again, policy, differs)
