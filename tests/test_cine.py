@@ -229,25 +229,13 @@ def _static_case(wanted: dict):
     """The recall sweep's "static" case drawn under ``wanted`` (its banner labels burned into 12
     frames of the real cardiac clip), and a function giving the share of each label's glyph pixels
     that boxes (one list per frame) cover, for every label in every frame."""
-    import sys
-
-    from .util import ROOT
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
+    from .util import glyph_covered, recall_sweep
 
     frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    case = next(c for c in recall_sweep.static_cases(frames) if c.condition == wanted)
+    case = next(c for c in recall_sweep().static_cases(frames) if c.condition == wanted)
 
     def covered(boxes_per_frame) -> list[float]:
-        shares = []
-        for x, y, mask in case.glyphs:
-            for boxes in boxes_per_frame:
-                blanked = np.zeros(frames.shape[1:3], bool)
-                for x0, y0, x1, y1 in boxes:
-                    blanked[y0:y1, x0:x1] = True
-                shares.append(float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean()))
-        return shares
+        return [glyph_covered(boxes, frames.shape[1:3], glyph) for glyph in case.glyphs for boxes in boxes_per_frame]
 
     return case, covered
 

@@ -19,7 +19,7 @@ from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LI
                                        text_lines)
 from scrubber.policy import Policy
 
-from .util import ROOT, Counted, data_path, us1_with_a_banner
+from .util import Counted, data_path, glyph_covered, recall_sweep, us1_with_a_banner
 
 
 def _counting(detector):
@@ -91,21 +91,14 @@ def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_
 def _sweep_label_covered(detector, wanted: dict, height: int) -> Callable[[], float]:
     """The share of one label of the recall sweep (the case drawn on US1 under ``wanted``, its label
     of ``height`` px) that ``find_text`` covers, measured when the returned function is called."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
-
     base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
-    x, y, mask = case.glyphs[case.heights.index(height)]
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    glyph = case.glyphs[case.heights.index(height)]
     policy = Policy(device="cpu", reuse_layouts=False)
 
     def covered() -> float:
-        blanked = np.zeros(base.shape[:2], bool)
-        for d in find_text(case.image[None], None, policy, detector)[0]:
-            blanked[d.box[1]:d.box[3], d.box[0]:d.box[2]] = True
-        return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
+        found = find_text(case.image[None], None, policy, detector)[0]
+        return glyph_covered([d.box for d in found], base.shape[:2], glyph)
 
     return covered
 

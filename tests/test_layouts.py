@@ -213,30 +213,22 @@ def test_a_faint_place_left_unread_in_a_later_image_gets_the_training_normalisat
     """The recall sweep's 8 px label 8 grey levels above a grey banner of 100, through JPEG q85, in
     a later image of US1's layout: the look at its place at [-1, 1] does not read it; the second
     look with DB's training normalisation, given to places faint on flat ground, does."""
-    import sys
-
-    from .util import ROOT
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
+    from .util import glyph_covered, recall_sweep
 
     policy = Policy(device="cpu")
     first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
     scrub_dataset(first, policy, detector)
     base = np.ascontiguousarray(first.pixel_array)
     wanted = {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}
-    case = next(c for c in recall_sweep.cases(base) if c.condition == wanted)
-    x, y, mask = case.glyphs[case.heights.index(8)]
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    glyph = case.glyphs[case.heights.index(8)]
     later = copy.deepcopy(first)
     later.PixelData = np.ascontiguousarray(case.image).tobytes()
 
     def covered() -> float:
         result = scrub_dataset(later, policy, detector)
         assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
-        blanked = np.zeros(base.shape[:2], bool)
-        for x0, y0, x1, y1 in result.boxes[0]:
-            blanked[y0:y1, x0:x1] = True
-        return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
+        return glyph_covered(result.boxes[0], base.shape[:2], glyph)
 
     assert covered() == 1.0
     monkeypatch.setattr(detector, "trained", False)

@@ -116,3 +116,23 @@ def us1_with_a_banner(ground: int, ink: int, scale: float = 0.5) -> tuple[np.nda
     frame = np.rint(frame * (1 - alpha) + ink * alpha).astype(np.uint8)
     frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_UNCHANGED)
     return frame, (x, y, x + w, y + h)
+
+
+def recall_sweep():
+    """benchmarks/recall_sweep.py as a module: tests draw the sweep's labels with its own code."""
+    import importlib
+    import sys
+
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    return importlib.import_module("recall_sweep")
+
+
+def glyph_covered(boxes, shape: tuple[int, int], glyph: tuple[int, int, np.ndarray]) -> float:
+    """Share of a sweep label's glyph pixels (``glyph``: its x, y and mask) inside ``boxes``, on an
+    image of ``shape`` (rows, columns)."""
+    x, y, mask = glyph
+    blanked = np.zeros(shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    return float(blanked[y:y + mask.shape[0], x:x + mask.shape[1]][mask].mean())
