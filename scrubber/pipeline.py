@@ -71,12 +71,12 @@ def plan_boxes(found: list[list[Detection]], width: int, height: int, policy: Po
     """Join words into lines, pad them, and (for clips) spread them over the frames they belong to.
     Boxes from the header (known locations, outside the ultrasound regions) are blanked as given."""
     lines: dict[tuple[Box, ...], list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
-    padded = []
+    padded = []  # frames with the same words share one list: nothing below changes it
     for frame in found:
         words = tuple(d.box for d in frame if d.rendering != EXACT)
         if words not in lines:
             lines[words] = simplify(pad(box, policy.pad_px, policy.pad_frac, width, height) for box in join_lines(words))
-        padded.append(list(lines[words]))
+        padded.append(lines[words])
     if len(padded) > 1:
         padded = spread(padded, policy.static_fraction)
     return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(padded, found)]
