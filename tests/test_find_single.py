@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from scrubber.detect import buckets
+from scrubber.detect import buckets, proposer
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes,
                                        text_lines)
+from scrubber.detect.renderings import enhance
 from scrubber.policy import Policy
 
 from .util import Counted, data_path, glyph_covered, recall_sweep, us1_with_a_banner
@@ -72,6 +73,22 @@ def test_text_lines_are_line_shaped_clusters_of_strokes():
     lines = text_lines(image)
     assert any(x0 <= 12 and x1 >= 180 and 20 <= y0 and y1 <= 45 for x0, y0, x1, y1 in lines)
     assert not any(y0 >= 68 and y1 <= 112 and x1 - x0 > 300 for x0, y0, x1, y1 in lines)
+
+
+def test_a_faint_line_that_runs_into_a_bright_one_is_still_a_line_on_flat_ground(monkeypatch):
+    """The recall sweep's 18 px label 12 grey levels above black, in US1's surround, ends beside
+    the device's own white text: its faint strokes and that text form one line, which sharp
+    strokes cover only in part; it stays a line of faint strokes (SHARP_SHARE)."""
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    wanted = {"ground": 0, "delta": 12, "font": "hershey-duplex", "jpeg": None}
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    x, y, mask = case.glyphs[case.heights.index(18)]
+    label = (x, y, x + mask.shape[1], y + mask.shape[0])
+    spans = lambda lines: any(b[0] <= label[0] and b[2] >= label[2] and b[1] <= label[1] + 4  # noqa: E731
+                              and b[3] >= label[3] - 4 for b in lines)
+    assert spans(text_lines(enhance(case.image), on_flat=True))
+    monkeypatch.setattr(proposer, "SHARP_SHARE", 1e-6)  # any sharp stroke takes the line
+    assert not spans(text_lines(enhance(case.image), on_flat=True))
 
 
 @pytest.mark.parametrize("keep", [1.0, 0.5, 0.0], ids=["strokes", "thinned", "empty"])
@@ -157,8 +174,6 @@ def _in_panes(box: tuple[int, int, int, int]) -> bool:
 def test_lines_on_flat_ground_are_kept_and_lines_in_tissue_are_not():
     """An extra rendering is looked at again where text can stand out against a banner or the
     black surround; lines of strokes in tissue (speckle, vessel walls) are left to the full pass."""
-    from scrubber.detect.renderings import enhance
-
     enhanced = enhance(_us1_with_a_faint_label(0, 15))
     every, flat = text_lines(enhanced), text_lines(enhanced, on_flat=True)
     in_tissue = sum(map(_in_panes, every))
@@ -221,8 +236,6 @@ def test_grains_of_a_radiograph_are_not_lines_on_flat_ground():
     """Smooth anatomy is flat within a few grey levels too; after local contrast its grains form
     a thousand "lines" that barely rise above it (a look at the whole rendering found a box in
     this text-free CR before)."""
-    from scrubber.detect.renderings import enhance
-
     stored = dcmread(data_path("RG1_UNCI.dcm")).pixel_array.astype(np.float32)
     grey = 255 - cv2.normalize(stored, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)  # MONOCHROME1
     enhanced = enhance(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB))

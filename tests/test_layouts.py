@@ -9,6 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from scrubber.detect import find
 from scrubber.detect.layouts import LayoutMemory, memory
 from scrubber.evaluate import residual_fraction
 from scrubber.pipeline import scrub_dataset
@@ -233,3 +234,30 @@ def test_a_faint_place_left_unread_in_a_later_image_gets_the_training_normalisat
     assert covered() == 1.0
     monkeypatch.setattr(detector, "trained", False)
     assert covered() < 0.5
+
+
+def test_a_label_a_few_grey_levels_off_black_new_in_a_later_image_is_found_whole(fresh_memory, detector,
+                                                                                 monkeypatch):
+    """The recall sweep's labels 12 grey levels above US1's black surround, in a later image of its
+    layout: they differ from the first image by less than TOLERANCE, and their enhanced difference
+    breaks into pieces; the lines of faint strokes on flat ground that differ from the first
+    image are looked at whole (``_changed_faint_lines``)."""
+    from .util import glyph_covered, recall_sweep
+
+    policy = Policy(device="cpu")
+    first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    scrub_dataset(first, policy, detector)
+    base = np.ascontiguousarray(first.pixel_array)
+    wanted = {"ground": 0, "delta": 12, "font": "truetype", "jpeg": None}
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    later = copy.deepcopy(first)
+    later.PixelData = np.ascontiguousarray(case.image).tobytes()
+
+    def covered() -> list[float]:
+        result = scrub_dataset(later, policy, detector)
+        assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
+        return [glyph_covered(result.boxes[0], base.shape[:2], glyph) for glyph in case.glyphs]
+
+    assert covered() == [1.0, 1.0, 1.0]
+    monkeypatch.setattr(find, "_changed_faint_lines", lambda *args: [])
+    assert min(covered()) < 0.98

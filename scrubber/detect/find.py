@@ -403,6 +403,17 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
     return differ.size == 0 or float(np.mean(differ)) <= CHANGED
 
 
+def _changed_faint_lines(enhanced: np.ndarray, before: np.ndarray, known: Sequence[Box]) -> list[Box]:
+    """Lines of strokes on flat ground in the ``enhanced`` rendering (``text_lines(on_flat=True)``)
+    that differ from the reference's enhanced grey ``before`` and that ``known`` leaves uncovered:
+    a label a few grey levels off black differs from the reference by less than TOLERANCE, and its
+    enhanced difference breaks into pieces that ``strong_places`` finds only in part (an 18 px
+    label from x 25 to 251 gave places at 26-51 and 250-257)."""
+    grey = cv2.cvtColor(enhanced, cv2.COLOR_RGB2GRAY)
+    return [line for line in text_lines(enhanced, on_flat=True)
+            if _share_covered(line, known) < LINE_COVERED and not _identical(grey, before, line)]
+
+
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
              detector: Detector, image_regions: Sequence[Box] = ()) -> list[Detection]:
     """Detections on a single image of a layout seen before.
@@ -481,6 +492,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             places.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() + faint_places.run()
                  if d.rendering != "local" or _local_line(image, d.box))
+    faint_lines = _Looks(detector, "layout", again=True)
+    for line in _changed_faint_lines(rendered("enhanced"), reference.enhanced_grey, [d.box for d in found]):
+        for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
+            faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
+    found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
     again = _Looks(detector, "recheck")
     differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
     _recheck(image, 0, [d.box for d in found], again, policy, differs)

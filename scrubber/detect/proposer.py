@@ -94,7 +94,9 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
 
     ``on_flat``: only the lines whose surroundings are flat and that stand out from them
     (``_flat_around``), plus the lines of faint strokes (FAINT_CONTRAST) on flatter ground still,
-    where no sharp line is: a label a few grey levels off its banner or off black. The Otsu
+    where sharp lines cover less than SHARP_SHARE of them: a label a few grey levels off its banner
+    or off black, also where its line runs into a bright one (a faint 18 px label ending beside
+    a device's own white text joined it, and was dropped while any overlap dropped it). The Otsu
     threshold of an image with tissue or bright text lies far above such strokes; flat ground is
     what tells them from texture."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -107,7 +109,7 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     taken = np.zeros(grey.shape, np.uint8)
     for x0, y0, x1, y1 in lines:
         taken[y0:y1, x0:x1] = 1
-    more = [box for box in lines_of(faint) if not taken[box[1]:box[3], box[0]:box[2]].any()]
+    more = [box for box in lines_of(faint) if taken[box[1]:box[3], box[0]:box[2]].mean() < SHARP_SHARE]
     return (_on_flat(grey, sharp, lines, FLAT_TOLERANCE, STANDOUT)
             + _on_flat(grey, faint, more, FAINT_TOLERANCE))
 
@@ -118,6 +120,7 @@ MIN_GROUND = 0.2  # share of a line's window that must be ground (not strokes) t
 FAINT_CONTRAST = 12  # grey levels: the strokes of a faint label
 FAINT_TOLERANCE = 4.0  # the ground of faint strokes is this flat (paper grain and JPEG noise on a
 # scanned page form faint "lines" on ground that is flat only within FLAT_TOLERANCE)
+SHARP_SHARE = 0.5  # a line of faint strokes that sharp lines cover this much of is theirs
 STANDOUT = 3.0  # sharp strokes rise this many times the ground's spread above it (text on a banner
 # or black: far more; grains of a radiograph after local contrast: 1-2)
 
