@@ -6,6 +6,8 @@ still shows) and "window" (the header's VOI transform, the way a reading worksta
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 from pydicom.dataset import Dataset
@@ -81,26 +83,34 @@ def _check_palette_shows(stored: np.ndarray, shown: np.ndarray) -> None:
         raise InconsistentImage("palette shows the whole image as one flat colour")
 
 
+def _palette_shown(stored: np.ndarray, ds: Dataset) -> np.ndarray:
+    """Palette colour frames as uint8 RGB (the top 8 bits of 16-bit entries)."""
+    rgb = palette_rgb(stored[..., 0], ds)
+    return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
+
+
+def _colour(convert: Callable[[], np.ndarray]) -> np.ndarray:
+    """``convert()``, its failure (a bad LUT, a header pydicom cannot apply) one DecodeFailed."""
+    try:
+        return convert()
+    except Exception as exc:
+        raise DecodeFailed(f"colour rendering failed ({type(exc).__name__})") from None
+
+
 def full(frames: Frames, ds: Dataset) -> np.ndarray:
     """Every frame as uint8 RGB (frames, rows, cols, 3), the full stored range visible."""
     arr = frames.stored
     pi = frames.photometric
-    try:
-        if pi == "PALETTE COLOR":
-            rgb = palette_rgb(arr[..., 0], ds)
-            shown = (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb.astype(np.uint8)
-            _check_palette_shows(arr, shown)
-            return shown
-        if pi in YBR_SPACES:
-            if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
-                arr = arr >> (frames.bits_stored - 8)
-            return _ybr_to_rgb(arr.astype(np.uint8))
-        if pi == "RGB":
-            return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
-    except InconsistentImage:
-        raise
-    except Exception as exc:
-        raise DecodeFailed(f"colour rendering failed ({type(exc).__name__})") from None
+    if pi == "PALETTE COLOR":
+        shown = _colour(lambda: _palette_shown(arr, ds))
+        _check_palette_shows(arr, shown)
+        return shown
+    if pi in YBR_SPACES:
+        if frames.bits_stored > 8:  # pydicom converts 8-bit YBR only: keep the top 8 bits
+            arr = arr >> (frames.bits_stored - 8)
+        return _colour(lambda: _ybr_to_rgb(arr.astype(np.uint8)))
+    if pi == "RGB":
+        return arr.astype(np.uint8) if arr.dtype.itemsize == 1 else _stretch(arr)
     grey = _stretch(arr[..., 0])
     if pi == "MONOCHROME1":
         grey = 255 - grey
