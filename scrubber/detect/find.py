@@ -35,7 +35,7 @@ from . import buckets
 from .blobs import components_with_stats
 from .boxes import Box, Detection, overlaps
 from .layouts import Reference
-from .motion import (MAX_PLACES, TOLERANCE, Motion, analyse, appearing, changing_places, components,
+from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
 from .proposer import propose, text_lines, text_shaped
@@ -403,15 +403,22 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
     return differ.size == 0 or float(np.mean(differ)) <= CHANGED
 
 
-def _changed_faint_lines(enhanced: np.ndarray, before: np.ndarray, known: Sequence[Box]) -> list[Box]:
+def _changed_faint_lines(enhanced: np.ndarray, faint: np.ndarray, known: Sequence[Box],
+                         moving: np.ndarray) -> list[Box]:
     """Lines of strokes on flat ground in the ``enhanced`` rendering (``text_lines(on_flat=True)``)
-    that differ from the reference's enhanced grey ``before`` and that ``known`` leaves uncovered:
-    a label a few grey levels off black differs from the reference by less than TOLERANCE, and its
-    enhanced difference breaks into pieces that ``strong_places`` finds only in part (an 18 px
-    label from x 25 to 251 gave places at 26-51 and 250-257)."""
-    grey = cv2.cvtColor(enhanced, cv2.COLOR_RGB2GRAY)
+    outside the ``moving`` image (changed areas, looked at whole) where ``faint``, the enhanced
+    difference from the reference, shows a change (more than IDENTICAL), and that ``known``
+    leaves uncovered: a label a few grey levels off black differs from the reference by less than
+    TOLERANCE, and its enhanced difference breaks into pieces that ``strong_places`` finds only
+    in part (an 18 px label from x 25 to 251 gave places at 26-51 and 250-257). Lines are looked
+    for only where that difference passes TOLERANCE in STRONG_PIXELS pixels outside the moving
+    image (on color3d's series it stays below 15: CLAHE's tiles shift with the sector)."""
+    changed = (faint > TOLERANCE) & ~moving
+    if np.count_nonzero(changed) < STRONG_PIXELS:
+        return []
     return [line for line in text_lines(enhanced, on_flat=True)
-            if _share_covered(line, known) < LINE_COVERED and not _identical(grey, before, line)]
+            if not moving[line[1]:line[3], line[0]:line[2]].any() and _share_covered(line, known) < LINE_COVERED
+            and int(faint[line[1]:line[3], line[0]:line[2]].max(initial=0)) > IDENTICAL]
 
 
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
@@ -493,7 +500,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     found.extend(d for _, d in looks.run() + faint_places.run()
                  if d.rendering != "local" or _local_line(image, d.box))
     faint_lines = _Looks(detector, "layout", again=True)
-    for line in _changed_faint_lines(rendered("enhanced"), reference.enhanced_grey, [d.box for d in found]):
+    for line in _changed_faint_lines(rendered("enhanced"), faint, [d.box for d in found], area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
             faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
     found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
