@@ -148,6 +148,7 @@ class _Looks:
     detector: Detector
     suffix: str = "zoom"
     again: bool = False
+    trained: bool = False  # the first look already with the training normalisation
     _queue: list[tuple[int, int, int, float, np.ndarray, str, Box]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
@@ -159,7 +160,7 @@ class _Looks:
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
         crops, zooms = [self._queue[i][4] for i in indices], [self._queue[i][3] for i in indices]
-        found = buckets.look(self.detector, crops, zooms)
+        found = buckets.look(self.detector, crops, zooms, **({"trained": True} if self.trained else {}))
         if not (self.again and getattr(self.detector, "trained", False)):
             return found
         unread = [k for k, i in enumerate(indices) if _share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
@@ -338,22 +339,38 @@ def _whole(detector: Detector, images: Sequence[np.ndarray], policy: Policy) -> 
     if not getattr(detector, "trained", False):
         return _run_once(detector, images)
     found = _run_once(detector, images, trained=True)
+    return [sorted(set(boxes)) for boxes in _confirmed(images, found, policy, detector, trained=False)]
+
+
+def _doubtful(image: np.ndarray, box: Box) -> bool:
+    """A box of a whole look that one normalisation alone does not vouch for: it holds colour (DB
+    marks colour Doppler as text) or is not a line (``_wide``: DB marks squarish spots of CT and
+    NM anatomy)."""
+    return not _wide(box) or coloured(image[box[1]:box[3], box[0]:box[2]])
+
+
+def _confirmed(images: Sequence[np.ndarray], found: Sequence[Sequence[Box]], policy: Policy,
+               detector: Detector, trained: bool) -> list[list[Box]]:
+    """``found`` per image, its doubtful boxes (``_doubtful``) kept only where a look at their crop
+    with the other normalisation (``trained``: DB's training one; else [-1, 1]) covers them
+    (COVERED), together with what that look finds over them (the frame slot carries the box's
+    index in ``doubtful``)."""
     doubtful = [(index, box) for index, (image, boxes) in enumerate(zip(images, found)) for box in boxes
-                if not _wide(box) or coloured(image[box[1]:box[3], box[0]:box[2]])]
-    if not doubtful:
-        return found
+                if _doubtful(image, box)]
     out = [[box for box in boxes if (index, box) not in doubtful] for index, boxes in enumerate(found)]
-    checks = _Looks(detector)
+    if not doubtful:
+        return out
+    checks = _Looks(detector, trained=trained)
     for slot, (index, box) in enumerate(doubtful):
         checks.add(slot, images[index], box, _whole_zoom(images[index], policy))
     seen: dict[int, list[Box]] = {}
     for slot, detection in checks.run():
         seen.setdefault(slot, []).append(detection.box)
     for slot, (index, box) in enumerate(doubtful):
-        plain = [other for other in seen.get(slot, []) if overlaps(other, box)]
-        if _covered(box, plain):
-            out[index].extend([box, *plain])
-    return [sorted(set(boxes)) for boxes in out]
+        other = [box2 for box2 in seen.get(slot, []) if overlaps(box2, box)]
+        if _covered(box, other):
+            out[index].extend([box, *other])
+    return out
 
 
 def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
@@ -403,6 +420,18 @@ def _same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
     return differ.size == 0 or float(np.mean(differ)) <= CHANGED
 
 
+def _areas_read(image: np.ndarray, areas: _Looks, policy: Policy, detector: Detector) -> list[Detection]:
+    """What the looks at large changed ``areas`` of ``image`` find, each read as a single image is
+    (``_whole``): boxes that [-1, 1] alone finds there and that are doubtful (squarish, coloured)
+    are kept only where DB's training normalisation finds them too. Unconfirmed, a later image of a
+    layout got a box on a shoulder of a bone scan (NM, JPEG-LL.dcm after its JPEG 2000 twin) that
+    the image alone does not get."""
+    found = [d.box for _, d in areas.run()]
+    if getattr(detector, "trained", False):
+        found = _confirmed([image], [found], policy, detector, trained=True)[0]
+    return [Detection(box, _name(detector, areas.suffix), "full") for box in sorted(set(found))]
+
+
 def _changed_faint_lines(enhanced: np.ndarray, faint: np.ndarray, known: Sequence[Box],
                          moving: np.ndarray) -> list[Box]:
     """Lines of strokes on flat ground in the ``enhanced`` rendering (``text_lines(on_flat=True)``)
@@ -426,7 +455,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     """Detections on a single image of a layout seen before.
 
     The reference's boxes carry over where the image shows the same. OCR looks only at crops of
-    what differs: large changed areas whole, text-sized places (also those only the enhanced
+    what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
+    faint strokes on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``),
+    text-sized places (also those only the enhanced
     rendering shows: faint text) in the full, the enhanced and the local rendering (changed areas
     outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
     grey levels off its banner is invisible to DB in "full"); a place faint on flat ground
@@ -482,10 +513,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
     for x0, y0, x1, y1 in moved:
         area[y0:y1, x0:x1] = True
+    areas = _Looks(detector, "layout")
     for box in components(area, (1, 1)):
         if _covered(box, moved):  # the moving image: read by its lines of strokes (_recheck), not whole
             continue
-        looks.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
+        areas.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
@@ -499,6 +531,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             places.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() + faint_places.run()
                  if d.rendering != "local" or _local_line(image, d.box))
+    found.extend(_areas_read(image, areas, policy, detector))
     faint_lines = _Looks(detector, "layout", again=True)
     for line in _changed_faint_lines(rendered("enhanced"), faint, [d.box for d in found], area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
