@@ -458,9 +458,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
     faint strokes on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``),
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
-    enhanced and the local rendering (changed areas
-    outside the moving image in "local" too; its boxes kept where faint, ``_local_line``: a label 25
-    grey levels off its banner is invisible to DB in "full"); a place faint on flat ground
+    enhanced and the local rendering (changed areas outside the moving image in "local" too; its
+    boxes kept where faint, ``_local_line``: a label 25 grey levels off its banner is invisible to
+    DB in "full"); a place faint on flat ground
     (``faint_in``) that the look leaves uncovered is looked at again with DB's training
     normalisation, as a single image's lines are (``_Looks.again``; in tissue that second look
     finds texture, so other places do without it). A calibrated image region (ultrasound) in
