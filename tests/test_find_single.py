@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from scrubber.detect import buckets, proposer
+from scrubber.detect import buckets, find, proposer
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes,
                                        text_lines)
@@ -134,12 +134,39 @@ def test_a_faint_line_an_extra_rendering_shows_is_read_whole_with_the_training_n
 def test_a_label_only_the_training_normalisation_shows_is_found_in_the_whole_pass(detector, monkeypatch):
     """The recall sweep's 8 px label 60 grey levels above a grey banner of 170, through JPEG q85:
     at [-1, 1] DB gives it no box, in the whole pass or in the crops of lines; with the training
-    normalisation the whole pass reads it."""
+    normalisation the whole pass reads it. (The look at its banner alone, ``panels``, reads it at
+    [-1, 1] too: turned off here.)"""
+    monkeypatch.setattr(find, "panels", lambda image: [])
     covered = _sweep_label_covered(detector, {"ground": 170, "delta": 60, "font": "hershey-duplex", "jpeg": 85}, 8)
     monkeypatch.setattr(detector, "trained", False)
     assert covered() < 0.5
     monkeypatch.setattr(detector, "trained", True)
     assert covered() == 1.0
+
+
+def test_a_label_too_faint_for_strokes_is_found_by_its_banner(detector, monkeypatch):
+    """The recall sweep's 8 px label 8 grey levels above a grey banner of 100, through JPEG q85:
+    it forms no line of strokes in any rendering (CLAHE lifts the banner's JPEG noise as much as
+    the glyphs), but its banner is a flat panel, and a look at that panel alone in the enhanced
+    rendering reads it (``proposer.panels``)."""
+    covered = _sweep_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
+    assert covered() == 1.0
+    monkeypatch.setattr(find, "panels", lambda image: [])
+    assert covered() < 0.5
+
+
+def test_panels_are_flat_banners_of_a_line_s_size_not_black_or_tissue():
+    """US1 alone has none (black surround, tissue, bright text); each of the sweep's grey banners
+    is one, to within the closing's reach."""
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    assert proposer.panels(base) == []
+    case = next(c for c in recall_sweep().cases(base)
+                if c.condition == {"ground": 40, "delta": 12, "font": "truetype", "jpeg": 85})
+    banners = [(x - 5, y - 5, x + m.shape[1] + 5, y + m.shape[0] + 5) for x, y, m in case.glyphs]
+    found = proposer.panels(case.image)
+    assert len(found) == len(banners)
+    for banner in banners:
+        assert any(all(abs(a - b) <= 3 for a, b in zip(banner, panel)) for panel in found), (banner, found)
 
 
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):

@@ -3,7 +3,8 @@
 A single image: OCR on the "full" rendering; "local" (faint labels on grey banners) is looked at
 whole, and each line it shows again close up; each other extra rendering (window, enhanced, dark)
 is looked at where it shows lines of strokes on flat ground that OCR on "full" left uncovered
-(crops, batched), or whole when such lines span much of the image (a busy screen); lines of strokes on any
+(crops, batched; "enhanced" also at flat panels, banners whose label is too faint for strokes),
+or whole when such lines span much of the image (a busy screen); lines of strokes on any
 ground that have the shape of a line of text and that OCR left uncovered (small type over tissue)
 are looked at again, magnified; then a closer look, by the detector's ``marks`` (CRAFT), where the
 proposer sees glyph-like marks that OCR left uncovered.
@@ -38,7 +39,7 @@ from .layouts import Reference
 from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
-from .proposer import propose, text_lines, text_shaped
+from .proposer import panels, propose, text_lines, text_shaped
 from .registry import Detector
 from .renderings import View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
 
@@ -53,6 +54,7 @@ SAMPLES = 3  # frames in which a changing place is looked at
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
 AREA_MARGIN = 8  # pixels around a large changed area looked at whole
 LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full" covered this share of it
+PANEL_MARGIN = 8  # pixels around a flat panel (banner) looked at alone in the enhanced rendering
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
 WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
@@ -254,7 +256,10 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
     rendering shows texture); OCR looks at crops of those lines that ``known`` leaves
-    uncovered, padded along the line, overlapping crops merged; a crop the look leaves uncovered is
+    uncovered, padded along the line, overlapping crops merged, and, in "enhanced", at each flat
+    panel of a line's size that ``known`` leaves uncovered, alone (``panels``: a label 8 grey
+    levels off its banner through JPEG forms no strokes; crops merged with bright lines nearby
+    did not read it, the banner's own crop does); a crop the look leaves uncovered is
     looked at again with DB's training normalisation (``_Looks.again``: faint labels 8 grey levels
     off their ground, after JPEG, read whole where [-1, 1] reads three quarters). A rendering whose
     uncovered lines span more than WHOLE_SHARE of the image is looked at whole.
@@ -273,6 +278,11 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
         for box in regions:
             looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector),
                       margin=REGION_MARGIN, rendering=view.rendering)
+        if view.rendering == "enhanced":
+            for panel in panels(original(view.frame)):
+                if _share_covered(panel, known(view.frame)) < LINE_COVERED:
+                    looks.add(view.frame, view.image, panel, _crop_zoom(view.image, policy, detector),
+                              margin=PANEL_MARGIN, rendering=view.rendering)
     found = _run_once(detector, [v.image for v in whole])
     local = [index for index, view in enumerate(whole) if view.rendering == "local"]
     for zoom in local_zooms:

@@ -169,3 +169,24 @@ def lines_of(mask: np.ndarray) -> list[Box]:
     count, _, stats = components_with_stats(mask, 8)
     return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, area in stats[1:count]
             if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
+
+
+PANEL_FLAT = 4  # grey levels a panel's pixel may differ from the mean of its 5x5 neighbours
+PANEL_MIN_LEVEL = 12  # ... and the least grey of a panel (black is the surround, not a panel)
+PANEL_HEIGHTS = (10, 48)  # a panel holds one line of text: this high (pixels) ...
+PANEL_ASPECT = 2  # ... at least this many times as wide as high ...
+PANEL_FILL = 0.6  # ... and flat over this share of its bounding box
+
+
+def panels(image: np.ndarray) -> list[Box]:
+    """Boxes of flat panels of one line's size (banners, label plates): grey within PANEL_FLAT of
+    its neighbourhood, not black. A label a few grey levels off its banner, through JPEG, forms no
+    strokes at all (CLAHE lifts the banner's JPEG noise as much as the glyphs), but its banner is
+    plain to see: such panels are where a look at a contrast-stretching rendering can find it."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    flat = (cv2.absdiff(grey, cv2.blur(grey, (5, 5))) <= PANEL_FLAT) & (grey >= PANEL_MIN_LEVEL)
+    closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    count, _, stats = components_with_stats(closed, 4)
+    low, high = PANEL_HEIGHTS
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
+            if low <= h <= high and w >= PANEL_ASPECT * h and area >= PANEL_FILL * w * h]
