@@ -5,7 +5,8 @@ background that the OCR pass did not cover (a lone "Y", a colon, one digit), so 
 again, closer; ``text_lines`` points at line-shaped clusters of strokes in a rendering, so that
 OCR can look at those places of an extra rendering instead of at the whole image: with
 ``on_flat``, only where the ground around them is flat, which is where a rendering that stretches
-contrast can reveal text (faint strokes included) rather than texture.
+contrast can reveal text (faint strokes included) rather than texture; ``panels`` points at flat
+banners of one line's size, where a label too faint to form strokes may sit.
 """
 from __future__ import annotations
 
