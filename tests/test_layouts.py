@@ -279,3 +279,30 @@ def test_a_text_free_image_after_its_lossy_twin_gets_no_box_from_the_changed_are
     assert compared, "compared with the first image, not searched whole"
     monkeypatch.setattr(find, "_confirmed", lambda images, found, *args, **kwargs: [list(b) for b in found])
     assert scrub_dataset(copy.deepcopy(twin), policy, detector).boxes != [[]]
+
+
+def test_a_faint_label_on_a_banner_new_in_a_later_image_is_read_on_its_banner_alone(fresh_memory, detector,
+                                                                                   monkeypatch):
+    """The recall sweep's 8 px label 8 grey levels above a grey banner of 170, through JPEG q85, in
+    a later image of US1's layout: the banner is a changed place, but no look at it reads the
+    label; the look at the changed panel alone in "enhanced" does (``_changed_panels``)."""
+    from .util import glyph_covered, recall_sweep
+
+    policy = Policy(device="cpu")
+    first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    scrub_dataset(first, policy, detector)
+    base = np.ascontiguousarray(first.pixel_array)
+    wanted = {"ground": 170, "delta": 8, "font": "hershey-duplex", "jpeg": 85}
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    glyph = case.glyphs[case.heights.index(8)]
+    later = copy.deepcopy(first)
+    later.PixelData = np.ascontiguousarray(case.image).tobytes()
+
+    def covered() -> float:
+        result = scrub_dataset(later, policy, detector)
+        assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
+        return glyph_covered(result.boxes[0], base.shape[:2], glyph)
+
+    assert covered() == 1.0
+    monkeypatch.setattr(find, "_changed_panels", lambda *args: [])
+    assert covered() < 0.98

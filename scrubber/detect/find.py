@@ -460,6 +460,16 @@ def _changed_faint_lines(enhanced: np.ndarray, faint: np.ndarray, known: Sequenc
             and int(faint[line[1]:line[3], line[0]:line[2]].max(initial=0)) > IDENTICAL]
 
 
+def _changed_panels(image: np.ndarray, faint: np.ndarray, known: Sequence[Box], moved: Sequence[Box]) -> list[Box]:
+    """Flat panels of ``image`` (``panels``) outside the ``moved`` image regions where ``faint``,
+    the enhanced difference from the reference, shows a change and that ``known`` leaves
+    uncovered: a banner new in a later image, or one whose label changed, looked at alone in
+    "enhanced" as a single image's panels are (series sweep: banner labels 575 -> 590 of 594)."""
+    return [panel for panel in panels(image)
+            if not _covered(panel, moved) and _share_covered(panel, known) < LINE_COVERED
+            and int(faint[panel[1]:panel[3], panel[0]:panel[2]].max(initial=0)) > IDENTICAL]
+
+
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
              detector: Detector, image_regions: Sequence[Box] = ()) -> list[Detection]:
     """Detections on a single image of a layout seen before.
@@ -467,6 +477,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     The reference's boxes carry over where the image shows the same. OCR looks only at crops of
     what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
     faint strokes on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``),
+    flat panels that changed, alone in "enhanced" (``_changed_panels``),
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
     enhanced and the local rendering (changed areas outside the moving image in "local" too; its
     boxes kept where faint, ``_local_line``: a label 25 grey levels off its banner is invisible to
@@ -524,16 +535,16 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     for x0, y0, x1, y1 in moved:
         area[y0:y1, x0:x1] = True
     areas = _Looks(detector, "layout")
-    for box in components(area, (1, 1)):
-        if _covered(box, moved):  # the moving image: read by its lines of strokes (_recheck), not whole
-            continue
+    wholes = [box for box in components(area, (1, 1)) if not _covered(box, moved)]  # not the moving image:
+    for box in wholes:  # that is read by its lines of strokes (_recheck), not whole
         areas.add(0, image, box, _whole_zoom(image, policy), margin=AREA_MARGIN)
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, _whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, reference.enhanced_grey)
     faint_places = _Looks(detector, "layout", again=True)
-    for place in sorted({*strong_places(difference, area), *strong_places(faint, area)}):
+    places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
+    for place in places:
         places = faint_places if faint_in(image, place) else looks
         places.add(0, image, place, zoom, wide=True)
         places.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
@@ -546,6 +557,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     for line in _changed_faint_lines(rendered("enhanced"), faint, [d.box for d in found], area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
             faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
+    if wholes or places:  # something changed outside the moving image: a banner may be new
+        for panel in _changed_panels(image, faint, [d.box for d in found], moved):
+            faint_lines.add(0, rendered("enhanced"), panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
     found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
     again = _Looks(detector, "recheck")
     differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
