@@ -442,6 +442,13 @@ def _areas_read(image: np.ndarray, areas: _Looks, policy: Policy, detector: Dete
     return [Detection(box, _name(detector, areas.suffix), "full") for box in sorted(set(found))]
 
 
+def _changed_unread(box: Box, faint: np.ndarray, known: Sequence[Box]) -> bool:
+    """``faint``, the enhanced difference from the reference, shows a change inside ``box`` (more
+    than IDENTICAL), and ``known`` leaves less than LINE_COVERED of it covered."""
+    x0, y0, x1, y1 = box
+    return _share_covered(box, known) < LINE_COVERED and int(faint[y0:y1, x0:x1].max(initial=0)) > IDENTICAL
+
+
 def _changed_faint_lines(enhanced: np.ndarray, faint: np.ndarray, known: Sequence[Box],
                          moving: np.ndarray) -> list[Box]:
     """Lines of strokes on flat ground in the ``enhanced`` rendering (``text_lines(on_flat=True)``)
@@ -456,8 +463,7 @@ def _changed_faint_lines(enhanced: np.ndarray, faint: np.ndarray, known: Sequenc
     if np.count_nonzero(changed) < STRONG_PIXELS:
         return []
     return [line for line in text_lines(enhanced, on_flat=True)
-            if not moving[line[1]:line[3], line[0]:line[2]].any() and _share_covered(line, known) < LINE_COVERED
-            and int(faint[line[1]:line[3], line[0]:line[2]].max(initial=0)) > IDENTICAL]
+            if not moving[line[1]:line[3], line[0]:line[2]].any() and _changed_unread(line, faint, known)]
 
 
 def _changed_panels(image: np.ndarray, faint: np.ndarray, known: Sequence[Box], moved: Sequence[Box]) -> list[Box]:
@@ -465,9 +471,7 @@ def _changed_panels(image: np.ndarray, faint: np.ndarray, known: Sequence[Box], 
     the enhanced difference from the reference, shows a change and that ``known`` leaves
     uncovered: a banner new in a later image, or one whose label changed, looked at alone in
     "enhanced" as a single image's panels are (series sweep: banner labels 575 -> 590 of 594)."""
-    return [panel for panel in panels(image)
-            if not _covered(panel, moved) and _share_covered(panel, known) < LINE_COVERED
-            and int(faint[panel[1]:panel[3], panel[0]:panel[2]].max(initial=0)) > IDENTICAL]
+    return [panel for panel in panels(image) if not _covered(panel, moved) and _changed_unread(panel, faint, known)]
 
 
 def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None, policy: Policy,
@@ -545,20 +549,21 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     faint_places = _Looks(detector, "layout", again=True)
     places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
     for place in places:
-        places = faint_places if faint_in(image, place) else looks
-        places.add(0, image, place, zoom, wide=True)
-        places.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
+        queue = faint_places if faint_in(image, place) else looks
+        queue.add(0, image, place, zoom, wide=True)
+        queue.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
         if local:
-            places.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
+            queue.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() + faint_places.run()
                  if d.rendering != "local" or _local_line(image, d.box))
     found.extend(_areas_read(image, areas, policy, detector))
     faint_lines = _Looks(detector, "layout", again=True)
-    for line in _changed_faint_lines(rendered("enhanced"), faint, [d.box for d in found], area):
+    known = [d.box for d in found]
+    for line in _changed_faint_lines(rendered("enhanced"), faint, known, area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
             faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
     if wholes or places:  # something changed outside the moving image: a banner may be new
-        for panel in _changed_panels(image, faint, [d.box for d in found], moved):
+        for panel in _changed_panels(image, faint, known, moved):
             faint_lines.add(0, rendered("enhanced"), panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
     found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
     again = _Looks(detector, "recheck")
