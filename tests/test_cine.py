@@ -267,7 +267,7 @@ def _static_label_covered(detector, wanted: dict, height: int):
     def covered_label() -> float:
         policy = Policy(device="cpu")
         found = find.find_text(case.image, None, policy, detector)
-        shares = covered(plan_boxes(found, case.image.shape[2], case.image.shape[1], policy))
+        shares = covered(plan_boxes(found, case.image, policy))
         return min(shares[label * len(case.image):(label + 1) * len(case.image)])
 
     return covered_label
