@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.dataset import Dataset
 
-from .detect import gaps
-from .detect.boxes import Box, Detection, simplify
+from .detect import tighten
+from .detect.boxes import Box, Detection, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.find import find_text
 from .detect.layouts import Reference, memory
@@ -69,20 +69,23 @@ EXACT = "header"  # rendering of detections that come from the header (rules, re
 
 
 def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
-               tolerance: int = gaps.TOLERANCE) -> list[list[Box]]:
-    """Join words into lines, pad them, and (for clips) spread them over the frames they belong to.
-    Between the words of a line only what stands out from the ground in ``stored`` (frames, rows,
-    cols, samples) by more than ``tolerance`` is blanked (``gaps``). Boxes from the header (known
-    locations, outside the ultrasound regions) are blanked as given."""
-    shared: dict[tuple[Box, ...], list[int]] = {}  # the frames of a clip mostly hold the same words: plan them once
-    for index, frame in enumerate(found):
-        shared.setdefault(tuple(d.box for d in frame if d.rendering != EXACT), []).append(index)
-    lines = {words: simplify(gaps.blank_lines(words, stored, indices, tolerance, policy.pad_px, policy.pad_frac))
-             for words, indices in shared.items()}
-    padded = [lines[tuple(d.box for d in frame if d.rendering != EXACT)] for frame in found]
+               tolerance: int = tighten.TOLERANCE) -> list[list[Box]]:
+    """Join words into lines, pad them, (for clips) spread them over the frames they belong to, and
+    tighten each to what stands out in ``stored`` (frames, rows, cols, samples) by more than
+    ``tolerance`` where it is blanked (``tighten``). Boxes from the header (known locations, outside
+    the ultrasound regions) are blanked as given."""
+    height, width = stored.shape[1:3]
+    lines: dict[tuple[Box, ...], list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
+    padded = []  # frames with the same words share one list: nothing below changes it
+    for frame in found:
+        words = tuple(d.box for d in frame if d.rendering != EXACT)
+        if words not in lines:
+            lines[words] = simplify(pad(box, policy.pad_px, policy.pad_frac, width, height) for box in join_lines(words))
+        padded.append(lines[words])
     if len(padded) > 1:
         padded = spread(padded, policy.static_fraction)
-    return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(padded, found)]
+    tight = tighten.tighten(padded, stored, tolerance, policy.pad_px, policy.pad_frac)
+    return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(tight, found)]
 
 
 def layout_key(ds: Dataset, policy: Policy, regions: tuple[Box, ...]) -> tuple:
@@ -169,7 +172,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     for frame, extra in zip(found, header_detections(out, policy, regions, frames.count)):
         frame.extend(extra)
     lap("detect")
-    boxes = plan_boxes(found, frames.stored, policy, 0 if frames.photometric == "PALETTE COLOR" else gaps.TOLERANCE)
+    boxes = plan_boxes(found, frames.stored, policy, 0 if frames.photometric == "PALETTE COLOR" else tighten.TOLERANCE)
     changed = any(boxes) or frames.unused_bits
     after, after_photometric = frames.stored, frames.photometric
     syntax_out, method, tolerance, coding_changes = syntax_in, "unchanged", 0, []

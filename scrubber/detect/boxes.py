@@ -59,25 +59,23 @@ def _same_line(a: Box, b: Box, gap_factor: float) -> bool:
     return overlap >= 0.5 * height and gap <= gap_factor * max(a[3] - a[1], b[3] - b[1])
 
 
-def line_groups(boxes: Iterable[Box], gap_factor: float = 1.0) -> list[tuple[Box, list[Box]]]:
-    """Words of one line together: (the line's bounding box, its words), lines sorted. A word joins
-    a line when it shares the line's rows with at most a short gap (``_same_line``), so that what
-    lies between words (punctuation the detector skipped, a narrow glyph) can be blanked with them
-    (scrubber/detect/gaps.py); boxes on different lines never join."""
-    pending: list[tuple[Box, list[Box]]] = [(box, [box]) for box in sorted(set(boxes))]
+def join_lines(boxes: Iterable[Box], gap_factor: float = 1.0) -> list[Box]:
+    """Join words of one line into one box, so the gaps between them (punctuation the detector
+    skipped, a narrow glyph) are blanked too (but for their flat ground: scrubber/detect/tighten.py);
+    boxes on different lines never join."""
+    pending = sorted(set(boxes))
     changed = True
     while changed:
         changed = False
-        out: list[tuple[Box, list[Box]]] = []
-        for box, words in pending:
-            for i, (other, members) in enumerate(out):
+        out: list[Box] = []
+        for box in pending:
+            for i, other in enumerate(out):
                 if _same_line(box, other, gap_factor):
-                    out[i] = ((min(box[0], other[0]), min(box[1], other[1]),
-                               max(box[2], other[2]), max(box[3], other[3])), members + words)
+                    out[i] = (min(box[0], other[0]), min(box[1], other[1]),
+                              max(box[2], other[2]), max(box[3], other[3]))
                     changed = True
                     break
             else:
-                out.append((box, words))
+                out.append(box)
         pending = sorted(out)
     return pending
-

@@ -1,0 +1,146 @@
+"""Boxes are tightened to what they hide: flat ground at their edges and between words stays
+(scrubber/detect/tighten.py)."""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from scrubber.detect.find import find_text
+from scrubber.detect.tighten import FAINT, TOLERANCE, marks, tighten
+from scrubber.pipeline import plan_boxes
+from scrubber.policy import Policy
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+LINE = (35, 405, 185, 437)  # a padded line box over WORDS
+WORDS = [(40, 412, 90, 430), (110, 412, 180, 430)]  # two words of one line, 20 px apart
+PAD = (2, 0.1)  # the default padding, pad_px and pad_frac ...
+MARGIN = 4  # ... which the marks of WORDS (18 rows) get again
+
+
+def _panel(frames: int = 1) -> np.ndarray:
+    """A grey panel (60) on black whose bright top edge runs through LINE; ink (200) where WORDS are."""
+    stored = np.zeros((frames, 480, 640, 3), np.uint8)
+    stored[:, 407:440, 20:620] = 60
+    stored[:, 407] = 90
+    for x0, y0, x1, y1 in WORDS:
+        stored[:, y0:y1, x0:x1:3] = 200  # strokes with ground between them
+    return stored
+
+
+def _covers(boxes: list, x: int, y: int) -> bool:
+    return any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in boxes)
+
+
+def test_flat_ground_between_words_and_around_them_stays():
+    boxes = marks(_panel(), [0], LINE, TOLERANCE, *PAD)
+    assert len(boxes) == 2
+    assert not _covers(boxes, 100, 420)  # the middle of the gap
+    assert not _covers(boxes, 60, 407) and not _covers(boxes, 60, 406)  # the panel's edge and the black above
+    assert all((b[1], b[3]) == (412 - MARGIN, 430 + MARGIN) for b in boxes)  # the words' rows and the margin
+    assert _covers(boxes, 40, 412) and _covers(boxes, 178, 429)
+    assert _covers(boxes, 40 - MARGIN, 420) and not _covers(boxes, 40 - MARGIN - 1, 420)
+
+
+def test_a_row_mostly_of_ink_takes_its_ground_from_the_box_ends():
+    stored = _panel()
+    stored[0, 415, 40:90] = stored[0, 415, 110:180] = 200  # the words' top bars: most of the row
+    boxes = marks(stored, [0], LINE, TOLERANCE, *PAD)
+    assert len(boxes) == 2 and not _covers(boxes, 100, 415)
+
+
+def test_a_row_whose_ends_differ_takes_its_median_as_ground():
+    stored = _panel()
+    stored[0, 407, 35:43] = np.linspace(30, 90, 8).astype(np.uint8)[:, None]  # the panel's edge fades in
+    boxes = marks(stored, [0], LINE, TOLERANCE, *PAD)
+    assert len(boxes) == 2 and not _covers(boxes, 100, 407) and _covers(boxes, 40, 407)
+
+
+def test_a_mark_between_the_words_is_blanked_with_its_margin():
+    stored = _panel()
+    stored[0, 425:428, 99:101] = 200  # a full stop the detector skipped
+    boxes = marks(stored, [0], LINE, TOLERANCE, *PAD)
+    assert all(_covers(boxes, x, y) for x in range(99 - MARGIN, 101 + MARGIN) for y in range(425, 428))
+
+
+def test_a_faint_mark_just_above_the_tolerance_counts():
+    stored = _panel()
+    stored[0, 415:425, 100] = 60 + TOLERANCE + 1
+    assert _covers(marks(stored, [0], LINE, TOLERANCE, *PAD), 100, 420)
+    stored[0, 415:425, 100] = 60 + TOLERANCE
+    assert not _covers(marks(stored, [0], LINE, TOLERANCE, *PAD), 100, 420)
+
+
+def test_a_mark_in_any_frame_the_box_is_blanked_in_keeps_it():
+    stored = _panel(3)
+    stored[2, 434, 100] = 200  # below the words, in the last frame only
+    boxes = tighten([[LINE], [LINE], [LINE]], stored, TOLERANCE, *PAD)
+    assert all(_covers(frame, 100, 434) for frame in boxes)
+    assert not any(_covers(frame, 100, 434) for frame in tighten([[LINE], [LINE], []], stored, TOLERANCE, *PAD))
+
+
+def test_a_box_where_nothing_stands_out_is_kept_whole():
+    stored = _panel()
+    assert marks(stored, [0], (300, 410, 360, 430), TOLERANCE, *PAD) == [(300, 410, 360, 430)]
+
+
+def test_a_box_with_a_word_of_faint_text_is_kept_whole():
+    """Through JPEG parts of a label 8 grey levels off its ground sink within the tolerance: a box
+    with a word of faint marks is not tightened, whatever else it holds."""
+    stored = _panel()
+    stored[0, 412:430, 40:90] = 60
+    stored[0, 412:430, 40:90:3] = 60 + FAINT * TOLERANCE
+    assert marks(stored, [0], LINE, TOLERANCE, *PAD) == [LINE]
+    stored[0, 412:430, 40:90:3] = 60 + FAINT * TOLERANCE + 1
+    assert len(marks(stored, [0], LINE, TOLERANCE, *PAD)) == 2
+
+
+def test_a_few_faint_marks_of_structure_do_not_keep_a_box_whole():
+    stored = _panel()
+    stored[0, 431:437, 65] = 60 + FAINT * TOLERANCE  # a separator's faded end below a word
+    boxes = marks(stored, [0], LINE, TOLERANCE, *PAD)
+    assert len(boxes) == 2 and _covers(boxes, 65, 436) and not _covers(boxes, 100, 420)
+
+
+def test_colour_that_only_one_sample_shows_is_a_mark():
+    stored = _panel()
+    stored[0, 418:424, 98:102, 2] = 70  # blue only, 10 levels
+    assert _covers(marks(stored, [0], LINE, TOLERANCE, *PAD), 100, 420)
+
+
+def test_palette_indices_and_bit_planes_are_exact():
+    stored = np.zeros((1, 480, 640, 1), np.uint8)
+    stored[0, 412:430, 40:90:3] = 1
+    stored[0, 420, 100] = 1
+    exact = marks(stored, [0], LINE, 0, *PAD)
+    assert _covers(exact, 100, 420) and not _covers(exact, 60, 406)
+    assert marks(stored, [0], LINE, TOLERANCE, *PAD) == [LINE]  # read as 8-bit grey, nothing stands out
+
+
+def test_real_detector_words_far_apart_keep_the_ground_between_and_around(detector):
+    """Two words on a toolbar-like panel: every glyph pixel is blanked, the panel between the words
+    and above and below them keeps its pixels."""
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[400:440, 20:620] = 60
+    cv2.putText(image, "DOE", (40, 428), FONT, 0.8, (220, 220, 220), 2)
+    cv2.putText(image, "JOHN", (40 + cv2.getTextSize("DOE", FONT, 0.8, 2)[0][0] + 30, 428), FONT, 0.8,
+                (220, 220, 220), 2)
+    policy = Policy(device="cpu", reuse_layouts=False)
+    found = find_text(image[None], None, policy, detector)
+    boxes = plan_boxes(found, image[None], policy)[0]
+    ink = np.argwhere(np.abs(image[:, :, 0].astype(int) - 60) > TOLERANCE)
+    ink = ink[(ink[:, 0] >= 400) & (ink[:, 0] < 440) & (ink[:, 1] >= 20) & (ink[:, 1] < 620)]
+    assert all(_covers(boxes, x, y) for y, x in ink)
+    blanked = np.zeros(image.shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    near = np.zeros_like(blanked)
+    y0, x0 = ink.min(axis=0)
+    y1, x1 = ink.max(axis=0)
+    margin = policy.pad_px + math.ceil(policy.pad_frac * (y1 + 1 - y0))
+    near[y0 - margin:y1 + 1 + margin, x0 - margin:x1 + 1 + margin] = True
+    assert not (blanked & ~near).any()  # nothing beyond the glyphs' margin
+    empty = [x for x in range(x0, x1) if not (np.abs(image[400:440, x, 0].astype(int) - 60) > TOLERANCE).any()]
+    gap = max(np.split(np.array(empty), np.flatnonzero(np.diff(empty) > 1) + 1), key=len)  # between the words
+    assert len(gap) > 2 * margin and not any(_covers(boxes, x, 420) for x in gap[margin:-margin])
