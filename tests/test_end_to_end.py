@@ -46,6 +46,16 @@ def test_text_is_gone_and_nothing_else_changed(annotated_run, name):
         assert score_file(before, after, {"boxes": [{"box": [x0, y0, x1, y1], "frame": None}]}).removed == 1
 
 
+@pytest.mark.parametrize("name", ["sc_screenshot.dcm", "examples_palette.dcm", "us_single.dcm"])
+def test_text_on_flat_ground_changes_nothing_beyond_its_margin(annotated_run, name):
+    """Boxes are tightened to what they hide (scrubber/detect/tighten.py): where text sits on flat
+    ground, no pixel further than 8 px from a truth box changes (whole padded line boxes changed
+    0.42, 0.65 and 0.09 % of them)."""
+    before = pydicom.dcmread(annotated_run.inputs / name)
+    after = pydicom.dcmread(annotated_run.output / name)
+    assert score_file(before, after, annotated_run.truth[name]).over_redaction == 0
+
+
 def test_qa_pictures_exist_for_every_delivered_file(annotated_run):
     for name in NAMES:
         png = annotated_run.qa / f"{name}.png"
