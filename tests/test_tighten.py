@@ -85,6 +85,14 @@ def test_a_box_where_nothing_stands_out_is_kept_whole():
     assert marks(stored, [0], (300, 410, 360, 430), TOLERANCE, *PAD) == [(300, 410, 360, 430)]
 
 
+def test_a_box_too_large_to_judge_over_its_frames_is_kept_whole(monkeypatch):
+    from scrubber.detect import tighten as module
+
+    monkeypatch.setattr(module, "MOST_VALUES", 2 * (LINE[2] - LINE[0]) * (LINE[3] - LINE[1]) * 3)
+    assert len(marks(_panel(2), [0, 1], LINE, TOLERANCE, *PAD)) == 2
+    assert marks(_panel(3), [0, 1, 2], LINE, TOLERANCE, *PAD) == [LINE]
+
+
 def test_a_box_with_a_word_of_faint_text_is_kept_whole():
     """Through JPEG parts of a label 8 grey levels off its ground sink within the tolerance: a box
     with a word of faint marks is not tightened, whatever else it holds."""

@@ -30,6 +30,8 @@ FAINT = 4  # marks that stand out by at most this many tolerances, away from (NE
 # a label 8 grey levels off its ground sink within the tolerance. Faint marks next to strong ones are the ringing
 # and anti-aliasing of strong strokes; a few alone are structure (a separator's faded end, a panel's highlight)
 NEAR = np.ones((5, 5), np.uint8)
+MOST_VALUES = 1 << 24  # a box over more stored values than this (all its frames) is kept whole: judging it
+# would take several times as much memory (a large box over every frame of a long clip)
 NARROW = 3  # unmarked columns between runs: fewer than this (after the margins) and the runs stay one box
 
 
@@ -52,10 +54,10 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
           pad_frac: float) -> list[Box]:
     """``box`` tightened to its marks in the ``frames`` of ``stored`` (frames, rows, cols, samples):
     each run of marked columns, and the marked rows, padded again as detector boxes are (``pad_px``
-    + ``pad_frac`` of the marks' height), within ``box``. A box too narrow to judge, in which nothing
-    stands out, or of faint text (FAINT), is kept whole."""
+    + ``pad_frac`` of the marks' height), within ``box``. A box too narrow or too large to judge
+    (MOST_VALUES), in which nothing stands out, or of faint text (FAINT), is kept whole."""
     x0, y0, x1, y1 = box
-    if x1 - x0 < 2 * END + NARROW:
+    if x1 - x0 < 2 * END + NARROW or len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
         return [box]
     region = stored[list(frames), y0:y1, x0:x1, :]  # (frames, rows, cols, samples) -> (frames x samples, rows, cols)
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(np.int16 if stored.itemsize == 1 else np.int32)
