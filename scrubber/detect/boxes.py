@@ -22,10 +22,15 @@ def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def padding(height: int, pad_px: int, pad_frac: float) -> int:
+    """Pixels added on every side of text ``height`` pixels high: pad_px + pad_frac * height, rounded up."""
+    return pad_px + int(math.ceil(pad_frac * height))
+
+
 def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int) -> Box:
-    """Grow a box by pad_px + pad_frac * its height on every side, clipped to the image."""
+    """Grow a box by ``padding`` of its height on every side, clipped to the image."""
     x0, y0, x1, y1 = box
-    grow = pad_px + int(math.ceil(pad_frac * (y1 - y0)))
+    grow = padding(y1 - y0, pad_px, pad_frac)
     return max(0, x0 - grow), max(0, y0 - grow), min(width, x1 + grow), min(height, y1 + grow)
 
 

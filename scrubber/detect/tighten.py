@@ -15,13 +15,12 @@ box of faint text (FAINT) is kept whole, since some of its glyph pixels are with
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from .boxes import Box
+from .boxes import Box, padding
 
 TOLERANCE = 4  # stored values within this of their row's ground are ground (8-bit JPEG noise on flat ground)
 END = 3  # columns at each end of a box (its padding: ground) that give each row's ground
@@ -53,8 +52,8 @@ def _median(values: np.ndarray) -> np.ndarray:
 def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, pad_px: int,
           pad_frac: float) -> list[Box]:
     """``box`` tightened to its marks in the ``frames`` of ``stored`` (frames, rows, cols, samples):
-    each run of marked columns, and the marked rows, padded again as detector boxes are (``pad_px``
-    + ``pad_frac`` of the marks' height), within ``box``. A box too narrow or too large to judge
+    each run of marked columns, and the marked rows, padded again as detector boxes are
+    (``boxes.padding`` of the marks' height), within ``box``. A box too narrow or too large to judge
     (MOST_VALUES), in which nothing stands out, or of faint text (FAINT), is kept whole."""
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 * END + NARROW or len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
@@ -71,7 +70,7 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     strong = (deviation > FAINT * tolerance).astype(np.uint8)
     if np.count_nonzero(marked & (cv2.dilate(strong, NEAR) == 0)) >= y1 - y0:
         return [box]
-    margin = pad_px + math.ceil(pad_frac * (rows[-1] + 1 - rows[0]))
+    margin = padding(int(rows[-1]) + 1 - int(rows[0]), pad_px, pad_frac)
     runs = _runs(marked.any(axis=0), margin)
     top, bottom = y0 + max(0, int(rows[0]) - margin), y0 + min(y1 - y0, int(rows[-1]) + 1 + margin)
     return [(x0 + a, top, x0 + b, bottom) for a, b in runs]
