@@ -9,6 +9,8 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
 * on banners of grey ``ground`` with ink ``ground + delta`` (light on dark and dark on light,
   down to 8 grey levels of contrast), or
 * over tissue (white, white with a black rim, yellow, mid grey, dark),
+* over the same frame with its gain turned up ("bright": grey x 3 + 40, so the tissue is bright
+  speckle), in dark grey or black: dark type on light texture,
 
 each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it; and
 over the sector of pydicom-data's cardiac clip color3d ("moving"), each case on another of its
@@ -59,6 +61,8 @@ GROUNDS = (0, 40, 100, 170, 235)
 DELTAS = (-60, -25, -12, -8, 8, 12, 25, 60)
 TISSUE_INKS = {"white": (255, 255, 255), "white-rimmed": (255, 255, 255), "yellow": (255, 255, 0),
                "grey": (160, 160, 160), "dark": (25, 25, 25)}
+BRIGHT_INKS = {"dark": (25, 25, 25), "black": (0, 0, 0)}
+BRIGHT_GAIN, BRIGHT_LIFT = 3.0, 40  # "bright": the frame's levels times this, plus this (clipped)
 JPEG = (None, 85)
 COVERED = 0.98  # share of a label's glyph pixels the redaction must cover
 GROW = 8  # pixels around text not counted as over-redaction
@@ -81,14 +85,16 @@ TABLES = {  # title: (row, column, group)
     "banner: delta by JPEG": ("delta", "jpeg", "banner"),
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
+    "bright: style by height": ("style", "height", "bright"),
     "moving: style by height": ("style", "height", "moving"),
     "clip: style by height": ("style", "height", "clip"),
     "clip: frames shown by height": ("frames", "height", "clip"),
     "static: delta by height": ("delta", "height", "static"),
     "static: |delta| by ground": ("ground", "contrast", "static"),
 }
-GROUPS = ("banner", "tissue", "moving", "clip", "static")
+GROUPS = ("banner", "tissue", "bright", "moving", "clip", "static")
 ON_COLOR3D = ("moving", "clip", "static")  # groups drawn on color3d, whose icons are not annotated as text
+APART = (*ON_COLOR3D, "bright")  # groups whose over-redaction is reported on its own
 CLIPS = ("clip", "static")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
@@ -197,6 +203,13 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         frame, labs = base.copy(), _label_set(texts, next(numbers), font)
         glyphs = _place(frame, labs, TISSUE_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
         yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    bright = np.clip(base.astype(np.float32) * BRIGHT_GAIN + BRIGHT_LIFT, 0, 255).astype(np.uint8)
+    for style, font, quality in itertools.product(BRIGHT_INKS, FONTS, JPEG):
+        frame, labs = bright.copy(), _label_set(texts, next(numbers), font)
+        glyphs = _place(frame, labs, TISSUE_SLOTS,
+                        lambda image, lab, x, y: _composite(image, lab.alpha, x, y, BRIGHT_INKS[style]))
+        yield Case("bright", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
@@ -331,15 +344,15 @@ def _redaction(rows: list[dict]) -> dict:
 
 def summary(rows: list[dict]) -> dict:
     """Labels removed per group; over-redaction of the US1 images (banner and tissue), and of the
-    color3d ones in their groups (its icons, not annotated as text, weigh there)."""
+    others in their groups (APART: color3d's icons, not annotated as text, weigh there)."""
     totals: dict = {}
     for group in GROUPS:
         mine = [r for r in rows if r["group"] == group]
         totals[group] = {"removed": sum(s >= COVERED for r in mine for s in r["covered"]),
                          "labels": sum(len(r["covered"]) for r in mine)}
-    for group in ON_COLOR3D:
+    for group in APART:
         totals[group] |= _redaction([r for r in rows if r["group"] == group])
-    return totals | _redaction([r for r in rows if r["group"] not in ON_COLOR3D])
+    return totals | _redaction([r for r in rows if r["group"] not in APART])
 
 
 def _run(cases_: list[Case], pixels: np.ndarray, base: pydicom.Dataset, policy: Policy, detector,

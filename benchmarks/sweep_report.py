@@ -26,7 +26,7 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "moving: style by height", "clip: style by height", "clip: frames shown by height",
+          "bright: style by height", "moving: style by height", "clip: style by height", "clip: frames shown by height",
           "static: delta by height", "static: |delta| by ground")
 
 
@@ -36,8 +36,9 @@ def _share(part: dict) -> str:
     return f"{part['removed']}/{part['labels']} ({pct(share, 1 if 0.99 <= share < 1 else 0)})"
 
 
-def _on_color3d(part: dict) -> str:
-    """Labels removed over color3d's sector, with the over-redaction of those images."""
+def _apart(part: dict) -> str:
+    """Labels removed in a group whose over-redaction is counted on its own (color3d's sector,
+    the bright frame), with that over-redaction."""
     if not part.get("labels"):
         return "not measured"
     return f"{_share(part)}; over-redaction {100 * part['over_redaction_mean']:.2f} %"
@@ -54,7 +55,8 @@ def section(results: Path) -> list[str]:
              "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
-             "and through JPEG q85; and the same tissue labels over the sector of pydicom-data's cardiac clip "
+             "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
+             "bright speckle) in dark grey (25) or black; and the same tissue labels over the sector of pydicom-data's cardiac clip "
              "color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
@@ -66,14 +68,16 @@ def section(results: Path) -> list[str]:
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
              "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
-             "| run | banner labels removed | over tissue | over a moving sector | in a clip, shown 1 or 5 frames "
-             "| on banners, static in a clip | over-redaction mean / max | s (date, CPU, cores) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| run | banner labels removed | over tissue | dark over bright tissue | over a moving sector "
+             "| in a clip, shown 1 or 5 frames | on banners, static in a clip | over-redaction mean / max "
+             "| s (date, CPU, cores) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        moving, clip, static = (_on_color3d(totals.get(group, {})) for group in ("moving", "clip", "static"))
-        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {moving} | "
-                     f"{clip} | {static} | "
+        bright, moving, clip, static = (_apart(totals.get(group, {}))
+                                        for group in ("bright", "moving", "clip", "static"))
+        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "
+                     f"{moving} | {clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} ({result['date']}, {result['machine']['cpu']}, "
                      f"{result['machine']['cores']}) |")

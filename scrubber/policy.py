@@ -19,7 +19,7 @@ TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
-RENDERINGS = ("full", "window", "enhanced", "local", "dark")
+RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,9 @@ class Policy:
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels),
     # "local" (each pixel against its surroundings: labels a few grey levels off a grey banner),
     # "dark" (the darkest eighth of the range stretched: near-black text on black, in images that
-    # have a window).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark")
+    # have a window), "ink" (the darkest quarter of the range stretched and inverted: dark type over
+    # bright tissue, whose speckle it flattens).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/find.py).

@@ -123,19 +123,23 @@ def test_speed_inputs_are_what_the_tables_say():
 
 def test_recall_sweep_draws_each_label_where_its_mask_says():
     """Every case of the recall sweep has three labels of the three heights, inside the image,
-    whose glyph masks sit on pixels that differ from the plain frame (they are really drawn)."""
+    whose glyph masks sit on pixels that differ from the plain frame (they are really drawn; the
+    "bright" ones on the frame with its gain up)."""
     import numpy as np
     import recall_sweep
 
     base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
     cases = list(recall_sweep.cases(base))
-    assert {c.group for c in cases} == {"banner", "tissue"} and len(cases) > 200
+    assert {c.group for c in cases} == {"banner", "tissue", "bright"} and len(cases) > 200
+    bright = np.clip(base.astype(np.float32) * recall_sweep.BRIGHT_GAIN + recall_sweep.BRIGHT_LIFT, 0, 255)
+    under = {"bright": bright.astype(np.uint8)}  # the frame each group draws on (else ``base``)
     clip = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
     moving = list(recall_sweep.moving_cases(clip))
     assert {c.group for c in moving} == {"moving"} and len(moving) == 30
     plain = [clip[(n * recall_sweep.MOVING_STEP) % len(clip)] for n in range(len(moving))]
     assert len({p.tobytes() for p in plain}) == len(plain)  # every case on another frame
-    for case, frame in [(c, base) for c in cases[::17]] + list(zip(moving[::7], plain[::7])):
+    for case, frame in [(c, under.get(c.group, base)) for c in cases[::17] + cases[-12::5]] + list(
+            zip(moving[::7], plain[::7])):
         assert sorted(case.heights) == sorted(recall_sweep.HEIGHTS)
         for (x, y, mask), height in zip(case.glyphs, case.heights):
             h, w = mask.shape

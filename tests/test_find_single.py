@@ -45,7 +45,7 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
     policy = Policy(device="cpu", reuse_layouts=False)
     assert detector([full])[0] == []  # "full" alone misses it
     found = find_text(full[None], window[None], policy, run)[0]
-    assert shapes.count(full.shape) == 2  # "full" and "local" whole; the other renderings only as crops
+    assert shapes.count(full.shape) == 3  # "full", "local" and "ink" whole; the others only as crops
     name = (30, 385, 215, 402)
     covered = np.zeros((name[3] - name[1], name[2] - name[0]), bool)
     for d in found:
@@ -62,7 +62,7 @@ def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
     monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
-    assert shapes.count(full.shape) == 5  # full, window, enhanced, local and dark, each whole
+    assert shapes.count(full.shape) == 6  # full, window, enhanced, local, dark and ink, each whole
     assert any(d.detector == detector.name and d.rendering == "window" for d in found)
 
 
@@ -219,7 +219,7 @@ def test_a_label_a_few_grey_levels_off_its_ground_is_found(detector, ground, ink
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
     assert any(d.box[0] <= NAME[0] + 4 and d.box[2] >= NAME[2] - 4 and d.box[1] <= NAME[1] + 2
                and d.box[3] >= NAME[3] - 2 for d in found), "the name was not found"
-    assert shapes.count(frame.shape) == 2  # "full" and "local" whole; "enhanced" only as crops
+    assert shapes.count(frame.shape) == 3  # "full", "local" and "ink" whole; "enhanced" only as crops
 
 
 def test_a_mark_repeated_down_the_image_gets_one_closer_look(detector):
@@ -375,3 +375,49 @@ def test_few_lines_of_speckle_are_looked_at_again_and_none_is_blanked(detector, 
     assert len(in_tissue) >= 10
     assert len([b for b in _unread_lines(frame, [d.box for d in found]) if _in_panes(b)]) <= len(in_tissue) // 5
     assert not [d for d in found if _in_panes(d.box)], found
+
+
+def _us1_bright_with(text: str, at: tuple[int, int], grey: int, scale: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """The real US1 frame with its gain turned up as the recall sweep's "bright" group does (its
+    tissue becomes bright speckle) and ``text`` drawn over it in ``grey``; and the mask of its ink."""
+    sweep = recall_sweep()
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array).astype(np.float32)
+    frame = np.clip(frame * sweep.BRIGHT_GAIN + sweep.BRIGHT_LIFT, 0, 255)
+    ink = np.zeros(frame.shape[:2], np.uint8)
+    cv2.putText(ink, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
+    alpha = ink[..., None].astype(np.float32) / 255
+    return np.rint(frame * (1 - alpha) + grey * alpha).astype(np.uint8), ink >= 128
+
+
+@pytest.mark.parametrize("text,at,grey", [("ST ELSEWHERE", (330, 250), 25), ("ID 0012345678", (100, 185), 0)])
+def test_dark_type_over_bright_speckle_is_found_in_the_ink_rendering(detector, text, at, grey):
+    """Dark type over bright tissue, plain to read, gets no box from DB in the full rendering (the
+    speckle's strokes drown the type's) nor from the renderings for faint or near-black text; the
+    "ink" rendering (the darkest quarter stretched and inverted) flattens the speckle to black and
+    DB reads the type there, whole."""
+    from scrubber.detect.renderings import ink
+
+    frame, mask = _us1_bright_with(text, at, grey)
+    assert _covered_share(mask, detector([frame])[0]) < 0.5, "DB reads it in full; this test shows nothing"
+    without = Policy(device="cpu", reuse_layouts=False, renderings=("full", "window", "enhanced", "local", "dark"))
+    assert _covered_share(mask, [d.box for d in find_text(frame[None], None, without, detector)[0]]) < 0.98
+    found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert _covered_share(mask, [d.box for d in found]) >= 0.98, found
+    assert _covered_share(mask, [d.box for d in found if d.rendering == "ink"]) > 0.5
+    ys, xs = np.nonzero(mask)
+    box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert ink(frame)[box][mask[box]].mean() > ink(frame)[box][~mask[box]].mean() + 80  # light type, dark ground
+
+
+def test_ink_keeps_only_lines_on_bright_ground():
+    """A box from "ink" over a bright trace on black (a waveform turned around, dark on white
+    there) is not dark type over a bright ground; one over speckle with dark type is; and a box
+    the full rendering already covers, or a squarish one, adds nothing."""
+    trace = np.zeros((60, 200, 3), np.uint8)
+    cv2.polylines(trace, [np.array([[10, 40], [60, 10], [110, 45], [190, 20]])], False, (200, 200, 200), 2)
+    assert not find._kept("ink", trace, [], (5, 5, 195, 50))
+    frame, _ = _us1_bright_with("ST ELSEWHERE", (330, 250), 25)
+    line = (325, 234, 470, 256)
+    assert find._kept("ink", frame, [], line)
+    assert not find._kept("ink", frame, [line], line)
+    assert not find._kept("ink", frame, [], (325, 234, 355, 256))

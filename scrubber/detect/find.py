@@ -41,7 +41,7 @@ from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appe
 from .craft_post import auto_magnify
 from .proposer import panels, propose, text_lines, text_shaped
 from .registry import Detector
-from .renderings import View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
+from .renderings import INK_GAIN, View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
 
 ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
 MIN_ZOOM = 1.5  # ... and the least
@@ -57,7 +57,10 @@ LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full"
 PANEL_MARGIN = 8  # pixels around a flat panel (banner) looked at alone in the enhanced rendering
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
-WHOLE = ("local",)  # extra renderings looked at whole: what they reveal is too faint for text_lines to find
+WHOLE = ("local", "ink")  # extra renderings looked at whole: what they reveal is too faint (local) or sits on
+# too busy a ground in the full rendering (ink: dark type over bright speckle) for text_lines to find
+INK_GROUND = 256 // INK_GAIN  # an "ink" box is kept only where its median grey in the full rendering is at
+# least this: dark type sits on bright ground (a bright trace or label on black is for "full" to read)
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
 # much (8 px type the pass at 1x misses; 2.25x that pass's cost, once per clip: single images go without)
@@ -244,14 +247,17 @@ def _line_regions(image: np.ndarray, lines: Sequence[Box]) -> tuple[list[Box], f
 def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]],
                       original: Callable[[int], np.ndarray], policy: Policy,
                       detector: Detector, local_zooms: Sequence[float] = ()) -> list[tuple[int, Detection]]:
-    """(view.frame, detection) from extra renderings (window, enhanced, local, dark), each looked at
+    """(view.frame, detection) from extra renderings (window, enhanced, local, dark, ink), each looked at
     where it can add to ``known(view.frame)``, the boxes OCR found on ``original(view.frame)``, the
     full rendering.
 
     "local" is looked at whole (what it reveals is too faint for ``text_lines`` in any other
     rendering; also magnified by each of ``local_zooms``, where the caller can afford it: 8 px
     type that the whole pass at 1x misses); of its boxes, the lines faint in the full rendering are
-    kept (``_local_line``), and each is looked at again close up (``_closer_at_local``).
+    kept (``_local_line``), and each is looked at again close up (``_closer_at_local``). "ink" is
+    looked at whole too (dark type over bright speckle: in the full rendering the speckle's strokes
+    drown the type's); of its boxes, lines on bright ground that ``known`` leaves uncovered are
+    kept (``_kept``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -292,8 +298,29 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
             found[index] = [*found[index], *boxes]
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, found) for box in boxes
-           if view.rendering != "local" or _local_line(original(view.frame), box)]
+           if _kept(view.rendering, original(view.frame), known(view.frame), box)]
     return out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
+
+
+def _kept(rendering: str, original: np.ndarray, known: Sequence[Box], box: Box) -> bool:
+    """A box found on a rendering looked at whole is kept: from "local", a line faint in the full
+    rendering ``original`` (``_local_line``); from "ink", a line (``_wide``) on bright ground
+    (``_on_bright``) that ``known``, what the full rendering gave, leaves less than LINE_COVERED
+    covered; from any other, every box."""
+    if rendering == "local":
+        return _local_line(original, box)
+    if rendering == "ink":
+        return _wide(box) and _share_covered(box, known) < LINE_COVERED and _on_bright(original, box)
+    return True
+
+
+def _on_bright(original: np.ndarray, box: Box) -> bool:
+    """The median grey of ``box`` in ``original`` (RGB) is at least INK_GROUND: most of it lies above
+    the darkest quarter that "ink" shows, so what "ink" found there is dark type over a bright
+    ground, not bright strokes on black turned around (a waveform trace, a toolbar's label)."""
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(original[y0:y1, x0:x1])
+    return crop.size > 0 and float(np.median(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))) >= INK_GROUND
 
 
 def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[View],

@@ -5,7 +5,8 @@ light, near-black text on black. "full" shows the whole stored range and runs on
 (text shown in a few frames only is found in those frames); "window", "enhanced" (local contrast,
 for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
 static overlays are the same as everywhere else. "neutral" (white text over colour flow) is for
-closer looks at lines of strokes in colour. "local" (each pixel against its surroundings:
+closer looks at lines of strokes in colour. "ink" (dark type over bright tissue) runs on the key
+frames and is looked at whole. "local" (each pixel against its surroundings:
 low-contrast labels on grey banners) is for single images and a clip's static layer, which is
 read as one image is (scrubber/detect/find.py).
 """
@@ -110,6 +111,20 @@ def darken(image: np.ndarray) -> np.ndarray:
     return cv2.multiply(image, np.full(image.shape, DARK_GAIN, np.uint8))  # saturates at 255
 
 
+INK_GAIN = 4  # "ink" stretches the darkest quarter of the range over all of it, inverted
+
+
+def ink(image: np.ndarray) -> np.ndarray:
+    """The darkest quarter of the grey range stretched over the whole, inverted: dark type becomes
+    light strokes on black, and bright tissue, speckle and colour (all above the quarter) become
+    plain black. DB finds no line in dark type over bright speckle in "full" (a legible 18 px
+    "ST ELSEWHERE" got no box; the speckle's strokes drown the type's, and a crop of it reads as
+    texture), nor inverted; here it reads nearly all (benchmarks/recall_sweep.py, "bright")."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    stretched = cv2.multiply(grey, np.full(grey.shape, INK_GAIN, np.uint8))  # saturates at 255
+    return cv2.cvtColor(cv2.bitwise_not(stretched), cv2.COLOR_GRAY2RGB)
+
+
 def key_frames(count: int, wanted: int) -> list[int]:
     """Up to ``wanted`` frame indices spread evenly from the first to the last frame."""
     if count <= wanted:
@@ -135,4 +150,6 @@ def views(full: np.ndarray, window: np.ndarray | None, renderings: tuple[str, ..
         out.extend(View(i, "local", localise(full[i])) for i in keys)
     if "dark" in renderings and window is not None:
         out.extend(View(i, "dark", darken(full[i])) for i in keys)
+    if "ink" in renderings:
+        out.extend(View(i, "ink", ink(full[i])) for i in keys)
     return out
