@@ -45,7 +45,8 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
     policy = Policy(device="cpu", reuse_layouts=False)
     assert detector([full])[0] == []  # "full" alone misses it
     found = find_text(full[None], window[None], policy, run)[0]
-    assert shapes.count(full.shape) == 3  # "full", "local" and "ink" whole; the others only as crops
+    assert shapes.count(full.shape) == 2  # "full" and "local" whole; the others only as crops ("ink"
+    # not at all: no line of dark pixels next to bright ground, only the disc's rim)
     name = (30, 385, 215, 402)
     covered = np.zeros((name[3] - name[1], name[2] - name[0]), bool)
     for d in found:
@@ -62,7 +63,8 @@ def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
     monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
-    assert shapes.count(full.shape) == 6  # full, window, enhanced, local, dark and ink, each whole
+    assert shapes.count(full.shape) == 5  # full, window, enhanced, local and dark, each whole ("ink":
+    # no dark type on bright ground here)
     assert any(d.detector == detector.name and d.rendering == "window" for d in found)
 
 
@@ -407,6 +409,22 @@ def test_dark_type_over_bright_speckle_is_found_in_the_ink_rendering(detector, t
     ys, xs = np.nonzero(mask)
     box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     assert ink(frame)[box][mask[box]].mean() > ink(frame)[box][~mask[box]].mean() + 80  # light type, dark ground
+
+
+def test_ink_is_read_only_where_dark_pixels_next_to_bright_ground_form_unread_lines():
+    """The gate of the "ink" pass: dark type over bright speckle forms such a line; the same type
+    inside a box the full rendering gave, or a page of dark type on white that "full" read, none."""
+    from scrubber.detect.proposer import dark_on_bright
+    from scrubber.detect.renderings import ink
+
+    frame, mask = _us1_bright_with("ST ELSEWHERE", (330, 250), 25)
+    ys, xs = np.nonzero(mask)
+    label = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    assert find._share_covered(label, dark_on_bright(ink(frame))) > 0.9
+    assert find._share_covered(label, dark_on_bright(ink(frame), [label])) < 0.5
+    page = np.full((200, 400, 3), 255, np.uint8)
+    cv2.putText(page, "PATIENT JOHN SMITH", (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
+    assert dark_on_bright(ink(page)) and not dark_on_bright(ink(page), [(5, 75, 320, 110)])
 
 
 def test_ink_keeps_only_lines_on_bright_ground():

@@ -39,7 +39,7 @@ from .layouts import Reference
 from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
-from .proposer import panels, propose, text_lines, text_shaped
+from .proposer import dark_on_bright, panels, propose, text_lines, text_shaped
 from .registry import Detector
 from .renderings import INK_GAIN, View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
 
@@ -256,8 +256,9 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     type that the whole pass at 1x misses); of its boxes, the lines faint in the full rendering are
     kept (``_local_line``), and each is looked at again close up (``_closer_at_local``). "ink" is
     looked at whole too (dark type over bright speckle: in the full rendering the speckle's strokes
-    drown the type's); of its boxes, lines on bright ground that ``known`` leaves uncovered are
-    kept (``_kept``).
+    drown the type's), where it shows lines of dark pixels next to bright ground that ``known``
+    leaves uncovered (``dark_on_bright``); of its boxes, lines on bright ground that ``known``
+    leaves uncovered are kept (``_kept``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
     forms lines of strokes on flat ground there (``text_lines(on_flat=True)``: in tissue such a
@@ -273,6 +274,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     looks = _Looks(detector, "lines", again=True)
     whole: list[View] = []
     for view in todo:
+        if view.rendering == "ink" and not dark_on_bright(view.image, known(view.frame)):
+            continue  # no dark type on bright ground can be left unread: a page, a screenshot
         if view.rendering in WHOLE:
             whole.append(view)
             continue

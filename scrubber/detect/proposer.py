@@ -6,11 +6,12 @@ again, closer; ``text_lines`` points at line-shaped clusters of strokes in a ren
 OCR can look at those places of an extra rendering instead of at the whole image: with
 ``on_flat``, only where the ground around them is flat, which is where a rendering that stretches
 contrast can reveal text (faint strokes included) rather than texture; ``panels`` points at flat
-banners of one line's size, where a label too faint to form strokes may sit.
+banners of one line's size, where a label too faint to form strokes may sit; ``dark_on_bright``
+points at lines where dark type may sit on bright ground.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -191,3 +192,16 @@ def panels(image: np.ndarray) -> list[Box]:
     low, high = PANEL_HEIGHTS
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
             if low <= h <= high and w >= PANEL_ASPECT * h and area >= PANEL_FILL * w * h]
+
+
+def dark_on_bright(ink: np.ndarray, outside: Sequence[Box] = ()) -> list[Box]:
+    """Text-shaped lines (``text_shaped``) of the pixels an "ink" rendering shows (the darkest
+    quarter of the range: light there) that touch its black (bright ground in the image), outside
+    the ``outside`` boxes: where dark type over a bright ground may be that those boxes left
+    unread. A page or a screenshot whose dark type the full rendering read, or an image with no
+    dark pixel next to a bright one, has none: its "ink" rendering need not be read."""
+    grey = cv2.cvtColor(ink, cv2.COLOR_RGB2GRAY)
+    edges = (grey > 0).astype(np.uint8) & cv2.dilate((grey == 0).astype(np.uint8), np.ones((3, 3), np.uint8))
+    for x0, y0, x1, y1 in outside:
+        edges[y0:y1, x0:x1] = 0
+    return [box for box in lines_of(edges) if text_shaped(box)]
