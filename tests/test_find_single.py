@@ -439,3 +439,27 @@ def test_ink_keeps_only_lines_on_bright_ground():
     assert find._kept("ink", frame, [], line)
     assert not find._kept("ink", frame, [line], line)
     assert not find._kept("ink", frame, [], (325, 234, 355, 256))
+
+
+def test_dark_type_new_in_a_later_image_of_a_layout_is_read_in_the_ink_rendering(detector, monkeypatch):
+    """A series: the first image (bright tissue, no label) is read whole; the next image of the
+    layout differs from it by a dark label over the tissue, which no crop of "full" reads; the
+    "ink" rendering, read whole there, finds it, as it would in that image alone. An image the
+    same as the first reads no "ink" at all."""
+    from scrubber.detect.layouts import Reference
+
+    policy = Policy(device="cpu")
+    first, _ = _us1_bright_with("", (330, 250), 25)
+    reference = Reference(first, tuple(find_text(first[None], None, policy, detector)[0]))
+    later, mask = _us1_bright_with("ST ELSEWHERE", (330, 250), 25)
+    found = find_text(later[None], None, policy, detector, reference=reference)[0]
+    assert _covered_share(mask, [d.box for d in found]) >= 0.98, found
+    assert _covered_share(mask, [d.box for d in found if d.rendering == "ink"]) > 0.5
+    with monkeypatch.context() as patched:
+        patched.setattr(find, "_ink_read", lambda *args: [])
+        unread = find_text(later[None], None, policy, detector, reference=reference)[0]
+        assert _covered_share(mask, [d.box for d in unread]) < 0.98, "crops of full read it; this shows nothing"
+    run, shapes = _counting(detector)
+    again = find_text(first[None], None, policy, run, reference=reference)[0]
+    assert first.shape not in shapes
+    assert not [d for d in again if d.rendering == "ink" and d.detector != find.CARRIED]

@@ -41,7 +41,8 @@ from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appe
 from .craft_post import auto_magnify
 from .proposer import dark_on_bright, panels, propose, text_lines, text_shaped
 from .registry import Detector
-from .renderings import INK_GAIN, View, coloured, darken, enhance, faint_in, key_frames, localise, neutral, views
+from .renderings import (INK_GAIN, View, coloured, darken, enhance, faint_in, ink, key_frames, localise, neutral,
+                         views)
 
 ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
 MIN_ZOOM = 1.5  # ... and the least
@@ -326,6 +327,19 @@ def _on_bright(original: np.ndarray, box: Box) -> bool:
     return crop.size > 0 and float(np.median(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))) >= INK_GROUND
 
 
+def _ink_read(image: np.ndarray, known: Sequence[Box], wanted: Callable[[Box], bool],
+              detector: Detector) -> list[Detection]:
+    """What DB reads in the "ink" rendering of ``image``, whole, as a single image's pass reads it
+    (the same image gives the same boxes whether it comes first in its layout or not), where that
+    rendering shows lines of dark pixels next to bright ground that ``known`` leaves uncovered
+    (``dark_on_bright``) and ``wanted`` accepts (a later image of a layout: where it differs from
+    the reference); its boxes kept as ``_kept`` keeps them."""
+    shown = ink(image)
+    if not any(wanted(line) for line in dark_on_bright(shown, known)):
+        return []
+    return [Detection(box, _name(detector), "ink") for box in detector([shown])[0] if _kept("ink", image, known, box)]
+
+
 def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[View],
                      original: Callable[[int], np.ndarray], policy: Policy,
                      detector: Detector) -> list[tuple[int, Detection]]:
@@ -525,6 +539,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
     whole, benchmarks/recall_sweep.py; a word of one or two letters, or a lone mark, there is
     not looked for).
+    Where the image differs from the reference, lines of dark pixels next to bright ground that
+    the looks so far leave uncovered have the "ink" rendering read whole (``_ink_read``: dark type
+    over bright tissue, which no crop of "full" reads).
     A box that only an extra rendering found is looked at again in that rendering (its whole row,
     the context the lines that found it had), unless the pixels under it are those of the
     reference: such finds are the least certain, and carrying one over where the image only looks
@@ -600,6 +617,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
     _recheck(image, 0, [d.box for d in found], again, policy, differs)
     found.extend(d for _, d in again.run())
+    if "ink" in policy.renderings:
+        found.extend(_ink_read(image, [d.box for d in found], differs, detector))
     closer = _Looks(_marks(detector))
     # a mark that looks as it did in the reference had its closer look there (what it found, if
     # anything, carried over above); in the moving image lone marks are speckle grains on dark
