@@ -463,3 +463,20 @@ def test_dark_type_new_in_a_later_image_of_a_layout_is_read_in_the_ink_rendering
     again = find_text(first[None], None, policy, run, reference=reference)[0]
     assert first.shape not in shapes
     assert not [d for d in again if d.rendering == "ink" and d.detector != find.CARRIED]
+
+
+def test_the_edges_of_a_cardiac_sector_s_walls_do_not_have_ink_read():
+    """color3d's frames: the edges of the heart's walls form lines of dark pixels next to bright
+    ones, but on dark ground; outside the static text (which a layout's carried boxes cover),
+    no frame gives a line that is worth reading "ink" for."""
+    from scrubber.detect.renderings import ink
+
+    frames = dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    inside = [(0, 60, 640, 440)]  # the sector's rows, below the toolbar and above the bottom bar
+    walls = 0
+    for frame in frames[::6]:
+        frame = np.ascontiguousarray(frame)
+        lines = find.dark_on_bright(ink(frame))
+        walls += sum(find._covered(line, inside) for line in lines)
+        assert not [line for line in find._ink_lines(frame, ink(frame), []) if find._covered(line, inside)]
+    assert walls >= 3, "no wall edge forms a line; this test shows nothing"

@@ -257,8 +257,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     type that the whole pass at 1x misses); of its boxes, the lines faint in the full rendering are
     kept (``_local_line``), and each is looked at again close up (``_closer_at_local``). "ink" is
     looked at whole too (dark type over bright speckle: in the full rendering the speckle's strokes
-    drown the type's), where it shows lines of dark pixels next to bright ground that ``known``
-    leaves uncovered (``dark_on_bright``); of its boxes, lines on bright ground that ``known``
+    drown the type's), where it shows lines of dark pixels on bright ground that ``known``
+    leaves uncovered (``_ink_lines``); of its boxes, lines on bright ground that ``known``
     leaves uncovered are kept (``_kept``).
 
     Text that only an extra rendering reveals (a faint label, text outside the display window)
@@ -275,7 +275,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     looks = _Looks(detector, "lines", again=True)
     whole: list[View] = []
     for view in todo:
-        if view.rendering == "ink" and not dark_on_bright(view.image, known(view.frame)):
+        if view.rendering == "ink" and not _ink_lines(original(view.frame), view.image, known(view.frame)):
             continue  # no dark type on bright ground can be left unread: a page, a screenshot
         if view.rendering in WHOLE:
             whole.append(view)
@@ -327,15 +327,23 @@ def _on_bright(original: np.ndarray, box: Box) -> bool:
     return crop.size > 0 and float(np.median(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))) >= INK_GROUND
 
 
+def _ink_lines(original: np.ndarray, shown: np.ndarray, known: Sequence[Box]) -> list[Box]:
+    """Where the "ink" rendering ``shown`` of ``original`` is worth reading: lines of dark pixels
+    next to bright ground that ``known`` leaves uncovered (``dark_on_bright``) on bright ground
+    (``_on_bright``, as its boxes must be). The edges of a cardiac sector's walls form such lines
+    on dark ground (6 of 39 later files of color3d's series read it whole for nothing before)."""
+    return [line for line in dark_on_bright(shown, known) if _on_bright(original, line)]
+
+
 def _ink_read(image: np.ndarray, known: Sequence[Box], wanted: Callable[[Box], bool],
               detector: Detector) -> list[Detection]:
     """What DB reads in the "ink" rendering of ``image``, whole, as a single image's pass reads it
     (the same image gives the same boxes whether it comes first in its layout or not), where that
-    rendering shows lines of dark pixels next to bright ground that ``known`` leaves uncovered
-    (``dark_on_bright``) and ``wanted`` accepts (a later image of a layout: where it differs from
+    rendering shows lines of dark pixels on bright ground that ``known`` leaves uncovered
+    (``_ink_lines``) and ``wanted`` accepts (a later image of a layout: where it differs from
     the reference); its boxes kept as ``_kept`` keeps them."""
     shown = ink(image)
-    if not any(wanted(line) for line in dark_on_bright(shown, known)):
+    if not any(wanted(line) for line in _ink_lines(image, shown, known)):
         return []
     return [Detection(box, _name(detector), "ink") for box in detector([shown])[0] if _kept("ink", image, known, box)]
 
