@@ -547,8 +547,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
     whole, benchmarks/recall_sweep.py; a word of one or two letters, or a lone mark, there is
     not looked for).
-    Where the image differs from the reference, lines of dark pixels next to bright ground that
-    the looks so far leave uncovered have the "ink" rendering read whole (``_ink_read``: dark type
+    Where the image differs from the reference, lines of dark pixels on bright ground that the
+    looks so far leave uncovered have the "ink" rendering read whole (``_ink_read``: dark type
     over bright tissue, which no crop of "full" reads).
     A box that only an extra rendering found is looked at again in that rendering (its whole row,
     the context the lines that found it had), unless the pixels under it are those of the
