@@ -189,6 +189,11 @@ def _banner(ground: int, delta: int):
     return paint
 
 
+def brightened(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with its gain turned up as the "bright" group draws on it: tissue becomes bright speckle."""
+    return np.clip(frame.astype(np.float32) * BRIGHT_GAIN + BRIGHT_LIFT, 0, 255).astype(np.uint8)
+
+
 def cases(base: np.ndarray) -> Iterator[Case]:
     """Every condition of the sweep, on a copy of ``base``."""
     texts = itertools.cycle(TEXTS)
@@ -204,7 +209,7 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         glyphs = _place(frame, labs, TISSUE_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
         yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
-    bright = np.clip(base.astype(np.float32) * BRIGHT_GAIN + BRIGHT_LIFT, 0, 255).astype(np.uint8)
+    bright = brightened(base)
     for style, font, quality in itertools.product(BRIGHT_INKS, FONTS, JPEG):
         frame, labs = bright.copy(), _label_set(texts, next(numbers), font)
         glyphs = _place(frame, labs, TISSUE_SLOTS,

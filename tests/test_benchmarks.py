@@ -131,8 +131,7 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
     base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
     cases = list(recall_sweep.cases(base))
     assert {c.group for c in cases} == {"banner", "tissue", "bright"} and len(cases) > 200
-    bright = np.clip(base.astype(np.float32) * recall_sweep.BRIGHT_GAIN + recall_sweep.BRIGHT_LIFT, 0, 255)
-    under = {"bright": bright.astype(np.uint8)}  # the frame each group draws on (else ``base``)
+    under = {"bright": recall_sweep.brightened(base)}  # the frame each group draws on (else ``base``)
     clip = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
     moving = list(recall_sweep.moving_cases(clip))
     assert {c.group for c in moving} == {"moving"} and len(moving) == 30

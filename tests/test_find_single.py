@@ -326,16 +326,22 @@ def test_local_contrast_in_anatomy_and_tissue_blanks_nothing(detector):
         assert not [d for d in found if d.rendering == "local"], found
 
 
+def _text_over(frame: np.ndarray, text: str, scale: float, at: tuple[int, int], colour: tuple[int, int, int],
+               font: int) -> tuple[np.ndarray, np.ndarray]:
+    """``frame`` with ``text`` drawn anti-aliased over it in ``colour``; and the mask of its ink."""
+    ink = np.zeros(frame.shape[:2], np.uint8)
+    cv2.putText(ink, text, at, font, scale, 255, 1, cv2.LINE_AA)
+    alpha = ink[..., None].astype(np.float32) / 255
+    frame = np.rint(frame * (1 - alpha) + np.asarray(colour, np.float32) * alpha).astype(np.uint8)
+    return frame, ink >= 128
+
+
 def _us1_with_text_over_tissue(text: str, scale: float, at: tuple[int, int],
                                colour: tuple[int, int, int] = (255, 255, 255)) -> tuple[np.ndarray, np.ndarray]:
     """The real US1 frame with ``text`` drawn anti-aliased over its tissue and colour Doppler (a
     label or measurement written onto the image); and the mask of its ink."""
     frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    ink = np.zeros(frame.shape[:2], np.uint8)
-    cv2.putText(ink, text, at, cv2.FONT_HERSHEY_DUPLEX, scale, 255, 1, cv2.LINE_AA)
-    alpha = ink[..., None].astype(np.float32) / 255
-    frame = np.rint(frame * (1 - alpha) + np.asarray(colour, np.float32) * alpha).astype(np.uint8)
-    return frame, ink >= 128
+    return _text_over(frame, text, scale, at, colour, cv2.FONT_HERSHEY_DUPLEX)
 
 
 def _covered_share(mask: np.ndarray, boxes) -> float:
@@ -382,13 +388,8 @@ def test_few_lines_of_speckle_are_looked_at_again_and_none_is_blanked(detector, 
 def _us1_bright_with(text: str, at: tuple[int, int], grey: int, scale: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     """The real US1 frame with its gain turned up as the recall sweep's "bright" group does (its
     tissue becomes bright speckle) and ``text`` drawn over it in ``grey``; and the mask of its ink."""
-    sweep = recall_sweep()
-    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array).astype(np.float32)
-    frame = np.clip(frame * sweep.BRIGHT_GAIN + sweep.BRIGHT_LIFT, 0, 255)
-    ink = np.zeros(frame.shape[:2], np.uint8)
-    cv2.putText(ink, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, 255, 1, cv2.LINE_AA)
-    alpha = ink[..., None].astype(np.float32) / 255
-    return np.rint(frame * (1 - alpha) + grey * alpha).astype(np.uint8), ink >= 128
+    frame = recall_sweep().brightened(np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array))
+    return _text_over(frame, text, scale, at, (grey, grey, grey), cv2.FONT_HERSHEY_SIMPLEX)
 
 
 @pytest.mark.parametrize("text,at,grey", [("ST ELSEWHERE", (330, 250), 25), ("ID 0012345678", (100, 185), 0)])
@@ -408,7 +409,8 @@ def test_dark_type_over_bright_speckle_is_found_in_the_ink_rendering(detector, t
     assert _covered_share(mask, [d.box for d in found if d.rendering == "ink"]) > 0.5
     ys, xs = np.nonzero(mask)
     box = np.s_[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    assert ink(frame)[box][mask[box]].mean() > ink(frame)[box][~mask[box]].mean() + 80  # light type, dark ground
+    shown = ink(frame)[box]
+    assert shown[mask[box]].mean() > shown[~mask[box]].mean() + 80  # light type, dark ground
 
 
 def test_ink_is_read_only_where_dark_pixels_next_to_bright_ground_form_unread_lines():
@@ -476,7 +478,7 @@ def test_the_edges_of_a_cardiac_sector_s_walls_do_not_have_ink_read():
     walls = 0
     for frame in frames[::6]:
         frame = np.ascontiguousarray(frame)
-        lines = find.dark_on_bright(ink(frame))
-        walls += sum(find._covered(line, inside) for line in lines)
-        assert not [line for line in find._ink_lines(frame, ink(frame), []) if find._covered(line, inside)]
+        shown = ink(frame)
+        walls += sum(find._covered(line, inside) for line in find.dark_on_bright(shown))
+        assert not [line for line in find._ink_lines(frame, shown, []) if find._covered(line, inside)]
     assert walls >= 3, "no wall edge forms a line; this test shows nothing"

@@ -59,7 +59,8 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     if x1 - x0 < 2 * END + NARROW or len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
         return [box]
     region = stored[list(frames), y0:y1, x0:x1, :]  # (frames, rows, cols, samples) -> (frames x samples, rows, cols)
-    region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(np.int16 if stored.itemsize == 1 else np.int32)
+    wide = np.int16 if stored.itemsize == 1 else np.int32  # room for differences of stored values
+    region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
     ground = np.where(np.abs(left - right) <= tolerance, (left + right) // 2, _median(region))
     deviation = np.abs(region - ground).max(axis=0)
