@@ -289,10 +289,45 @@ def test_a_faint_line_the_local_rendering_shows_is_read_to_its_ends_close_up(det
 def test_small_faint_type_on_a_clip_s_static_layer_is_read_in_its_local_rendering_magnified(detector, monkeypatch):
     """The recall sweep's 8 px "static" label 8 grey levels below a grey banner of 100: DB's whole
     pass over the static layer's "local" rendering at 1x gives it no box; magnified 1.5x (a cost
-    paid once per clip) it reads the label, in every frame."""
+    paid once per clip) it reads the label, in every frame. (The look at its banner alone reads it
+    too: turned off here.)"""
     from scrubber.detect import find
 
+    monkeypatch.setattr(find, "panels", lambda image: [])
     covered = _static_label_covered(detector, {"ground": 100, "delta": -8, "font": "truetype", "jpeg": None}, 8)
     assert covered() == 1.0
     monkeypatch.setattr(find, "STATIC_LOCAL_ZOOMS", ())
+    assert covered() < 0.5
+
+
+def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banner_enhanced_alone(detector, monkeypatch):
+    """The recall sweep's 8 px "static" label 8 grey levels above a banner of 170 over color3d's
+    sector, through JPEG q85: it forms no strokes, but its banner is a panel of the static layer,
+    and a look at that panel, enhanced (CLAHE) on its own, reads it in every frame. Cropped from
+    the enhanced static layer, whose tiles also hold the sector, the same panel reads none of it."""
+    from scrubber.detect import find
+    from scrubber.detect.motion import static_layer
+    from scrubber.detect.proposer import panels
+    from scrubber.detect.renderings import enhance
+
+    from .util import glyph_covered
+
+    wanted = {"ground": 170, "delta": 8, "font": "truetype", "jpeg": 85}
+    covered = _static_label_covered(detector, wanted, 8)
+    assert covered() == 1.0
+    case, _ = _static_case(wanted)
+    layer = static_layer(analyse(case.image))
+    glyph = case.glyphs[case.heights.index(8)]
+    policy = Policy(device="cpu")
+
+    def panel_looks(image: np.ndarray, render) -> float:
+        looks = find._Looks(detector, "lines", again=True)
+        for panel in panels(layer):
+            looks.add(0, image, panel, find._crop_zoom(layer, policy, detector), margin=find.PANEL_MARGIN,
+                      rendering="enhanced", render=render)
+        return glyph_covered([d.box for _, d in looks.run()], layer.shape[:2], glyph)
+
+    assert panel_looks(layer, enhance) == 1.0
+    assert panel_looks(enhance(layer), None) < 0.5
+    monkeypatch.setattr(find, "panels", lambda image: [])
     assert covered() < 0.5

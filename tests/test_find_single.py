@@ -171,6 +171,28 @@ def test_panels_are_flat_banners_of_a_line_s_size_not_black_or_tissue():
         assert any(all(abs(a - b) <= 3 for a, b in zip(banner, panel)) for panel in found), (banner, found)
 
 
+def test_a_banner_over_flat_tissue_is_a_panel_once_its_edges_are_cut_out(monkeypatch):
+    """The recall sweep's "static" banners over color3d's sector, on the clip's static layer (the
+    median over frames blurs the moving sector into flat tissue): the close that fills a label's
+    strokes joined each banner to that tissue, so none was a panel; cutting out the pixels at or
+    beside a step of PANEL_STEP grey levels after the close gives each banner back."""
+    from scrubber.detect.motion import analyse, static_layer
+
+    frames = dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    case = next(c for c in recall_sweep().static_cases(frames)
+                if c.condition == {"ground": 170, "delta": 8, "font": "truetype", "jpeg": 85})
+    layer = static_layer(analyse(case.image))
+    banners = [(x - 5, y - 5, x + m.shape[1] + 5, y + m.shape[0] + 5) for x, y, m in case.glyphs]
+
+    def found() -> list[bool]:
+        return [any(all(abs(a - b) <= 3 for a, b in zip(banner, panel)) for panel in proposer.panels(layer))
+                for banner in banners]
+
+    assert all(found())
+    monkeypatch.setattr(proposer, "PANEL_STEP", 256)
+    assert not any(found())
+
+
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
     a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""

@@ -158,8 +158,13 @@ class _Looks:
     _queue: list[tuple[int, int, int, float, np.ndarray, str, Box]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
-            margin: int = 0, rendering: str = "full") -> None:
+            margin: int = 0, rendering: str = "full",
+            render: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
+        from the crop alone)."""
         crop, left, top = _crop(image, box, wide, margin)
+        if render is not None:
+            crop = render(crop)
         place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
         self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place))
 
@@ -274,6 +279,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     """
     looks = _Looks(detector, "lines", again=True)
     whole: list[View] = []
+    banners: list[tuple[int, np.ndarray, np.ndarray, Box]] = []
     for view in todo:
         if view.rendering == "ink" and not _ink_lines(original(view.frame), view.image, known(view.frame)):
             continue  # no dark type on bright ground can be left unread: a page, a screenshot
@@ -289,10 +295,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
             looks.add(view.frame, view.image, box, _crop_zoom(view.image, policy, detector),
                       margin=REGION_MARGIN, rendering=view.rendering)
         if view.rendering == "enhanced":
-            for panel in panels(original(view.frame)):
-                if _share_covered(panel, known(view.frame)) < LINE_COVERED:
-                    looks.add(view.frame, view.image, panel, _crop_zoom(view.image, policy, detector),
-                              margin=PANEL_MARGIN, rendering=view.rendering)
+            banners += [(view.frame, original(view.frame), view.image, panel) for panel in panels(original(view.frame))
+                        if _share_covered(panel, known(view.frame)) < LINE_COVERED]
     found = _run_once(detector, [v.image for v in whole])
     local = [index for index, view in enumerate(whole) if view.rendering == "local"]
     for zoom in local_zooms:
@@ -303,7 +307,29 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, found) for box in boxes
            if _kept(view.rendering, original(view.frame), known(view.frame), box)]
-    return out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
+    zoom = _crop_zoom(todo[0].image, policy, detector) if todo else 1.0
+    return (out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
+            + _read_panels(banners, zoom, detector, "lines"))
+
+
+def _read_panels(todo: Sequence[tuple[int, np.ndarray, np.ndarray, Box]], zoom: float, detector: Detector,
+                 suffix: str) -> list[tuple[int, Detection]]:
+    """(frame, detection) from looks at flat panels (``panels``), each given as (frame, the full
+    rendering, the enhanced one, panel): first a crop of the enhanced image, then, for a panel
+    that look gives no box at all, the crop of the full rendering enhanced alone. CLAHE's tiles
+    over a banner amid tissue (a clip's sector) are set by the tissue and lift the banner's faint
+    label little; alone, the crop's own tiles lift it (sweep, "static": 8 px labels 8 levels off
+    a banner over color3d's sector). Not always alone: there DB's boxes of a faint line on a
+    plain bar came out wider, and a box that reaches an MCU border blanks the MCU beyond too."""
+    first = _Looks(detector, suffix, again=True)
+    for frame, _, enhanced, panel in todo:
+        first.add(frame, enhanced, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
+    found = first.run()
+    alone = _Looks(detector, suffix, again=True)
+    for frame, full, _, panel in todo:
+        if not any(seen == frame and overlaps(d.box, panel) for seen, d in found):
+            alone.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced", render=enhance)
+    return found + alone.run()
 
 
 def _kept(rendering: str, original: np.ndarray, known: Sequence[Box], box: Box) -> bool:
@@ -617,10 +643,11 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     for line in _changed_faint_lines(rendered("enhanced"), faint, known, area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
             faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
-    if wholes or places:  # something changed outside the moving image: a banner may be new
-        for panel in _changed_panels(image, faint, known, moved):
-            faint_lines.add(0, rendered("enhanced"), panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
     found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
+    if wholes or places:  # something changed outside the moving image: a banner may be new
+        changed_panels = _changed_panels(image, faint, known, moved)
+        found.extend(d for _, d in _read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels],
+                                                zoom, detector, "layout"))
     again = _Looks(detector, "recheck")
     differs = lambda box: not _same_content(grey, before, box)  # noqa: E731
     _recheck(image, 0, [d.box for d in found], again, policy, differs)

@@ -178,20 +178,37 @@ PANEL_MIN_LEVEL = 12  # ... and the least grey of a panel (black is the surround
 PANEL_HEIGHTS = (10, 48)  # a panel holds one line of text: this high (pixels) ...
 PANEL_ASPECT = 2  # ... at least this many times as wide as high ...
 PANEL_FILL = 0.6  # ... and flat over this share of its bounding box
+PANEL_STEP = 16  # grey levels: pixels at or beside a step this high (a panel's edge) split panels
 
 
 def panels(image: np.ndarray) -> list[Box]:
     """Boxes of flat panels of one line's size (banners, label plates): grey within PANEL_FLAT of
     its neighbourhood, not black. A label a few grey levels off its banner, through JPEG, forms no
     strokes at all (CLAHE lifts the banner's JPEG noise as much as the glyphs), but its banner is
-    plain to see: such panels are where a look at a contrast-stretching rendering can find it."""
+    plain to see: such panels are where a look at a contrast-stretching rendering can find it.
+    The close that fills a label's strokes also bridges a banner's edge to flat tissue around it
+    (the blurred sector of a clip's static layer), so the panels are looked for again with the
+    pixels at or beside a step of PANEL_STEP grey levels cut out after the close; not only then,
+    since the strokes of a label 25 levels off its banner form such steps too."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     flat = (cv2.absdiff(grey, cv2.blur(grey, (5, 5))) <= PANEL_FLAT) & (grey >= PANEL_MIN_LEVEL)
     closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    count, _, stats = components_with_stats(closed, 4)
+    steps = cv2.dilate((_gradient(grey) >= PANEL_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
+    found = _panel_shaped(closed)
+    return found + [box for box in _panel_shaped(closed & (1 - steps)) if not any(_inside(box, f) for f in found)]
+
+
+def _panel_shaped(mask: np.ndarray) -> list[Box]:
+    """Bounding boxes of the parts of ``mask`` that have a panel's height, shape and fill."""
+    count, _, stats = components_with_stats(mask, 4)
     low, high = PANEL_HEIGHTS
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, area in stats[1:count]
             if low <= h <= high and w >= PANEL_ASPECT * h and area >= PANEL_FILL * w * h]
+
+
+def _inside(box: Box, outer: Box) -> bool:
+    """``box`` lies within ``outer``."""
+    return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
 
 
 def dark_on_bright(ink: np.ndarray, outside: Sequence[Box] = ()) -> list[Box]:
