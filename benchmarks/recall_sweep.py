@@ -11,6 +11,8 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
 * over tissue (white, white with a black rim, yellow, mid grey, dark),
 * over the same frame with its gain turned up ("bright": grey x 3 + 40, so the tissue is bright
   speckle), in dark grey or black: dark type on light texture,
+* over tissue and colour Doppler in pure colours ("colour": blue, red, green, magenta, dark blue,
+  dark red, whose luminance may be that of the tissue under them), there and over color3d's sector,
 
 each once as drawn and once through JPEG q85, as a video grabber or an old archive leaves it; and
 over the sector of pydicom-data's cardiac clip color3d ("moving"), each case on another of its
@@ -62,6 +64,8 @@ DELTAS = (-60, -25, -12, -8, 8, 12, 25, 60)
 TISSUE_INKS = {"white": (255, 255, 255), "white-rimmed": (255, 255, 255), "yellow": (255, 255, 0),
                "grey": (160, 160, 160), "dark": (25, 25, 25)}
 BRIGHT_INKS = {"dark": (25, 25, 25), "black": (0, 0, 0)}
+COLOUR_INKS = {"blue": (0, 0, 255), "red": (255, 0, 0), "green": (0, 255, 0), "magenta": (255, 0, 255),
+               "dark blue": (0, 0, 160), "dark red": (160, 0, 0)}
 BRIGHT_GAIN, BRIGHT_LIFT = 3.0, 40  # "bright": the frame's levels times this, plus this (clipped)
 JPEG = (None, 85)
 COVERED = 0.98  # share of a label's glyph pixels the redaction must cover
@@ -86,15 +90,18 @@ TABLES = {  # title: (row, column, group)
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
     "bright: style by height": ("style", "height", "bright"),
+    "colour: colour by image": ("colour", "over", "colour"),
+    "colour: colour by height": ("colour", "height", "colour"),
     "moving: style by height": ("style", "height", "moving"),
     "clip: style by height": ("style", "height", "clip"),
     "clip: frames shown by height": ("frames", "height", "clip"),
     "static: delta by height": ("delta", "height", "static"),
     "static: |delta| by ground": ("ground", "contrast", "static"),
 }
-GROUPS = ("banner", "tissue", "bright", "moving", "clip", "static")
+GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static")
 ON_COLOR3D = ("moving", "clip", "static")  # groups drawn on color3d, whose icons are not annotated as text
-APART = (*ON_COLOR3D, "bright")  # groups whose over-redaction is reported on its own
+APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
+# its images are color3d's)
 CLIPS = ("clip", "static")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
@@ -216,6 +223,16 @@ def cases(base: np.ndarray) -> Iterator[Case]:
                         lambda image, lab, x, y: _composite(image, lab.alpha, x, y, BRIGHT_INKS[style]))
         yield Case("bright", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    for colour, font, quality in itertools.product(COLOUR_INKS, FONTS, JPEG):
+        frame, labs = base.copy(), _label_set(texts, next(numbers), font)
+        glyphs = _place(frame, labs, TISSUE_SLOTS, _coloured(colour))
+        yield Case("colour", {"colour": colour, "over": "US1", "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def _coloured(colour: str):
+    """Paints a label in one of the COLOUR_INKS."""
+    return lambda image, lab, x, y: _composite(image, lab.alpha, x, y, COLOUR_INKS[colour])
 
 
 def moving_cases(frames: np.ndarray) -> Iterator[Case]:
@@ -228,6 +245,18 @@ def moving_cases(frames: np.ndarray) -> Iterator[Case]:
         frame = frames[(number * MOVING_STEP) % len(frames)].copy()
         glyphs = _place(frame, labs, MOVING_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
         yield Case("moving", {"style": style, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def sector_colour_cases(frames: np.ndarray) -> Iterator[Case]:
+    """The "colour" labels over the sector of the cardiac clip (grey echo), each case on another
+    of its frames, as the "moving" ones are."""
+    texts = itertools.cycle(TEXTS[2:] + TEXTS[:2])
+    for number, (colour, font, quality) in enumerate(itertools.product(COLOUR_INKS, FONTS, JPEG)):
+        labs = _label_set(texts, number, font)
+        frame = frames[(number * MOVING_STEP + 2) % len(frames)].copy()
+        glyphs = _place(frame, labs, MOVING_SLOTS, _coloured(colour))
+        yield Case("colour", {"colour": colour, "over": "color3d", "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
@@ -400,8 +429,9 @@ def main() -> int:
     own_text = {"US1_UNCR": _annotated("US1_UNCR"), "color3d_jpeg_baseline": _annotated("color3d_jpeg_baseline")}
     rows, started = [], time.perf_counter()
     still = cases(np.ascontiguousarray(template.pixel_array))
+    on_sector = itertools.chain(moving_cases(clip.pixel_array), sector_colour_cases(clip.pixel_array))
     every = itertools.chain(((case, template, "US1_UNCR") for case in still),
-                            ((case, moving, "color3d_jpeg_baseline") for case in moving_cases(clip.pixel_array)))
+                            ((case, moving, "color3d_jpeg_baseline") for case in on_sector))
     wanted = set(args.groups.split(","))
     for case, base, name in every:
         if case.group in wanted:

@@ -26,7 +26,8 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "bright: style by height", "moving: style by height", "clip: style by height", "clip: frames shown by height",
+          "bright: style by height", "colour: colour by image",
+          "colour: colour by height", "moving: style by height", "clip: style by height", "clip: frames shown by height",
           "static: delta by height", "static: |delta| by ground")
 
 
@@ -56,7 +57,9 @@ def section(results: Path) -> list[str]:
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
-             "bright speckle) in dark grey (25) or black; and the same tissue labels over the sector of "
+             "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
+             "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"); and the same "
+             "tissue labels over the sector of "
              "pydicom-data's cardiac clip color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
@@ -68,16 +71,16 @@ def section(results: Path) -> list[str]:
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
              "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
-             "| run | banner labels removed | over tissue | dark over bright tissue | over a moving sector "
+             "| run | banner labels removed | over tissue | dark over bright tissue | coloured type | over a moving sector "
              "| in a clip, shown 1 or 5 frames | on banners, static in a clip | over-redaction mean / max "
              "| s (date, CPU, cores) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        bright, moving, clip, static = (_apart(totals.get(group, {}))
-                                        for group in ("bright", "moving", "clip", "static"))
+        bright, colour, moving, clip, static = (_apart(totals.get(group, {}))
+                                                for group in ("bright", "colour", "moving", "clip", "static"))
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "
-                     f"{moving} | {clip} | {static} | "
+                     f"{colour} | {moving} | {clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} ({result['date']}, {result['machine']['cpu']}, "
                      f"{result['machine']['cores']}) |")

@@ -130,15 +130,18 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
 
     base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
     cases = list(recall_sweep.cases(base))
-    assert {c.group for c in cases} == {"banner", "tissue", "bright"} and len(cases) > 200
+    assert {c.group for c in cases} == {"banner", "tissue", "bright", "colour"} and len(cases) > 200
     under = {"bright": recall_sweep.brightened(base)}  # the frame each group draws on (else ``base``)
     clip = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
     moving = list(recall_sweep.moving_cases(clip))
     assert {c.group for c in moving} == {"moving"} and len(moving) == 30
     plain = [clip[(n * recall_sweep.MOVING_STEP) % len(clip)] for n in range(len(moving))]
     assert len({p.tobytes() for p in plain}) == len(plain)  # every case on another frame
+    sector = list(recall_sweep.sector_colour_cases(clip))
+    assert {c.group for c in sector} == {"colour"} and len(sector) == 36
+    under_sector = [clip[(n * recall_sweep.MOVING_STEP + 2) % len(clip)] for n in range(len(sector))]
     for case, frame in [(c, under.get(c.group, base)) for c in cases[::17] + cases[-12::5]] + list(
-            zip(moving[::7], plain[::7])):
+            zip(moving[::7], plain[::7])) + list(zip(sector[::5], under_sector[::5])):
         assert sorted(case.heights) == sorted(recall_sweep.HEIGHTS)
         for (x, y, mask), height in zip(case.glyphs, case.heights):
             h, w = mask.shape

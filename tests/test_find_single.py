@@ -193,6 +193,42 @@ def test_a_banner_over_flat_tissue_is_a_panel_once_its_edges_are_cut_out(monkeyp
     assert not any(found())
 
 
+def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detector, monkeypatch):
+    """The recall sweep's "colour" labels in blue over US1's panes, 8 and 12 px (one touches the
+    colour flow): blue has about the luminance of the tissue under it, so the labels form no
+    strokes in the image and DB gives them no box; in the blue plane (``colour_plane``) they
+    stand alone, light on black, and the closer look at their lines there reads them."""
+    wanted = {"colour": "blue", "over": "US1", "font": "hershey-duplex", "jpeg": None}
+    small, middle = (_sweep_label_covered(detector, wanted, height) for height in (8, 12))
+    assert small() == 1.0 and middle() == 1.0
+    monkeypatch.setattr(find, "colour_lines", lambda image: [])
+    assert small() < 0.5 and middle() < 0.5
+
+
+def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
+    """A grey image has no coloured pixel and no colour line; blue type over red-to-yellow flow
+    forms a line in its own hue sector, whose plane holds the type alone, light on black, while
+    the flow's planes hold none of it."""
+    from scrubber.detect.renderings import colour_plane, hue_sectors
+
+    grey = np.repeat(np.tile(np.arange(256, dtype=np.uint8), (64, 1))[..., None], 3, axis=2)
+    assert (hue_sectors(grey) == -1).all() and proposer.colour_lines(grey) == []
+    image = grey.copy()
+    image[:, :128] = np.stack([np.full(128, 255), np.linspace(0, 255, 128), np.zeros(128)], axis=1).astype(np.uint8)
+    blue = np.zeros(image.shape[:2], np.uint8)
+    cv2.putText(blue, "ID 0012345678", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1, 1, cv2.LINE_8)
+    blue = blue.astype(bool)
+    image[blue] = (0, 0, 255)
+    ys, xs = np.nonzero(blue)
+    lines = [box for sector, box in proposer.colour_lines(image) if sector == 4]  # blue
+    assert len(lines) == 1
+    x0, y0, x1, y1 = lines[0]
+    assert x0 <= xs.min() and y0 <= ys.min() and xs.max() < x1 and ys.max() < y1
+    plane = colour_plane(image, 4)
+    assert np.all(plane[blue] == 255) and not plane[~blue].any()
+    assert not any(colour_plane(image, sector)[blue].any() for sector in (0, 1))
+
+
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
     a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""

@@ -7,7 +7,7 @@ OCR can look at those places of an extra rendering instead of at the whole image
 ``on_flat``, only where the ground around them is flat, which is where a rendering that stretches
 contrast can reveal text (faint strokes included) rather than texture; ``panels`` points at flat
 banners of one line's size, where a label too faint to form strokes may sit; ``dark_on_bright``
-points at lines where dark type may sit on bright ground.
+points at lines where dark type may sit on bright ground; ``colour_lines`` at lines of one colour.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from .blobs import components_with_stats
 from .boxes import Box
+from .renderings import HUE_SECTORS, hue_sectors
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
 MAX_WIDTH = 60
@@ -209,6 +210,20 @@ def _panel_shaped(mask: np.ndarray) -> list[Box]:
 def _inside(box: Box, outer: Box) -> bool:
     """``box`` lies within ``outer``."""
     return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
+
+
+def colour_lines(image: np.ndarray) -> list[tuple[int, Box]]:
+    """(hue sector, line) for the text-shaped lines (``text_shaped``) of each hue sector's
+    coloured pixels (``hue_sectors``): where type of one colour may be, also where its luminance
+    is that of the tissue under it or it crosses flow of other colours."""
+    sectors = hue_sectors(image)
+    found = np.flatnonzero(np.bincount(sectors[sectors >= 0].ravel(), minlength=HUE_SECTORS))
+    out = []
+    for sector in found:
+        mask = (sectors == sector).astype(np.uint8)
+        rims = mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))  # a glyph's thin strokes whole, a blob's rim
+        out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box)]
+    return out
 
 
 def dark_on_bright(ink: np.ndarray, outside: Sequence[Box] = ()) -> list[Box]:

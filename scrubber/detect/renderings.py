@@ -6,9 +6,10 @@ light, near-black text on black. "full" shows the whole stored range and runs on
 for faint labels) and "dark" (near-black text) run on a few key frames spread over a clip, where
 static overlays are the same as everywhere else. "neutral" (white text over colour flow) is for
 closer looks at lines of strokes in colour. "ink" (dark type over bright tissue) runs on the key
-frames and is looked at whole. "local" (each pixel against its surroundings:
-low-contrast labels on grey banners) is for single images and a clip's static layer, which is
-read as one image is (scrubber/detect/find.py).
+frames and is looked at whole. "colour" (one plane per hue of the coloured pixels) is for closer
+looks at lines of coloured type whose luminance is that of the tissue under it. "local" (each
+pixel against its surroundings: low-contrast labels on grey banners) is for single images and a
+clip's static layer, which is read as one image is (scrubber/detect/find.py).
 """
 from __future__ import annotations
 
@@ -98,6 +99,31 @@ def neutral(image: np.ndarray) -> np.ndarray:
     flow (red, orange, yellow: little blue) turns dark, so white text over colour Doppler, which
     luminance shows barely brighter than yellow, stands out."""
     return np.repeat(image.min(axis=2, keepdims=True), 3, axis=2)
+
+
+HUE_SECTORS = 6  # colour planes: red, yellow, green, cyan, blue, magenta
+
+
+def hue_sectors(image: np.ndarray) -> np.ndarray:
+    """Each pixel's sixth of the hue circle (0 red, 1 yellow, 2 green, 3 cyan, 4 blue, 5 magenta),
+    or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)."""
+    red, green, blue = cv2.split(image)
+    spread = cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
+    sectors = np.full(spread.shape, -1, np.int8)
+    strong = spread > COLOUR_CHROMA
+    if strong.any():  # the hue of the coloured pixels only: in most images they are few
+        hue = cv2.cvtColor(image[strong][None], cv2.COLOR_RGB2HSV_FULL)[0, :, 0].astype(np.int16)  # 0..255
+        sectors[strong] = ((hue * HUE_SECTORS + 128 // HUE_SECTORS) // 256) % HUE_SECTORS
+    return sectors
+
+
+def colour_plane(image: np.ndarray, sector: int) -> np.ndarray:
+    """The chroma (spread of the channels) of the pixels of one hue sector (``hue_sectors``),
+    others black: type of one colour over flow of others (blue over red and yellow Doppler)
+    stands alone in its plane, light on black."""
+    spread = cv2.subtract(image.max(axis=2), image.min(axis=2))
+    spread[hue_sectors(image) != sector] = 0
+    return cv2.cvtColor(spread, cv2.COLOR_GRAY2RGB)
 
 
 DARK_GAIN = 8  # "dark" stretches the darkest eighth of the range over all of it
