@@ -18,7 +18,9 @@ each once as drawn and once through JPEG q85, as a video grabber or an old archi
 over the sector of pydicom-data's cardiac clip color3d ("moving"), each case on another of its
 frames, as single-frame files of one layout with the clip's ultrasound region: in a series, such
 files differ from the first all over the region; and over that sector in the clip itself
-("clip"), each label set shown in 1 or 5 consecutive frames of 120-frame RGB clips. Every image
+("clip"), each label set shown in 1 or 5 consecutive frames of 120-frame RGB clips; and burned
+into every frame of 12-frame stretches of that clip ("static": the banner labels; "colour-clip":
+the colour labels), which a clip's static layer shows. Every image
 or clip goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
 share of the image's pixels changed outside the labels and the frame's own annotated text, both
@@ -97,12 +99,13 @@ TABLES = {  # title: (row, column, group)
     "clip: frames shown by height": ("frames", "height", "clip"),
     "static: delta by height": ("delta", "height", "static"),
     "static: |delta| by ground": ("ground", "contrast", "static"),
+    "colour-clip: colour by height": ("colour", "height", "colour-clip"),
 }
-GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static")
-ON_COLOR3D = ("moving", "clip", "static")  # groups drawn on color3d, whose icons are not annotated as text
+GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip")
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip")  # groups drawn on color3d, whose icons are not annotated as text
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
-CLIPS = ("clip", "static")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
+CLIPS = ("clip", "static", "colour-clip")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
 @dataclass(frozen=True)
@@ -266,14 +269,30 @@ def static_cases(frames: np.ndarray) -> Iterator[Case]:
     clip of its own, starting at another frame)."""
     texts = itertools.cycle(TEXTS[5:] + TEXTS[:5])
     for number, (ground, delta, font, quality) in enumerate(banner_conditions()):
-        labs = _label_set(texts, number, font)
-        start = (number * MOVING_STEP) % (len(frames) - CLIP_SPAN)
-        clip = frames[start:start + CLIP_SPAN].copy()
-        for frame in clip:
-            glyphs = _place(frame, labs, MOVING_SLOTS, _banner(ground, delta))
-        yield Case("static", {"ground": ground, "delta": delta, "font": font, "jpeg": quality},
-                   np.stack([_jpeg(frame, quality) for frame in clip]), glyphs, [lab.height for lab in labs],
-                   range(CLIP_SPAN))
+        yield _burned_in(frames, number, _label_set(texts, number, font), _banner(ground, delta), quality,
+                         "static", {"ground": ground, "delta": delta, "font": font, "jpeg": quality})
+
+
+def colour_clip_cases(frames: np.ndarray) -> Iterator[Case]:
+    """The "colour" labels drawn in every frame of a stretch of CLIP_SPAN frames of the cardiac
+    clip, over its sector ("colour-clip"): coloured type burned into a clip, which its static
+    layer must show in colour."""
+    texts = itertools.cycle(TEXTS[4:] + TEXTS[:4])
+    for number, (colour, font, quality) in enumerate(itertools.product(COLOUR_INKS, FONTS, JPEG)):
+        yield _burned_in(frames, number, _label_set(texts, number, font), _coloured(colour), quality,
+                         "colour-clip", {"colour": colour, "font": font, "jpeg": quality})
+
+
+def _burned_in(frames: np.ndarray, number: int, labs: list[Label], paint, quality: int | None, group: str,
+               condition: dict) -> Case:
+    """A case of ``group``: ``labs`` painted into every frame of the CLIP_SPAN frames of the clip
+    from the ``number``-th start on (each case a clip of its own), each frame through JPEG."""
+    start = (number * MOVING_STEP) % (len(frames) - CLIP_SPAN)
+    clip = frames[start:start + CLIP_SPAN].copy()
+    for frame in clip:
+        glyphs = _place(frame, labs, MOVING_SLOTS, paint)
+    return Case(group, condition, np.stack([_jpeg(frame, quality) for frame in clip]), glyphs,
+                [lab.height for lab in labs], range(CLIP_SPAN))
 
 
 def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
@@ -436,7 +455,9 @@ def main() -> int:
     for case, base, name in every:
         if case.group in wanted:
             rows += _run([case], case.image, base, policy, detector, own_text[name])
-    for case in static_cases(clip.pixel_array) if "static" in wanted else ():
+    burned = itertools.chain(static_cases(clip.pixel_array) if "static" in wanted else (),
+                             colour_clip_cases(clip.pixel_array) if "colour-clip" in wanted else ())
+    for case in burned:
         rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
                      own_text["color3d_jpeg_baseline"])
     for whole, clip_rows in clip_cases(clip.pixel_array) if "clip" in wanted else ():

@@ -28,7 +28,7 @@ RUNS = (  # results file, what it measures
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
           "bright: style by height", "colour: colour by image",
           "colour: colour by height", "moving: style by height", "clip: style by height", "clip: frames shown by height",
-          "static: delta by height", "static: |delta| by ground")
+          "static: delta by height", "static: |delta| by ground", "colour-clip: colour by height")
 
 
 def _share(part: dict) -> str:
@@ -58,7 +58,8 @@ def section(results: Path) -> list[str]:
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
              "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
-             "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"); and the same "
+             "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
+             "12-frame stretches of that clip, \"colour-clip\"); and the same "
              "tissue labels over the sector of "
              "pydicom-data's cardiac clip color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
@@ -79,6 +80,8 @@ def section(results: Path) -> list[str]:
         totals = result["totals"]
         bright, colour, moving, clip, static = (_apart(totals.get(group, {}))
                                                 for group in ("bright", "colour", "moving", "clip", "static"))
+        if totals.get("colour-clip", {}).get("labels"):
+            colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "
                      f"{colour} | {moving} | {clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "

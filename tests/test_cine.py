@@ -226,13 +226,14 @@ def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_doe
 
 
 def _static_case(wanted: dict):
-    """The recall sweep's "static" case drawn under ``wanted`` (its banner labels burned into 12
-    frames of the real cardiac clip), and a function giving the share of each label's glyph pixels
+    """The recall sweep's "static" or "colour-clip" case drawn under ``wanted`` (its labels burned
+    into 12 frames of the real cardiac clip), and a function giving the share of each label's glyph pixels
     that boxes (one list per frame) cover, for every label in every frame."""
     from .util import glyph_covered, recall_sweep
 
     frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    case = next(c for c in recall_sweep().static_cases(frames) if c.condition == wanted)
+    sweep = recall_sweep()
+    case = next(c for c in [*sweep.static_cases(frames), *sweep.colour_clip_cases(frames)] if c.condition == wanted)
 
     def covered(boxes_per_frame) -> list[float]:
         return [glyph_covered(boxes, frames.shape[1:3], glyph) for glyph in case.glyphs for boxes in boxes_per_frame]
@@ -330,4 +331,18 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
     assert panel_looks(layer, enhance) == 1.0
     assert panel_looks(enhance(layer), None) < 0.5
     monkeypatch.setattr(find, "panels", lambda image: [])
+    assert covered() < 0.5
+
+
+def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pixels(detector, monkeypatch):
+    """The recall sweep's 8 px "colour-clip" label in blue, burned into 12 frames of the real
+    cardiac clip over its sector: the static layer, a median of luminance, shows it about as dark
+    as the tissue, and no look there reads it; in the colours of a frame at the pixels that never
+    change, it is a line of the blue sector, and the look at that line in the blue plane reads
+    it, in every frame."""
+    from scrubber.detect import find
+
+    covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
+    assert covered() == 1.0
+    monkeypatch.setattr(find, "colour_lines", lambda image: [])
     assert covered() < 0.5

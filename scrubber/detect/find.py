@@ -419,6 +419,14 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
         if coloured(_crop(image, line)[0]):
             grey = neutral(image) if grey is None else grey
             looks.add(frame, grey, line, zoom, rendering="neutral")
+    _colour_looks(image, frame, known, looks, policy, wanted)
+
+
+def _colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
+                  wanted: Callable[[Box], bool] = lambda box: True) -> None:
+    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
+    leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
+    policy asks for "colour"."""
     for sector, line in colour_lines(image) if "colour" in policy.renderings else ():
         if _share_covered(line, known) < LINE_COVERED and wanted(line):
             looks.add(frame, image, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT),
@@ -688,6 +696,11 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     looks = _Looks(detector, "motion")
     static = [Detection(d.box, d.detector, "static")
               for d in _single(static_image[None], None, policy, detector, STATIC_LOCAL_ZOOMS)[0]]
+    # the layer is grey (a median of luminance); coloured type burned into every frame is looked
+    # for in its colours, which a frame holds where the pixels never change
+    colour = _Looks(detector, "recheck")
+    _colour_looks(static_layer(motion, full[keys[0]]), 0, [d.box for d in static], colour, policy)
+    static += [Detection(d.box, d.detector, "static") for _, d in colour.run()]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
     key_found: dict[int, list[Detection]] = {}

@@ -56,9 +56,16 @@ def analyse(full: np.ndarray, grey: np.ndarray | None = None) -> Motion:
     return Motion(grey=grey, median=median, changes=counts)
 
 
-def static_layer(motion: Motion) -> np.ndarray:
-    """The median as an RGB image: static overlays crisp, the moving image blurred."""
-    return cv2.cvtColor(motion.median, cv2.COLOR_GRAY2RGB)
+def static_layer(motion: Motion, frame: np.ndarray | None = None) -> np.ndarray:
+    """The median as an RGB image: static overlays crisp, the moving image blurred; where a pixel
+    never leaves the median, in the colours of ``frame`` (an RGB frame of the clip), so that
+    coloured type burned into every frame keeps its colour (blue type has about the luminance of
+    the tissue under it)."""
+    layer = cv2.cvtColor(motion.median, cv2.COLOR_GRAY2RGB)
+    if frame is not None:
+        still = motion.changes == 0
+        layer[still] = np.asarray(frame)[still]
+    return layer
 
 
 def components(mask: np.ndarray, close: tuple[int, int] = (3, 9)) -> list[Box]:
