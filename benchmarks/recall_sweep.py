@@ -102,7 +102,7 @@ TABLES = {  # title: (row, column, group)
     "colour-clip: colour by height": ("colour", "height", "colour-clip"),
 }
 GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip")
-ON_COLOR3D = ("moving", "clip", "static", "colour-clip")  # groups drawn on color3d, whose icons are not annotated as text
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip")  # groups on color3d, whose icons are not annotated as text
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
 CLIPS = ("clip", "static", "colour-clip")  # groups whose cases are stretches of CLIP_SPAN frames of a clip

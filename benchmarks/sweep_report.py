@@ -26,9 +26,9 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "bright: style by height", "colour: colour by image",
-          "colour: colour by height", "moving: style by height", "clip: style by height", "clip: frames shown by height",
-          "static: delta by height", "static: |delta| by ground", "colour-clip: colour by height")
+          "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
+          "clip: style by height", "clip: frames shown by height", "static: delta by height",
+          "static: |delta| by ground", "colour-clip: colour by height")
 
 
 def _share(part: dict) -> str:
@@ -61,7 +61,8 @@ def section(results: Path) -> list[str]:
              "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
              "12-frame stretches of that clip, \"colour-clip\"); and the same "
              "tissue labels over the sector of "
-             "pydicom-data's cardiac clip color3d (\"moving\"), each image on another of its frames, as single-frame files of one layout "
+             "pydicom-data's cardiac clip color3d (\"moving\"), each image on another of its frames, as "
+             "single-frame files of one layout "
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
              "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them); "
@@ -72,8 +73,9 @@ def section(results: Path) -> list[str]:
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
              "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
-             "| run | banner labels removed | over tissue | dark over bright tissue | coloured type | over a moving sector "
-             "| in a clip, shown 1 or 5 frames | on banners, static in a clip | over-redaction mean / max "
+             "| run | banner labels removed | over tissue | dark over bright tissue | coloured type "
+             "| over a moving sector | in a clip, shown 1 or 5 frames | on banners, static in a clip "
+             "| over-redaction mean / max "
              "| s (date, CPU, cores) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for result, name, what in runs:

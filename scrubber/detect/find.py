@@ -405,11 +405,7 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
              wanted: Callable[[Box], bool] = lambda box: True) -> None:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line ``_unread_lines`` finds, and
     where the line's crop holds colour, at the same crop of the "neutral" rendering too (white
-    text over colour flow); and at every (wanted) line of one colour that OCR left uncovered
-    (``colour_lines``), in that colour's plane (``colour_plane``). Blue, magenta or dark red type over grey tissue has the luminance of the
-    tissue and forms no strokes in the image (US1 with blue labels over its panes: 6 of 18
-    removed); in its plane it is alone, light on black (18 of 18; benchmarks/recall_sweep.py,
-    "colour"). Type of the hue of the flow under it (red over red-yellow Doppler) shares its plane."""
+    text over colour flow); and at lines of one colour (``_colour_looks``)."""
     grey: np.ndarray | None = None
     for line in _unread_lines(image, known):
         if not wanted(line):
@@ -426,7 +422,11 @@ def _colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: _L
                   wanted: Callable[[Box], bool] = lambda box: True) -> None:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
     leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
-    policy asks for "colour"."""
+    policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
+    tissue's luminance and forms no strokes in the image (US1 with blue labels over its panes:
+    6 of 18 removed); in its plane it is alone, light on black (17 of 18; the recall sweep's
+    "colour" group). Type of the hue of the flow under it (red over red-yellow Doppler) shares
+    the flow's plane and stays hard."""
     for sector, line in colour_lines(image) if "colour" in policy.renderings else ():
         if _share_covered(line, known) < LINE_COVERED and wanted(line):
             looks.add(frame, image, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT),

@@ -101,19 +101,21 @@ def neutral(image: np.ndarray) -> np.ndarray:
     return np.repeat(image.min(axis=2, keepdims=True), 3, axis=2)
 
 
-HUE_SECTORS = 6  # colour planes: red, yellow, green, cyan, blue, magenta
+HUE_SECTORS = 6  # colour planes: from red, yellow, green, cyan, blue and magenta each to the next
+HUE_LEAD = 21  # a sector starts this many 1/(6 x 256) turns (5 degrees) before its colour
 
 
 def hue_sectors(image: np.ndarray) -> np.ndarray:
-    """Each pixel's sixth of the hue circle (0 red, 1 yellow, 2 green, 3 cyan, 4 blue, 5 magenta),
-    or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)."""
+    """Each pixel's sixth of the hue circle (0 red, 1 yellow, 2 green, 3 cyan, 4 blue, 5 magenta:
+    from 5 degrees before that colour to 5 degrees before the next, so a red-to-orange flow palette
+    lies in one), or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)."""
     red, green, blue = cv2.split(image)
     spread = cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
     sectors = np.full(spread.shape, -1, np.int8)
     strong = spread > COLOUR_CHROMA
     if strong.any():  # the hue of the coloured pixels only: in most images they are few
         hue = cv2.cvtColor(image[strong][None], cv2.COLOR_RGB2HSV_FULL)[0, :, 0].astype(np.int16)  # 0..255
-        sectors[strong] = ((hue * HUE_SECTORS + 128 // HUE_SECTORS) // 256) % HUE_SECTORS
+        sectors[strong] = ((hue * HUE_SECTORS + HUE_LEAD) // 256) % HUE_SECTORS
     return sectors
 
 
