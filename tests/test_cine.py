@@ -344,5 +344,5 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
 
     covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(find, "colour_lines", lambda image: [])
+    monkeypatch.setattr(find, "colour_lines", lambda image, where=None: [])
     assert covered() < 0.5

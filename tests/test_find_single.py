@@ -201,7 +201,7 @@ def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detect
     wanted = {"colour": "blue", "over": "US1", "font": "hershey-duplex", "jpeg": None}
     small, middle = (_sweep_label_covered(detector, wanted, height) for height in (8, 12))
     assert small() == 1.0 and middle() == 1.0
-    monkeypatch.setattr(find, "colour_lines", lambda image: [])
+    monkeypatch.setattr(find, "colour_lines", lambda image, where=None: [])
     assert small() < 0.5 and middle() < 0.5
 
 

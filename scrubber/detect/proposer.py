@@ -212,11 +212,12 @@ def _inside(box: Box, outer: Box) -> bool:
     return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
 
 
-def colour_lines(image: np.ndarray) -> list[tuple[int, Box]]:
+def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(hue sector, line) for the text-shaped lines (``text_shaped``) of each hue sector's
-    coloured pixels (``hue_sectors``): where type of one colour may be, also where its luminance
-    is that of the tissue under it or it crosses flow of other colours."""
-    sectors = hue_sectors(image)
+    coloured pixels (``hue_sectors``; only those in ``where``, when given): where type of one
+    colour may be, also where its luminance is that of the tissue under it or it crosses flow of
+    other colours."""
+    sectors = hue_sectors(image, where)
     found = np.flatnonzero(np.bincount(sectors[sectors >= 0].ravel(), minlength=HUE_SECTORS))
     out = []
     for sector in found:

@@ -105,14 +105,17 @@ HUE_SECTORS = 6  # colour planes: from red, yellow, green, cyan, blue and magent
 HUE_LEAD = 21  # a sector starts this many 1/(6 x 256) turns (5 degrees) before its colour
 
 
-def hue_sectors(image: np.ndarray) -> np.ndarray:
+def hue_sectors(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     """Each pixel's sixth of the hue circle (0 red, 1 yellow, 2 green, 3 cyan, 4 blue, 5 magenta:
     from 5 degrees before that colour to 5 degrees before the next, so a red-to-orange flow palette
-    lies in one), or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)."""
+    lies in one), or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)
+    or, when a ``where`` mask is given, outside it."""
     red, green, blue = cv2.split(image)
     spread = cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
     sectors = np.full(spread.shape, -1, np.int8)
     strong = spread > COLOUR_CHROMA
+    if where is not None:
+        strong &= where
     if strong.any():  # the hue of the coloured pixels only: in most images they are few
         hue = cv2.cvtColor(image[strong][None], cv2.COLOR_RGB2HSV_FULL)[0, :, 0].astype(np.int16)  # 0..255
         sectors[strong] = ((hue * HUE_SECTORS + HUE_LEAD) // 256) % HUE_SECTORS
