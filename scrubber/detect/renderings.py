@@ -88,10 +88,15 @@ COLOUR_CHROMA = 48  # a pixel is coloured when its channels differ by more than 
 COLOUR_SHARE = 0.05  # ... and an image holds colour when this share of its pixels are
 
 
+def _spread(image: np.ndarray) -> np.ndarray:
+    """Each pixel's chroma: its largest channel less its smallest (0 for grey, black, white)."""
+    red, green, blue = cv2.split(image)
+    return cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
+
+
 def coloured(image: np.ndarray) -> bool:
-    """``image`` (RGB) holds colour: colour flow, a coloured overlay."""
-    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
-    return float(np.mean(spread > COLOUR_CHROMA)) > COLOUR_SHARE
+    """``image`` (RGB) holds colour: colour flow, a coloured overlay (an empty crop holds none)."""
+    return image.size > 0 and float(np.mean(_spread(image) > COLOUR_CHROMA)) > COLOUR_SHARE
 
 
 def neutral(image: np.ndarray) -> np.ndarray:
@@ -110,8 +115,11 @@ def hue_sectors(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarra
     from 5 degrees before that colour to 5 degrees before the next, so a red-to-orange flow palette
     lies in one), or -1 where its channels differ by at most COLOUR_CHROMA (grey, black, white)
     or, when a ``where`` mask is given, outside it."""
-    red, green, blue = cv2.split(image)
-    spread = cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
+    return _sectors(image, _spread(image), where)
+
+
+def _sectors(image: np.ndarray, spread: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    """``hue_sectors`` of ``image``, whose ``_spread`` the caller has already."""
     sectors = np.full(spread.shape, -1, np.int8)
     strong = spread > COLOUR_CHROMA
     if where is not None:
@@ -126,8 +134,8 @@ def colour_plane(image: np.ndarray, sector: int) -> np.ndarray:
     """The chroma (spread of the channels) of the pixels of one hue sector (``hue_sectors``),
     others black: type of one colour over flow of others (blue over red and yellow Doppler)
     stands alone in its plane, light on black."""
-    spread = cv2.subtract(image.max(axis=2), image.min(axis=2))
-    spread[hue_sectors(image) != sector] = 0
+    spread = _spread(image)
+    spread[_sectors(image, spread, None) != sector] = 0
     return cv2.cvtColor(spread, cv2.COLOR_GRAY2RGB)
 
 
