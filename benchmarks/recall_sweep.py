@@ -100,12 +100,14 @@ TABLES = {  # title: (row, column, group)
     "static: delta by height": ("delta", "height", "static"),
     "static: |delta| by ground": ("ground", "contrast", "static"),
     "colour-clip: colour by height": ("colour", "height", "colour-clip"),
+    "colour-moment: colour by height": ("colour", "height", "colour-moment"),
+    "colour-moment: frames shown by height": ("frames", "height", "colour-moment"),
 }
-GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip")
-ON_COLOR3D = ("moving", "clip", "static", "colour-clip")  # groups on color3d, whose icons are not annotated as text
+GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment")
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment")  # groups on color3d, whose icons are not annotated as text
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
-CLIPS = ("clip", "static", "colour-clip")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
+CLIPS = ("clip", "static", "colour-clip", "colour-moment")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
 @dataclass(frozen=True)
@@ -300,23 +302,40 @@ def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
     (CLIP_RUNS) of its own CLIP_SPAN frames: text that a clip shows for a moment, at one place in
     at most a quarter of the frames (not part of its static layer). Yields each clip (of one JPEG
     quality) and its cases, each holding its span of frames."""
-    texts = itertools.cycle(TEXTS[3:] + TEXTS[:3])
+    return _shown_for_a_moment(frames, "clip", "style", TISSUE_INKS,
+                               lambda style: lambda image, lab, x, y: _ink_over(image, lab, x, y, style),
+                               TEXTS[3:] + TEXTS[:3])
+
+
+def colour_moment_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
+    """The "colour" labels shown for a moment over the sector of the cardiac clip, as the "clip"
+    ones are ("colour-moment"): blue or dark red type over tissue forms no grey strokes of its
+    own in the frames that show it."""
+    return _shown_for_a_moment(frames, "colour-moment", "colour", COLOUR_INKS, _coloured, TEXTS[1:] + TEXTS[:1])
+
+
+def _shown_for_a_moment(frames: np.ndarray, group: str, ink_key: str, inks: dict, paint,
+                        texts: tuple[str, ...]) -> Iterator[tuple[np.ndarray, list[Case]]]:
+    """Cases of ``group``: label sets in each of ``inks`` (``paint(ink)`` draws one), each shown in
+    one or five (CLIP_RUNS) of its own CLIP_SPAN frames of the clip; a clip per JPEG quality and
+    as many sets as it has spans, each clip yielded with its cases."""
+    cycle = itertools.cycle(texts)
     per_clip = len(frames) // CLIP_SPAN
-    conditions = list(itertools.product(JPEG, TISSUE_INKS, FONTS, CLIP_RUNS))
-    for first in range(0, len(conditions), per_clip):
-        clip, quality, out = frames.copy(), conditions[first][0], []
-        for slot, (jpeg, style, font, run) in enumerate(conditions[first:first + per_clip]):
-            assert jpeg == quality, "a clip has one JPEG quality"
-            labs, shown = _label_set(texts, first + slot, font), range(CLIP_START, CLIP_START + run)
-            for index in shown:
-                glyphs = _place(clip[slot * CLIP_SPAN + index], labs, MOVING_SLOTS,
-                                lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
-            out.append(Case("clip", {"style": style, "font": font, "jpeg": quality, "frames": run}, np.empty(0),
-                            glyphs, [lab.height for lab in labs], shown))
-        clip = np.stack([_jpeg(frame, quality) for frame in clip])
-        for slot, case in enumerate(out):
-            case.image = clip[slot * CLIP_SPAN:(slot + 1) * CLIP_SPAN]
-        yield clip, out
+    number = itertools.count()
+    for quality in JPEG:
+        conditions = list(itertools.product(inks, FONTS, CLIP_RUNS))
+        for first in range(0, len(conditions), per_clip):
+            clip, out = frames.copy(), []
+            for slot, (ink, font, run) in enumerate(conditions[first:first + per_clip]):
+                labs, shown = _label_set(cycle, next(number), font), range(CLIP_START, CLIP_START + run)
+                for index in shown:
+                    glyphs = _place(clip[slot * CLIP_SPAN + index], labs, MOVING_SLOTS, paint(ink))
+                out.append(Case(group, {ink_key: ink, "font": font, "jpeg": quality, "frames": run}, np.empty(0),
+                                glyphs, [lab.height for lab in labs], shown))
+            clip = np.stack([_jpeg(frame, quality) for frame in clip])
+            for slot, case in enumerate(out):
+                case.image = clip[slot * CLIP_SPAN:(slot + 1) * CLIP_SPAN]
+            yield clip, out
 
 
 def moving_template(source: pydicom.Dataset, frames: int = 1) -> pydicom.Dataset:
@@ -460,7 +479,9 @@ def main() -> int:
     for case in burned:
         rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
                      own_text["color3d_jpeg_baseline"])
-    for whole, clip_rows in clip_cases(clip.pixel_array) if "clip" in wanted else ():
+    moments = itertools.chain(clip_cases(clip.pixel_array) if "clip" in wanted else (),
+                              colour_moment_cases(clip.pixel_array) if "colour-moment" in wanted else ())
+    for whole, clip_rows in moments:
         rows += _run(clip_rows, whole, moving_template(clip, len(whole)), policy, detector,
                      own_text["color3d_jpeg_baseline"])
     totals = summary(rows) | {"seconds": round(time.perf_counter() - started, 1)}

@@ -28,7 +28,8 @@ RUNS = (  # results file, what it measures
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
-          "static: |delta| by ground", "colour-clip: colour by height")
+          "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
+          "colour-moment: frames shown by height")
 
 
 def _share(part: dict) -> str:
@@ -59,7 +60,8 @@ def section(results: Path) -> list[str]:
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
              "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
              "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
-             "12-frame stretches of that clip, \"colour-clip\"); and the same "
+             "12-frame stretches of that clip, \"colour-clip\", or shown in 1 or 5 of its frames as the \"clip\" "
+             "labels are, \"colour-moment\"); and the same "
              "tissue labels over the sector of "
              "pydicom-data's cardiac clip color3d (\"moving\"), each image on another of its frames, as "
              "single-frame files of one layout "
@@ -84,6 +86,8 @@ def section(results: Path) -> list[str]:
                                                 for group in ("bright", "colour", "moving", "clip", "static"))
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
+        if totals.get("colour-moment", {}).get("labels"):
+            colour += f"; shown for a moment in a clip: {_apart(totals['colour-moment'])}"
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "
                      f"{colour} | {moving} | {clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "

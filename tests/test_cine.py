@@ -346,3 +346,47 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     assert covered() == 1.0
     monkeypatch.setattr(find, "colour_lines", lambda image, where=None: [])
     assert covered() < 0.5
+
+
+COLOURED_FRAMES = {"JANE ROE 1962": range(12, 17), "ID 0012345678": range(7, 8)}
+
+
+@pytest.fixture(scope="module")
+def coloured_real_clip():
+    """color3d's first 30 frames with a blue name shown over the moving image for five frames and
+    a dark red ID for one: type about as dark as the tissue under it, so its grey strokes are
+    those of the tissue. Returns the file, the frames before and after drawing, and each text's
+    glyph pixels."""
+    from pydicom.pixels import convert_color_space
+
+    ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    plain = convert_color_space(decode(ds, 1 << 31).stored[:30], "YBR_FULL_422", "RGB").copy()
+    rgb = plain.copy()
+    for (text, frames), org, colour in zip(COLOURED_FRAMES.items(), ((215, 245), (240, 160)),
+                                           ((0, 0, 255), (160, 0, 0))):
+        for i in frames:
+            cv2.putText(rgb[i], text, org, FONT, 0.5, colour, 1, cv2.LINE_AA)
+    glyphs = {text: np.any(rgb[frames[0]] != plain[frames[0]], axis=-1) for text, frames in COLOURED_FRAMES.items()}
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.PhotometricInterpretation, ds.PlanarConfiguration, ds.NumberOfFrames = "RGB", 0, 30
+    ds.PixelData = rgb.tobytes()
+    return ds, rgb, glyphs
+
+
+def test_coloured_type_shown_for_a_moment_over_the_moving_image_is_gone_in_each_frame(coloured_real_clip, detector):
+    """Blue and dark red type shown over color3d's moving sector in a few frames: in every frame
+    it is looked for as lines of one colour among the pixels whose colour is not the static
+    layer's, and read in its colour's plane, so each glyph pixel is blanked in each frame that
+    shows it. Without the "colour" rendering, most of them stay."""
+    ds, rgb, glyphs = coloured_real_clip
+
+    def left(policy: Policy) -> dict[str, float]:
+        after = decode(scrub_dataset(ds, policy, detector).dataset, 1 << 30).stored
+        return {text: max(float(np.mean(np.all(after[i] == rgb[i], axis=-1)[glyphs[text]])) for i in frames)
+                for text, frames in COLOURED_FRAMES.items()}
+
+    policy = Policy(device="cpu", reuse_layouts=False)
+    assert left(policy) == {text: 0.0 for text in COLOURED_FRAMES}
+    without = left(Policy(device="cpu", reuse_layouts=False,
+                          renderings=tuple(r for r in policy.renderings if r != "colour")))
+    assert min(without.values()) > 0.5, without

@@ -15,8 +15,10 @@ frame), and the extra renderings of the key frames where they can add to it; the
 every frame is checked cheaply, and OCR looks again only at small crops: the places that keep
 changing (clocks, counters), text-sized places where a frame differs from the median (a label
 shown for a moment), lines of strokes over the moving image that stay put for a few frames (a
-name drawn on the image) or that have the shape of text and are there in one frame only, and
-key-frame boxes whose content differs in that frame. A frame with too many new places is looked
+name drawn on the image) or that have the shape of text and are there in one frame only, lines
+of one colour among the pixels whose colour is not the static layer's (blue or dark red type
+shown for a moment forms no grey strokes of its own), and key-frame boxes whose content differs
+in that frame. A frame with too many new places is looked
 at whole. So recall holds in every frame while OCR cost grows
 with what changes, not with the number of frames.
 """
@@ -708,8 +710,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
               for d in _single(static_image[None], None, policy, detector, STATIC_LOCAL_ZOOMS)[0]]
     # the layer is grey (a median of luminance); coloured type burned into every frame is looked
     # for in its colours, which a frame holds where the pixels never change
-    colour = _Looks(detector, "recheck")
-    _colour_looks(static_layer(motion, full[keys[0]]), 0, [d.box for d in static], colour, policy)
+    colour, coloured_layer = _Looks(detector, "recheck"), static_layer(motion, full[keys[0]])
+    _colour_looks(coloured_layer, 0, [d.box for d in static], colour, policy)
     static += [Detection(d.box, d.detector, "static") for _, d in colour.run()]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
@@ -730,6 +732,12 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
                     looks.add(frame, full[frame], detection.box, zoom)
     moving, places = appearing(motion, image_regions)
     _text_over_image(full, motion, moving, found, zoom, detector)
+    # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
+    # own; it is looked for in every frame among the pixels whose colour is not the static layer's
+    for frame in range(count):
+        image = full[frame]
+        _colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
+                      where=_recoloured(image, coloured_layer))
     changes = _Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
