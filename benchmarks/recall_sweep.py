@@ -39,7 +39,7 @@ import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -76,6 +76,8 @@ PAD = 5  # banner margin around a label
 BANNER_SLOTS = ((372, 392), (20, 392), (20, 342))  # top-left corners, in US1's black surround
 TISSUE_SLOTS = ((100, 170), (330, 228), (40, 292))  # over the image panes
 MOVING_SLOTS = ((230, 150), (260, 240), (170, 320))  # over the heart of color3d's sector
+CORNER_SLOTS = ((4, 70), (4, 110), (4, 150))  # in the black top-left corner of color3d's calibrated region
+FAINT_BANNERS = tuple((ground, delta) for ground in (0, 40) for delta in (8, 12, 25))  # "faint-moment" labels
 MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
 CLIP_SPAN = 12  # "clip" cases: each label set has 12 frames of color3d's 120 to itself ...
 CLIP_START = 4  # ... and is shown from the 5th of them ...
@@ -102,12 +104,15 @@ TABLES = {  # title: (row, column, group)
     "colour-clip: colour by height": ("colour", "height", "colour-clip"),
     "colour-moment: colour by height": ("colour", "height", "colour-moment"),
     "colour-moment: frames shown by height": ("frames", "height", "colour-moment"),
+    "faint-moment: delta by height": ("delta", "height", "faint-moment"),
+    "faint-moment: ground by height": ("ground", "height", "faint-moment"),
 }
-GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment")
-ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment")  # groups on color3d, whose icons are not annotated as text
+GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
+          "faint-moment")
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment")  # groups on color3d, whose icons are not annotated as text
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
-CLIPS = ("clip", "static", "colour-clip", "colour-moment")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
+CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
 
 
 @dataclass(frozen=True)
@@ -302,23 +307,33 @@ def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
     (CLIP_RUNS) of its own CLIP_SPAN frames: text that a clip shows for a moment, at one place in
     at most a quarter of the frames (not part of its static layer). Yields each clip (of one JPEG
     quality) and its cases, each holding its span of frames."""
-    return _shown_for_a_moment(frames, "clip", "style", TISSUE_INKS,
-                               lambda style: lambda image, lab, x, y: _ink_over(image, lab, x, y, style),
-                               TEXTS[3:] + TEXTS[:3])
+    inks = [({"style": style}, lambda image, lab, x, y, style=style: _ink_over(image, lab, x, y, style))
+            for style in TISSUE_INKS]
+    return _shown_for_a_moment(frames, "clip", inks, MOVING_SLOTS, TEXTS[3:] + TEXTS[:3])
 
 
 def colour_moment_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
     """The "colour" labels shown for a moment over the sector of the cardiac clip, as the "clip"
     ones are ("colour-moment"): blue or dark red type over tissue forms no grey strokes of its
     own in the frames that show it."""
-    return _shown_for_a_moment(frames, "colour-moment", "colour", COLOUR_INKS, _coloured, TEXTS[1:] + TEXTS[:1])
+    inks = [({"colour": colour}, _coloured(colour)) for colour in COLOUR_INKS]
+    return _shown_for_a_moment(frames, "colour-moment", inks, MOVING_SLOTS, TEXTS[1:] + TEXTS[:1])
 
 
-def _shown_for_a_moment(frames: np.ndarray, group: str, ink_key: str, inks: dict, paint,
+def faint_moment_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
+    """Faint banner labels (FAINT_BANNERS) shown for a moment, as the "clip" ones are, in the black
+    corner of the cardiac clip's calibrated region, left of its sector ("faint-moment"): they
+    differ from the median by less than a clock's digits do."""
+    banners = [({"ground": ground, "delta": delta}, _banner(ground, delta)) for ground, delta in FAINT_BANNERS]
+    return _shown_for_a_moment(frames, "faint-moment", banners, CORNER_SLOTS, TEXTS[2:] + TEXTS[:2])
+
+
+def _shown_for_a_moment(frames: np.ndarray, group: str, inks: list[tuple[dict, Callable]], slots,
                         texts: tuple[str, ...]) -> Iterator[tuple[np.ndarray, list[Case]]]:
-    """Cases of ``group``: label sets in each of ``inks`` (``paint(ink)`` draws one), each shown in
-    one or five (CLIP_RUNS) of its own CLIP_SPAN frames of the clip; a clip per JPEG quality and
-    as many sets as it has spans, each clip yielded with its cases."""
+    """Cases of ``group``: label sets painted at ``slots`` in each of ``inks`` (its condition, the
+    function that paints a label), each shown in one or five (CLIP_RUNS) of its own CLIP_SPAN
+    frames of the clip; a clip per JPEG quality and as many sets as it has spans, each clip
+    yielded with its cases."""
     cycle = itertools.cycle(texts)
     per_clip = len(frames) // CLIP_SPAN
     number = itertools.count()
@@ -326,11 +341,11 @@ def _shown_for_a_moment(frames: np.ndarray, group: str, ink_key: str, inks: dict
         conditions = list(itertools.product(inks, FONTS, CLIP_RUNS))
         for first in range(0, len(conditions), per_clip):
             clip, out = frames.copy(), []
-            for slot, (ink, font, run) in enumerate(conditions[first:first + per_clip]):
+            for slot, ((condition, paint), font, run) in enumerate(conditions[first:first + per_clip]):
                 labs, shown = _label_set(cycle, next(number), font), range(CLIP_START, CLIP_START + run)
                 for index in shown:
-                    glyphs = _place(clip[slot * CLIP_SPAN + index], labs, MOVING_SLOTS, paint(ink))
-                out.append(Case(group, {ink_key: ink, "font": font, "jpeg": quality, "frames": run}, np.empty(0),
+                    glyphs = _place(clip[slot * CLIP_SPAN + index], labs, slots, paint)
+                out.append(Case(group, {**condition, "font": font, "jpeg": quality, "frames": run}, np.empty(0),
                                 glyphs, [lab.height for lab in labs], shown))
             clip = np.stack([_jpeg(frame, quality) for frame in clip])
             for slot, case in enumerate(out):
@@ -480,7 +495,8 @@ def main() -> int:
         rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
                      own_text["color3d_jpeg_baseline"])
     moments = itertools.chain(clip_cases(clip.pixel_array) if "clip" in wanted else (),
-                              colour_moment_cases(clip.pixel_array) if "colour-moment" in wanted else ())
+                              colour_moment_cases(clip.pixel_array) if "colour-moment" in wanted else (),
+                              faint_moment_cases(clip.pixel_array) if "faint-moment" in wanted else ())
     for whole, clip_rows in moments:
         rows += _run(clip_rows, whole, moving_template(clip, len(whole)), policy, detector,
                      own_text["color3d_jpeg_baseline"])

@@ -128,7 +128,7 @@ def test_ocr_cost_does_not_grow_with_the_frames(scrubbed):
 def test_motion_finds_the_clock_and_the_label_but_not_the_image(clip):
     _, frames, boxes = clip
     motion = analyse(np.repeat(frames[..., None], 3, axis=-1))
-    moving, places = appearing(motion)
+    moving, places, _ = appearing(motion)
     clock = boxes["clock0"]
     changing = changing_places(motion, moving)
     assert any(p[0] < clock[2] and clock[0] < p[2] and p[1] < clock[3] and clock[1] < p[3] for p in changing)
@@ -215,7 +215,7 @@ def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_doe
     most one text-shaped flashing line in the 30 frames."""
     _, rgb, boxes = labelled_real_clip
     motion = analyse(rgb)
-    moving, _ = appearing(motion)
+    moving, _, _ = appearing(motion)
     lines = new_lines(motion, moving)
     inside = lambda box, text: overlaps(box, tuple(boxes[text]))  # noqa: E731
     assert [f for f, found in enumerate(lines.flashing) if any(inside(b, "MRN 4455667") for b in found)] == \
@@ -390,3 +390,45 @@ def test_coloured_type_shown_for_a_moment_over_the_moving_image_is_gone_in_each_
     without = left(Policy(device="cpu", reuse_layouts=False,
                           renderings=tuple(r for r in policy.renderings if r != "colour")))
     assert min(without.values()) > 0.5, without
+
+
+def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_frame(detector, monkeypatch):
+    """The recall sweep's "faint-moment" labels, 12 grey levels above black, shown in 5 of 12
+    frames of the real cardiac clip, in the black corner of its calibrated region: they differ
+    from the median by less than STRONG, so they form no place where a frame changes; as faint
+    places (pixels that seldom leave the median, lines with still rows above and below) each is
+    looked at, magnified, in its enhanced and local renderings too, and is covered in every
+    frame that shows it. Without faint places, none is."""
+    from scrubber.detect import find, motion
+    from scrubber.pipeline import plan_boxes
+
+    from .util import glyph_covered, recall_sweep
+
+    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    wanted = {"ground": 0, "delta": 12, "font": "hershey-simplex", "jpeg": None, "frames": 5}
+    case = next(c for _, cases in recall_sweep().faint_moment_cases(frames) for c in cases if c.condition == wanted)
+    policy = Policy(device="cpu")
+
+    def covered() -> list[float]:
+        found = find.find_text(case.image, None, policy, detector, [(84, 31, 595, 414)])
+        boxes = plan_boxes(found, case.image, policy)
+        return [glyph_covered(boxes[f], frames.shape[1:3], glyph) for glyph in case.glyphs for f in case.shown]
+
+    assert min(covered()) == 1.0
+    monkeypatch.setattr(motion, "faint_places", lambda difference, quiet: [])
+    assert max(covered()) < 0.5
+
+
+def test_faint_places_leave_out_the_speckle_at_the_sides_of_a_real_sector(monkeypatch):
+    """On the real cardiac clip (no label drawn), faint speckle at the dark sides of its sector
+    forms text-shaped lines that pass FAINT at pixels that seldom leave the median; the still
+    rows above and below a faint label (``_alone``) are what tells them apart: a handful of
+    faint places in 120 frames with that test, hundreds without."""
+    from scrubber.detect import motion
+
+    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    clip = analyse(frames)
+    count = lambda: sum(map(len, appearing(clip, [(84, 31, 595, 414)])[2]))  # noqa: E731
+    assert count() <= 6
+    monkeypatch.setattr(motion, "ALONE", 1.0)
+    assert count() > 100

@@ -14,7 +14,8 @@ as a single image is, its "local" rendering also magnified (the cost is paid onc
 frame), and the extra renderings of the key frames where they can add to it; then
 every frame is checked cheaply, and OCR looks again only at small crops: the places that keep
 changing (clocks, counters), text-sized places where a frame differs from the median (a label
-shown for a moment), lines of strokes over the moving image that stay put for a few frames (a
+shown for a moment; a faint one, a few grey levels off black, also in its enhanced and local
+renderings, magnified), lines of strokes over the moving image that stay put for a few frames (a
 name drawn on the image) or that have the shape of text and are there in one frame only, lines
 of one colour among the pixels whose colour is not the static layer's (blue or dark red type
 shown for a moment forms no grey strokes of its own), and key-frame boxes whose content differs
@@ -730,7 +731,7 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
                     found[frame].append(detection)
                 else:
                     looks.add(frame, full[frame], detection.box, zoom)
-    moving, places = appearing(motion, image_regions)
+    moving, places, faint_at = appearing(motion, image_regions)
     _text_over_image(full, motion, moving, found, zoom, detector)
     # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
     # own; it is looked for in every frame among the pixels whose colour is not the static layer's
@@ -746,18 +747,42 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
         for frame in range(count):
             found[frame].append(Detection(box, _name(detector, "motion"), "change"))
     whole: list[int] = []
+    faint = _Looks(detector, "motion", again=True)
     for frame in range(count):
         known = [d.box for d in found[frame]]
         new = [place for place in places[frame] if not _covered(place, known)]
         if len(new) > MAX_PLACES:
             whole.append(frame)
-        for place in new if len(new) <= MAX_PLACES else ():
-            looks.add(frame, full[frame], place, zoom, wide=True)
+            continue
+        for place in new:
+            _place_looks(full[frame], frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
+        for place in faint_at[frame]:
+            if not _covered(place, known) and not any(_covered(place, [other]) for other in new):
+                _place_looks(full[frame], frame, place, zoom, looks, faint, policy, True)
     for frame, boxes in zip(whole, _run_once(detector, [full[f] for f in whole])):
         found[frame].extend(Detection(box, _name(detector), "full") for box in boxes)
-    for frame, detection in looks.run():
-        found[frame].append(detection)
+    for frame, detection in looks.run() + faint.run():
+        if detection.rendering != "local" or _local_line(full[frame], detection.box):
+            found[frame].append(detection)
     return found
+
+
+def _place_looks(image: np.ndarray, frame: int, place: Box, zoom: float, looks: _Looks, faint: _Looks,
+                 policy: Policy, is_faint: bool) -> None:
+    """Queue the looks at a text-sized ``place`` where a frame of a clip differs from the median:
+    a crop of the full rendering; where the place ``is_faint`` (a label a few grey levels off
+    black or off its banner, shown for a while), in ``faint`` (looked at again with DB's
+    training normalisation), magnified as unread lines are, and also that crop enhanced alone
+    and, where the policy asks for "local", made local alone (the renderings that read a single
+    image's faint labels)."""
+    if not is_faint:
+        looks.add(frame, image, place, zoom, wide=True)
+        return
+    closer = _whole_zoom(image, policy) * _zoom_to(place, RECHECK_HEIGHT)
+    faint.add(frame, image, place, closer, wide=True)
+    faint.add(frame, image, place, closer, wide=True, rendering="enhanced", render=enhance)
+    if "local" in policy.renderings:
+        faint.add(frame, image, place, closer, wide=True, rendering="local", render=localise)
 
 
 def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],

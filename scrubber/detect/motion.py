@@ -19,6 +19,11 @@ from .boxes import Box, overlaps
 from .proposer import lines_of, strokes, text_shaped
 
 TOLERANCE = 20  # grey levels a pixel may drift (JPEG noise on a static overlay) and still be static
+FAINT = 5  # grey levels a quiet pixel must leave the median by to show a faint label
+QUIET = 0.5  # a pixel leaving the median by FAINT levels in more of the frames than this is the image's, not
+# quiet (a label shown that long is in the median: the static layer) ...
+QUIET_BOX = 0.9  # ... and a faint place lies on quiet pixels over at least this share of its box ...
+RING, ALONE = 3, 0.02  # ... with at most this share of the rows this high above and below it changed
 MEDIAN_SAMPLE = 15  # frames, spread over the clip, that the median is taken over
 OFTEN = 0.5  # a pixel that leaves the median in this share of the frames keeps changing
 STRONG, STRONG_PIXELS = 2 * TOLERANCE, 5  # a new glyph differs this much in at least this many pixels
@@ -36,6 +41,7 @@ class Motion:
     grey: np.ndarray  # (frames, rows, cols) uint8
     median: np.ndarray  # (rows, cols) uint8
     changes: np.ndarray  # (rows, cols) int: in how many frames each pixel leaves the median
+    stirs: np.ndarray  # (rows, cols) int: in how many frames each pixel differs from the median by more than FAINT
 
     @property
     def often(self) -> np.ndarray:
@@ -50,10 +56,12 @@ def analyse(full: np.ndarray, grey: np.ndarray | None = None) -> Motion:
         grey = np.stack([cv2.cvtColor(full[i], cv2.COLOR_RGB2GRAY) for i in range(len(full))])
     sample = np.unique(np.linspace(0, len(grey) - 1, min(len(grey), MEDIAN_SAMPLE)).round().astype(int))
     median = np.median(grey[sample], axis=0).astype(np.uint8)
-    counts = np.zeros(median.shape, np.int32)
+    counts, stirs = np.zeros(median.shape, np.int32), np.zeros(median.shape, np.int32)
     for frame in grey:
-        counts += cv2.absdiff(frame, median) > TOLERANCE
-    return Motion(grey=grey, median=median, changes=counts)
+        difference = cv2.absdiff(frame, median)
+        counts += difference > TOLERANCE
+        stirs += difference > FAINT
+    return Motion(grey=grey, median=median, changes=counts, stirs=stirs)
 
 
 def static_layer(motion: Motion, frame: np.ndarray | None = None) -> np.ndarray:
@@ -114,9 +122,11 @@ def strong_places(difference: np.ndarray, moving: np.ndarray) -> list[Box]:
             if text_sized(b) and np.count_nonzero(new[b[1]:b[3], b[0]:b[2]]) >= STRONG_PIXELS]
 
 
-def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.ndarray, list[list[Box]]]:
+def appearing(motion: Motion, image_regions: Sequence[Box] = ()
+              ) -> tuple[np.ndarray, list[list[Box]], list[list[Box]]]:
     """The moving image and, per frame, the text-sized places outside it where the frame differs
-    from the median (a label shown for a while, a changing clock).
+    from the median (a label shown for a while, a changing clock), and the faint ones
+    (``faint_places``).
 
     The moving image holds the given image regions (ultrasound calibration) and the changing
     areas of the clip. Of the shares of frames a pixel must change in to count, the largest is
@@ -131,10 +141,38 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()) -> tuple[np.nda
     differences = [cv2.absdiff(frame, motion.median) for frame in motion.grey]
     sample = np.unique(np.linspace(0, count - 1, min(count, MEDIAN_SAMPLE)).round().astype(int))
     for share in SHARES:
-        moving = moving_image(motion, share) | regions
+        measured = moving_image(motion, share)
+        moving = measured | regions
         if sum(len(strong_places(differences[i], moving)) for i in sample) <= PLACES_PER_FRAME * len(sample):
             break
-    return moving, [strong_places(difference, moving) for difference in differences]
+    quiet = ~measured & (motion.stirs <= QUIET * count)  # a calibrated region's black corners too
+    return (moving, [strong_places(difference, moving) for difference in differences],
+            [faint_places(difference, quiet) for difference in differences])
+
+
+def faint_places(difference: np.ndarray, quiet: np.ndarray) -> list[Box]:
+    """Text-shaped lines (``text_shaped``) of the pixels where a grey ``difference`` from the
+    median passes FAINT at ``quiet`` pixels, lying on such pixels (QUIET_BOX) and alone
+    (``_alone``): a label 8-25 grey levels off black, or off a banner, shown for a while where the
+    frame seldom changes (a clip's black surround, or the black corners of a calibrated region:
+    quiet pixels are those outside the measured moving image), which never passes STRONG."""
+    stirred = difference > FAINT
+    new = (stirred & quiet).astype(np.uint8)
+    if np.count_nonzero(new) < STRONG_PIXELS:
+        return []
+    return [b for b in lines_of(new) if text_shaped(b) and _alone(stirred, b)
+            and np.count_nonzero(quiet[b[1]:b[3], b[0]:b[2]]) >= QUIET_BOX * (b[2] - b[0]) * (b[3] - b[1])]
+
+
+def _alone(stirred: np.ndarray, box: Box) -> bool:
+    """At most ALONE of the pixels in the bands of RING rows above and below ``box`` are
+    ``stirred``: a faint label's difference ends at its top and bottom (or its banner's), while
+    faint speckle at the side of an ultrasound sector, which also forms text-shaped lines, goes on
+    around them (along the line lie the label's other words): on color3d's 120 frames 4 faint
+    places are left of 325 without this test."""
+    x0, y0, x1, y1 = box
+    above, below = stirred[max(0, y0 - RING):y0, x0:x1], stirred[y1:y1 + RING, x0:x1]
+    return np.count_nonzero(above) + np.count_nonzero(below) <= ALONE * (above.size + below.size)
 
 
 SAME_STROKES = 0.7  # a line continues the previous frame's when this share of their strokes match
