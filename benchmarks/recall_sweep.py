@@ -109,10 +109,12 @@ TABLES = {  # title: (row, column, group)
 }
 GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
           "faint-moment")
-ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment")  # groups on color3d, whose icons are not annotated as text
+# groups on color3d, whose icons are not annotated as text
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment")
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
-CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment")  # groups whose cases are stretches of CLIP_SPAN frames of a clip
+# groups whose cases are stretches of CLIP_SPAN frames of a clip
+CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment")
 
 
 @dataclass(frozen=True)
