@@ -29,7 +29,7 @@ DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font 
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
-          "colour-moment: frames shown by height")
+          "colour-moment: frames shown by height", "faint-moment: delta by height", "faint-moment: ground by height")
 
 
 def _share(part: dict) -> str:
@@ -68,6 +68,8 @@ def section(results: Path) -> list[str]:
              "with the clip's ultrasound region (in a series, such files differ from the first all over the "
              "region); and over that sector within the clip itself (\"clip\": 120-frame RGB clips, each "
              "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them); "
+             "and faint banner labels (8, 12 or 25 grey levels above black or above a banner of 40) shown "
+             "so, in the black corner of the clip's calibrated region left of its sector (\"faint-moment\"); "
              "and the banner labels burned into every frame of 12-frame stretches of that clip, over its "
              "sector (\"static\": a clip's burned-in text, which its static layer shows; removed only when "
              "removed in all 12 frames). "
@@ -86,6 +88,8 @@ def section(results: Path) -> list[str]:
                                                 for group in ("bright", "colour", "moving", "clip", "static"))
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
+        if totals.get("faint-moment", {}).get("labels"):
+            clip += f"; faint, in a black corner: {_apart(totals['faint-moment'])}"
         if totals.get("colour-moment", {}).get("labels"):
             colour += f"; shown for a moment in a clip: {_apart(totals['colour-moment'])}"
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "

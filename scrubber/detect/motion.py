@@ -168,8 +168,8 @@ def _alone(stirred: np.ndarray, box: Box) -> bool:
     """At most ALONE of the pixels in the bands of RING rows above and below ``box`` are
     ``stirred``: a faint label's difference ends at its top and bottom (or its banner's), while
     faint speckle at the side of an ultrasound sector, which also forms text-shaped lines, goes on
-    around them (along the line lie the label's other words): on color3d's 120 frames 4 faint
-    places are left of 325 without this test."""
+    around them (along the line lie the label's other words): of the 325 lines on color3d's 120
+    frames that pass the other tests, 4 pass this one."""
     x0, y0, x1, y1 = box
     above, below = stirred[max(0, y0 - RING):y0, x0:x1], stirred[y1:y1 + RING, x0:x1]
     return np.count_nonzero(above) + np.count_nonzero(below) <= ALONE * (above.size + below.size)
