@@ -170,8 +170,10 @@ def lines_of(mask: np.ndarray) -> list[Box]:
     right, bottom = min(mask.shape[1], x0 + width + LINE_CLOSE), min(mask.shape[0], y0 + height + 1)
     mask = cv2.morphologyEx(mask[top:bottom, left:right], cv2.MORPH_CLOSE, np.ones((1, LINE_CLOSE), np.uint8))
     count, _, stats = components_with_stats(mask, 8)
-    return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, area in stats[1:count]
-            if LINE_MIN_HEIGHT <= h <= LINE_MAX_HEIGHT and area >= LINE_FILL * w * h]
+    stats = stats[1:count]
+    width, height, area = stats[:, 2], stats[:, 3], stats[:, 4]  # judged at once: speckle makes hundreds
+    kept = (height >= LINE_MIN_HEIGHT) & (height <= LINE_MAX_HEIGHT) & (area >= LINE_FILL * width * height)
+    return [(int(x) + left, int(y) + top, int(x + w) + left, int(y + h) + top) for x, y, w, h, _ in stats[kept]]
 
 
 PANEL_FLAT = 4  # grey levels a panel's pixel may differ from the mean of its 5x5 neighbours

@@ -94,9 +94,14 @@ def _spread(image: np.ndarray) -> np.ndarray:
     return cv2.subtract(cv2.max(cv2.max(red, green), blue), cv2.min(cv2.min(red, green), blue))
 
 
+def coloured_pixels(image: np.ndarray) -> np.ndarray:
+    """Where the channels of ``image`` (RGB) differ by more than COLOUR_CHROMA."""
+    return _spread(image) > COLOUR_CHROMA
+
+
 def coloured(image: np.ndarray) -> bool:
     """``image`` (RGB) holds colour: colour flow, a coloured overlay (an empty crop holds none)."""
-    return image.size > 0 and float(np.mean(_spread(image) > COLOUR_CHROMA)) > COLOUR_SHARE
+    return image.size > 0 and float(np.mean(coloured_pixels(image))) > COLOUR_SHARE
 
 
 def neutral(image: np.ndarray) -> np.ndarray:
