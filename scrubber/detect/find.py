@@ -770,9 +770,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
         known = [d.box for d in found[frame]]
         new = [place for place in places[frame] if not _covered(place, known)]
         if len(new) > MAX_PLACES:
-            whole.append(frame)
-            continue
-        for place in new:
+            whole.append(frame)  # read whole in "full": its faint places still get their own looks
+        for place in new if len(new) <= MAX_PLACES else ():
             _place_looks(full[frame], frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
         for place in faint_at[frame]:
             if not _covered(place, known) and not any(_covered(place, [other]) for other in new):
