@@ -752,9 +752,9 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
     # own; it is looked for in every frame among the pixels whose colour is not the static layer's
     sparse_layer = _sparse(coloured_layer)
-    for frame in range(count):
+    for frame in range(count) if "colour" in policy.renderings else ():
         image = full[frame]
-        if "colour" in policy.renderings and _new_colour(image, sparse_layer):
+        if _new_colour(image, sparse_layer):
             _colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
                           where=_recoloured(image, coloured_layer))
     changes = _Looks(detector, "motion")
