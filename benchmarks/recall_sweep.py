@@ -106,15 +106,16 @@ TABLES = {  # title: (row, column, group)
     "colour-moment: frames shown by height": ("frames", "height", "colour-moment"),
     "faint-moment: delta by height": ("delta", "height", "faint-moment"),
     "faint-moment: ground by height": ("ground", "height", "faint-moment"),
+    "burned: style by height": ("style", "height", "burned"),
 }
 GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
-          "faint-moment")
+          "faint-moment", "burned")
 # groups on color3d, whose icons are not annotated as text
-ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment")
+ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
 # its images are color3d's)
 # groups whose cases are stretches of CLIP_SPAN frames of a clip
-CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment")
+CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,17 @@ def colour_clip_cases(frames: np.ndarray) -> Iterator[Case]:
     for number, (colour, font, quality) in enumerate(itertools.product(COLOUR_INKS, FONTS, JPEG)):
         yield _burned_in(frames, number, _label_set(texts, number, font), _coloured(colour), quality,
                          "colour-clip", {"colour": colour, "font": font, "jpeg": quality})
+
+
+def burned_cases(frames: np.ndarray) -> Iterator[Case]:
+    """The tissue labels drawn in every frame of a stretch of CLIP_SPAN frames of the cardiac clip,
+    over its sector ("burned"): annotations drawn on a clip's image for its whole length, which
+    its static layer shows over the blurred sector."""
+    texts = itertools.cycle(TEXTS[6:] + TEXTS[:6])
+    for number, (style, font, quality) in enumerate(itertools.product(TISSUE_INKS, FONTS, JPEG)):
+        yield _burned_in(frames, number, _label_set(texts, number, font),
+                         lambda image, lab, x, y, style=style: _ink_over(image, lab, x, y, style), quality,
+                         "burned", {"style": style, "font": font, "jpeg": quality})
 
 
 def _burned_in(frames: np.ndarray, number: int, labs: list[Label], paint, quality: int | None, group: str,
@@ -492,7 +504,8 @@ def main() -> int:
         if case.group in wanted:
             rows += _run([case], case.image, base, policy, detector, own_text[name])
     burned = itertools.chain(static_cases(clip.pixel_array) if "static" in wanted else (),
-                             colour_clip_cases(clip.pixel_array) if "colour-clip" in wanted else ())
+                             colour_clip_cases(clip.pixel_array) if "colour-clip" in wanted else (),
+                             burned_cases(clip.pixel_array) if "burned" in wanted else ())
     for case in burned:
         rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
                      own_text["color3d_jpeg_baseline"])

@@ -29,7 +29,8 @@ DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font 
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
-          "colour-moment: frames shown by height", "faint-moment: delta by height", "faint-moment: ground by height")
+          "colour-moment: frames shown by height", "faint-moment: delta by height", "faint-moment: ground by height",
+          "burned: style by height")
 
 
 def _share(part: dict) -> str:
@@ -70,6 +71,8 @@ def section(results: Path) -> list[str]:
              "label set shown in 1 or 5 consecutive frames, removed only when removed in each of them); "
              "and faint banner labels (8, 12 or 25 grey levels above black or above a banner of 40) shown "
              "so, in the black corner of the clip's calibrated region left of its sector (\"faint-moment\"); "
+             "the tissue labels drawn in every frame of 12-frame stretches of that clip, over its sector "
+             "(\"burned\": annotations drawn on a clip's image for its whole length); "
              "and the banner labels burned into every frame of 12-frame stretches of that clip, over its "
              "sector (\"static\": a clip's burned-in text, which its static layer shows; removed only when "
              "removed in all 12 frames). "
@@ -88,6 +91,8 @@ def section(results: Path) -> list[str]:
                                                 for group in ("bright", "colour", "moving", "clip", "static"))
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
+        if totals.get("burned", {}).get("labels"):
+            moving += f"; drawn on every frame of a clip: {_apart(totals['burned'])}"
         if totals.get("faint-moment", {}).get("labels"):
             clip += f"; faint, in a black corner: {_apart(totals['faint-moment'])}"
         if totals.get("colour-moment", {}).get("labels"):
