@@ -41,7 +41,6 @@ class Motion:
     grey: np.ndarray  # (frames, rows, cols) uint8
     median: np.ndarray  # (rows, cols) uint8
     changes: np.ndarray  # (rows, cols) int: in how many frames each pixel leaves the median
-    stirs: np.ndarray  # (rows, cols) int: in how many frames each pixel differs from the median by more than FAINT
 
     @property
     def often(self) -> np.ndarray:
@@ -56,12 +55,10 @@ def analyse(full: np.ndarray, grey: np.ndarray | None = None) -> Motion:
         grey = np.stack([cv2.cvtColor(full[i], cv2.COLOR_RGB2GRAY) for i in range(len(full))])
     sample = np.unique(np.linspace(0, len(grey) - 1, min(len(grey), MEDIAN_SAMPLE)).round().astype(int))
     median = np.median(grey[sample], axis=0).astype(np.uint8)
-    counts, stirs = np.zeros(median.shape, np.int32), np.zeros(median.shape, np.int32)
+    counts = np.zeros(median.shape, np.int32)
     for frame in grey:
-        difference = cv2.absdiff(frame, median)
-        counts += difference > TOLERANCE
-        stirs += difference > FAINT
-    return Motion(grey=grey, median=median, changes=counts, stirs=stirs)
+        counts += cv2.absdiff(frame, median) > TOLERANCE
+    return Motion(grey=grey, median=median, changes=counts)
 
 
 def static_layer(motion: Motion, frame: np.ndarray | None = None) -> np.ndarray:
@@ -145,7 +142,10 @@ def appearing(motion: Motion, image_regions: Sequence[Box] = ()
         moving = measured | regions
         if sum(len(strong_places(differences[i], moving)) for i in sample) <= PLACES_PER_FRAME * len(sample):
             break
-    quiet = ~measured & (motion.stirs <= QUIET * count)  # a calibrated region's black corners too
+    stirs = np.zeros(motion.median.shape, np.int32)  # frames in which each pixel leaves the median by FAINT
+    for difference in differences:
+        stirs += difference > FAINT
+    quiet = ~measured & (stirs <= QUIET * count)  # a calibrated region's black corners too
     return (moving, [strong_places(difference, moving) for difference in differences],
             [faint_places(difference, quiet) for difference in differences])
 
