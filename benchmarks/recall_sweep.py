@@ -226,7 +226,7 @@ def cases(base: np.ndarray) -> Iterator[Case]:
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
     for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
         frame, labs = base.copy(), _label_set(texts, next(numbers), font)
-        glyphs = _place(frame, labs, TISSUE_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
+        glyphs = _place(frame, labs, TISSUE_SLOTS, _tissue_ink(style))
         yield Case("tissue", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
     bright = brightened(base)
@@ -243,6 +243,11 @@ def cases(base: np.ndarray) -> Iterator[Case]:
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
+def _tissue_ink(style: str):
+    """Paints a label in one of the TISSUE_INKS styles (``_ink_over``)."""
+    return lambda image, lab, x, y: _ink_over(image, lab, x, y, style)
+
+
 def _coloured(colour: str):
     """Paints a label in one of the COLOUR_INKS."""
     return lambda image, lab, x, y: _composite(image, lab.alpha, x, y, COLOUR_INKS[colour])
@@ -256,7 +261,7 @@ def moving_cases(frames: np.ndarray) -> Iterator[Case]:
     for number, (style, font, quality) in enumerate(itertools.product(TISSUE_INKS, FONTS, JPEG)):
         labs = _label_set(texts, number, font)
         frame = frames[(number * MOVING_STEP) % len(frames)].copy()
-        glyphs = _place(frame, labs, MOVING_SLOTS, lambda image, lab, x, y: _ink_over(image, lab, x, y, style))
+        glyphs = _place(frame, labs, MOVING_SLOTS, _tissue_ink(style))
         yield Case("moving", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
@@ -299,8 +304,7 @@ def burned_cases(frames: np.ndarray) -> Iterator[Case]:
     its static layer shows over the blurred sector."""
     texts = itertools.cycle(TEXTS[6:] + TEXTS[:6])
     for number, (style, font, quality) in enumerate(itertools.product(TISSUE_INKS, FONTS, JPEG)):
-        yield _burned_in(frames, number, _label_set(texts, number, font),
-                         lambda image, lab, x, y, style=style: _ink_over(image, lab, x, y, style), quality,
+        yield _burned_in(frames, number, _label_set(texts, number, font), _tissue_ink(style), quality,
                          "burned", {"style": style, "font": font, "jpeg": quality})
 
 
@@ -321,8 +325,7 @@ def clip_cases(frames: np.ndarray) -> Iterator[tuple[np.ndarray, list[Case]]]:
     (CLIP_RUNS) of its own CLIP_SPAN frames: text that a clip shows for a moment, at one place in
     at most a quarter of the frames (not part of its static layer). Yields each clip (of one JPEG
     quality) and its cases, each holding its span of frames."""
-    inks = [({"style": style}, lambda image, lab, x, y, style=style: _ink_over(image, lab, x, y, style))
-            for style in TISSUE_INKS]
+    inks = [({"style": style}, _tissue_ink(style)) for style in TISSUE_INKS]
     return _shown_for_a_moment(frames, "clip", inks, MOVING_SLOTS, TEXTS[3:] + TEXTS[:3])
 
 
