@@ -8,7 +8,8 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
 
 * on banners of grey ``ground`` with ink ``ground + delta`` (light on dark and dark on light,
   down to 8 grey levels of contrast), or
-* over tissue (white, white with a black rim, yellow, mid grey, dark),
+* over tissue (white, white with a black rim, yellow, mid grey, dark), and so in large type
+  ("large": 24 and 36 px cap height, two short labels an image),
 * over the same frame with its gain turned up ("bright": grey x 3 + 40, so the tissue is bright
   speckle), in dark grey or black: dark type on light texture,
 * over tissue and colour Doppler in pure colours ("colour": blue, red, green, magenta, dark blue,
@@ -76,6 +77,9 @@ PAD = 5  # banner margin around a label
 BANNER_SLOTS = ((372, 392), (20, 392), (20, 342))  # top-left corners, in US1's black surround
 TISSUE_SLOTS = ((100, 170), (330, 228), (40, 292))  # over the image panes
 MOVING_SLOTS = ((230, 150), (260, 240), (170, 320))  # over the heart of color3d's sector
+LARGE_SLOTS = ((60, 120), (300, 230))  # "large": over the image panes (the second crosses a pane's frame)
+LARGE_HEIGHTS = (24, 36)  # ... cap heights of its two labels ...
+LARGE_TEXTS = ("DOE JANE", "ID 4455", "SMITH J", "MRN 778")  # ... short enough to fit at 36 px
 CORNER_SLOTS = ((4, 70), (4, 110), (4, 150))  # in the black top-left corner of color3d's calibrated region
 FAINT_BANNERS = tuple((ground, delta) for ground in (0, 40) for delta in (8, 12, 25))  # "faint-moment" labels
 MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
@@ -93,6 +97,7 @@ TABLES = {  # title: (row, column, group)
     "banner: delta by JPEG": ("delta", "jpeg", "banner"),
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
+    "large: style by height": ("style", "height", "large"),
     "bright: style by height": ("style", "height", "bright"),
     "colour: colour by image": ("colour", "over", "colour"),
     "colour: colour by height": ("colour", "height", "colour"),
@@ -108,12 +113,12 @@ TABLES = {  # title: (row, column, group)
     "faint-moment: ground by height": ("ground", "height", "faint-moment"),
     "burned: style by height": ("style", "height", "burned"),
 }
-GROUPS = ("banner", "tissue", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
+GROUPS = ("banner", "tissue", "large", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
           "faint-moment", "burned")
 # groups on color3d, whose icons are not annotated as text
 ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
-APART = (*ON_COLOR3D, "bright", "colour")  # groups whose over-redaction is reported on its own ("colour": half
-# its images are color3d's)
+APART = (*ON_COLOR3D, "bright", "colour", "large")  # groups whose over-redaction is reported on its own
+# ("colour": half its images are color3d's; "large": measured after the others)
 # groups whose cases are stretches of CLIP_SPAN frames of a clip
 CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 
@@ -240,6 +245,12 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         frame, labs = base.copy(), _label_set(texts, next(numbers), font)
         glyphs = _place(frame, labs, TISSUE_SLOTS, _coloured(colour))
         yield Case("colour", {"colour": colour, "over": "US1", "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    large = itertools.cycle(LARGE_TEXTS)
+    for style, font, quality in itertools.product(TISSUE_INKS, FONTS, JPEG):
+        frame, labs = base.copy(), [label(next(large), font, height) for height in LARGE_HEIGHTS]
+        glyphs = _place(frame, labs, LARGE_SLOTS, _tissue_ink(style))
+        yield Case("large", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 

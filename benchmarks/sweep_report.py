@@ -26,6 +26,7 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
+          "large: style by height",
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
@@ -57,7 +58,8 @@ def section(results: Path) -> list[str]:
              f"run's date and machine are in its row.", "",
              "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
-             "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark), each as drawn "
+             "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark; and so in large "
+             "type, \"large\": two short labels of 24 and 36 px cap height), each as drawn "
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
              "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
              "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
@@ -89,6 +91,9 @@ def section(results: Path) -> list[str]:
         totals = result["totals"]
         bright, colour, moving, clip, static = (_apart(totals.get(group, {}))
                                                 for group in ("bright", "colour", "moving", "clip", "static"))
+        tissue = _share(totals["tissue"])
+        if totals.get("large", {}).get("labels"):
+            tissue += f"; in large type: {_apart(totals['large'])}"
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
         if totals.get("burned", {}).get("labels"):
@@ -97,7 +102,7 @@ def section(results: Path) -> list[str]:
             clip += f"; faint, in a black corner: {_apart(totals['faint-moment'])}"
         if totals.get("colour-moment", {}).get("labels"):
             colour += f"; shown for a moment in a clip: {_apart(totals['colour-moment'])}"
-        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {_share(totals['tissue'])} | {bright} | "
+        lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {tissue} | {bright} | "
                      f"{colour} | {moving} | {clip} | {static} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} ({result['date']}, {result['machine']['cpu']}, "

@@ -19,7 +19,7 @@ TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
-RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour")
+RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,9 @@ class Policy:
     # "dark" (the darkest eighth of the range stretched: near-black text on black, in images that
     # have a window), "ink" (the darkest quarter of the range stretched and inverted: dark type over
     # bright tissue, whose speckle it flattens), "colour" (one plane per hue of the coloured pixels:
-    # blue or magenta type over grey tissue or red-yellow flow, whose luminance hides it).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour")
+    # blue or magenta type over grey tissue or red-yellow flow, whose luminance hides it), "smooth"
+    # (speckle smoothed away, looked at half size: large type over tissue).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/find.py).

@@ -17,7 +17,8 @@ from scrubber.detect import buckets, find, proposer
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes,
                                        text_lines)
-from scrubber.detect.renderings import enhance
+from scrubber.detect.boxes import overlaps
+from scrubber.detect.renderings import SMOOTH_WINDOW, enhance, smooth
 from scrubber.policy import Policy
 
 from .util import Counted, data_path, glyph_covered, recall_sweep, us1_with_a_banner
@@ -45,8 +46,8 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
     policy = Policy(device="cpu", reuse_layouts=False)
     assert detector([full])[0] == []  # "full" alone misses it
     found = find_text(full[None], window[None], policy, run)[0]
-    assert shapes.count(full.shape) == 2  # "full" and "local" whole; the others only as crops ("ink"
-    # not at all: no line of dark pixels next to bright ground, only the disc's rim)
+    assert shapes.count(full.shape) == 3  # "full", "local" and "smooth" whole; the others only as crops
+    # ("ink" not at all: no line of dark pixels next to bright ground, only the disc's rim)
     name = (30, 385, 215, 402)
     covered = np.zeros((name[3] - name[1], name[2] - name[0]), bool)
     for d in found:
@@ -63,8 +64,8 @@ def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
     monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
-    assert shapes.count(full.shape) == 5  # full, window, enhanced, local and dark, each whole ("ink":
-    # no dark type on bright ground here)
+    assert shapes.count(full.shape) == 6  # full, window, enhanced, local, dark and smooth, each whole
+    # ("ink": no dark type on bright ground here)
     assert any(d.detector == detector.name and d.rendering == "window" for d in found)
 
 
@@ -107,15 +108,15 @@ def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_
     assert sorted(lines_of(mask)) == sorted(whole)
     assert keep == 0 or whole
 
-def _sweep_label_covered(detector, wanted: dict, height: int) -> Callable[[], float]:
-    """The share of one label of the recall sweep (the case drawn on US1 under ``wanted``, its label
-    of ``height`` px) that ``find_text`` covers, measured when the returned function is called."""
+def _sweep_label_covered(detector, wanted: dict, height: int, group: str | None = None) -> Callable[..., float]:
+    """The share of one label of the recall sweep (the case drawn on US1 under ``wanted``, of
+    ``group`` when given, its label of ``height`` px) that ``find_text`` covers, measured when the
+    returned function is called (with the default policy, or the one it is given)."""
     base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
+    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted and group in (None, c.group))
     glyph = case.glyphs[case.heights.index(height)]
-    policy = Policy(device="cpu", reuse_layouts=False)
 
-    def covered() -> float:
+    def covered(policy: Policy = Policy(device="cpu", reuse_layouts=False)) -> float:
         found = find_text(case.image[None], None, policy, detector)[0]
         return glyph_covered([d.box for d in found], base.shape[:2], glyph)
 
@@ -241,6 +242,59 @@ def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     assert not [d for d in found if _in_panes(d.box)], found
 
 
+def test_large_type_over_tissue_is_read_in_the_smooth_rendering(detector):
+    """The recall sweep's "large" labels in mid grey over US1's panes: DB gives the 36 px "ID 4455"
+    (thin strokes among speckle grains of their own width) no box in "full"; in "smooth" (the
+    least channel, speckle smoothed away) it reads the line, in boxes that fit it."""
+    wanted = {"style": "grey", "font": "truetype", "jpeg": None}
+    covered = _sweep_label_covered(detector, wanted, 36, group="large")
+    assert covered() == 1.0
+    renderings = tuple(r for r in Policy().renderings if r != "smooth")
+    assert covered(Policy(device="cpu", reuse_layouts=False, renderings=renderings)) < 0.5
+
+
+def test_large_type_read_in_part_at_half_size_is_read_whole_close_up(detector, monkeypatch):
+    """At half size DB reads only "4455" of that label (a pane's thin white frame crosses its
+    "ID"); the closer look along the line (``_closer_at_smooth``) reads it all, in a box within 5 px
+    of the label's."""
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    case = next(c for c in recall_sweep().cases(base)
+                if c.group == "large" and c.condition == {"style": "grey", "font": "truetype", "jpeg": None})
+    glyph = case.glyphs[case.heights.index(36)]
+    x, y, mask = glyph
+    label = (x, y, x + mask.shape[1], y + mask.shape[0])
+    policy = Policy(device="cpu", reuse_layouts=False)
+
+    def smooth_boxes() -> list:
+        return [d.box for d in find_text(case.image[None], None, policy, detector)[0] if d.rendering == "smooth"]
+
+    close = smooth_boxes()
+    assert glyph_covered(close, base.shape[:2], glyph) == 1.0
+    assert all(abs(a - b) <= 5 for box in close if overlaps(box, label) for a, b in zip(box, label)), (close, label)
+    monkeypatch.setattr(find, "_closer_at_smooth", lambda found, *args: list(found))
+    assert glyph_covered(smooth_boxes(), base.shape[:2], glyph) < 0.9
+
+
+def test_the_smooth_rendering_keeps_colour_flow_dark(detector):
+    """Smoothed in luminance, US1's colour Doppler becomes blobs that DB at half size marks as a line
+    of text beside the "large" labels; in the least channel ("smooth") the flow is dark and DB
+    marks nothing in the panes but the labels, and on plain US1 the search keeps no "smooth" box."""
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    case = next(c for c in recall_sweep().cases(base)
+                if c.group == "large" and c.condition == {"style": "grey", "font": "truetype", "jpeg": None})
+    labels = [(x, y, x + mask.shape[1], y + mask.shape[0]) for x, y, mask in case.glyphs]
+
+    def beside(image: np.ndarray) -> list:
+        return [box for box in detector([image], magnify=0.5)[0]
+                if _in_panes(box) and not any(overlaps(box, label) for label in labels)]
+
+    luminance = cv2.medianBlur(cv2.cvtColor(case.image, cv2.COLOR_RGB2GRAY), SMOOTH_WINDOW)
+    assert beside(cv2.cvtColor(luminance, cv2.COLOR_GRAY2RGB))
+    assert not beside(smooth(case.image))
+    found = find_text(base[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
+    assert not [d for d in found if d.rendering == "smooth"]
+
+
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey
     ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""
@@ -279,7 +333,8 @@ def test_a_label_a_few_grey_levels_off_its_ground_is_found(detector, ground, ink
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), run)[0]
     assert any(d.box[0] <= NAME[0] + 4 and d.box[2] >= NAME[2] - 4 and d.box[1] <= NAME[1] + 2
                and d.box[3] >= NAME[3] - 2 for d in found), "the name was not found"
-    assert shapes.count(frame.shape) == 3  # "full", "local" and "ink" whole; "enhanced" only as crops
+    assert shapes.count(frame.shape) == 4  # "full", "local", "ink" and "smooth" whole; "enhanced" only
+    # as crops
 
 
 def test_a_mark_repeated_down_the_image_gets_one_closer_look(detector):

@@ -61,8 +61,11 @@ LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full"
 PANEL_MARGIN = 8  # pixels around a flat panel (banner) looked at alone in the enhanced rendering
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
 WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image than this: look at it whole
-WHOLE = ("local", "ink")  # extra renderings looked at whole: what they reveal is too faint (local) or sits on
-# too busy a ground in the full rendering (ink: dark type over bright speckle) for text_lines to find
+WHOLE = ("local", "ink", "smooth")  # extra renderings looked at whole: what they reveal is too faint (local) or
+# sits on too busy a ground in the full rendering (ink: dark type over bright speckle; smooth: large type over
+# tissue) for text_lines to find
+WHOLE_SCALE = {"smooth": 0.5}  # ... at this share of the whole pass's magnification (large type is large
+# enough at half size, and a quarter of the pixels costs a quarter)
 INK_GROUND = 256 // INK_GAIN  # an "ink" box is kept only where its median grey in the full rendering is at
 # least this: dark type sits on bright ground (a bright trace or label on black is for "full" to read)
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
@@ -300,7 +303,7 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
         if view.rendering == "enhanced":
             banners += [(view.frame, original(view.frame), view.image, panel) for panel in panels(original(view.frame))
                         if _share_covered(panel, known(view.frame)) < LINE_COVERED]
-    found = _run_once(detector, [v.image for v in whole])
+    found = _whole_views(detector, whole, policy)
     local = [index for index, view in enumerate(whole) if view.rendering == "local"]
     for zoom in local_zooms:
         magnified = buckets.look(detector, [whole[i].image for i in local],
@@ -310,9 +313,27 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     out = [(view.frame, Detection(box, _name(detector), view.rendering))
            for view, boxes in zip(whole, found) for box in boxes
            if _kept(view.rendering, original(view.frame), known(view.frame), box)]
+    large = [(frame, d) for frame, d in out if d.rendering == "smooth"]
+    out = [(frame, d) for frame, d in out if d.rendering != "smooth"]
     zoom = _crop_zoom(todo[0].image, policy, detector) if todo else 1.0
-    return (out + _closer_at_local(out, whole, original, policy, detector) + looks.run()
+    return (out + _closer_at_local(out, whole, original, policy, detector)
+            + _closer_at_smooth(large, whole, original, known, policy, detector) + looks.run()
             + _read_panels(banners, zoom, detector, "lines"))
+
+
+def _whole_views(detector: Detector, whole: Sequence[View], policy: Policy) -> list[list[Box]]:
+    """Boxes per view looked at whole, each rendering at its share of the whole pass's
+    magnification (WHOLE_SCALE)."""
+    found: list[list[Box]] = [[] for _ in whole]
+    scales: dict[float, list[int]] = {}
+    for index, view in enumerate(whole):
+        scales.setdefault(WHOLE_SCALE.get(view.rendering, 1.0), []).append(index)
+    for scale, indices in scales.items():
+        images = [whole[i].image for i in indices]
+        kwargs = {} if scale == 1.0 else {"magnify": _whole_zoom(images[0], policy) * scale}
+        for index, boxes in zip(indices, _run_once(detector, images, **kwargs)):
+            found[index] = boxes
+    return found
 
 
 def _read_panels(todo: Sequence[tuple[int, np.ndarray, np.ndarray, Box]], zoom: float, detector: Detector,
@@ -339,12 +360,27 @@ def _kept(rendering: str, original: np.ndarray, known: Sequence[Box], box: Box) 
     """A box found on a rendering looked at whole is kept: from "local", a line faint in the full
     rendering ``original`` (``_local_line``); from "ink", a line (``_wide``) on bright ground
     (``_on_bright``) that ``known``, what the full rendering gave, leaves less than LINE_COVERED
-    covered; from any other, every box."""
+    covered; from "smooth", a line that ``known`` leaves so; from any other, every box."""
     if rendering == "local":
         return _local_line(original, box)
     if rendering == "ink":
         return _wide(box) and _share_covered(box, known) < LINE_COVERED and _on_bright(original, box)
+    if rendering == "smooth":
+        return _wide(box) and _columns_read(box, known) < LINE_COVERED
     return True
+
+
+def _columns_read(line: Box, known: Sequence[Box]) -> float:
+    """The share of the columns of ``line`` that ``known`` boxes on its row (overlapping half the
+    height of the lower of the two) cover: how much of a line of text was read, whatever the
+    height of the boxes that read it (a box from a look at half size reaches further above and
+    below its text than the full rendering's box of the same line)."""
+    x0, y0, x1, y1 = line
+    read = np.zeros(max(0, x1 - x0), bool)
+    for a0, b0, a1, b1 in known:
+        if min(y1, b1) - max(y0, b0) >= min(y1 - y0, b1 - b0) / 2:
+            read[max(0, a0 - x0):max(0, a1 - x0)] = True
+    return float(read.mean()) if read.size else 1.0
 
 
 def _on_bright(original: np.ndarray, box: Box) -> bool:
@@ -393,6 +429,27 @@ def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[Vie
             zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
             looks.add(frame, image, detection.box, zoom, rendering="local")
     return [(frame, d) for frame, d in looks.run() if _local_line(original(frame), d.box)]
+
+
+def _closer_at_smooth(found: Sequence[tuple[int, Detection]], whole: Sequence[View],
+                      original: Callable[[int], np.ndarray], known: Callable[[int], Sequence[Box]],
+                      policy: Policy, detector: Detector) -> list[tuple[int, Detection]]:
+    """Each line ``found`` on the "smooth" rendering looked at whole (at half size), looked at again
+    as a crop of that rendering reaching along the line, magnified to about RECHECK_HEIGHT: at
+    half size DB often reads only part of a large label (the "4455" of "ID 4455" where a thin
+    white frame crosses its "ID") in a box that reaches well above and below it; along the line
+    and close up it reads the line to its ends, in boxes that fit it. Of those, the lines the
+    full rendering left unread are kept (``_kept``); a box of the whole pass stays only where they
+    read less than LINE_COVERED of its columns."""
+    views = {(view.frame, view.rendering): view.image for view in whole}
+    looks = _Looks(detector, "smooth")
+    for frame, detection in found:
+        image = views[frame, "smooth"]
+        zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
+        looks.add(frame, image, detection.box, zoom, wide=True, rendering="smooth")
+    close = [(frame, d) for frame, d in looks.run() if _kept("smooth", original(frame), known(frame), d.box)]
+    return close + [(frame, d) for frame, d in found
+                    if _columns_read(d.box, [c.box for other, c in close if other == frame]) < LINE_COVERED]
 
 
 def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
@@ -718,8 +775,9 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     # the static layer is read as one image is, with "local" and the closer looks ("static" in the
     # sweep: 487 of 594 banner labels against 402 when CRAFT read it whole, at half the cost), and
     # since its cost is shared by every frame, "local" magnified too (505 -> 565); the key frames
-    # add what only their window, enhanced or dark rendering shows
-    extra = tuple(r for r in policy.renderings if r not in ("full", "local"))
+    # add what only their window, enhanced or dark rendering shows ("smooth", large type over the
+    # image, is read on the layer: the key frames' large type is that of the layer or of a moment)
+    extra = tuple(r for r in policy.renderings if r not in ("full", "local", "smooth"))
     static_image = static_layer(motion)
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "motion")

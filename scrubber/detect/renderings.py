@@ -8,8 +8,9 @@ static overlays are the same as everywhere else. "neutral" (white text over colo
 closer looks at lines of strokes in colour. "ink" (dark type over bright tissue) runs on the key
 frames and is looked at whole. "colour" (one plane per hue of the coloured pixels) is for closer
 looks at lines of coloured type whose luminance is that of the tissue under it. "local" (each
-pixel against its surroundings: low-contrast labels on grey banners) is for single images and a
-clip's static layer, which is read as one image is (scrubber/detect/find.py).
+pixel against its surroundings: low-contrast labels on grey banners) and "smooth" (speckle
+smoothed away: large type over tissue) are for single images and a clip's static layer, which is
+read as one image is (scrubber/detect/find.py).
 """
 from __future__ import annotations
 
@@ -169,6 +170,24 @@ def ink(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.bitwise_not(stretched), cv2.COLOR_GRAY2RGB)
 
 
+SMOOTH_WINDOW = 5  # "smooth": the median over this many pixels (wider than a speckle grain, narrower than
+# the strokes of large type)
+
+
+def smooth(image: np.ndarray) -> np.ndarray:
+    """The least of each pixel's channels ("neutral": colour flow turns dark; in luminance, smoothed,
+    DB marks blobs of flow as lines of text) with speckle smoothed away by a SMOOTH_WINDOW px
+    median: large type over tissue keeps its strokes (3-4 px wide at a 36 px cap height) and
+    stands on a calm ground.
+    DB gives such type no probability at all in "full" (a plain 36 px grey "ID 4455" over US1's
+    pane: its thin strokes among speckle grains of their own width read as texture, also in a
+    crop); here it reads nearly all (benchmarks/recall_sweep.py, "large"). Small type loses its
+    1-2 px strokes here, so this rendering only adds to "full"."""
+    red, green, blue = cv2.split(image)
+    least = cv2.min(cv2.min(red, green), blue)
+    return cv2.cvtColor(cv2.medianBlur(least, SMOOTH_WINDOW), cv2.COLOR_GRAY2RGB)
+
+
 def key_frames(count: int, wanted: int) -> list[int]:
     """Up to ``wanted`` frame indices spread evenly from the first to the last frame."""
     if count <= wanted:
@@ -196,4 +215,6 @@ def views(full: np.ndarray, window: np.ndarray | None, renderings: tuple[str, ..
         out.extend(View(i, "dark", darken(full[i])) for i in keys)
     if "ink" in renderings:
         out.extend(View(i, "ink", ink(full[i])) for i in keys)
+    if "smooth" in renderings:
+        out.extend(View(i, "smooth", smooth(full[i])) for i in keys)
     return out
