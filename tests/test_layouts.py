@@ -284,3 +284,31 @@ def test_a_faint_label_on_a_banner_new_in_a_later_image_is_read_on_its_banner_al
     assert covered()[small] == 1.0
     monkeypatch.setattr(find, "_changed_panels", lambda *args: [])
     assert covered()[small] < 0.98
+
+
+def test_large_type_over_tissue_that_changed_is_read_again_in_the_smooth_rendering(fresh_memory, detector):
+    """The recall sweep's 36 px grey "ID 4455" over US1's pane, found in the first image in
+    "smooth" only; a later image of the layout holds the same label over tissue moved by 9 px.
+    Its place no longer shows what the first showed, so it is looked at again: in "full" DB gives
+    the label no box, in "smooth" it reads it."""
+    from .util import glyph_covered, recall_sweep
+
+    policy = Policy(device="cpu")
+    template = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    base = np.ascontiguousarray(template.pixel_array)
+    sweep = recall_sweep()
+    wanted = {"style": "grey", "font": "truetype", "jpeg": None}
+    case = next(c for c in sweep.cases(base) if c.group == "large" and c.condition == wanted)
+    first = copy.deepcopy(template)
+    first.PixelData = np.ascontiguousarray(case.image).tobytes()
+    assert any(d.rendering == "smooth" for d in scrub_dataset(first, policy, detector).detections[0])
+    moved = base.copy()
+    moved[100:340, 20:620] = np.roll(moved[100:340, 20:620], 9, axis=1)
+    labels = [sweep.label(text, "truetype", height) for text, height in (("DOE JANE", 24), ("ID 4455", 36))]
+    glyphs = sweep._place(moved, labels, sweep.LARGE_SLOTS, sweep._tissue_ink("grey"))
+    later = copy.deepcopy(template)
+    later.PixelData = moved.tobytes()
+    result = scrub_dataset(later, policy, detector)
+    assert "layout-reference" in result.detectors, "compared with the first image, not searched whole"
+    assert glyph_covered(result.boxes[0], base.shape[:2], glyphs[1]) == 1.0
+    assert any(d.rendering == "smooth" for d in result.detections[0])

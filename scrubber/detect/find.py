@@ -45,7 +45,7 @@ from .craft_post import auto_magnify
 from .proposer import colour_lines, dark_on_bright, panels, propose, text_lines, text_shaped
 from .registry import Detector
 from .renderings import (INK_GAIN, View, colour_plane, coloured, coloured_pixels, darken, enhance, faint_in, ink,
-                         key_frames, localise, neutral, views)
+                         key_frames, localise, neutral, smooth, views)
 
 ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
 MIN_ZOOM = 1.5  # ... and the least
@@ -657,8 +657,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
              detector: Detector, image_regions: Sequence[Box] = ()) -> list[Detection]:
     """Detections on a single image of a layout seen before.
 
-    The reference's boxes carry over where the image shows the same. OCR looks only at crops of
-    what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
+    The reference's boxes carry over where the image shows the same; where it does not, their
+    place is looked at again, in "full" and, for a box "local" or "smooth" found, in that rendering
+    too (large type over tissue gets no box in "full"). OCR looks only at crops of what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
     faint strokes on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``),
     flat panels that changed, alone in "enhanced" (``_changed_panels``),
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
@@ -690,7 +691,7 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     looks = _Looks(detector, "layout")
     checks = _Looks(detector, "layout")
     makers = {"full": lambda: image, "enhanced": lambda: enhance(image), "local": lambda: localise(image),
-              "window": lambda: window, "dark": lambda: darken(image)}
+              "window": lambda: window, "dark": lambda: darken(image), "smooth": lambda: smooth(image)}
     rendered = functools.cache(lambda name: makers[name]() if name in makers else None)  # made when needed
     plain = [d.box for d in reference.detections if d.rendering == "full"]
     local = "local" in policy.renderings  # faint labels: looked for in "local" too, boxes kept where faint
@@ -699,8 +700,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         again = rendered(detection.rendering)
         if not _same_content(grey, before, detection.box):
             looks.add(0, image, detection.box, zoom, wide=True)
-            if local and detection.rendering == "local":
-                looks.add(0, rendered("local"), detection.box, zoom, wide=True, rendering="local")
+            if detection.rendering in ("local", "smooth") and detection.rendering in policy.renderings:
+                looks.add(0, rendered(detection.rendering), detection.box, zoom, wide=True,
+                          rendering=detection.rendering)
         elif (detection.rendering == "full" or again is None or _covered(detection.box, plain)
               or _identical(grey, before, detection.box)):
             found.append(Detection(detection.box, CARRIED, detection.rendering))
@@ -736,15 +738,14 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
         queue.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
         if local:
             queue.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
-    found.extend(d for _, d in looks.run() + faint_places.run()
-                 if d.rendering != "local" or _local_line(image, d.box))
+    found.extend(d for _, d in looks.run() + faint_places.run() if _place_kept(image, d))
     found.extend(_areas_read(image, areas, policy, detector))
     faint_lines = _Looks(detector, "layout", again=True)
     known = [d.box for d in found]
     for line in _changed_faint_lines(rendered("enhanced"), faint, known, area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
             faint_lines.add(0, rendered(name), line, zoom, wide=True, rendering=name)
-    found.extend(d for _, d in faint_lines.run() if d.rendering != "local" or _local_line(image, d.box))
+    found.extend(d for _, d in faint_lines.run() if _place_kept(image, d))
     if wholes or places:  # something changed outside the moving image: a banner may be new
         changed_panels = _changed_panels(image, faint, known, moved)
         found.extend(d for _, d in _read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels],
@@ -764,6 +765,14 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
                  lambda box: not _covered(box, moved) and differs(box))
     found.extend(d for _, d in closer.run())
     return found
+
+
+def _place_kept(image: np.ndarray, detection: Detection) -> bool:
+    """A box a later image's look at a place found is kept: from "local", a line faint in ``image``
+    (``_local_line``); from "smooth", a line (``_wide``), as the single image's pass keeps them."""
+    if detection.rendering == "local":
+        return _local_line(image, detection.box)
+    return detection.rendering != "smooth" or _wide(detection.box)
 
 
 def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
