@@ -10,6 +10,8 @@ drawn anti-aliased in one font (Hershey simplex and duplex, a TrueType sans) eit
   down to 8 grey levels of contrast), or
 * over tissue (white, white with a black rim, yellow, mid grey, dark), and so in large type
   ("large": 24 and 36 px cap height, two short labels an image),
+* running up or down the image ("vertical": turned a quarter either way, white on a black
+  banner, white or mid grey over tissue),
 * over the same frame with its gain turned up ("bright": grey x 3 + 40, so the tissue is bright
   speckle), in dark grey or black: dark type on light texture,
 * over tissue and colour Doppler in pure colours ("colour": blue, red, green, magenta, dark blue,
@@ -80,6 +82,9 @@ MOVING_SLOTS = ((230, 150), (260, 240), (170, 320))  # over the heart of color3d
 LARGE_SLOTS = ((60, 120), (300, 230))  # "large": over the image panes (the second crosses a pane's frame)
 LARGE_HEIGHTS = (24, 36)  # ... cap heights of its two labels ...
 LARGE_TEXTS = ("DOE JANE", "ID 4455", "SMITH J", "MRN 778")  # ... short enough to fit at 36 px
+VERTICAL_SLOTS = ((150, 108), (330, 108), (480, 108))  # "vertical": top ends of labels running down the panes
+VERTICAL_TURNS = {"up": 1, "down": -1}  # ... read from the bottom up or from the top down (np.rot90's k)
+VERTICAL_INKS = ("banner", "white", "grey")  # ... white on a black banner, or over tissue
 CORNER_SLOTS = ((4, 70), (4, 110), (4, 150))  # in the black top-left corner of color3d's calibrated region
 FAINT_BANNERS = tuple((ground, delta) for ground in (0, 40) for delta in (8, 12, 25))  # "faint-moment" labels
 MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
@@ -98,6 +103,8 @@ TABLES = {  # title: (row, column, group)
     "tissue: style by height": ("style", "height", "tissue"),
     "tissue: style by JPEG": ("style", "jpeg", "tissue"),
     "large: style by height": ("style", "height", "large"),
+    "vertical: turn by height": ("turn", "height", "vertical"),
+    "vertical: style by height": ("style", "height", "vertical"),
     "bright: style by height": ("style", "height", "bright"),
     "colour: colour by image": ("colour", "over", "colour"),
     "colour: colour by height": ("colour", "height", "colour"),
@@ -113,12 +120,12 @@ TABLES = {  # title: (row, column, group)
     "faint-moment: ground by height": ("ground", "height", "faint-moment"),
     "burned: style by height": ("style", "height", "burned"),
 }
-GROUPS = ("banner", "tissue", "large", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
+GROUPS = ("banner", "tissue", "large", "vertical", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
           "faint-moment", "burned")
 # groups on color3d, whose icons are not annotated as text
 ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
-APART = (*ON_COLOR3D, "bright", "colour", "large")  # groups whose over-redaction is reported on its own
-# ("colour": half its images are color3d's; "large": measured after the others)
+APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical")  # groups whose over-redaction is reported on
+# its own ("colour": half its images are color3d's; "large", "vertical": measured after the others)
 # groups whose cases are stretches of CLIP_SPAN frames of a clip
 CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 
@@ -252,6 +259,20 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         glyphs = _place(frame, labs, LARGE_SLOTS, _tissue_ink(style))
         yield Case("large", {"style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    upright = itertools.cycle(TEXTS)
+    for number, (style, turn, font, quality) in enumerate(itertools.product(VERTICAL_INKS, VERTICAL_TURNS, FONTS,
+                                                                            JPEG)):
+        frame = base.copy()
+        labs = [_turned(lab, VERTICAL_TURNS[turn]) for lab in _label_set(upright, number, font)]
+        paint = _banner(0, 255) if style == "banner" else _tissue_ink(style)
+        glyphs = _place(frame, labs, VERTICAL_SLOTS, paint)
+        yield Case("vertical", {"style": style, "turn": turn, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+
+
+def _turned(lab: Label, turns: int) -> Label:
+    """``lab`` turned ``turns`` quarters counter-clockwise: a label running up or down the image."""
+    return Label(lab.text, lab.height, np.ascontiguousarray(np.rot90(lab.alpha, turns)))
 
 
 def _tissue_ink(style: str):

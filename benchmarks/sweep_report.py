@@ -26,7 +26,7 @@ RUNS = (  # results file, what it measures
                                 "--set renderings=...`)"),
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
-          "large: style by height",
+          "large: style by height", "vertical: turn by height", "vertical: style by height",
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
@@ -59,7 +59,9 @@ def section(results: Path) -> list[str]:
              "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark; and so in large "
-             "type, \"large\": two short labels of 24 and 36 px cap height), each as drawn "
+             "type, \"large\": two short labels of 24 and 36 px cap height; and running up or down the "
+             "image, \"vertical\": turned a quarter either way, white on a black banner or white or mid grey "
+             "over tissue), each as drawn "
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
              "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
              "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
@@ -94,6 +96,8 @@ def section(results: Path) -> list[str]:
         tissue = _share(totals["tissue"])
         if totals.get("large", {}).get("labels"):
             tissue += f"; in large type: {_apart(totals['large'])}"
+        if totals.get("vertical", {}).get("labels"):
+            tissue += f"; running up or down the image: {_apart(totals['vertical'])}"
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
         if totals.get("burned", {}).get("labels"):

@@ -13,7 +13,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from .detect import tighten
-from .detect.boxes import Box, Detection, join_lines, pad, simplify
+from .detect.boxes import Box, Detection, across, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.find import find_text
 from .detect.layouts import Reference, memory
@@ -66,22 +66,28 @@ class ScrubResult:
 
 
 EXACT = "header"  # rendering of detections that come from the header (rules, regions): not padded
+TURNED = "turned"  # rendering of detections of lines that run up or down the image: joined and padded across
 
 
 def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
                tolerance: int = tighten.TOLERANCE) -> list[list[Box]]:
     """Join words into lines, pad them, (for clips) spread them over the frames they belong to, and
     tighten each to what stands out in ``stored`` (frames, rows, cols, samples) by more than
-    ``tolerance`` where it is blanked (``tighten``). Boxes from the header (known locations, outside
-    the ultrasound regions) are blanked as given."""
+    ``tolerance`` where it is blanked (``tighten``). Vertical lines (TURNED) are joined and padded
+    along their columns, apart from the others: joined along rows, a line 200 px tall would take
+    in every word within 200 px of it. Boxes from the header (known locations, outside the
+    ultrasound regions) are blanked as given."""
     height, width = stored.shape[1:3]
-    lines: dict[tuple[Box, ...], list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
+    lines: dict[tuple, list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
     padded = []  # frames with the same words share one list: nothing below changes it
     for frame in found:
-        words = tuple(d.box for d in frame if d.rendering != EXACT)
-        if words not in lines:
-            lines[words] = simplify(pad(box, policy.pad_px, policy.pad_frac, width, height) for box in join_lines(words))
-        padded.append(lines[words])
+        words = tuple(d.box for d in frame if d.rendering not in (EXACT, TURNED))
+        down = tuple(across(d.box) for d in frame if d.rendering == TURNED)
+        if (words, down) not in lines:
+            lines[words, down] = simplify(
+                [pad(box, policy.pad_px, policy.pad_frac, width, height) for box in join_lines(words)]
+                + [across(pad(box, policy.pad_px, policy.pad_frac, height, width)) for box in join_lines(down)])
+        padded.append(lines[words, down])
     if len(padded) > 1:
         padded = spread(padded, policy.static_fraction)
     tight = tighten.tighten(padded, stored, tolerance, policy.pad_px, policy.pad_frac)

@@ -19,7 +19,7 @@ TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
-RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth")
+RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth", "turned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,10 @@ class Policy:
     # have a window), "ink" (the darkest quarter of the range stretched and inverted: dark type over
     # bright tissue, whose speckle it flattens), "colour" (one plane per hue of the coloured pixels:
     # blue or magenta type over grey tissue or red-yellow flow, whose luminance hides it), "smooth"
-    # (speckle smoothed away, looked at half size: large type over tissue).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth")
+    # (speckle smoothed away, looked at half size: large type over tissue), "turned" (the full rendering
+    # turned a quarter, for lines of text that run up or down the image).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth",
+                                   "turned")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/find.py).

@@ -295,6 +295,43 @@ def test_the_smooth_rendering_keeps_colour_flow_dark(detector):
     assert not [d for d in found if d.rendering == "smooth"]
 
 
+@pytest.mark.parametrize("turn", ["up", "down"])
+def test_a_label_running_up_or_down_the_image_is_read_turned(detector, turn):
+    """The recall sweep's "vertical" labels, white on a black banner over US1's panes: DB reads
+    lines along the rows and gives such a label no box, or pieces; the image turned a quarter
+    shows its line along the rows, which the closer look reads (``_turned_read``; the boxes the
+    detector gives, before they are padded)."""
+    wanted = {"style": "banner", "turn": turn, "font": "hershey-simplex", "jpeg": 85}
+    covered = [_sweep_label_covered(detector, wanted, height, group="vertical") for height in (8, 12, 18)]
+    assert min(share() for share in covered) >= 0.9
+    renderings = tuple(r for r in Policy().renderings if r != "turned")
+    assert min(share(Policy(device="cpu", reuse_layouts=False, renderings=renderings)) for share in covered) < 0.5
+
+
+def test_a_box_turned_and_back_is_itself():
+    shape = (480, 640, 3)
+    for box in [(0, 0, 640, 480), (10, 20, 30, 200), (600, 5, 640, 9)]:
+        turned = find._turn(box, shape)
+        assert find._unturn(turned, shape) == box
+        image = np.zeros(shape[:2], np.uint8)
+        image[box[1]:box[3], box[0]:box[2]] = 1
+        x0, y0, x1, y1 = turned
+        assert np.rot90(image, -1)[y0:y1, x0:x1].all() and np.rot90(image, -1).sum() == (x1 - x0) * (y1 - y0)
+
+
+def test_rules_are_taken_out_of_strokes_so_that_text_crossing_them_is_a_line():
+    """A word crossed by a pane's frame (a rule longer than any glyph) joins it into one shape too
+    tall for a line; without the rule, the word is a line of text's shape again."""
+    mask = np.zeros((200, 300), np.uint8)
+    cv2.putText(mask, "DOE JANE", (40, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 1, 2)
+    mask[20:190, 120] = 1
+    mask[60, 10:290] = 1
+    word = (40, 80, 160, 102)
+    assert not any(proposer.text_shaped(b) and overlaps(b, word) for b in proposer.lines_of(mask))
+    lines = [b for b in proposer.lines_of(proposer.unruled(mask)) if proposer.text_shaped(b)]
+    assert any(b[0] <= 42 and b[2] >= 150 and overlaps(b, word) for b in lines), lines
+
+
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey
     ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""

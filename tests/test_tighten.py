@@ -152,3 +152,18 @@ def test_real_detector_words_far_apart_keep_the_ground_between_and_around(detect
     empty = [x for x in range(x0, x1) if not (np.abs(image[400:440, x, 0].astype(int) - 60) > TOLERANCE).any()]
     gap = max(np.split(np.array(empty), np.flatnonzero(np.diff(empty) > 1) + 1), key=len)  # between the words
     assert len(gap) > 2 * margin and not any(_covers(boxes, x, 420) for x in gap[margin:-margin])
+
+
+def test_a_vertical_line_is_joined_and_padded_along_its_columns():
+    """A line read turned (running down the image, 200 px tall and 12 wide) beside a word: joined
+    along rows, the tall line would take in the word 18 px away and the ground between; it is
+    padded by its width's share instead of its height's, and stays apart."""
+    from scrubber.detect.boxes import Detection
+
+    stored = np.zeros((1, 480, 640, 3), np.uint8)  # nothing stands out: boxes are kept as planned
+    vertical, word = (100, 50, 112, 250), (130, 100, 200, 112)
+    found = [[Detection(vertical, "db-turned", "turned"), Detection(word, "db", "full")]]
+    boxes = plan_boxes(found, stored, Policy(device="cpu", pad_px=PAD[0], pad_frac=PAD[1]))[0]
+    grow = PAD[0] + math.ceil(PAD[1] * 12)
+    assert sorted(boxes) == sorted([(100 - grow, 50 - grow, 112 + grow, 250 + grow),
+                                    (130 - grow, 100 - grow, 200 + grow, 112 + grow)])

@@ -56,6 +56,13 @@ def simplify(boxes: Iterable[Box]) -> list[Box]:
     return sorted(kept)
 
 
+def across(box: Box) -> Box:
+    """``box`` with its rows and columns swapped (its own inverse): a vertical line of text as a
+    horizontal one, so that joining and padding, which work along rows, work along it."""
+    x0, y0, x1, y1 = box
+    return y0, x0, y1, x1
+
+
 def _same_line(a: Box, b: Box, gap_factor: float) -> bool:
     """Boxes on one text line (mostly the same rows) with at most a short gap between them."""
     height = min(a[3] - a[1], b[3] - b[1])

@@ -317,7 +317,8 @@ def _extra_renderings(todo: Sequence[View], known: Callable[[int], Sequence[Box]
     out = [(frame, d) for frame, d in out if d.rendering != "smooth"]
     zoom = _crop_zoom(todo[0].image, policy, detector) if todo else 1.0
     return (out + _closer_at_local(out, whole, original, policy, detector)
-            + _closer_at_smooth(large, whole, original, known, policy, detector) + looks.run()
+            + _closer_at_smooth(large, _rendering_of(whole, "smooth"), original, known, policy, detector)
+            + looks.run()
             + _read_panels(banners, zoom, detector, "lines"))
 
 
@@ -360,27 +361,37 @@ def _kept(rendering: str, original: np.ndarray, known: Sequence[Box], box: Box) 
     """A box found on a rendering looked at whole is kept: from "local", a line faint in the full
     rendering ``original`` (``_local_line``); from "ink", a line (``_wide``) on bright ground
     (``_on_bright``) that ``known``, what the full rendering gave, leaves less than LINE_COVERED
-    covered; from "smooth", a line that ``known`` leaves so; from any other, every box."""
+    covered; from "smooth", a line that ``known`` does not read (``_read``); from any other, every
+    box."""
     if rendering == "local":
         return _local_line(original, box)
     if rendering == "ink":
         return _wide(box) and _share_covered(box, known) < LINE_COVERED and _on_bright(original, box)
     if rendering == "smooth":
-        return _wide(box) and _columns_read(box, known) < LINE_COVERED
+        return _wide(box) and not _read(box, known)
     return True
 
 
-def _columns_read(line: Box, known: Sequence[Box]) -> float:
-    """The share of the columns of ``line`` that ``known`` boxes on its row (overlapping half the
-    height of the lower of the two) cover: how much of a line of text was read, whatever the
-    height of the boxes that read it (a box from a look at half size reaches further above and
-    below its text than the full rendering's box of the same line)."""
+def _unread_run(line: Box, known: Sequence[Box]) -> int:
+    """The longest run of columns of ``line`` that no ``known`` box on its row (overlapping half
+    the height of the lower of the two) covers: a line of text is read when no such run is longer
+    than half its height, whatever the size of the boxes that read it (a box from a look at half
+    size reaches further around its text than the full rendering's box of the same line, above,
+    below and past its ends, by up to about that much; a word left unread is a longer run)."""
     x0, y0, x1, y1 = line
-    read = np.zeros(max(0, x1 - x0), bool)
+    read = np.zeros(max(0, x1 - x0) + 2, bool)
+    read[0] = read[-1] = True
     for a0, b0, a1, b1 in known:
         if min(y1, b1) - max(y0, b0) >= min(y1 - y0, b1 - b0) / 2:
-            read[max(0, a0 - x0):max(0, a1 - x0)] = True
-    return float(read.mean()) if read.size else 1.0
+            read[1 + max(0, a0 - x0):1 + max(0, a1 - x0)] = True
+    edges = np.flatnonzero(read)
+    return int(np.diff(edges).max()) - 1
+
+
+def _read(line: Box, known: Sequence[Box]) -> bool:
+    """``known`` reads ``line``: no run of its columns longer than half its height is left
+    unread (``_unread_run``)."""
+    return _unread_run(line, known) <= (line[3] - line[1]) // 2
 
 
 def _on_bright(original: np.ndarray, box: Box) -> bool:
@@ -431,7 +442,13 @@ def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[Vie
     return [(frame, d) for frame, d in looks.run() if _local_line(original(frame), d.box)]
 
 
-def _closer_at_smooth(found: Sequence[tuple[int, Detection]], whole: Sequence[View],
+def _rendering_of(whole: Sequence[View], rendering: str) -> Callable[[int], np.ndarray]:
+    """The image of ``rendering`` among ``whole`` for a frame."""
+    images = {view.frame: view.image for view in whole if view.rendering == rendering}
+    return images.__getitem__
+
+
+def _closer_at_smooth(found: Sequence[tuple[int, Detection]], smoothed: Callable[[int], np.ndarray],
                       original: Callable[[int], np.ndarray], known: Callable[[int], Sequence[Box]],
                       policy: Policy, detector: Detector) -> list[tuple[int, Detection]]:
     """Each line ``found`` on the "smooth" rendering looked at whole (at half size), looked at again
@@ -440,25 +457,23 @@ def _closer_at_smooth(found: Sequence[tuple[int, Detection]], whole: Sequence[Vi
     white frame crosses its "ID") in a box that reaches well above and below it; along the line
     and close up it reads the line to its ends, in boxes that fit it. Of those, the lines the
     full rendering left unread are kept (``_kept``); a box of the whole pass stays only where they
-    read less than LINE_COVERED of its columns."""
-    views = {(view.frame, view.rendering): view.image for view in whole}
+    do not read it (``_read``)."""
     looks = _Looks(detector, "smooth")
     for frame, detection in found:
-        image = views[frame, "smooth"]
+        image = smoothed(frame)
         zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
         looks.add(frame, image, detection.box, zoom, wide=True, rendering="smooth")
     close = [(frame, d) for frame, d in looks.run() if _kept("smooth", original(frame), known(frame), d.box)]
-    return close + [(frame, d) for frame, d in found
-                    if _columns_read(d.box, [c.box for other, c in close if other == frame]) < LINE_COVERED]
+    return close + [(frame, d) for frame, d in found if not _read(d.box, [c.box for other, c in close if other == frame])]
 
 
-def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
+def _unread_lines(image: np.ndarray, known: Sequence[Box], rules: bool = True) -> list[Box]:
     """Lines of sharp strokes in ``image``, on any ground, that have the shape of a line of text
     and that OCR left uncovered (``known``). At 1x DB gives no probability to some text over
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
     forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return [box for box in text_lines(image) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
+    return [box for box in text_lines(image, rules=rules) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
 
 
 def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
@@ -477,6 +492,35 @@ def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks,
             grey = neutral(image) if grey is None else grey
             looks.add(frame, grey, line, zoom, rendering="neutral")
     _colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
+
+
+def _turn(box: Box, shape: tuple[int, ...]) -> Box:
+    """``box`` of an image of ``shape`` in that image turned a quarter clockwise (``turned``)."""
+    x0, y0, x1, y1 = box
+    return shape[0] - y1, x0, shape[0] - y0, x1
+
+
+def _unturn(box: Box, shape: tuple[int, ...]) -> Box:
+    """A box of the image of ``shape`` turned a quarter clockwise, in that image."""
+    x0, y0, x1, y1 = box
+    return y0, shape[0] - x1, y1, shape[0] - x0
+
+
+def _turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detector: Detector,
+                 wanted: Callable[[Box], bool] = lambda box: True) -> list[Detection]:
+    """Vertical lines of text: the lines ``_unread_lines`` finds in ``image`` turned a quarter
+    clockwise (``turned``), which ``known`` leaves unread (and ``wanted`` accepts, in the
+    image's coordinates), looked at there, magnified to about RECHECK_HEIGHT. DB reads lines
+    along the rows; a label running up or down the image (a radiograph's name plate when the
+    image was turned, an axis title, a vendor's vertical scale legend) it reads in pieces or not
+    at all; turned, the line lies along the rows, upright or upside down, and it reads it whole.
+    Speckle forms few lines three times as tall as wide, so an ultrasound frame gets few looks."""
+    turned = np.ascontiguousarray(np.rot90(image, -1))
+    looks = _Looks(detector, "turned")
+    for line in _unread_lines(turned, [_turn(box, image.shape) for box in known], rules=False):
+        if wanted(_unturn(line, image.shape)):
+            looks.add(0, turned, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+    return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for _, d in looks.run()]
 
 
 def _colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
@@ -558,6 +602,9 @@ def _single(full: np.ndarray, window: np.ndarray | None, policy: Policy,
         _recheck(full[frame], frame, known(frame), again, policy)
     for frame, detection in again.run():
         found[frame].append(detection)
+    if "turned" in policy.renderings:
+        for frame in range(full.shape[0]):
+            found[frame].extend(_turned_read(full[frame], known(frame), policy, detector))
     closer = _Looks(_marks(detector))
     for frame in range(full.shape[0]):
         _closer_look(full[frame], frame, [d.box for d in found[frame]], closer)
@@ -659,9 +706,10 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
 
     The reference's boxes carry over where the image shows the same; where it does not, their
     place is looked at again, in "full" and, for a box "local" or "smooth" found, in that rendering
-    too (large type over tissue gets no box in "full"). OCR looks only at crops of what differs: large changed areas whole (read as a single image is, ``_areas_read``), lines of
-    faint strokes on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``),
-    flat panels that changed, alone in "enhanced" (``_changed_panels``),
+    too (large type over tissue gets no box in "full"). OCR looks only at crops of what differs:
+    large changed areas whole (read as a single image is, ``_areas_read``), lines of faint strokes
+    on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``), flat panels that
+    changed, alone in "enhanced" (``_changed_panels``),
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
     enhanced and the local rendering (changed areas outside the moving image in "local" too; its
     boxes kept where faint, ``_local_line``: a label 25 grey levels off its banner is invisible to
@@ -740,6 +788,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             queue.add(0, rendered("local"), place, zoom, wide=True, rendering="local")
     found.extend(d for _, d in looks.run() + faint_places.run() if _place_kept(image, d))
     found.extend(_areas_read(image, areas, policy, detector))
+    if "smooth" in policy.renderings and wholes:  # large type over tissue, as a single image's pass finds it
+        found.extend(_smooth_areas(image, wholes, rendered("smooth"), [d.box for d in found], policy, detector))
     faint_lines = _Looks(detector, "layout", again=True)
     known = [d.box for d in found]
     for line in _changed_faint_lines(rendered("enhanced"), faint, known, area):
@@ -765,6 +815,20 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
                  lambda box: not _covered(box, moved) and differs(box))
     found.extend(d for _, d in closer.run())
     return found
+
+
+def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray, known: Sequence[Box],
+                  policy: Policy, detector: Detector) -> list[Detection]:
+    """What the "smooth" rendering of a later image shows in its changed areas (``wholes``), read
+    as a single image's is: each area at half size, the lines ``known`` does not read looked at
+    again along the line close up (``_closer_at_smooth``)."""
+    coarse = _Looks(detector, "layout")
+    for box in wholes:
+        coarse.add(0, smoothed, box, _whole_zoom(image, policy) * WHOLE_SCALE["smooth"], margin=AREA_MARGIN,
+                   rendering="smooth")
+    lines = [(frame, d) for frame, d in coarse.run() if _kept("smooth", image, known, d.box)]
+    return [d for _, d in _closer_at_smooth(lines, lambda _: smoothed, lambda _: image, lambda _: known, policy,
+                                            detector)]
 
 
 def _place_kept(image: np.ndarray, detection: Detection) -> bool:

@@ -90,7 +90,20 @@ def text_shaped(box: Box) -> bool:
     return box[2] - box[0] >= max(TEXT_WIDTH, TEXT_ASPECT * (box[3] - box[1]))
 
 
-def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
+RULE = 2 * LINE_MAX_HEIGHT  # strokes straight along this many pixels of a row or column are rules and frames
+
+
+def unruled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8 strokes) without its rules: the strokes that run straight along RULE pixels
+    of a row or a column (a pane's frame, a colour box's outline, a scale). Text that touches or
+    crosses one joins it, in ``lines_of``, into one shape too tall to be a line; no glyph is that
+    long and straight."""
+    rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, RULE), np.uint8))
+    rules |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((RULE, 1), np.uint8))
+    return mask & ~rules
+
+
+def text_lines(image: np.ndarray, on_flat: bool = False, rules: bool = True) -> list[Box]:
     """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
     has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
     horizontal close joins the strokes of a word.
@@ -101,11 +114,13 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     or off black, also where its line runs into a bright one (a faint 18 px label ending beside
     a device's own white text joined it, and was dropped while any overlap dropped it). The Otsu
     threshold of an image with tissue or bright text lies far above such strokes; flat ground is
-    what tells them from texture."""
+    what tells them from texture.
+
+    ``rules=False``: the strokes' rules are taken out first (``unruled``)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     gradient = _gradient(grey)
     sharp = _sharp(gradient)
-    lines = lines_of(sharp)
+    lines = lines_of(sharp if rules else unruled(sharp))
     if not on_flat:
         return lines
     faint = (gradient >= FAINT_CONTRAST).astype(np.uint8)
