@@ -719,7 +719,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     finds texture, so other places do without it). A calibrated image region (ultrasound) in
     which anything changed counts as one changed area, not as many places where the speckle
     moved, and is not read whole: text there forms lines of strokes, and lines left unread
-    where the image changed get the closer look a single image gives them (``_recheck``; labels
+    where the image changed get the closer look a single image gives them (``_recheck``, and
+    ``_turned_read`` for vertical ones; labels
     over the sector of a cardiac clip, 8-18 px: the same 72 of 90 as when the region was read
     whole, benchmarks/recall_sweep.py; a word of one or two letters, or a lone mark, there is
     not looked for).
@@ -805,6 +806,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     _recheck(image, 0, [d.box for d in found], again, policy, differs,
              _recoloured(image, reference.image) if "colour" in policy.renderings else None)
     found.extend(d for _, d in again.run())
+    if "turned" in policy.renderings:
+        found.extend(_turned_read(image, [d.box for d in found], policy, detector, differs))
     if "ink" in policy.renderings:
         found.extend(_ink_read(image, [d.box for d in found], differs, detector))
     closer = _Looks(_marks(detector))
