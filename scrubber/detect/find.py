@@ -456,15 +456,18 @@ def _closer_at_smooth(found: Sequence[tuple[int, Detection]], smoothed: Callable
     half size DB often reads only part of a large label (the "4455" of "ID 4455" where a thin
     white frame crosses its "ID") in a box that reaches well above and below it; along the line
     and close up it reads the line to its ends, in boxes that fit it. Of those, the lines the
-    full rendering left unread are kept (``_kept``); a box of the whole pass stays only where they
-    do not read it (``_read``)."""
+    full rendering left unread are kept (``_kept``); a box of the whole pass stays only where the
+    closer look found nothing over it (its ends may reach past the text, over speckle beside it,
+    by a word's length)."""
     looks = _Looks(detector, "smooth")
     for frame, detection in found:
         image = smoothed(frame)
         zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
         looks.add(frame, image, detection.box, zoom, wide=True, rendering="smooth")
-    close = [(frame, d) for frame, d in looks.run() if _kept("smooth", original(frame), known(frame), d.box)]
-    return close + [(frame, d) for frame, d in found if not _read(d.box, [c.box for other, c in close if other == frame])]
+    seen = looks.run()
+    close = [(frame, d) for frame, d in seen if _kept("smooth", original(frame), known(frame), d.box)]
+    return close + [(frame, d) for frame, d in found
+                    if not any(other == frame and overlaps(c.box, d.box) for other, c in seen)]
 
 
 def _unread_lines(image: np.ndarray, known: Sequence[Box], rules: bool = True) -> list[Box]:
