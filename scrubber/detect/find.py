@@ -42,7 +42,8 @@ from .layouts import Reference
 from .motion import (MAX_PLACES, STRONG_PIXELS, TOLERANCE, Motion, analyse, appearing, changing_places, components,
                      image_area, new_lines, static_layer, strong_places)
 from .craft_post import auto_magnify
-from .proposer import colour_lines, dark_on_bright, panels, propose, text_lines, text_shaped
+from .proposer import (colour_lines, dark_on_bright, lines_of, panels, propose, strokes, text_lines, text_shaped,
+                       unruled)
 from .registry import Detector
 from .renderings import (INK_GAIN, View, colour_plane, coloured, coloured_pixels, darken, enhance, faint_in, ink,
                          key_frames, localise, neutral, smooth, views)
@@ -470,13 +471,13 @@ def _closer_at_smooth(found: Sequence[tuple[int, Detection]], smoothed: Callable
                     if not any(other == frame and overlaps(c.box, d.box) for other, c in seen)]
 
 
-def _unread_lines(image: np.ndarray, known: Sequence[Box], rules: bool = True) -> list[Box]:
+def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     """Lines of sharp strokes in ``image``, on any ground, that have the shape of a line of text
     and that OCR left uncovered (``known``). At 1x DB gives no probability to some text over
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
     forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return [box for box in text_lines(image, rules=rules) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
+    return [box for box in text_lines(image) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
 
 
 def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
@@ -511,18 +512,25 @@ def _unturn(box: Box, shape: tuple[int, ...]) -> Box:
 
 def _turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detector: Detector,
                  wanted: Callable[[Box], bool] = lambda box: True) -> list[Detection]:
-    """Vertical lines of text: the lines ``_unread_lines`` finds in ``image`` turned a quarter
-    clockwise (``turned``), which ``known`` leaves unread (and ``wanted`` accepts, in the
-    image's coordinates), looked at there, magnified to about RECHECK_HEIGHT. DB reads lines
+    """Vertical lines of text: the lines of strokes (rules taken out, ``unruled``: a label crossing
+    a pane's frame joins it into one shape too tall for a line) of ``image`` turned a quarter
+    clockwise (``turned``) that have the shape of text and that ``known`` leaves unread (and
+    ``wanted`` accepts, in the image's coordinates), looked at there, magnified to about
+    RECHECK_HEIGHT. DB reads lines
     along the rows; a label running up or down the image (a radiograph's name plate when the
     image was turned, an axis title, a vendor's vertical scale legend) it reads in pieces or not
     at all; turned, the line lies along the rows, upright or upside down, and it reads it whole.
     Speckle forms few lines three times as tall as wide, so an ultrasound frame gets few looks."""
-    turned = np.ascontiguousarray(np.rot90(image, -1))
+    grey = cv2.rotate(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.ROTATE_90_CLOCKWISE)
+    read = [_turn(box, image.shape) for box in known]
+    lines = [line for line in lines_of(unruled(strokes(grey)))
+             if text_shaped(line) and _share_covered(line, read) < LINE_COVERED and wanted(_unturn(line, image.shape))]
+    if not lines:  # most images: turning the image itself costs more than finding its lines
+        return []
+    turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
     looks = _Looks(detector, "turned")
-    for line in _unread_lines(turned, [_turn(box, image.shape) for box in known], rules=False):
-        if wanted(_unturn(line, image.shape)):
-            looks.add(0, turned, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+    for line in lines:
+        looks.add(0, turned, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT), rendering="turned")
     return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for _, d in looks.run()]
 
 
@@ -860,7 +868,8 @@ def _clip(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector:
     static_image = static_layer(motion)
     found: list[list[Detection]] = [[] for _ in range(count)]
     looks = _Looks(detector, "motion")
-    static = [Detection(d.box, d.detector, "static")
+    # (vertical lines keep their "turned": they are joined and padded along their columns)
+    static = [Detection(d.box, d.detector, d.rendering if d.rendering == "turned" else "static")
               for d in _single(static_image[None], None, policy, detector, STATIC_LOCAL_ZOOMS)[0]]
     # the layer is grey (a median of luminance); coloured type burned into every frame is looked
     # for in its colours, which a frame holds where the pixels never change

@@ -103,7 +103,7 @@ def unruled(mask: np.ndarray) -> np.ndarray:
     return mask & ~rules
 
 
-def text_lines(image: np.ndarray, on_flat: bool = False, rules: bool = True) -> list[Box]:
+def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     """Boxes of line-shaped clusters of sharp strokes: words and lines of text, and whatever else
     has their shape (ticks, speckle grains in a row), from the same strokes as ``propose``; a
     horizontal close joins the strokes of a word.
@@ -114,13 +114,11 @@ def text_lines(image: np.ndarray, on_flat: bool = False, rules: bool = True) -> 
     or off black, also where its line runs into a bright one (a faint 18 px label ending beside
     a device's own white text joined it, and was dropped while any overlap dropped it). The Otsu
     threshold of an image with tissue or bright text lies far above such strokes; flat ground is
-    what tells them from texture.
-
-    ``rules=False``: the strokes' rules are taken out first (``unruled``)."""
+    what tells them from texture."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     gradient = _gradient(grey)
     sharp = _sharp(gradient)
-    lines = lines_of(sharp if rules else unruled(sharp))
+    lines = lines_of(sharp)
     if not on_flat:
         return lines
     faint = (gradient >= FAINT_CONTRAST).astype(np.uint8)
