@@ -120,8 +120,8 @@ TABLES = {  # title: (row, column, group)
     "faint-moment: ground by height": ("ground", "height", "faint-moment"),
     "burned: style by height": ("style", "height", "burned"),
 }
-GROUPS = ("banner", "tissue", "large", "vertical", "bright", "colour", "moving", "clip", "static", "colour-clip", "colour-moment",
-          "faint-moment", "burned")
+GROUPS = ("banner", "tissue", "large", "vertical", "bright", "colour", "moving", "clip", "static", "colour-clip",
+          "colour-moment", "faint-moment", "burned")
 # groups on color3d, whose icons are not annotated as text
 ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical")  # groups whose over-redaction is reported on

@@ -516,11 +516,11 @@ def _turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detect
     a pane's frame joins it into one shape too tall for a line) of ``image`` turned a quarter
     clockwise (``turned``) that have the shape of text and that ``known`` leaves unread (and
     ``wanted`` accepts, in the image's coordinates), looked at there, magnified to about
-    RECHECK_HEIGHT. DB reads lines
-    along the rows; a label running up or down the image (a radiograph's name plate when the
-    image was turned, an axis title, a vendor's vertical scale legend) it reads in pieces or not
-    at all; turned, the line lies along the rows, upright or upside down, and it reads it whole.
-    Speckle forms few lines three times as tall as wide, so an ultrasound frame gets few looks."""
+    RECHECK_HEIGHT. DB reads lines along the rows; a label running up or down the image (a
+    radiograph's name plate when the image was turned, an axis title, a vendor's vertical scale
+    legend) it reads in pieces or not at all; turned, the line lies along the rows, upright or
+    upside down, and it reads it whole. Speckle forms few lines three times as tall as wide, so
+    an ultrasound frame gets few looks (none on US1 or color3d)."""
     grey = cv2.rotate(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.ROTATE_90_CLOCKWISE)
     read = [_turn(box, image.shape) for box in known]
     lines = [line for line in lines_of(unruled(strokes(grey)))
