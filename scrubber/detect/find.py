@@ -425,6 +425,12 @@ def _ink_read(image: np.ndarray, known: Sequence[Box], wanted: Callable[[Box], b
     return [Detection(box, _name(detector), "ink") for box in detector([shown])[0] if _kept("ink", image, known, box)]
 
 
+def _rendering_of(whole: Sequence[View], rendering: str) -> Callable[[int], np.ndarray]:
+    """The image of ``rendering`` among ``whole`` for a frame."""
+    images = {view.frame: view.image for view in whole if view.rendering == rendering}
+    return images.__getitem__
+
+
 def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[View],
                      original: Callable[[int], np.ndarray], policy: Policy,
                      detector: Detector) -> list[tuple[int, Detection]]:
@@ -433,20 +439,14 @@ def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[Vie
     faint label only part of its box (a box from x 242 to 291 over a label from 235 to 301),
     which leaves its ends standing out; close up it reads the line to its ends. Of the boxes,
     the lines faint in the full rendering are kept, as in the whole pass (``_local_line``)."""
-    views = {(view.frame, view.rendering): view.image for view in whole}
+    local = _rendering_of(whole, "local")
     looks = _Looks(detector, "local")
     for frame, detection in found:
         if detection.rendering == "local":
-            image = views[frame, "local"]
+            image = local(frame)
             zoom = _whole_zoom(image, policy) * _zoom_to(detection.box, RECHECK_HEIGHT)
             looks.add(frame, image, detection.box, zoom, rendering="local")
     return [(frame, d) for frame, d in looks.run() if _local_line(original(frame), d.box)]
-
-
-def _rendering_of(whole: Sequence[View], rendering: str) -> Callable[[int], np.ndarray]:
-    """The image of ``rendering`` among ``whole`` for a frame."""
-    images = {view.frame: view.image for view in whole if view.rendering == rendering}
-    return images.__getitem__
 
 
 def _closer_at_smooth(found: Sequence[tuple[int, Detection]], smoothed: Callable[[int], np.ndarray],
@@ -477,7 +477,13 @@ def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
     forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return [box for box in text_lines(image) if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
+    return _unread(text_lines(image), known)
+
+
+def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
+    """Of ``lines`` of strokes, those with the shape of a line of text (``text_shaped``) that
+    ``known`` leaves less than LINE_COVERED covered."""
+    return [box for box in lines if text_shaped(box) and _share_covered(box, known) < LINE_COVERED]
 
 
 def _recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: _Looks, policy: Policy,
@@ -523,8 +529,7 @@ def _turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detect
     an ultrasound frame gets few looks (none on US1 or color3d)."""
     grey = cv2.rotate(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.ROTATE_90_CLOCKWISE)
     read = [_turn(box, image.shape) for box in known]
-    lines = [line for line in lines_of(unruled(strokes(grey)))
-             if text_shaped(line) and _share_covered(line, read) < LINE_COVERED and wanted(_unturn(line, image.shape))]
+    lines = [line for line in _unread(lines_of(unruled(strokes(grey))), read) if wanted(_unturn(line, image.shape))]
     if not lines:  # most images: turning the image itself costs more than finding its lines
         return []
     turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
