@@ -210,18 +210,24 @@ def test_the_cli_can_read_every_file_whole(fresh_memory, tmp_path, flag, compare
     assert any("layout-reference" in line["detectors"] for line in lines) == compared
 
 
-def _later_sweep_image(detector, wanted: dict) -> tuple[Callable[[], list[float]], list[int]]:
-    """US1 scrubbed first, then the recall sweep's case ``wanted`` drawn on it as a later image of
-    its layout: a function that scrubs that image and gives the share of each label's glyph pixels
-    that the boxes cover, and the labels' heights (the same order)."""
+def _later_sweep_image(detector, wanted: dict, group: str | None = None,
+                       first_case: dict | None = None) -> tuple[Callable[[], list[float]], list[int]]:
+    """US1 scrubbed first (or, given ``first_case``, that case of the recall sweep drawn on it), then
+    the sweep's case ``wanted`` (of ``group``, where conditions of two groups look alike) drawn on
+    US1 as a later image of its layout: a function that scrubs that image and gives the share of
+    each label's glyph pixels that the boxes cover, and the labels' heights (the same order)."""
     from .util import glyph_covered, recall_sweep
 
     policy = Policy(device="cpu")
-    first = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    template = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    base = np.ascontiguousarray(template.pixel_array)
+    cases = list(recall_sweep().cases(base))
+    first = copy.deepcopy(template)
+    if first_case is not None:
+        first.PixelData = np.ascontiguousarray(next(c for c in cases if c.condition == first_case).image).tobytes()
     scrub_dataset(first, policy, detector)
-    base = np.ascontiguousarray(first.pixel_array)
-    case = next(c for c in recall_sweep().cases(base) if c.condition == wanted)
-    later = copy.deepcopy(first)
+    case = next(c for c in cases if c.condition == wanted and group in (None, c.group))
+    later = copy.deepcopy(template)
     later.PixelData = np.ascontiguousarray(case.image).tobytes()
 
     def covered() -> list[float]:
@@ -320,3 +326,38 @@ def test_a_vertical_label_new_in_a_later_image_is_read_turned(fresh_memory, dete
     look a single image gives them (``_turned_read``)."""
     covered, _ = _later_sweep_image(detector, {"style": "banner", "turn": "down", "font": "truetype", "jpeg": None})
     assert min(covered()) >= 0.98
+
+
+def test_a_box_confirmed_in_a_later_image_takes_in_what_the_look_finds_over_it_now(fresh_memory, detector,
+                                                                                  monkeypatch):
+    """Two of the recall sweep's banner images, labels 8 grey levels above US1's black surround:
+    the second differs from the first by less than TOLERANCE, so the first's boxes ("local" only
+    reads such labels) are confirmed by a look at their row, not replaced. The label in the
+    second's lowest slot is longer than the first's there; the look reads it to its end, and
+    what it reads is kept beside the first's box (alone, that box leaves the end unread)."""
+    first = {"ground": 0, "delta": 8, "font": "hershey-simplex", "jpeg": None}
+    covered, _ = _later_sweep_image(detector, first | {"jpeg": 85}, "banner", first)
+    carried = []
+    against = find._against
+
+    def keeping_carried(*args, **kwargs):
+        found = against(*args, **kwargs)
+        carried.extend(d for d in found if d.detector == find.CARRIED)
+        return found
+
+    monkeypatch.setattr(find, "_against", keeping_carried)
+    assert covered() == [1.0, 1.0, 1.0]
+    lowest = [d.box for d in carried if d.box[1] > 340 and d.box[3] < 370 and d.box[0] < 200]
+    assert lowest and max(box[2] for box in lowest) < 125  # the label runs to x 134
+
+
+def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines(fresh_memory, detector,
+                                                                                 monkeypatch):
+    """The recall sweep's 36 px grey "ID 4455" over US1's pane, new in a later image of its layout:
+    the look at its changed place in "full", "enhanced" and "local" gives it no box; its line of
+    strokes in "smooth" at half size, looked at close up (``_smooth_lines``), reads it."""
+    wanted = {"style": "grey", "font": "hershey-simplex", "jpeg": None}
+    covered, heights = _later_sweep_image(detector, wanted, "large")
+    assert covered()[heights.index(36)] == 1.0
+    monkeypatch.setattr(find, "_smooth_lines", lambda *args: [])
+    assert covered()[heights.index(36)] < 0.5

@@ -65,6 +65,8 @@ WHOLE_SHARE = 0.35  # crops of an extra rendering spanning more of the image tha
 WHOLE = ("local", "ink", "smooth")  # extra renderings looked at whole: what they reveal is too faint (local) or
 # sits on too busy a ground in the full rendering (ink: dark type over bright speckle; smooth: large type over
 # tissue) for text_lines to find
+LARGE_LINE = 18  # px: the least height of a line of large type (24 px capitals form lines of 26-28; speckle
+# at half size in "smooth" mostly forms lines of 10-14, which a later image does not look at)
 WHOLE_SCALE = {"smooth": 0.5}  # ... at this share of the whole pass's magnification (large type is large
 # enough at half size, and a quarter of the pixels costs a quarter)
 INK_GROUND = 256 // INK_GAIN  # an "ink" box is kept only where its median grey in the full rendering is at
@@ -379,14 +381,19 @@ def _unread_run(line: Box, known: Sequence[Box]) -> int:
     than half its height, whatever the size of the boxes that read it (a box from a look at half
     size reaches further around its text than the full rendering's box of the same line, above,
     below and past its ends, by up to about that much; a word left unread is a longer run)."""
+    read = np.concatenate(([True], _columns_read(line, known), [True]))
+    return int(np.diff(np.flatnonzero(read)).max()) - 1
+
+
+def _columns_read(line: Box, known: Sequence[Box]) -> np.ndarray:
+    """Which columns of ``line`` a ``known`` box on its row (overlapping half the height of the
+    lower of the two) covers."""
     x0, y0, x1, y1 = line
-    read = np.zeros(max(0, x1 - x0) + 2, bool)
-    read[0] = read[-1] = True
+    read = np.zeros(max(0, x1 - x0), bool)
     for a0, b0, a1, b1 in known:
         if min(y1, b1) - max(y0, b0) >= min(y1 - y0, b1 - b0) / 2:
-            read[1 + max(0, a0 - x0):1 + max(0, a1 - x0)] = True
-    edges = np.flatnonzero(read)
-    return int(np.diff(edges).max()) - 1
+            read[max(0, a0 - x0):max(0, a1 - x0)] = True
+    return read
 
 
 def _read(line: Box, known: Sequence[Box]) -> bool:
@@ -776,11 +783,16 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
             # the whole row is looked at, as the lines that found it were (with their neighbours)
             checks.add(len(checked), again, _row(detection.box, image.shape[1]), zoom, rendering=detection.rendering)
             checked.append(detection)
-    seen: dict[int, list[Box]] = {}
+    seen: dict[int, list[Detection]] = {}
     for index, detection in checks.run():
-        seen.setdefault(index, []).append(detection.box)
-    found.extend(Detection(d.box, CARRIED, d.rendering) for i, d in enumerate(checked)
-                 if _covered(d.box, seen.get(i, [])))
+        seen.setdefault(index, []).append(detection)
+    for index, detection in enumerate(checked):
+        now = [d for d in seen.get(index, []) if overlaps(d.box, detection.box)]
+        if _covered(detection.box, [d.box for d in now]):
+            # confirmed: the box carries over, with what the look finds over it now (a label that
+            # differs from the reference's by a few grey levels may be longer than it was)
+            found.append(Detection(detection.box, CARRIED, detection.rendering))
+            found.extend(now)
     difference = cv2.absdiff(grey, before)
     changed = difference > TOLERANCE
     area = image_area(changed)
@@ -822,6 +834,8 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     _recheck(image, 0, [d.box for d in found], again, policy, differs,
              _recoloured(image, reference.image) if "colour" in policy.renderings else None)
     found.extend(d for _, d in again.run())
+    if "smooth" in policy.renderings and (moved or places):
+        found.extend(_smooth_lines(image, rendered("smooth"), [d.box for d in found], policy, detector, differs))
     if "turned" in policy.renderings:
         found.extend(_turned_read(image, [d.box for d in found], policy, detector, differs))
     if "ink" in policy.renderings:
@@ -848,6 +862,37 @@ def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray
     lines = [(frame, d) for frame, d in coarse.run() if _kept("smooth", image, known, d.box)]
     return [d for _, d in _closer_at_smooth(lines, lambda _: smoothed, lambda _: image, lambda _: known, policy,
                                             detector)]
+
+
+def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box], policy: Policy,
+                  detector: Detector, wanted: Callable[[Box], bool]) -> list[Detection]:
+    """Large type over the tissue of a later image: the lines of strokes of the "smooth" rendering
+    at half size (WHOLE_SCALE: large type keeps its strokes there, speckle is gone) in which
+    ``known`` leaves a letter's width (``_letter``) unread and that ``wanted`` accepts (where the
+    image changed), looked at along the line close up as ``_closer_at_smooth`` does; a box of that
+    look is kept where it reads a letter's width more of the line. Such a label changes the image
+    in a text-sized place, whose looks in "full", "enhanced" and "local" give it no box or miss a
+    letter where a pane's frame crosses it, or inside a calibrated region, which is read by its
+    lines of strokes, and large type over tissue forms none at full size (its strokes join the
+    speckle's); a single image finds it in its whole "smooth" pass (series sweep, "large")."""
+    scale = WHOLE_SCALE["smooth"]
+    grey = cv2.resize(smoothed[..., 0], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    lines = [tuple(round(v / scale) for v in line) for line in lines_of(unruled(strokes(grey)))]
+    lines = [line for line in lines if text_shaped(line) and line[3] - line[1] >= LARGE_LINE
+             and _unread_run(line, known) >= _letter(line) and wanted(line)]
+    looks = _Looks(detector, "smooth")
+    for index, line in enumerate(lines):  # the frame slot carries the line's index
+        looks.add(index, smoothed, line, _whole_zoom(image, policy) * _zoom_to(line, RECHECK_HEIGHT), wide=True,
+                  rendering="smooth")
+    read = [np.count_nonzero(_columns_read(line, known)) for line in lines]
+    return [d for index, d in looks.run() if _wide(d.box)
+            and np.count_nonzero(_columns_read(lines[index], [*known, d.box])) - read[index] >= _letter(lines[index])]
+
+
+def _letter(line: Box) -> int:
+    """About the width of a letter of the type that forms ``line`` (a quarter of its height): the
+    least run of its columns that counts as unread in ``_smooth_lines``."""
+    return max(1, (line[3] - line[1]) // 4)
 
 
 def _place_kept(image: np.ndarray, detection: Detection) -> bool:
