@@ -754,7 +754,9 @@ def _against(reference: Reference, image: np.ndarray, window: np.ndarray | None,
     the context the lines that found it had), unless the pixels under it are those of the
     reference: such finds are the least certain, and carrying one over where the image only looks
     alike (within TOLERANCE) would blank a text-free image; once confirmed, it carries over as it
-    was (the same image gives the same output whether it came first or not).
+    was (the same image gives the same output whether it came first or not), with what the look
+    found over it (a longer label a few grey levels off black differs by less than TOLERANCE).
+    Large type new over tissue is read by the lines of its "smooth" rendering (``_smooth_lines``).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = reference.grey
