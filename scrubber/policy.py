@@ -48,7 +48,7 @@ class Policy:
                                    "turned")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
-    # shows something new (scrubber/detect/find.py).
+    # shows something new (scrubber/detect/clip.py).
     extra_rendering_frames: int = 1
     # CRAFT thresholds, lower than easyocr's defaults (0.7 / 0.4 / 0.4): recall first.
     text_threshold: float = 0.5

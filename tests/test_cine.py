@@ -278,12 +278,12 @@ def test_a_faint_line_the_local_rendering_shows_is_read_to_its_ends_close_up(det
     """The recall sweep's 8 px "static" label 12 grey levels above black: DB's whole pass at 1x over
     the static layer's "local" rendering boxes only part of it (the padded redaction covers 86 % of
     its glyph pixels); the closer look at that box's crop reads it to its ends, in every frame."""
-    from scrubber.detect import find
+    from scrubber.detect import clip, single
 
-    monkeypatch.setattr(find, "STATIC_LOCAL_ZOOMS", ())
+    monkeypatch.setattr(clip, "STATIC_LOCAL_ZOOMS", ())
     covered = _static_label_covered(detector, {"ground": 0, "delta": 12, "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(find, "_closer_at_local", lambda *args: [])
+    monkeypatch.setattr(single, "_closer_at_local", lambda *args: [])
     assert covered() < 0.95
 
 
@@ -292,12 +292,12 @@ def test_small_faint_type_on_a_clip_s_static_layer_is_read_in_its_local_renderin
     pass over the static layer's "local" rendering at 1x gives it no box; magnified 1.5x (a cost
     paid once per clip) it reads the label, in every frame. (The look at its banner alone reads it
     too: turned off here.)"""
-    from scrubber.detect import find
+    from scrubber.detect import clip, single
 
-    monkeypatch.setattr(find, "panels", lambda image: [])
+    monkeypatch.setattr(single, "panels", lambda image: [])
     covered = _static_label_covered(detector, {"ground": 100, "delta": -8, "font": "truetype", "jpeg": None}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(find, "STATIC_LOCAL_ZOOMS", ())
+    monkeypatch.setattr(clip, "STATIC_LOCAL_ZOOMS", ())
     assert covered() < 0.5
 
 
@@ -306,7 +306,7 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
     sector, through JPEG q85: it forms no strokes, but its banner is a panel of the static layer,
     and a look at that panel, enhanced (CLAHE) on its own, reads it in every frame. Cropped from
     the enhanced static layer, whose tiles also hold the sector, the same panel reads none of it."""
-    from scrubber.detect import find
+    from scrubber.detect import looks, single
     from scrubber.detect.motion import static_layer
     from scrubber.detect.proposer import panels
     from scrubber.detect.renderings import enhance
@@ -322,15 +322,15 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
     policy = Policy(device="cpu")
 
     def panel_looks(image: np.ndarray, render) -> float:
-        looks = find._Looks(detector, "lines", again=True)
+        queue = looks.Looks(detector, "lines", again=True)
         for panel in panels(layer):
-            looks.add(0, image, panel, find._crop_zoom(layer, policy, detector), margin=find.PANEL_MARGIN,
+            queue.add(0, image, panel, looks.crop_zoom(layer, policy, detector), margin=single.PANEL_MARGIN,
                       rendering="enhanced", render=render)
-        return glyph_covered([d.box for _, d in looks.run()], layer.shape[:2], glyph)
+        return glyph_covered([d.box for _, d in queue.run()], layer.shape[:2], glyph)
 
     assert panel_looks(layer, enhance) == 1.0
     assert panel_looks(enhance(layer), None) < 0.5
-    monkeypatch.setattr(find, "panels", lambda image: [])
+    monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 
 
@@ -340,11 +340,11 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     as the tissue, and no look there reads it; in the colours of a frame at the pixels that never
     change, it is a line of the blue sector, and the look at that line in the blue plane reads
     it, in every frame."""
-    from scrubber.detect import find
+    from scrubber.detect import unread
 
     covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(find, "colour_lines", lambda image, where=None: [])
+    monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
     assert covered() < 0.5
 
 

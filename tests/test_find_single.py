@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from scrubber.detect import buckets, find, proposer
+from scrubber.detect import buckets, looks, proposer, series, single, unread
 from scrubber.detect.find import find_text
 from scrubber.detect.proposer import (LINE_CLOSE, LINE_FILL, LINE_MAX_HEIGHT, LINE_MIN_HEIGHT, lines_of, strokes,
                                        text_lines)
@@ -58,10 +58,8 @@ def test_text_only_the_window_shows_is_found_from_a_crop(detector):
 
 
 def test_a_busy_rendering_is_looked_at_whole(detector, monkeypatch):
-    import scrubber.detect.find as find
-
     full, window = _window_only()
-    monkeypatch.setattr(find, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
+    monkeypatch.setattr(single, "WHOLE_SHARE", -1.0)  # every extra rendering counts as busy
     run, shapes = _counting(detector)
     found = find_text(full[None], window[None], Policy(device="cpu", reuse_layouts=False), run)[0]
     assert shapes.count(full.shape) == 6  # full, window, enhanced, local, dark and smooth, each whole
@@ -139,7 +137,7 @@ def test_a_label_only_the_training_normalisation_shows_is_found_in_the_whole_pas
     at [-1, 1] DB gives it no box, in the whole pass or in the crops of lines; with the training
     normalisation the whole pass reads it. (The look at its banner alone, ``panels``, reads it at
     [-1, 1] too: turned off here.)"""
-    monkeypatch.setattr(find, "panels", lambda image: [])
+    monkeypatch.setattr(single, "panels", lambda image: [])
     covered = _sweep_label_covered(detector, {"ground": 170, "delta": 60, "font": "hershey-duplex", "jpeg": 85}, 8)
     monkeypatch.setattr(detector, "trained", False)
     assert covered() < 0.5
@@ -154,7 +152,7 @@ def test_a_label_too_faint_for_strokes_is_found_by_its_banner(detector, monkeypa
     rendering reads it (``proposer.panels``)."""
     covered = _sweep_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(find, "panels", lambda image: [])
+    monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 
 
@@ -202,7 +200,7 @@ def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detect
     wanted = {"colour": "blue", "over": "US1", "font": "hershey-duplex", "jpeg": None}
     small, middle = (_sweep_label_covered(detector, wanted, height) for height in (8, 12))
     assert small() == 1.0 and middle() == 1.0
-    monkeypatch.setattr(find, "colour_lines", lambda image, where=None: [])
+    monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
     assert small() < 0.5 and middle() < 0.5
 
 
@@ -233,10 +231,10 @@ def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
     a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""
-    from scrubber.detect.find import _run_once
+    from scrubber.detect.looks import run_once
 
     frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
-    unguarded = _run_once(detector, [frame], trained=True)[0]
+    unguarded = run_once(detector, [frame], trained=True)[0]
     assert any(_in_panes(box) for box in unguarded), "DB marks no flow here; this test shows nothing"
     found = find_text(frame[None], None, Policy(device="cpu", reuse_layouts=False), detector)[0]
     assert not [d for d in found if _in_panes(d.box)], found
@@ -271,7 +269,7 @@ def test_large_type_read_in_part_at_half_size_is_read_whole_close_up(detector, m
     close = smooth_boxes()
     assert glyph_covered(close, base.shape[:2], glyph) == 1.0
     assert all(abs(a - b) <= 5 for box in close if overlaps(box, label) for a, b in zip(box, label)), (close, label)
-    monkeypatch.setattr(find, "_closer_at_smooth", lambda found, *args: list(found))
+    monkeypatch.setattr(single, "closer_at_smooth", lambda found, *args: list(found))
     assert glyph_covered(smooth_boxes(), base.shape[:2], glyph) < 0.9
 
 
@@ -311,8 +309,8 @@ def test_a_label_running_up_or_down_the_image_is_read_turned(detector, turn):
 def test_a_box_turned_and_back_is_itself():
     shape = (480, 640, 3)
     for box in [(0, 0, 640, 480), (10, 20, 30, 200), (600, 5, 640, 9)]:
-        turned = find._turn(box, shape)
-        assert find._unturn(turned, shape) == box
+        turned = unread._turn(box, shape)
+        assert unread._unturn(turned, shape) == box
         image = np.zeros(shape[:2], np.uint8)
         image[box[1]:box[3], box[0]:box[2]] = 1
         x0, y0, x1, y1 = turned
@@ -522,7 +520,7 @@ def test_8px_text_over_tissue_is_found_by_a_closer_look_at_its_line(detector, te
 def test_few_lines_of_speckle_are_looked_at_again_and_none_is_blanked(detector, quality):
     """Speckle and colour flow in the panes of US1 form lines of strokes, but seldom three times
     as wide as high; DB, looking closer at those that are, finds no text in them."""
-    from scrubber.detect.find import _unread_lines
+    from scrubber.detect.unread import _unread_lines
 
     frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
     if quality:
@@ -572,8 +570,8 @@ def test_ink_is_read_only_where_dark_pixels_next_to_bright_ground_form_unread_li
     frame, mask = _us1_bright_with("ST ELSEWHERE", (330, 250), 25)
     ys, xs = np.nonzero(mask)
     label = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    assert find._share_covered(label, dark_on_bright(ink(frame))) > 0.9
-    assert find._share_covered(label, dark_on_bright(ink(frame), [label])) < 0.5
+    assert looks.share_covered(label, dark_on_bright(ink(frame))) > 0.9
+    assert looks.share_covered(label, dark_on_bright(ink(frame), [label])) < 0.5
     page = np.full((200, 400, 3), 255, np.uint8)
     cv2.putText(page, "PATIENT JOHN SMITH", (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
     assert dark_on_bright(ink(page)) and not dark_on_bright(ink(page), [(5, 75, 320, 110)])
@@ -585,12 +583,12 @@ def test_ink_keeps_only_lines_on_bright_ground():
     the full rendering already covers, or a squarish one, adds nothing."""
     trace = np.zeros((60, 200, 3), np.uint8)
     cv2.polylines(trace, [np.array([[10, 40], [60, 10], [110, 45], [190, 20]])], False, (200, 200, 200), 2)
-    assert not find._kept("ink", trace, [], (5, 5, 195, 50))
+    assert not single.kept_box("ink", trace, [], (5, 5, 195, 50))
     frame, _ = _us1_bright_with("ST ELSEWHERE", (330, 250), 25)
     line = (325, 234, 470, 256)
-    assert find._kept("ink", frame, [], line)
-    assert not find._kept("ink", frame, [line], line)
-    assert not find._kept("ink", frame, [], (325, 234, 355, 256))
+    assert single.kept_box("ink", frame, [], line)
+    assert not single.kept_box("ink", frame, [line], line)
+    assert not single.kept_box("ink", frame, [], (325, 234, 355, 256))
 
 
 def test_dark_type_new_in_a_later_image_of_a_layout_is_read_in_the_ink_rendering(detector, monkeypatch):
@@ -608,13 +606,13 @@ def test_dark_type_new_in_a_later_image_of_a_layout_is_read_in_the_ink_rendering
     assert _covered_share(mask, [d.box for d in found]) >= 0.98, found
     assert _covered_share(mask, [d.box for d in found if d.rendering == "ink"]) > 0.5
     with monkeypatch.context() as patched:
-        patched.setattr(find, "_ink_read", lambda *args: [])
+        patched.setattr(series, "ink_read", lambda *args: [])
         unread = find_text(later[None], None, policy, detector, reference=reference)[0]
         assert _covered_share(mask, [d.box for d in unread]) < 0.98, "crops of full read it; this shows nothing"
     run, shapes = _counting(detector)
     again = find_text(first[None], None, policy, run, reference=reference)[0]
     assert first.shape not in shapes
-    assert not [d for d in again if d.rendering == "ink" and d.detector != find.CARRIED]
+    assert not [d for d in again if d.rendering == "ink" and d.detector != series.CARRIED]
 
 
 def test_the_edges_of_a_cardiac_sector_s_walls_do_not_have_ink_read():
@@ -629,6 +627,6 @@ def test_the_edges_of_a_cardiac_sector_s_walls_do_not_have_ink_read():
     for frame in frames[::6]:
         frame = np.ascontiguousarray(frame)
         shown = ink(frame)
-        walls += sum(find._covered(line, inside) for line in find.dark_on_bright(shown))
-        assert not [line for line in find._ink_lines(frame, shown, []) if find._covered(line, inside)]
+        walls += sum(looks.is_covered(line, inside) for line in proposer.dark_on_bright(shown))
+        assert not [line for line in single._ink_lines(frame, shown, []) if looks.is_covered(line, inside)]
     assert walls >= 3, "no wall edge forms a line; this test shows nothing"

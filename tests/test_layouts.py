@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from scrubber.detect import find
+from scrubber.detect import find, series
 from scrubber.detect.layouts import LayoutMemory, memory
 from scrubber.evaluate import residual_fraction
 from scrubber.pipeline import scrub_dataset
@@ -258,7 +258,7 @@ def test_a_label_a_few_grey_levels_off_black_new_in_a_later_image_is_found_whole
     image are looked at whole (``_changed_faint_lines``)."""
     covered, _ = _later_sweep_image(detector, {"ground": 0, "delta": 12, "font": "truetype", "jpeg": None})
     assert covered() == [1.0, 1.0, 1.0]
-    monkeypatch.setattr(find, "_changed_faint_lines", lambda *args: [])
+    monkeypatch.setattr(series, "_changed_faint_lines", lambda *args: [])
     assert min(covered()) < 0.98
 
 
@@ -269,14 +269,14 @@ def test_a_text_free_image_after_its_lossy_twin_gets_no_box_from_the_changed_are
     anatomy that the image alone does not get. Squarish boxes from such a look are kept only where
     DB's training normalisation finds them too, as a single image's are (``_areas_read``)."""
     compared = []
-    against = find._against
-    monkeypatch.setattr(find, "_against", lambda *args, **kwargs: compared.append(1) or against(*args, **kwargs))
+    against = find.later_image
+    monkeypatch.setattr(find, "later_image", lambda *args, **kwargs: compared.append(1) or against(*args, **kwargs))
     policy = Policy(device="cpu")
     scrub_dataset(pydicom.dcmread(data_path("JPEG2000_UNC.dcm")), policy, detector)
     twin = pydicom.dcmread(data_path("JPEG-LL.dcm"))
     assert scrub_dataset(copy.deepcopy(twin), policy, detector).boxes == [[]]
     assert compared, "compared with the first image, not searched whole"
-    monkeypatch.setattr(find, "_confirmed", lambda images, found, *args, **kwargs: [list(b) for b in found])
+    monkeypatch.setattr(series, "confirmed", lambda images, found, *args, **kwargs: [list(b) for b in found])
     assert scrub_dataset(copy.deepcopy(twin), policy, detector).boxes != [[]]
 
 
@@ -288,7 +288,7 @@ def test_a_faint_label_on_a_banner_new_in_a_later_image_is_read_on_its_banner_al
     covered, heights = _later_sweep_image(detector, {"ground": 170, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     small = heights.index(8)
     assert covered()[small] == 1.0
-    monkeypatch.setattr(find, "_changed_panels", lambda *args: [])
+    monkeypatch.setattr(series, "_changed_panels", lambda *args: [])
     assert covered()[small] < 0.98
 
 
@@ -338,14 +338,14 @@ def test_a_box_confirmed_in_a_later_image_takes_in_what_the_look_finds_over_it_n
     first = {"ground": 0, "delta": 8, "font": "hershey-simplex", "jpeg": None}
     covered, _ = _later_sweep_image(detector, first | {"jpeg": 85}, "banner", first)
     carried = []
-    against = find._against
+    against = find.later_image
 
     def keeping_carried(*args, **kwargs):
         found = against(*args, **kwargs)
-        carried.extend(d for d in found if d.detector == find.CARRIED)
+        carried.extend(d for d in found if d.detector == series.CARRIED)
         return found
 
-    monkeypatch.setattr(find, "_against", keeping_carried)
+    monkeypatch.setattr(find, "later_image", keeping_carried)
     assert covered() == [1.0, 1.0, 1.0]
     lowest = [d.box for d in carried if d.box[1] > 340 and d.box[3] < 370 and d.box[0] < 200]
     assert lowest and max(box[2] for box in lowest) < 125  # the label runs to x 134
@@ -359,5 +359,5 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
     wanted = {"style": "grey", "font": "hershey-simplex", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "large")
     assert covered()[heights.index(36)] == 1.0
-    monkeypatch.setattr(find, "_smooth_lines", lambda *args: [])
+    monkeypatch.setattr(series, "_smooth_lines", lambda *args: [])
     assert covered()[heights.index(36)] < 0.5

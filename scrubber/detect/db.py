@@ -19,7 +19,7 @@ With it DB reads faint labels and dark type over tissue that [-1, 1] misses or r
 also marks colour Doppler (and some squarish spots of anatomy) as text. So a single image's whole
 pass uses it (``trained=True``) and keeps its boxes over colour, and its boxes that are not lines,
 only where a look at their crop at [-1, 1] confirms them; crops of lines that an extra rendering
-shows, where a first look left them unread, are looked at again with it (scrubber/detect/find.py,
+shows, where a first look left them unread, are looked at again with it (scrubber/detect/single.py,
 benchmarks/README.md). Everything else is read at [-1, 1].
 
 Post-processing follows PaddleOCR's ``DBPostProcess`` (threshold 0.3, 2x2 dilation, box score
@@ -53,7 +53,7 @@ BOX_THRESHOLD = 0.5  # mean probability over a component for it to be a box
 UNCLIP = 1.3
 MIN_SIDE = 3  # components thinner than this (in the probability map) are noise
 MAX_COMPONENTS = 1000
-CROP_ZOOM = 1.5  # crops (scrubber/detect/find.py) are looked at this much closer than whole images
+CROP_ZOOM = 1.5  # crops (scrubber/detect/looks.py) are looked at this much closer than whole images
 STRIDE = 32  # the network's input sides are multiples of this
 TILE = 2048  # images larger than this on a side (in network pixels) go through in overlapping tiles
 OVERLAP = 128  # tiles overlap by this (network pixels): a line cut by one tile's edge is whole in the next
@@ -206,7 +206,7 @@ class DbDetector:
 
 class TextAndMarks:
     """Two detectors as one: ``text`` (called like any detector) finds words and lines, ``marks``
-    gets the closer looks at lone characters (scrubber/detect/find.py)."""
+    gets the closer looks at lone characters (scrubber/detect/unread.py)."""
 
     def __init__(self, text: DbDetector, marks: Detector) -> None:
         self.text, self.marks = text, marks

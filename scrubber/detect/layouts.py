@@ -2,7 +2,7 @@
 
 The first image of a layout gets the full OCR pass; its rendering and detections are kept (per
 process, a bounded number of layouts) so later images of the layout are compared with it and
-looked at again only where they differ (scrubber/detect/find.py).
+looked at again only where they differ (scrubber/detect/series.py).
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ frames and is looked at whole. "colour" (one plane per hue of the coloured pixel
 looks at lines of coloured type whose luminance is that of the tissue under it. "local" (each
 pixel against its surroundings: low-contrast labels on grey banners) and "smooth" (speckle
 smoothed away: large type over tissue) are for single images and a clip's static layer, which is
-read as one image is (scrubber/detect/find.py).
+read as one image is (scrubber/detect/single.py, clip.py).
 """
 from __future__ import annotations
 

@@ -1,0 +1,182 @@
+"""Find text in a clip: its static layer (the median over the frames, where burned-in overlays are
+crisp) is read as a single image is, its "local" rendering also magnified (the cost is paid once for
+every frame), and the extra renderings of the key frames where they can add to it; then every frame
+is checked cheaply, and OCR looks again only at small crops: the places that keep changing (clocks,
+counters), text-sized places where a frame differs from the median (a label shown for a moment; a
+faint one, a few grey levels off black, also in its enhanced and local renderings, magnified), lines
+of strokes over the moving image that stay put for a few frames (a name drawn on the image) or that
+have the shape of text and are there in one frame only, lines of one colour among the pixels whose
+colour is not the static layer's (blue or dark red type shown for a moment forms no grey strokes of
+its own), and key-frame boxes whose content differs in that frame. A frame with too many new places
+is looked at whole. So recall holds in every frame while OCR cost grows with what changes, not with
+the number of frames.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from ..policy import Policy
+from .boxes import Box, Detection, overlaps
+from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered, whole_zoom,
+                    zoom_to)
+from .motion import MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, static_layer
+from .registry import Detector
+from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
+from .series import AREA_MARGIN, recoloured, same_content
+from .single import extra_renderings, local_line, single_images
+from .unread import RECHECK_HEIGHT, colour_looks
+
+SAMPLES = 3  # frames in which a changing place is looked at
+STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
+# much (8 px type the pass at 1x misses; 2.25x that pass's cost, once per clip: single images go without)
+
+
+def _new_colour(image: np.ndarray, sparse_layer: np.ndarray) -> bool:
+    """Some pixel of every second row and column of ``image`` is coloured (``coloured_pixels``) where
+    its colour is not that of ``sparse_layer``, the static layer taken so (``recoloured``): a
+    quarter of the cost of finding every such pixel, which a frame without new colour (most
+    frames of a clip) is spared. A line of type has dozens of coloured pixels, a quarter of
+    them are looked at here."""
+    sparse = _sparse(image)
+    return bool((recoloured(sparse, sparse_layer) & coloured_pixels(sparse)).any())
+
+
+def _sparse(image: np.ndarray) -> np.ndarray:
+    """Every second row and column of ``image`` (OpenCV's nearest-neighbour halving: a fifth of
+    the cost of numpy's strided copy)."""
+    return cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_NEAREST)
+
+
+def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
+                image_regions: Sequence[Box], grey: np.ndarray | None) -> list[list[Detection]]:
+    count = full.shape[0]
+    zoom = crop_zoom(full[0], policy, detector)
+    motion = analyse(full, grey)
+    keys = key_frames(count, policy.extra_rendering_frames)
+    # the static layer is read as one image is, with "local" and the closer looks ("static" in the
+    # sweep: 487 of 594 banner labels against 402 when CRAFT read it whole, at half the cost), and
+    # since its cost is shared by every frame, "local" magnified too (505 -> 565); the key frames
+    # add what only their window, enhanced or dark rendering shows ("smooth", large type over the
+    # image, is read on the layer: the key frames' large type is that of the layer or of a moment)
+    extra = tuple(r for r in policy.renderings if r not in ("full", "local", "smooth"))
+    static_image = static_layer(motion)
+    found: list[list[Detection]] = [[] for _ in range(count)]
+    looks = Looks(detector, "motion")
+    # (vertical lines keep their "turned": they are joined and padded along their columns)
+    static = [Detection(d.box, d.detector, d.rendering if d.rendering == "turned" else "static")
+              for d in single_images(static_image[None], None, policy, detector, STATIC_LOCAL_ZOOMS)[0]]
+    # the layer is grey (a median of luminance); coloured type burned into every frame is looked
+    # for in its colours, which a frame holds where the pixels never change
+    colour, coloured_layer = Looks(detector, "recheck"), static_layer(motion, full[keys[0]])
+    colour_looks(coloured_layer, 0, [d.box for d in static], colour, policy)
+    static += [Detection(d.box, d.detector, "static") for _, d in colour.run()]
+    static_boxes = [d.box for d in static]
+    key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
+    key_found: dict[int, list[Detection]] = {}
+    key_image = lambda i: full[keys[i]]  # noqa: E731
+    for index, detection in extra_renderings(key_views, lambda _: static_boxes, key_image, policy, detector):
+        key_found.setdefault(keys[index], []).append(detection)
+    for frame in range(count):
+        found[frame].extend(static)
+    for key, detections in key_found.items():
+        for detection in detections:
+            if is_covered(detection.box, static_boxes):
+                continue
+            for frame in range(count):
+                if frame == key or same_content(motion.grey[frame], motion.grey[key], detection.box):
+                    found[frame].append(detection)
+                else:
+                    looks.add(frame, full[frame], detection.box, zoom)
+    moving, places, faint_at = appearing(motion, image_regions)
+    _text_over_image(full, motion, moving, found, zoom, detector)
+    # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
+    # own; it is looked for in every frame among the pixels whose colour is not the static layer's
+    sparse_layer = _sparse(coloured_layer)
+    for frame in range(count) if "colour" in policy.renderings else ():
+        image = full[frame]
+        if _new_colour(image, sparse_layer):
+            colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
+                         where=recoloured(image, coloured_layer))
+    changes = Looks(detector, "motion")
+    for place in changing_places(motion, moving):
+        for frame in key_frames(count, SAMPLES):
+            changes.add(frame, full[frame], place, zoom, wide=True)
+    for box in {d.box for _, d in changes.run()}:
+        for frame in range(count):
+            found[frame].append(Detection(box, detector_name(detector, "motion"), "change"))
+    whole: list[int] = []
+    faint = Looks(detector, "motion", again=True)
+    for frame in range(count):
+        known = [d.box for d in found[frame]]
+        new = [place for place in places[frame] if not is_covered(place, known)]
+        if len(new) > MAX_PLACES:
+            whole.append(frame)  # read whole in "full": its faint places still get their own looks
+        for place in new if len(new) <= MAX_PLACES else ():
+            _place_looks(full[frame], frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
+        for place in faint_at[frame]:
+            if not is_covered(place, known) and not any(is_covered(place, [other]) for other in new):
+                _place_looks(full[frame], frame, place, zoom, looks, faint, policy, True)
+    for frame, boxes in zip(whole, run_once(detector, [full[f] for f in whole])):
+        found[frame].extend(Detection(box, detector_name(detector), "full") for box in boxes)
+    for frame, detection in looks.run() + faint.run():
+        if detection.rendering != "local" or local_line(full[frame], detection.box):
+            found[frame].append(detection)
+    return found
+
+
+def _place_looks(image: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
+                 policy: Policy, is_faint: bool) -> None:
+    """Queue the looks at a text-sized ``place`` where a frame of a clip differs from the median:
+    a crop of the full rendering; where the place ``is_faint`` (a label a few grey levels off
+    black or off its banner, shown for a while), in ``faint`` (looked at again with DB's
+    training normalisation), magnified as unread lines are, and also that crop enhanced alone
+    and, where the policy asks for "local", made local alone (the renderings that read a single
+    image's faint labels)."""
+    if not is_faint:
+        looks.add(frame, image, place, zoom, wide=True)
+        return
+    closer = whole_zoom(image, policy) * zoom_to(place, RECHECK_HEIGHT)
+    faint.add(frame, image, place, closer, wide=True)
+    faint.add(frame, image, place, closer, wide=True, rendering="enhanced", render=enhance)
+    if "local" in policy.renderings:
+        faint.add(frame, image, place, closer, wide=True, rendering="local", render=localise)
+
+
+def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],
+                     zoom: float, detector: Detector) -> None:
+    """Add what OCR reads in lines of new strokes over the moving image (``motion.new_lines``).
+    Each run of a lingering line (the same strokes at the same place in consecutive frames) is
+    looked at once, in its first frame, and what is found there is blanked in every frame of the
+    run; a line shown in one frame only (flashing) is looked at in that frame."""
+    looks = Looks(detector, "motion")
+    lines = new_lines(motion, moving)
+    runs: dict[tuple[int, int], list[int]] = {}  # (frame, line) looked at -> the later frames of its run
+    heads: list[list[tuple[int, int]]] = []  # per frame, per line: the (frame, line) its run starts at
+    for frame, frame_lines in enumerate(lines.lingering):
+        known = [d.box for d in found[frame]]
+        heads.append([])
+        for index, line in enumerate(frame_lines):
+            head = heads[frame - 1][line.after] if line.after >= 0 else (frame, index)
+            heads[frame].append(head)
+            if head in runs:
+                runs[head].append(frame)
+            elif head == (frame, index) and not is_covered(line.box, known):
+                looks.add(frame, full[frame], line.box, zoom, margin=AREA_MARGIN)
+                runs[head] = []
+    for frame, detection in looks.run():
+        found[frame].append(detection)
+        for (start, index), later in runs.items():
+            if start == frame and overlaps(detection.box, lines.lingering[start][index].box):
+                for other in later:
+                    found[other].append(detection)
+    # the edges of a label shown for a while flash too, where the image under them changes; a line
+    # partly covered (by a box of its first word) is still looked at, as lines left unread are
+    for frame, boxes in enumerate(lines.flashing):
+        for box in boxes:
+            if share_covered(box, [d.box for d in found[frame]]) < LINE_COVERED:
+                looks.add(frame, full[frame], box, zoom, wide=True)  # part of it may be over still image
+    for frame, detection in looks.run():
+        found[frame].append(detection)

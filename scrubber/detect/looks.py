@@ -1,0 +1,175 @@
+"""Closer looks at crops of an image: where a crop lies, how much it is magnified, and the queue
+(``Looks``) that gathers crops from every frame and rendering and runs them through the detector
+together, each distinct crop once."""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..policy import Policy
+from . import buckets
+from .boxes import Box, Detection
+from .craft_post import auto_magnify
+from .registry import Detector
+
+ZOOM = 3.0  # the most a proposer mark is magnified for its closer look ...
+MIN_ZOOM = 1.5  # ... and the least
+GLYPH = 30  # ... between them, a mark is magnified to about this height (pixels)
+COVERED = 0.5  # a proposal is covered when this share of it lies in OCR boxes
+SAME = 2.0  # mean grey difference under which two crops of one place count as the same
+LINE_REACH = 4  # crops of changed places reach this many margins along the line
+LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full" covered this share of it
+LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
+
+
+def detector_name(detector: Detector, suffix: str = "") -> str:
+    """Name of the detections of ``detector`` ("craft", "db-lines", ...), as the audit shows them."""
+    return getattr(detector, "name", "detector") + (f"-{suffix}" if suffix else "")
+
+
+def marks_detector(detector: Detector) -> Detector:
+    """The detector for closer looks at lone characters (CRAFT where ``detector`` pairs DB with it)."""
+    return getattr(detector, "marks", detector)
+
+
+def _digest(image: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+
+
+def run_once(detector: Detector, images: Sequence[np.ndarray], **kwargs) -> list[list[Box]]:
+    """Run the detector on each distinct image once (static clips repeat the same frames)."""
+    if len(images) <= 1:
+        return detector(list(images), **kwargs) if images else []
+    keys = [_digest(image) for image in images]
+    unique: dict[bytes, int] = {}
+    for index, key in enumerate(keys):
+        unique.setdefault(key, index)
+    results = detector([images[i] for i in unique.values()], **kwargs) if unique else []
+    by_key = dict(zip(unique, results))
+    return [by_key[key] for key in keys]
+
+
+def share_covered(box: Box, boxes: Sequence[Box]) -> float:
+    """Share of ``box`` that lies inside any of ``boxes``."""
+    x0, y0, x1, y1 = box
+    inside = np.zeros((y1 - y0, x1 - x0), bool)
+    for a0, b0, a1, b1 in boxes:
+        if a0 < x1 and b0 < y1 and a1 > x0 and b1 > y0:  # most boxes lie elsewhere
+            inside[max(0, b0 - y0):max(0, b1 - y0), max(0, a0 - x0):max(0, a1 - x0)] = True
+    return np.count_nonzero(inside) / inside.size if inside.size else 1.0
+
+
+def is_covered(box: Box, boxes: Sequence[Box]) -> bool:
+    return share_covered(box, boxes) >= COVERED
+
+
+def crop_bounds(shape: tuple[int, ...], box: Box, wide: bool = False, margin: int = 0) -> Box:
+    """The box with a margin (by default its height), clipped to the image; ``wide`` reaches
+    further along the line (a place that changed may be only part of a line of text)."""
+    x0, y0, x1, y1 = box
+    margin = margin or max(6, y1 - y0)
+    side = LINE_REACH * margin if wide else margin
+    return max(0, x0 - side), max(0, y0 - margin), min(shape[1], x1 + side), min(shape[0], y1 + margin)
+
+
+def crop_of(image: np.ndarray, box: Box, wide: bool = False, margin: int = 0) -> tuple[np.ndarray, int, int]:
+    """The pixels of ``crop_bounds`` and their left and top offsets."""
+    left, top, right, bottom = crop_bounds(image.shape, box, wide, margin)
+    return np.ascontiguousarray(image[top:bottom, left:right]), left, top
+
+
+def whole_zoom(image: np.ndarray, policy: Policy) -> float:
+    """The magnification of the whole-image pass (small images are magnified)."""
+    return auto_magnify(image.shape, policy.min_long_side)
+
+
+def crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
+    """The magnification for crops of text-sized places: the whole-image pass's, so that a crop
+    finds what that pass would find, times the detector's ``crop_zoom`` (DB finds small text in a
+    crop magnified 1.5x that it misses at 1x; such crops are small, so this costs little)."""
+    return whole_zoom(image, policy) * float(getattr(detector, "crop_zoom", 1.0))
+
+
+@dataclass
+class Looks:
+    """Closer looks at crops, gathered first and run together; a crop of a place that looks the
+    same as one already queued (a static mark seen in many frames), or that holds the very pixels
+    of a crop queued elsewhere (a marker repeated down the image), is looked at once.
+
+    ``again``: a crop whose place (the line, or region of lines, it was queued for) the look left
+    less than LINE_COVERED covered is looked at once more with the network's training
+    normalisation, where the detector has one (DB: it then finds low-contrast text that its
+    [-1, 1] input misses); of what only that look finds, lines (at least LOCAL_ASPECT times as
+    wide as high) are kept: it also marks squarish spots of CT anatomy."""
+
+    detector: Detector
+    suffix: str = "zoom"
+    again: bool = False
+    trained: bool = False  # the first look already with the training normalisation
+    _queue: list[tuple[int, int, int, float, np.ndarray, str, Box]] = field(default_factory=list)
+
+    def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
+            margin: int = 0, rendering: str = "full",
+            render: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
+        from the crop alone)."""
+        crop, left, top = crop_of(image, box, wide, margin)
+        if render is not None:
+            crop = render(crop)
+        place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place))
+
+    def _look(self, indices: list[int]) -> list[list[Box]]:
+        """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
+        crops, zooms = [self._queue[i][4] for i in indices], [self._queue[i][3] for i in indices]
+        found = buckets.look(self.detector, crops, zooms, **({"trained": True} if self.trained else {}))
+        if not (self.again and getattr(self.detector, "trained", False)):
+            return found
+        unread = [k for k, i in enumerate(indices) if share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
+        more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
+        for k, boxes in zip(unread, more):
+            found[k] = sorted({*found[k], *filter(line_like, boxes)})
+        return found
+
+    def run(self) -> list[tuple[int, Detection]]:
+        groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
+        copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
+        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering, _ in self._queue)
+        target: list[int] = []
+        for index, (_, left, top, zoom, crop, rendering, _) in enumerate(self._queue):
+            if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
+                first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
+                if first != index:  # the same pixels elsewhere (a marker repeated down the image)
+                    target.append(target[first])
+                    continue
+            seen = groups.setdefault((left, top, zoom, crop.shape, rendering), [])
+            same = next((i for i in seen if float(np.mean(np.abs(
+                crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
+            if same is None:
+                seen.append(index)
+                same = index
+            target.append(same)
+        distinct = sorted(set(target))
+        boxes = dict(zip(distinct, self._look(distinct)))
+        out = []
+        name = detector_name(self.detector, self.suffix)
+        for index, looked in enumerate(target):
+            frame, left, top, _, _, rendering, _ = self._queue[index]
+            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), name, rendering))
+                       for x0, y0, x1, y1 in boxes[looked])
+        self._queue.clear()
+        return out
+
+
+def zoom_to(box: Box, height: int) -> float:
+    """The magnification that brings ``box`` to about ``height`` pixels, from MIN_ZOOM to ZOOM."""
+    return min(ZOOM, max(MIN_ZOOM, height / max(1, box[3] - box[1])))
+
+
+def line_like(box: Box) -> bool:
+    """At least LOCAL_ASPECT times as wide as high: a word or line, not a squarish spot."""
+    return box[2] - box[0] >= LOCAL_ASPECT * (box[3] - box[1])

@@ -1,0 +1,141 @@
+"""What a first look left unread, looked at again close up: lines of strokes that have the shape
+of a line of text (small type over tissue), lines that run up or down the image, lines of one
+colour, and lone glyph-like marks (the detector's ``marks``)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..policy import Policy
+from .boxes import Box, Detection
+from .looks import GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
+from .proposer import colour_lines, lines_of, propose, strokes, text_lines, text_shaped, unruled
+from .registry import Detector
+from .renderings import colour_plane, coloured, neutral
+
+RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has the shape of text is looked
+# at again magnified to about this height (pixels; 8 px type forms lines of 12-17), between MIN_ZOOM and
+# ZOOM times the whole-image pass
+
+
+def closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
+                wanted: Callable[[Box], bool] | None = None) -> None:
+    """Queue a zoomed look at every (wanted) proposer mark that OCR left uncovered, magnified to
+    about GLYPH pixels: a 10 px letter 3x, a 20 px one 1.5x (CRAFT reads it as well there, and
+    a look costs the square of the zoom)."""
+    for proposal in propose(image, wanted):
+        if not is_covered(proposal, known):
+            looks.add(frame, image, proposal, zoom_to(proposal, GLYPH))
+
+
+def unread_run(line: Box, known: Sequence[Box]) -> int:
+    """The longest run of columns of ``line`` that no ``known`` box on its row (overlapping half
+    the height of the lower of the two) covers: a line of text is read when no such run is longer
+    than half its height, whatever the size of the boxes that read it (a box from a look at half
+    size reaches further around its text than the full rendering's box of the same line, above,
+    below and past its ends, by up to about that much; a word left unread is a longer run)."""
+    read = np.concatenate(([True], columns_read(line, known), [True]))
+    return int(np.diff(np.flatnonzero(read)).max()) - 1
+
+
+def columns_read(line: Box, known: Sequence[Box]) -> np.ndarray:
+    """Which columns of ``line`` a ``known`` box on its row (overlapping half the height of the
+    lower of the two) covers."""
+    x0, y0, x1, y1 = line
+    read = np.zeros(max(0, x1 - x0), bool)
+    for a0, b0, a1, b1 in known:
+        if min(y1, b1) - max(y0, b0) >= min(y1 - y0, b1 - b0) / 2:
+            read[max(0, a0 - x0):max(0, a1 - x0)] = True
+    return read
+
+
+def line_read(line: Box, known: Sequence[Box]) -> bool:
+    """``known`` reads ``line``: no run of its columns longer than half its height is left
+    unread (``unread_run``)."""
+    return unread_run(line, known) <= (line[3] - line[1]) // 2
+
+
+def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
+    """Lines of sharp strokes in ``image``, on any ground, that have the shape of a line of text
+    and that OCR left uncovered (``known``). At 1x DB gives no probability to some text over
+    tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
+    "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
+    forms lines too, but seldom three times as wide as high, so few are looked at."""
+    return _unread(text_lines(image), known)
+
+
+def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
+    """Of ``lines`` of strokes, those with the shape of a line of text (``text_shaped``) that
+    ``known`` leaves less than LINE_COVERED covered."""
+    return [box for box in lines if text_shaped(box) and share_covered(box, known) < LINE_COVERED]
+
+
+def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+            wanted: Callable[[Box], bool] = lambda box: True, coloured_where: np.ndarray | None = None) -> None:
+    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line ``_unread_lines`` finds, and
+    where the line's crop holds colour, at the same crop of the "neutral" rendering too (white
+    text over colour flow); and at lines of one colour (``colour_looks``; of the pixels in
+    ``coloured_where``, when given)."""
+    grey: np.ndarray | None = None
+    for line in _unread_lines(image, known):
+        if not wanted(line):
+            continue
+        zoom = whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT)
+        looks.add(frame, image, line, zoom)
+        if coloured(crop_of(image, line)[0]):
+            grey = neutral(image) if grey is None else grey
+            looks.add(frame, grey, line, zoom, rendering="neutral")
+    colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
+
+
+def _turn(box: Box, shape: tuple[int, ...]) -> Box:
+    """``box`` of an image of ``shape`` in that image turned a quarter clockwise (``turned``)."""
+    x0, y0, x1, y1 = box
+    return shape[0] - y1, x0, shape[0] - y0, x1
+
+
+def _unturn(box: Box, shape: tuple[int, ...]) -> Box:
+    """A box of the image of ``shape`` turned a quarter clockwise, in that image."""
+    x0, y0, x1, y1 = box
+    return y0, shape[0] - x1, y1, shape[0] - x0
+
+
+def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detector: Detector,
+                wanted: Callable[[Box], bool] = lambda box: True) -> list[Detection]:
+    """Vertical lines of text: the lines of strokes (rules taken out, ``unruled``: a label crossing
+    a pane's frame joins it into one shape too tall for a line) of ``image`` turned a quarter
+    clockwise (``turned``) that have the shape of text and that ``known`` leaves unread (and
+    ``wanted`` accepts, in the image's coordinates), looked at there, magnified to about
+    RECHECK_HEIGHT. DB reads lines along the rows; a label running up or down the image (a
+    radiograph's name plate when the image was turned, an axis title, a vendor's vertical scale
+    legend) it reads in pieces or not at all; turned, the line lies along the rows, upright or
+    upside down, and it reads it whole. Speckle forms few lines three times as tall as wide, so
+    an ultrasound frame gets few looks (none on US1 or color3d)."""
+    grey = cv2.rotate(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.ROTATE_90_CLOCKWISE)
+    read = [_turn(box, image.shape) for box in known]
+    lines = [line for line in _unread(lines_of(unruled(strokes(grey))), read) if wanted(_unturn(line, image.shape))]
+    if not lines:  # most images: turning the image itself costs more than finding its lines
+        return []
+    turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    looks = Looks(detector, "turned")
+    for line in lines:
+        looks.add(0, turned, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+    return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for _, d in looks.run()]
+
+
+def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+                 wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None) -> None:
+    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
+    leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
+    policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
+    tissue's luminance and forms no strokes in the image (US1 with blue labels over its panes:
+    6 of 18 removed); in its plane it is alone, light on black (17 of 18; the recall sweep's
+    "colour" group). Type of the hue of the flow under it (red over red-yellow Doppler) shares
+    the flow's plane and stays hard."""
+    for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
+        if share_covered(line, known) < LINE_COVERED and wanted(line):
+            looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT),
+                      rendering="colour", render=functools.partial(colour_plane, sector=sector))
