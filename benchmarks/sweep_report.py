@@ -53,9 +53,9 @@ def section(results: Path) -> list[str]:
     if not runs:
         return [BEGIN, END]
     lines = [BEGIN, "## Recall on labels of our own — `results/recall-sweep*.json`", "",
-             f"Command: `.venv/bin/python benchmarks/recall_sweep.py --json benchmarks/results/recall-sweep.json` "
-             f"(and the `--set` variants below; then `benchmarks/sweep_report.py` rewrites this section); each "
-             f"run's date and machine are in its row.", "",
+             "Command: `.venv/bin/python benchmarks/recall_sweep.py --json benchmarks/results/recall-sweep.json` "
+             "(and the `--set` variants below; then `benchmarks/sweep_report.py` rewrites this section); each "
+             "run's date and machine are in its row.", "",
              "Fake-PHI labels of about 8, 12 and 18 px cap height, in three fonts, drawn anti-aliased on the "
              "real US1 frame: on grey banners (ground 0-235, ink 8-60 grey levels lighter or darker) and over "
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark; and so in large "

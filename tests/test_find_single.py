@@ -253,7 +253,7 @@ def test_large_type_over_tissue_is_read_in_the_smooth_rendering(detector):
 
 def test_large_type_read_in_part_at_half_size_is_read_whole_close_up(detector, monkeypatch):
     """At half size DB reads only "4455" of that label (a pane's thin white frame crosses its
-    "ID"); the closer look along the line (``_closer_at_smooth``) reads it all, in a box within 5 px
+    "ID"); the closer look along the line (``closer_at_smooth``) reads it all, in a box within 5 px
     of the label's."""
     base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
     case = next(c for c in recall_sweep().cases(base)
@@ -297,13 +297,27 @@ def test_the_smooth_rendering_keeps_colour_flow_dark(detector):
 def test_a_label_running_up_or_down_the_image_is_read_turned(detector, turn):
     """The recall sweep's "vertical" labels, white on a black banner over US1's panes: DB reads
     lines along the rows and gives such a label no box, or pieces; the image turned a quarter
-    shows its line along the rows, which the closer look reads (``_turned_read``; the boxes the
+    shows its line along the rows, which the closer look reads (``turned_read``; the boxes the
     detector gives, before they are padded)."""
     wanted = {"style": "banner", "turn": turn, "font": "hershey-simplex", "jpeg": 85}
     covered = [_sweep_label_covered(detector, wanted, height, group="vertical") for height in (8, 12, 18)]
     assert min(share() for share in covered) >= 0.9
     renderings = tuple(r for r in Policy().renderings if r != "turned")
     assert min(share(Policy(device="cpu", reuse_layouts=False, renderings=renderings)) for share in covered) < 0.5
+
+
+@pytest.mark.parametrize("style,turn", [("white", "down"), ("grey", "up")])
+def test_a_vertical_label_over_tissue_is_found_by_its_light_pixels(detector, monkeypatch, style, turn):
+    """The recall sweep's 12 px "vertical" labels in white and in mid grey over US1's panes: their
+    strokes join the speckle's into shapes that are not lines, so the turned image's lines of
+    strokes miss them; their light pixels (at least LIGHT, not coloured) form their lines, which
+    the closer look at the turned image reads (``turned_read``; the boxes the detector gives,
+    before they are padded)."""
+    covered = _sweep_label_covered(detector, {"style": style, "turn": turn, "font": "truetype", "jpeg": None}, 12,
+                                   group="vertical")
+    assert covered() >= 0.9
+    monkeypatch.setattr(unread, "LIGHT", 256)  # no pixel is light
+    assert covered() < 0.5
 
 
 def test_a_box_turned_and_back_is_itself():

@@ -323,7 +323,7 @@ def test_large_type_over_tissue_that_changed_is_read_again_in_the_smooth_renderi
 def test_a_vertical_label_new_in_a_later_image_is_read_turned(fresh_memory, detector):
     """The recall sweep's "vertical" labels (white on black banners, running down US1's panes) in a
     later image of its layout: where the image differs, its lines turned a quarter get the closer
-    look a single image gives them (``_turned_read``)."""
+    look a single image gives them (``turned_read``)."""
     covered, _ = _later_sweep_image(detector, {"style": "banner", "turn": "down", "font": "truetype", "jpeg": None})
     assert min(covered()) >= 0.98
 

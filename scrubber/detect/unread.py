@@ -11,11 +11,13 @@ import numpy as np
 
 from ..policy import Policy
 from .boxes import Box, Detection
-from .looks import GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
+from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
 from .proposer import colour_lines, lines_of, propose, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
-from .renderings import colour_plane, coloured, neutral
+from .renderings import colour_plane, coloured, coloured_pixels, neutral
 
+LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
+# pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
 RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has the shape of text is looked
 # at again magnified to about this height (pixels; 8 px type forms lines of 12-17), between MIN_ZOOM and
 # ZOOM times the whole-image pass
@@ -113,10 +115,16 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     radiograph's name plate when the image was turned, an axis title, a vendor's vertical scale
     legend) it reads in pieces or not at all; turned, the line lies along the rows, upright or
     upside down, and it reads it whole. Speckle forms few lines three times as tall as wide, so
-    an ultrasound frame gets few looks (none on US1 or color3d)."""
-    grey = cv2.rotate(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.ROTATE_90_CLOCKWISE)
+    an ultrasound frame gets few looks (none on US1 or color3d).
+    Over tissue the strokes of a label join the speckle's into shapes that are not lines; the
+    light pixels (at least LIGHT, not coloured: white or grey type) form its line there (vertical
+    labels over US1's panes, white and grey: 12 -> 38 of 72, benchmarks/recall_sweep.py)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    light = cv2.rotate(((grey >= LIGHT) & ~coloured_pixels(image)).astype(np.uint8), cv2.ROTATE_90_CLOCKWISE)
     read = [_turn(box, image.shape) for box in known]
-    lines = [line for line in _unread(lines_of(unruled(strokes(grey))), read) if wanted(_unturn(line, image.shape))]
+    lines = _unread(lines_of(unruled(strokes(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))), read)
+    lines += [line for line in _unread(lines_of(unruled(light)), read) if share_covered(line, lines) < COVERED]
+    lines = [line for line in lines if wanted(_unturn(line, image.shape))]
     if not lines:  # most images: turning the image itself costs more than finding its lines
         return []
     turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
