@@ -115,7 +115,7 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     radiograph's name plate when the image was turned, an axis title, a vendor's vertical scale
     legend) it reads in pieces or not at all; turned, the line lies along the rows, upright or
     upside down, and it reads it whole. Speckle forms few lines three times as tall as wide, so
-    an ultrasound frame gets few looks (none on US1 or color3d).
+    an ultrasound frame gets few looks (two on US1, none on color3d).
     Over tissue the strokes of a label join the speckle's into shapes that are not lines; the
     light pixels (at least LIGHT, not coloured: white or grey type) form its line there (vertical
     labels over US1's panes, white and grey: 12 -> 38 of 72, benchmarks/recall_sweep.py)."""
