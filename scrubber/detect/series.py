@@ -265,9 +265,9 @@ def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box],
     for index, line in enumerate(lines):  # the frame slot carries the line's index
         looks.add(index, smoothed, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), wide=True,
                   rendering="smooth")
-    read = [np.count_nonzero(columns_read(line, known)) for line in lines]
+    read = [columns_read(line, known) for line in lines]  # what ``known`` reads of each, found once
     return [d for index, d in looks.run() if line_like(d.box)
-            and np.count_nonzero(columns_read(lines[index], [*known, d.box])) - read[index] >= _letter(lines[index])]
+            and np.count_nonzero(columns_read(lines[index], [d.box]) & ~read[index]) >= _letter(lines[index])]
 
 
 def _letter(line: Box) -> int:
