@@ -320,6 +320,32 @@ def test_a_vertical_label_over_tissue_is_found_by_its_light_pixels(detector, mon
     assert covered() < 0.5
 
 
+def test_a_vertical_label_crossed_by_flow_and_a_frame_is_read_whole_in_its_light_pixels(detector, monkeypatch):
+    """The recall sweep's 18 px grey "MRN 455667" running down US1's right pane: colour flow and the
+    pane's frame cross it, and the look at the turned image reads only its middle; the look at its
+    light pixels, white on black without rules, reads it to both ends."""
+    covered = _sweep_label_covered(detector, {"style": "grey", "turn": "down", "font": "truetype", "jpeg": None},
+                                   18, group="vertical")
+    assert covered() >= 0.98
+    monkeypatch.setattr(unread, "light_shown", lambda light: np.zeros((*light.shape, 3), np.uint8))
+    assert covered() < 0.9
+
+
+def test_the_bright_anatomy_of_a_radiograph_is_not_read_as_a_vertical_label(detector, monkeypatch):
+    """A lossy radiograph (RG1_J2KI: smooth bright bone and soft tissue, no text): its light pixels
+    alone form vertical lines whose blobs DB reads as text; only light pixels at a sharp stroke
+    count, which text has and smooth anatomy has not, so ``turned_read`` finds nothing."""
+    from scrubber.pixels import render
+    from scrubber.pixels.decode import decode
+
+    policy = Policy(device="cpu", reuse_layouts=False)
+    ds = dcmread(data_path("RG1_J2KI.dcm"))
+    image = np.ascontiguousarray(render.for_detection(decode(ds, 1 << 30), ds)[0])
+    assert not unread.turned_read(image, [], policy, detector)
+    monkeypatch.setattr(unread, "MIN_CONTRAST", 0)  # every light pixel counts
+    assert unread.turned_read(image, [], policy, detector)
+
+
 def test_a_box_turned_and_back_is_itself():
     shape = (480, 640, 3)
     for box in [(0, 0, 640, 480), (10, 20, 30, 200), (600, 5, 640, 9)]:

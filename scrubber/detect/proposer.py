@@ -29,7 +29,8 @@ RING = 3
 MAX_PROPOSALS = 200
 
 
-def _gradient(grey: np.ndarray) -> np.ndarray:
+def gradient(grey: np.ndarray) -> np.ndarray:
+    """Each pixel's morphological gradient (3x3): how much its neighbourhood's grey spans."""
     return cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
 
 
@@ -41,7 +42,7 @@ def _sharp(gradient: np.ndarray) -> np.ndarray:
 def strokes(grey: np.ndarray) -> np.ndarray:
     """Sharp strokes of a grey image: where the morphological gradient passes its Otsu threshold,
     and at least MIN_CONTRAST (uint8 mask)."""
-    return _sharp(_gradient(grey))
+    return _sharp(gradient(grey))
 
 
 def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +117,12 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     threshold of an image with tissue or bright text lies far above such strokes; flat ground is
     what tells them from texture."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    gradient = _gradient(grey)
-    sharp = _sharp(gradient)
+    edges = gradient(grey)
+    sharp = _sharp(edges)
     lines = lines_of(sharp)
     if not on_flat:
         return lines
-    faint = (gradient >= FAINT_CONTRAST).astype(np.uint8)
+    faint = (edges >= FAINT_CONTRAST).astype(np.uint8)
     taken = np.zeros(grey.shape, np.uint8)
     for x0, y0, x1, y1 in lines:
         taken[y0:y1, x0:x1] = 1
@@ -209,7 +210,7 @@ def panels(image: np.ndarray) -> list[Box]:
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     flat = (cv2.absdiff(grey, cv2.blur(grey, (5, 5))) <= PANEL_FLAT) & (grey >= PANEL_MIN_LEVEL)
     closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    steps = cv2.dilate((_gradient(grey) >= PANEL_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
+    steps = cv2.dilate((gradient(grey) >= PANEL_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
     found = _panel_shaped(closed)
     return found + [box for box in _panel_shaped(closed & (1 - steps)) if not any(_inside(box, f) for f in found)]
 

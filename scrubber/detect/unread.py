@@ -12,7 +12,8 @@ import numpy as np
 from ..policy import Policy
 from .boxes import Box, Detection
 from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
-from .proposer import colour_lines, lines_of, propose, strokes, text_lines, text_shaped, unruled
+from .proposer import (MIN_CONTRAST, colour_lines, gradient, lines_of, propose, strokes, text_lines, text_shaped,
+                       unruled)
 from .registry import Detector
 from .renderings import colour_plane, coloured, coloured_pixels, neutral
 
@@ -105,6 +106,19 @@ def _unturn(box: Box, shape: tuple[int, ...]) -> Box:
     return y0, shape[0] - x1, y1, shape[0] - x0
 
 
+def _light(image: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Light pixels of ``image`` (grey at least LIGHT, not coloured) at or beside a sharp stroke
+    (uint8 mask): white or grey type, whose strokes are edges; not the smooth bright areas of
+    anatomy (a radiograph's bone), which in a mask of light pixels alone read as blobs of text."""
+    edges = cv2.dilate((gradient(grey) >= MIN_CONTRAST).astype(np.uint8), np.ones((3, 3), np.uint8))
+    return ((grey >= LIGHT) & ~coloured_pixels(image) & (edges > 0)).astype(np.uint8)
+
+
+def light_shown(light: np.ndarray) -> np.ndarray:
+    """A mask of light pixels as an RGB image DB reads: white on black."""
+    return cv2.cvtColor(light * 255, cv2.COLOR_GRAY2RGB)
+
+
 def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detector: Detector,
                 wanted: Callable[[Box], bool] = lambda box: True) -> list[Detection]:
     """Vertical lines of text: the lines of strokes (rules taken out, ``unruled``: a label crossing
@@ -116,21 +130,31 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     legend) it reads in pieces or not at all; turned, the line lies along the rows, upright or
     upside down, and it reads it whole. Speckle forms few lines three times as tall as wide, so
     an ultrasound frame gets few looks (two on US1, none on color3d).
+
     Over tissue the strokes of a label join the speckle's into shapes that are not lines; the
-    light pixels (at least LIGHT, not coloured: white or grey type) form its line there (vertical
-    labels over US1's panes, white and grey: 12 -> 38 of 72, benchmarks/recall_sweep.py)."""
+    light pixels (``_light``: white or grey type at its edges) form its line there. Each such
+    line is looked at in the image (where no line of strokes covers it) and in the light pixels
+    themselves, white on black without rules, reaching along the line: in the image DB reads
+    such a label in pieces where colour flow or a pane's frame crosses it (the middle of an 18 px
+    grey "MRN 455667"), in its light pixels whole (vertical labels over US1's panes, white and
+    grey: 12 -> 38 of 72 with the image, 74 -> 101 of 108 with the light pixels too,
+    benchmarks/recall_sweep.py)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    light = cv2.rotate(((grey >= LIGHT) & ~coloured_pixels(image)).astype(np.uint8), cv2.ROTATE_90_CLOCKWISE)
+    light = unruled(cv2.rotate(_light(image, grey), cv2.ROTATE_90_CLOCKWISE))
     read = [_turn(box, image.shape) for box in known]
-    lines = _unread(lines_of(unruled(strokes(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))), read)
-    lines += [line for line in _unread(lines_of(unruled(light)), read) if share_covered(line, lines) < COVERED]
-    lines = [line for line in lines if wanted(_unturn(line, image.shape))]
-    if not lines:  # most images: turning the image itself costs more than finding its lines
+    lines = [line for line in _unread(lines_of(unruled(strokes(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))), read)
+             if wanted(_unturn(line, image.shape))]
+    lights = [line for line in _unread(lines_of(light), read) if wanted(_unturn(line, image.shape))]
+    if not lines and not lights:  # most images: turning the image itself costs more than finding its lines
         return []
     turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    shown = light_shown(light)
+    zoom = whole_zoom(image, policy)
     looks = Looks(detector, "turned")
-    for line in lines:
-        looks.add(0, turned, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+    for line in lines + [line for line in lights if share_covered(line, lines) < COVERED]:
+        looks.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+    for line in lights:
+        looks.add(0, shown, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
     return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for _, d in looks.run()]
 
 
