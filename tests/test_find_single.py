@@ -204,6 +204,18 @@ def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detect
     assert small() < 0.5 and middle() < 0.5
 
 
+def test_the_look_at_a_line_of_one_colour_reaches_along_it(detector, monkeypatch):
+    """The recall sweep's 12 px dark blue label over US1's right pane, through JPEG q85: JPEG blurs
+    the colour of its thin strokes, so its middle letters fall in the magenta sector or turn grey
+    and it forms two blue lines, one at each end; the looks at those reach along them (``wide``)
+    and read the whole label. Cut at each line's own margin, they leave its middle standing."""
+    covered = _sweep_label_covered(detector, {"colour": "dark blue", "over": "US1", "font": "truetype", "jpeg": 85},
+                                   12)
+    assert covered() == 1.0
+    monkeypatch.setattr(looks, "LINE_REACH", 1)  # a wide crop reaches no further than a plain one
+    assert covered() < 0.8
+
+
 def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
     """A grey image has no coloured pixel and no colour line; blue type over red-to-yellow flow
     forms a line in its own hue sector, whose plane holds the type alone, light on black, while

@@ -166,8 +166,11 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     tissue's luminance and forms no strokes in the image (US1 with blue labels over its panes:
     6 of 18 removed); in its plane it is alone, light on black (17 of 18; the recall sweep's
     "colour" group). Type of the hue of the flow under it (red over red-yellow Doppler) shares
-    the flow's plane and stays hard."""
+    the flow's plane and stays hard. The look reaches along the line (``wide``): a line of one
+    colour is often only a piece of its label, where JPEG blurs the colour of thin strokes into the
+    next hue or below the chroma of colour (a 12 px dark blue label over US1 forms two blue lines,
+    its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py)."""
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if share_covered(line, known) < LINE_COVERED and wanted(line):
-            looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT),
+            looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector))
