@@ -19,7 +19,7 @@ from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unrule
 from .registry import Detector
 from .renderings import darken, enhance, faint_in, localise, smooth
 from .single import WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels
-from .unread import RECHECK_HEIGHT, closer_look, columns_read, recheck, turned_read, unread_run
+from .unread import RECHECK_HEIGHT, closer_look, columns_read, longest_unread, recheck, turned_read
 
 IDENTICAL = 2  # largest grey difference of two images at a box for them to hold the same pixels there
 CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
@@ -259,15 +259,20 @@ def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box],
     scale = WHOLE_SCALE["smooth"]
     grey = cv2.resize(smoothed[..., 0], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     lines = [tuple(round(v / scale) for v in line) for line in lines_of(unruled(strokes(grey)))]
-    lines = [line for line in lines if text_shaped(line) and line[3] - line[1] >= LARGE_LINE
-             and unread_run(line, known) >= _letter(line) and wanted(line)]
+    # each line with what ``known`` reads of it, found once
+    lines = [(line, columns_read(line, known)) for line in lines
+             if text_shaped(line) and line[3] - line[1] >= LARGE_LINE]
+    lines = [(line, read) for line, read in lines if longest_unread(read) >= _letter(line) and wanted(line)]
     looks = Looks(detector, "smooth")
-    for index, line in enumerate(lines):  # the frame slot carries the line's index
+    for index, (line, _) in enumerate(lines):  # the frame slot carries the line's index
         looks.add(index, smoothed, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), wide=True,
                   rendering="smooth")
-    read = [columns_read(line, known) for line in lines]  # what ``known`` reads of each, found once
-    return [d for index, d in looks.run() if line_like(d.box)
-            and np.count_nonzero(columns_read(lines[index], [d.box]) & ~read[index]) >= _letter(lines[index])]
+    kept = []
+    for index, detection in looks.run():
+        line, read = lines[index]
+        if line_like(detection.box) and np.count_nonzero(columns_read(line, [detection.box]) & ~read) >= _letter(line):
+            kept.append(detection)
+    return kept
 
 
 def _letter(line: Box) -> int:

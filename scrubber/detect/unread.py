@@ -40,8 +40,13 @@ def unread_run(line: Box, known: Sequence[Box]) -> int:
     than half its height, whatever the size of the boxes that read it (a box from a look at half
     size reaches further around its text than the full rendering's box of the same line, above,
     below and past its ends, by up to about that much; a word left unread is a longer run)."""
-    read = np.concatenate(([True], columns_read(line, known), [True]))
-    return int(np.diff(np.flatnonzero(read)).max()) - 1
+    return longest_unread(columns_read(line, known))
+
+
+def longest_unread(read: np.ndarray) -> int:
+    """The longest run of columns that ``read`` (``columns_read``) leaves False."""
+    bounded = np.concatenate(([True], read, [True]))
+    return int(np.diff(np.flatnonzero(bounded)).max()) - 1
 
 
 def columns_read(line: Box, known: Sequence[Box]) -> np.ndarray:
