@@ -23,7 +23,10 @@ frames, as single-frame files of one layout with the clip's ultrasound region: i
 files differ from the first all over the region; and over that sector in the clip itself
 ("clip"), each label set shown in 1 or 5 consecutive frames of 120-frame RGB clips; and burned
 into every frame of 12-frame stretches of that clip ("static": the banner labels; "colour-clip":
-the colour labels), which a clip's static layer shows. Every image
+the colour labels), which a clip's static layer shows. Besides ultrasound, scanned forms ("page":
+600x800 grainy paper, print of 5, 7 or 10 px cap height in black or faded ink in the cells of a
+ruled table and below it, a signature in script; turned 1.5 degrees or not, through JPEG q50 or
+not), as Secondary Capture files. Every image
 or clip goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
 share of the image's pixels changed outside the labels and the frame's own annotated text, both
@@ -91,6 +94,19 @@ MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a differ
 CLIP_SPAN = 12  # "clip" cases: each label set has 12 frames of color3d's 120 to itself ...
 CLIP_START = 4  # ... and is shown from the 5th of them ...
 CLIP_RUNS = (1, 5)  # ... in this many frames (text shown for a moment)
+HERSHEY = {"hershey-simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey-duplex": cv2.FONT_HERSHEY_DUPLEX,
+           "hershey-script": cv2.FONT_HERSHEY_SCRIPT_SIMPLEX}  # the script face draws "page" signatures
+PAGE_SHAPE = (800, 600)  # "page": a scanned form (rows, columns) ...
+PAGE_SIZES = (5, 7, 10)  # ... its print's cap heights (px): a low-resolution scan's fine print to body text ...
+PAGE_INKS = {"black": 20, "faded": 150}  # ... in black or faded grey ink ...
+PAGE_SKEWS = (0, 1.5)  # ... the page turned this many degrees in the scanner ...
+PAGE_JPEG = (None, 50)  # ... kept as scanned or through a scanner's JPEG
+PAPER, GRAIN, RULE_INK = 232, 3.0, 60  # the paper's grey, its grain (standard deviation), the table's rules
+PEN = (40, 50, 140)  # the signature's blue-black ink
+TABLE_LEFT, TABLE_TOP, TABLE_RIGHT, TABLE_ROW, TABLE_SPLIT = 30, 150, 570, 40, 250  # six rows, two columns
+BODY = (40, 440)  # the first of four lines of print below the table
+SIGNATURES = ("Jane Doe", "J. Smith")
+PAGE_TEXTS = ("NHS 943 476 5919", "TEL 555-0142", "12 HIGH ST SPRINGFIELD", "REF DR A WHO")
 TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "ACC 99887766",
          "ST ELSEWHERE", "DOB 1971-04-09", "MRN 4455667")
 
@@ -119,12 +135,15 @@ TABLES = {  # title: (row, column, group)
     "faint-moment: delta by height": ("delta", "height", "faint-moment"),
     "faint-moment: ground by height": ("ground", "height", "faint-moment"),
     "burned: style by height": ("style", "height", "burned"),
+    "page: size by ink": ("size", "ink", "page"),
+    "page: skew by JPEG": ("skew", "jpeg", "page"),
+    "page: font by size": ("font", "size", "page"),
 }
 GROUPS = ("banner", "tissue", "large", "vertical", "bright", "colour", "moving", "clip", "static", "colour-clip",
-          "colour-moment", "faint-moment", "burned")
+          "colour-moment", "faint-moment", "burned", "page")
 # groups on color3d, whose icons are not annotated as text
 ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
-APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical")  # groups whose over-redaction is reported on
+APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical", "page")  # groups whose over-redaction is reported on
 # its own ("colour": half its images are color3d's; "large", "vertical": measured after the others)
 # groups whose cases are stretches of CLIP_SPAN frames of a clip
 CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
@@ -146,7 +165,7 @@ def _alpha(text: str, font: str, scale: float) -> np.ndarray:
         ImageDraw.Draw(canvas).text((2, 2), text, fill=255, font=face)
         alpha = np.asarray(canvas, np.float32) / 255
     else:
-        face = cv2.FONT_HERSHEY_SIMPLEX if font == "hershey-simplex" else cv2.FONT_HERSHEY_DUPLEX
+        face = HERSHEY[font]
         (width, height), base = cv2.getTextSize(text, face, scale, 1)
         canvas = np.zeros((height + base + 8, width + 8), np.uint8)
         cv2.putText(canvas, text, (4, height + 4), face, scale, 255, 1, cv2.LINE_AA)
@@ -402,6 +421,63 @@ def _shown_for_a_moment(frames: np.ndarray, group: str, inks: list[tuple[dict, C
             yield clip, out
 
 
+def page_cases() -> Iterator[Case]:
+    """Scanned forms ("page"): on grainy paper, six labels in the cells of a ruled table and four
+    lines of print below it, of one font, cap height and ink, and a signature in script twice
+    their height in blue-black pen; the page turned in the scanner or not, through JPEG or not."""
+    texts = itertools.cycle(TEXTS + PAGE_TEXTS)
+    conditions = itertools.product(FONTS, PAGE_SIZES, PAGE_INKS, PAGE_SKEWS, PAGE_JPEG)
+    for number, (font, size, ink, skew, quality) in enumerate(conditions):
+        labs = [label(next(texts), font, size) for _ in range(10)]
+        signature = label(SIGNATURES[number % 2], "hershey-script", 2 * size)
+        image, glyphs = _page(np.random.default_rng(number), labs, signature, PAGE_INKS[ink], skew)
+        yield Case("page", {"font": font, "size": size, "ink": ink, "skew": skew, "jpeg": quality},
+                   _jpeg(image, quality), glyphs, [*(lab.height for lab in labs), signature.height])
+
+
+def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: int,
+          skew: float) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """A form with ``labs`` (six in the table's cells, four below it) and ``signature``, turned
+    ``skew`` degrees, and each label's (x, y, glyph mask) where it ends up."""
+    rows, cols = PAGE_SHAPE
+    paper = PAPER + rng.normal(0, GRAIN, PAGE_SHAPE) + np.linspace(-6, 6, cols)[None, :]
+    image = np.repeat(np.clip(paper, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    bottom = TABLE_TOP + 6 * TABLE_ROW
+    for y in range(TABLE_TOP, bottom + 1, TABLE_ROW):
+        cv2.line(image, (TABLE_LEFT, y), (TABLE_RIGHT, y), (RULE_INK,) * 3, 1)
+    for x in (TABLE_LEFT, TABLE_SPLIT, TABLE_RIGHT):
+        cv2.line(image, (x, TABLE_TOP), (x, bottom), (RULE_INK,) * 3, 1)
+    slots = [(TABLE_SPLIT + 10, TABLE_TOP + row * TABLE_ROW + (TABLE_ROW - lab.alpha.shape[0]) // 2)
+             for row, lab in enumerate(labs[:6])]
+    slots += [(BODY[0], BODY[1] + line * 3 * labs[0].height) for line in range(4)]
+    slots.append((BODY[0] + 20, BODY[1] + 200))
+    turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), skew, 1.0)
+    image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=(PAPER,) * 3)
+    glyphs = []
+    for lab, (x, y), colour in zip([*labs, signature], slots, [(ink,) * 3] * len(labs) + [PEN]):
+        alpha = np.zeros(PAGE_SHAPE, np.float32)
+        h, w = lab.alpha.shape
+        alpha[y:y + h, x:x + w] = lab.alpha
+        alpha = cv2.warpAffine(alpha, turn, (cols, rows), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(alpha > 0.02)
+        top, left = int(ys.min()), int(xs.min())
+        shape = alpha[top:ys.max() + 1, left:xs.max() + 1]
+        _composite(image, shape, left, top, colour)
+        glyphs.append((left, top, shape >= 0.5))
+    return image, glyphs
+
+
+def page_template() -> pydicom.Dataset:
+    """Our sample scanned form (Secondary Capture) as an RGB file of PAGE_SHAPE in Explicit VR
+    Little Endian, as a colour scanner writes it; its pixels are set per case."""
+    ds = pydicom.dcmread(ROOT / "sample_data" / "dicom" / "sc_form.dcm")
+    ds.decompress()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.PhotometricInterpretation, ds.SamplesPerPixel, ds.PlanarConfiguration = "RGB", 3, 0
+    ds.Rows, ds.Columns = PAGE_SHAPE
+    return ds
+
+
 def moving_template(source: pydicom.Dataset, frames: int = 1) -> pydicom.Dataset:
     """``source`` (color3d: a JPEG YBR clip with an ultrasound region) as an RGB file of ``frames``
     frames in Explicit VR Little Endian; its pixels are set per case."""
@@ -544,6 +620,10 @@ def main() -> int:
     for case in burned:
         rows += _run([case], case.image, moving_template(clip, len(case.image)), policy, detector,
                      own_text["color3d_jpeg_baseline"])
+    if "page" in wanted:
+        form = page_template()
+        for case in page_cases():
+            rows += _run([case], case.image, form, policy, detector, [])
     moments = itertools.chain(clip_cases(clip.pixel_array) if "clip" in wanted else (),
                               colour_moment_cases(clip.pixel_array) if "colour-moment" in wanted else (),
                               faint_moment_cases(clip.pixel_array) if "faint-moment" in wanted else ())

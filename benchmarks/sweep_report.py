@@ -31,7 +31,7 @@ DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font 
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
           "colour-moment: frames shown by height", "faint-moment: delta by height", "faint-moment: ground by height",
-          "burned: style by height")
+          "burned: style by height", "page: size by ink", "page: skew by JPEG", "page: font by size")
 
 
 def _share(part: dict) -> str:
@@ -79,20 +79,24 @@ def section(results: Path) -> list[str]:
              "(\"burned\": annotations drawn on a clip's image for its whole length); "
              "and the banner labels burned into every frame of 12-frame stretches of that clip, over its "
              "sector (\"static\": a clip's burned-in text, which its static layer shows; removed only when "
-             "removed in all 12 frames). "
+             "removed in all 12 frames); "
+             "and on scanned forms (\"page\": 600x800, grainy paper, six labels in the cells of a ruled table "
+             "and four lines of print below it, of 5, 7 or 10 px cap height in black or faded grey ink, and a "
+             "signature in script twice their height in blue-black pen; the page turned 1.5 degrees or not, "
+             "through JPEG q50 or not). "
              "A label counts as removed when the redaction covers 98 % of its glyph "
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "
              "annotated text, both grown by 8 px (on the US1 images; on the color3d ones in their columns, "
              "where color3d's icons, which are not annotated as text, weigh about 2 %).", "",
              "| run | banner labels removed | over tissue | dark over bright tissue | coloured type "
              "| over a moving sector | in a clip, shown 1 or 5 frames | on banners, static in a clip "
-             "| over-redaction mean / max "
+             "| on a scanned page | over-redaction mean / max "
              "| s (date, CPU, cores) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result, name, what in runs:
         totals = result["totals"]
-        bright, colour, moving, clip, static = (_apart(totals.get(group, {}))
-                                                for group in ("bright", "colour", "moving", "clip", "static"))
+        bright, colour, moving, clip, static, page = (_apart(totals.get(group, {})) for group in
+                                                      ("bright", "colour", "moving", "clip", "static", "page"))
         tissue = _share(totals["tissue"])
         if totals.get("large", {}).get("labels"):
             tissue += f"; in large type: {_apart(totals['large'])}"
@@ -107,7 +111,7 @@ def section(results: Path) -> list[str]:
         if totals.get("colour-moment", {}).get("labels"):
             colour += f"; shown for a moment in a clip: {_apart(totals['colour-moment'])}"
         lines.append(f"| {what} (`{name}`) | {_share(totals['banner'])} | {tissue} | {bright} | "
-                     f"{colour} | {moving} | {clip} | {static} | "
+                     f"{colour} | {moving} | {clip} | {static} | {page} | "
                      f"{100 * totals['over_redaction_mean']:.2f} % / {100 * totals['over_redaction_max']:.2f} % | "
                      f"{totals['seconds']:.0f} ({result['date']}, {result['machine']['cpu']}, "
                      f"{result['machine']['cores']}) |")

@@ -153,6 +153,33 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
             assert changed[mask].mean() > 0.5, case.condition
 
 
+def test_recall_sweep_pages_hold_each_label_where_its_mask_says():
+    """The "page" cases: every condition once, ten labels of the page's size and a signature twice
+    that size, inside the page and apart from each other, whose glyph masks sit on ink (darker
+    than the paper by most of the ink's contrast, also on a turned page and through JPEG)."""
+    import numpy as np
+    import recall_sweep
+
+    cases = list(recall_sweep.page_cases())
+    assert len(cases) == 3 * 3 * 2 * 2 * 2 and {c.group for c in cases} == {"page"}
+    assert len({tuple(sorted(c.condition.items(), key=str)) for c in cases}) == len(cases)
+    rows, cols = recall_sweep.PAGE_SHAPE
+    for case in cases[::5]:
+        size = case.condition["size"]
+        assert case.heights == [size] * 10 + [2 * size] and case.image.shape == (rows, cols, 3)
+        grey = case.image.astype(np.float32).mean(axis=-1)
+        taken = np.zeros((rows, cols), bool)
+        ink = recall_sweep.PAGE_INKS[case.condition["ink"]]
+        for index, (x, y, mask) in enumerate(case.glyphs):
+            h, w = mask.shape
+            assert 0 <= x and x + w <= cols and 0 <= y and y + h <= rows and mask.any()
+            assert not (taken[y:y + h, x:x + w] & mask).any()
+            taken[y:y + h, x:x + w] |= mask
+            darkest = min(ink, *recall_sweep.PEN) if index == 10 else ink
+            assert grey[y:y + h, x:x + w][mask].mean() < recall_sweep.PAPER - (recall_sweep.PAPER - darkest) / 3, \
+                case.condition
+
+
 def test_recall_sweep_shows_each_clip_label_only_in_its_frames():
     """The "clip" cases: every label set is drawn in its 1 or 5 frames and in no other frame of
     its span, each clip has one JPEG quality, and all 30 tissue conditions come twice (1, 5)."""

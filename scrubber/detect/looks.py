@@ -100,36 +100,39 @@ class Looks:
     same as one already queued (a static mark seen in many frames), or that holds the very pixels
     of a crop queued elsewhere (a marker repeated down the image), is looked at once.
 
-    ``again``: a crop whose place (the line, or region of lines, it was queued for) the look left
-    less than LINE_COVERED covered is looked at once more with the network's training
-    normalisation, where the detector has one (DB: it then finds low-contrast text that its
-    [-1, 1] input misses); of what only that look finds, lines (at least LOCAL_ASPECT times as
-    wide as high) are kept: it also marks squarish spots of CT anatomy."""
+    ``again`` (for every crop; or for one, at ``add``): a crop whose place (the line, or region of
+    lines, it was queued for) the look left less than LINE_COVERED covered is looked at once more
+    with the network's training normalisation, where the detector has one (DB: it then finds
+    low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at
+    least LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT
+    anatomy."""
 
     detector: Detector
     suffix: str = "zoom"
     again: bool = False
     trained: bool = False  # the first look already with the training normalisation
-    _queue: list[tuple[int, int, int, float, np.ndarray, str, Box]] = field(default_factory=list)
+    _queue: list[tuple[int, int, int, float, np.ndarray, str, Box, bool]] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full",
-            render: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+            render: Callable[[np.ndarray], np.ndarray] | None = None, again: bool = False) -> None:
         """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
-        from the crop alone)."""
+        from the crop alone; ``again`` asks for the second look for this crop alone, as the
+        queue's ``again`` does for all)."""
         crop, left, top = crop_of(image, box, wide, margin)
         if render is not None:
             crop = render(crop)
         place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
-        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place))
+        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
         crops, zooms = [self._queue[i][4] for i in indices], [self._queue[i][3] for i in indices]
         found = buckets.look(self.detector, crops, zooms, **({"trained": True} if self.trained else {}))
-        if not (self.again and getattr(self.detector, "trained", False)):
+        if not getattr(self.detector, "trained", False):
             return found
-        unread = [k for k, i in enumerate(indices) if share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
+        unread = [k for k, i in enumerate(indices)
+                  if self._queue[i][7] and share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
         more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
         for k, boxes in zip(unread, more):
             found[k] = sorted({*found[k], *filter(line_like, boxes)})
@@ -138,9 +141,9 @@ class Looks:
     def run(self) -> list[tuple[int, Detection]]:
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
-        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering, _ in self._queue)
+        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering, _, _ in self._queue)
         target: list[int] = []
-        for index, (_, left, top, zoom, crop, rendering, _) in enumerate(self._queue):
+        for index, (_, left, top, zoom, crop, rendering, _, _) in enumerate(self._queue):
             if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
                 first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
                 if first != index:  # the same pixels elsewhere (a marker repeated down the image)
@@ -158,7 +161,7 @@ class Looks:
         out = []
         name = detector_name(self.detector, self.suffix)
         for index, looked in enumerate(target):
-            frame, left, top, _, _, rendering, _ = self._queue[index]
+            frame, left, top, _, _, rendering, _, _ = self._queue[index]
             out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), name, rendering))
                        for x0, y0, x1, y1 in boxes[looked])
         self._queue.clear()

@@ -131,6 +131,25 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
             + _on_flat(grey, faint, more, FAINT_TOLERANCE))
 
 
+FLAT_ASPECT = 2  # a line on flat ground is at least this many times as wide as high (JPEG's ringing around
+# 5 px type on a page makes its line 17 px high and 49 wide; text_shaped wants 3x)
+
+
+def flat_lines(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> list[Box]:
+    """Lines of strokes of at least MIN_CONTRAST, rules taken out (``unruled``), at least
+    FLAT_ASPECT times as wide as high and TEXT_WIDTH wide, on flat ground that they stand out
+    from (``_flat_around``): also the small or light print on a page whose bold print, table
+    rules and signature set the image's Otsu threshold far above it (5 px grey type on a scanned
+    form: strokes of 50-60 grey levels, Otsu 90). On paper, a banner or black, the ground tells
+    them from texture, as in ``text_lines(on_flat=True)``. With ``wanted``, only the lines it
+    accepts (asked before the flatness test, which costs more)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    plain = unruled((gradient(grey) >= MIN_CONTRAST).astype(np.uint8))
+    shaped = [box for box in lines_of(plain) if box[2] - box[0] >= max(TEXT_WIDTH, FLAT_ASPECT * (box[3] - box[1]))
+              and (wanted is None or wanted(box))]
+    return _on_flat(grey, plain, shaped, FLAT_TOLERANCE, STANDOUT)
+
+
 LINE_RING = 3  # pixels around a line that belong to its surroundings
 FLAT_LINE_SHARE = 0.5  # share of a line's surroundings within the tolerance of their median
 MIN_GROUND = 0.2  # share of a line's window that must be ground (not strokes) to judge it

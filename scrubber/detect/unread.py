@@ -12,8 +12,8 @@ import numpy as np
 from ..policy import Policy
 from .boxes import Box, Detection
 from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
-from .proposer import (MIN_CONTRAST, colour_lines, gradient, lines_of, propose, strokes, text_lines, text_shaped,
-                       unruled)
+from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, strokes, text_lines,
+                       text_shaped, unruled)
 from .registry import Detector
 from .renderings import colour_plane, coloured, coloured_pixels, neutral
 
@@ -83,13 +83,19 @@ def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
 
 def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
             wanted: Callable[[Box], bool] = lambda box: True, coloured_where: np.ndarray | None = None) -> None:
-    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line ``_unread_lines`` finds, and
-    where the line's crop holds colour, at the same crop of the "neutral" rendering too (white
-    text over colour flow); and at lines of one colour (``colour_looks``; of the pixels in
-    ``coloured_where``, when given)."""
+    """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line on flat ground (``flat_lines``)
+    left unread (``line_read``), looked at again with DB's training normalisation where the first
+    look leaves it unread (5 px type on a page through JPEG: [-1, 1] reads none of it, the
+    training normalisation all); at every other line ``_unread_lines`` finds, and where the line's
+    crop holds colour, at the same crop of the "neutral" rendering too (white text over colour
+    flow); and at lines of one colour (``colour_looks``; of the pixels in ``coloured_where``, when
+    given)."""
+    flat = flat_lines(image, lambda line: not line_read(line, known) and wanted(line))
+    for line in flat:
+        looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), again=True)
     grey: np.ndarray | None = None
     for line in _unread_lines(image, known):
-        if not wanted(line):
+        if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
             continue
         zoom = whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT)
         looks.add(frame, image, line, zoom)
