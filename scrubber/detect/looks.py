@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -94,6 +95,19 @@ def crop_zoom(image: np.ndarray, policy: Policy, detector: Detector) -> float:
     return whole_zoom(image, policy) * float(getattr(detector, "crop_zoom", 1.0))
 
 
+class _Queued(NamedTuple):
+    """One crop queued for a look: where it came from and how to look at it."""
+
+    frame: int
+    left: int  # the crop's offset in its image
+    top: int
+    zoom: float
+    crop: np.ndarray
+    rendering: str
+    place: Box  # the line or region it was queued for, in crop coordinates
+    again: bool  # a second look with the training normalisation where the first leaves ``place`` unread
+
+
 @dataclass
 class Looks:
     """Closer looks at crops, gathered first and run together; a crop of a place that looks the
@@ -111,7 +125,7 @@ class Looks:
     suffix: str = "zoom"
     again: bool = False
     trained: bool = False  # the first look already with the training normalisation
-    _queue: list[tuple[int, int, int, float, np.ndarray, str, Box, bool]] = field(default_factory=list)
+    _queue: list[_Queued] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full",
@@ -123,16 +137,16 @@ class Looks:
         if render is not None:
             crop = render(crop)
         place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
-        self._queue.append((frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again))
+        self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
-        crops, zooms = [self._queue[i][4] for i in indices], [self._queue[i][3] for i in indices]
+        crops, zooms = [self._queue[i].crop for i in indices], [self._queue[i].zoom for i in indices]
         found = buckets.look(self.detector, crops, zooms, **({"trained": True} if self.trained else {}))
         if not getattr(self.detector, "trained", False):
             return found
         unread = [k for k, i in enumerate(indices)
-                  if self._queue[i][7] and share_covered(self._queue[i][6], found[k]) < LINE_COVERED]
+                  if self._queue[i].again and share_covered(self._queue[i].place, found[k]) < LINE_COVERED]
         more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
         for k, boxes in zip(unread, more):
             found[k] = sorted({*found[k], *filter(line_like, boxes)})
@@ -141,7 +155,7 @@ class Looks:
     def run(self) -> list[tuple[int, Detection]]:
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
-        kinds = Counter((zoom, rendering, crop.shape) for _, _, _, zoom, crop, rendering, _, _ in self._queue)
+        kinds = Counter((q.zoom, q.rendering, q.crop.shape) for q in self._queue)
         target: list[int] = []
         for index, (_, left, top, zoom, crop, rendering, _, _) in enumerate(self._queue):
             if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
@@ -151,7 +165,7 @@ class Looks:
                     continue
             seen = groups.setdefault((left, top, zoom, crop.shape, rendering), [])
             same = next((i for i in seen if float(np.mean(np.abs(
-                crop.astype(np.int16) - self._queue[i][4].astype(np.int16)))) <= SAME), None)
+                crop.astype(np.int16) - self._queue[i].crop.astype(np.int16)))) <= SAME), None)
             if same is None:
                 seen.append(index)
                 same = index
@@ -161,8 +175,8 @@ class Looks:
         out = []
         name = detector_name(self.detector, self.suffix)
         for index, looked in enumerate(target):
-            frame, left, top, _, _, rendering, _, _ = self._queue[index]
-            out.extend((frame, Detection((x0 + left, y0 + top, x1 + left, y1 + top), name, rendering))
+            q = self._queue[index]
+            out.extend((q.frame, Detection((x0 + q.left, y0 + q.top, x1 + q.left, y1 + q.top), name, q.rendering))
                        for x0, y0, x1, y1 in boxes[looked])
         self._queue.clear()
         return out
