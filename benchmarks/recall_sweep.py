@@ -25,7 +25,7 @@ files differ from the first all over the region; and over that sector in the cli
 into every frame of 12-frame stretches of that clip ("static": the banner labels; "colour-clip":
 the colour labels), which a clip's static layer shows. Besides ultrasound, scanned forms ("page":
 600x800 grainy paper, print of 5, 7 or 10 px cap height in black or faded ink in the cells of a
-ruled table and below it, a signature in script; turned 1.5 degrees or not, through JPEG q50 or
+ruled table and below it, a signature in script; turned 0, 1.5 or 4 degrees, through JPEG q50 or
 not), as Secondary Capture files. Every image
 or clip goes through ``scrub_dataset`` like any file; a label counts as removed when the redaction
 boxes cover at least 98 % of its glyph pixels (alpha >= 0.5, known exactly). Over-redaction is the
@@ -99,7 +99,7 @@ HERSHEY = {"hershey-simplex": cv2.FONT_HERSHEY_SIMPLEX, "hershey-duplex": cv2.FO
 PAGE_SHAPE = (800, 600)  # "page": a scanned form (rows, columns) ...
 PAGE_SIZES = (5, 7, 10)  # ... its print's cap heights (px): a low-resolution scan's fine print to body text ...
 PAGE_INKS = {"black": 20, "faded": 150}  # ... in black or faded grey ink ...
-PAGE_SKEWS = (0, 1.5)  # ... the page turned this many degrees in the scanner ...
+PAGE_SKEWS = (0, 1.5, 4)  # ... the page turned this many degrees in the scanner ...
 PAGE_JPEG = (None, 50)  # ... kept as scanned or through a scanner's JPEG
 PAPER, GRAIN, RULE_INK = 232, 3.0, 60  # the paper's grey, its grain (standard deviation), the table's rules
 PEN = (40, 50, 140)  # the signature's blue-black ink

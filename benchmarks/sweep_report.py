@@ -82,7 +82,7 @@ def section(results: Path) -> list[str]:
              "removed in all 12 frames); "
              "and on scanned forms (\"page\": 600x800, grainy paper, six labels in the cells of a ruled table "
              "and four lines of print below it, of 5, 7 or 10 px cap height in black or faded grey ink, and a "
-             "signature in script twice their height in blue-black pen; the page turned 1.5 degrees or not, "
+             "signature in script twice their height in blue-black pen; the page turned 0, 1.5 or 4 degrees, "
              "through JPEG q50 or not). "
              "A label counts as removed when the redaction covers 98 % of its glyph "
              "pixels; over-redaction is the share of pixels changed outside the labels and the frame's own "

@@ -161,7 +161,7 @@ def test_recall_sweep_pages_hold_each_label_where_its_mask_says():
     import recall_sweep
 
     cases = list(recall_sweep.page_cases())
-    assert len(cases) == 3 * 3 * 2 * 2 * 2 and {c.group for c in cases} == {"page"}
+    assert len(cases) == 3 * 3 * 2 * 3 * 2 and {c.group for c in cases} == {"page"}
     assert len({tuple(sorted(c.condition.items(), key=str)) for c in cases}) == len(cases)
     rows, cols = recall_sweep.PAGE_SHAPE
     for case in cases[::5]:

@@ -382,6 +382,30 @@ def test_rules_are_taken_out_of_strokes_so_that_text_crossing_them_is_a_line():
     assert any(b[0] <= 42 and b[2] >= 150 and overlaps(b, word) for b in lines), lines
 
 
+@pytest.mark.parametrize("degrees", [3, 4, 5])
+def test_rules_of_a_turned_page_are_taken_out_as_staircases_of_shorter_runs(degrees):
+    """A scanned page turned a few degrees: its rules run straight along 34-57 px of a row or
+    column, so the straight opening of RULE keeps them, and a word beside a turned frame joins it.
+    Chained runs of RULE_PIECE take them out, joints and ends included; the word's strokes stay."""
+    mask = np.zeros((300, 400), np.uint8)
+    cv2.putText(mask, "DOE JANE", (60, 150), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1, 1)
+    word = mask.copy()
+    slope = np.tan(np.radians(degrees))
+    # the cell's left and top rules, turned
+    cv2.line(mask, (54 - round(125 * slope), 20), (54 + round(135 * slope), 280), 1, 2, cv2.LINE_AA)
+    cv2.line(mask, (20, 120), (380, 120 + round(360 * slope)), 1, 2, cv2.LINE_AA)
+    mask = (mask > 0).astype(np.uint8)
+    plain = proposer.unruled(mask)
+    assert (plain & word).sum() >= 0.95 * word.sum()
+    assert (plain & ~word).sum() < 0.1 * (mask & ~word).sum()  # a few pixels at the rules' ends
+    box = cv2.boundingRect(word)
+    box = (box[0], box[1], box[0] + box[2], box[1] + box[3])
+    assert any(proposer.text_shaped(b) and overlaps(b, box) for b in proposer.lines_of(plain))
+    old = mask & ~(cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, proposer.RULE), np.uint8))
+                   | cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((proposer.RULE, 1), np.uint8)))
+    assert not any(proposer.text_shaped(b) and overlaps(b, box) for b in proposer.lines_of(old))
+
+
 def _us1_with_a_faint_label(ground: int, ink: int) -> np.ndarray:
     """The real US1 frame with a name a few grey levels off its ground (a banner of grey
     ``ground``, or black) below the image, through JPEG as a scanner or a video grabber leaves it."""
@@ -702,6 +726,18 @@ def test_small_print_on_a_page_forms_lines_on_flat_ground_that_otsu_leaves_out()
     assert len(text_lines(case.image)) < 3  # the signature only: the print is below Otsu
     frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
     assert not [b for b in proposer.flat_lines(frame) if _in_panes(b)]
+
+
+def test_small_print_in_the_table_of_a_turned_page_forms_flat_lines():
+    """The sweep's form turned 4 degrees in the scanner: 5 px faded print in the table's cells sits
+    10 px from a turned rule, which ``unruled`` takes out; each label still lies in a flat line,
+    and no line runs along a rule."""
+    case = _page(font="hershey-simplex", size=5, ink="faded", skew=4, jpeg=None)
+    lines = proposer.flat_lines(case.image)
+    for x, y, mask in case.glyphs[:10]:
+        h, w = mask.shape
+        assert any(a0 <= x + w // 2 <= a1 and b0 <= y + h // 2 <= b1 for a0, b0, a1, b1 in lines), (x, y)
+    assert all(b[3] - b[1] <= 20 for b in lines), lines
 
 
 def test_small_print_on_a_page_through_jpeg_is_read_by_closer_looks_at_its_flat_lines(detector, monkeypatch):

@@ -92,16 +92,52 @@ def text_shaped(box: Box) -> bool:
 
 
 RULE = 2 * LINE_MAX_HEIGHT  # strokes straight along this many pixels of a row or column are rules and frames
+RULE_PIECE = 30  # a rule turned up to 5 degrees (a scanned page) still runs along this many pixels of a row:
+# its strokes are 3 px thick, and 3 / tan(5 degrees) is 34
+RULE_SLOPE, RULE_BAND = 0.1, 6  # a chain of such pieces RULE long is a rule when it rises at most
+# RULE_SLOPE of its length plus RULE_BAND pixels (a turned rule's staircase; a word's pieces are shorter)
 
 
 def unruled(mask: np.ndarray) -> np.ndarray:
     """``mask`` (uint8 strokes) without its rules: the strokes that run straight along RULE pixels
-    of a row or a column (a pane's frame, a colour box's outline, a scale). Text that touches or
-    crosses one joins it, in ``lines_of``, into one shape too tall to be a line; no glyph is that
-    long and straight."""
+    of a row or a column (a pane's frame, a colour box's outline, a scale), also where a page
+    turned in the scanner makes them a staircase of shorter pieces (``_chained``). Text that
+    touches or crosses one joins it, in ``lines_of``, into one shape too tall to be a line; no
+    glyph is that long and straight."""
     rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, RULE), np.uint8))
     rules |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((RULE, 1), np.uint8))
+    rules |= _chained(mask, along_rows=True) | _chained(mask, along_rows=False)
     return mask & ~rules
+
+
+def _chained(mask: np.ndarray, along_rows: bool) -> np.ndarray:
+    """The runs of at least RULE_PIECE strokes along rows (or columns) of ``mask`` that join, 8-connected,
+    into a chain at least RULE long, flat within RULE_SLOPE and RULE_BAND and turned (``_turned``): a
+    slightly turned rule; with the strokes beside them in line (a step's joints, and the shorter run
+    at each end)."""
+    kernel = np.ones((1, RULE_PIECE) if along_rows else (RULE_PIECE, 1), np.uint8)
+    pieces = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+    count, labels, stats = components_with_stats(pieces, 8)
+    length, rise = (stats[1:, 2], stats[1:, 3]) if along_rows else (stats[1:, 3], stats[1:, 2])
+    out = np.zeros_like(mask)
+    for index in np.flatnonzero((length >= RULE) & (rise <= RULE_SLOPE * length + RULE_BAND)) + 1:
+        x, y, w, h = stats[index, :4]
+        chain = labels[y:y + h, x:x + w] == index
+        if _turned(chain if along_rows else chain.T):
+            out[y:y + h, x:x + w] |= chain.astype(np.uint8)
+    return cv2.dilate(out, np.ones((3, RULE_PIECE) if along_rows else (RULE_PIECE, 3), np.uint8)) & mask
+
+
+RULE_TURN = 2.0  # rows a turned rule's ends lie apart; a straight one (the straight opening's) keeps
+# the strokes of text that touch it
+
+
+def _turned(chain: np.ndarray) -> bool:
+    """The mean row of ``chain`` (a bool mask along its rows) at its first RULE_PIECE columns and at
+    its last lie at least RULE_TURN rows apart."""
+    rows, columns = np.nonzero(chain)
+    first, last = columns < RULE_PIECE, columns >= chain.shape[1] - RULE_PIECE
+    return abs(float(rows[first].mean()) - float(rows[last].mean())) >= RULE_TURN
 
 
 def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
