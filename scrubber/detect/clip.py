@@ -20,14 +20,13 @@ import numpy as np
 
 from ..policy import Policy
 from .boxes import Box, Detection, overlaps
-from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered, whole_zoom,
-                    zoom_to)
+from .looks import LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered
 from .motion import MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, static_layer
 from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import RECHECK_HEIGHT, colour_looks
+from .unread import closer_zoom, colour_looks
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -138,7 +137,7 @@ def _place_looks(image: np.ndarray, frame: int, place: Box, zoom: float, looks: 
     if not is_faint:
         looks.add(frame, image, place, zoom, wide=True)
         return
-    closer = whole_zoom(image, policy) * zoom_to(place, RECHECK_HEIGHT)
+    closer = closer_zoom(image, place, policy)
     faint.add(frame, image, place, closer, wide=True)
     faint.add(frame, image, place, closer, wide=True, rendering="enhanced", render=enhance)
     if "local" in policy.renderings:

@@ -13,13 +13,13 @@ from ..policy import Policy
 from .boxes import Box, Detection, overlaps
 from .layouts import Reference
 from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, line_like, marks_detector, share_covered,
-                    whole_zoom, zoom_to)
+                    whole_zoom)
 from .motion import STRONG_PIXELS, TOLERANCE, components, image_area, strong_places
 from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
 from .renderings import darken, enhance, faint_in, localise, smooth
 from .single import WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels
-from .unread import RECHECK_HEIGHT, closer_look, columns_read, longest_unread, recheck, turned_read
+from .unread import closer_look, closer_zoom, columns_read, longest_unread, recheck, turned_read
 
 IDENTICAL = 2  # largest grey difference of two images at a box for them to hold the same pixels there
 CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
@@ -265,7 +265,7 @@ def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box],
     lines = [(line, read) for line, read in lines if longest_unread(read) >= _letter(line) and wanted(line)]
     looks = Looks(detector, "smooth")
     for index, (line, _) in enumerate(lines):  # the frame slot carries the line's index
-        looks.add(index, smoothed, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), wide=True,
+        looks.add(index, smoothed, line, closer_zoom(image, line, policy), wide=True,
                   rendering="smooth")
     kept = []
     for index, detection in looks.run():

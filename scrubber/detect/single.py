@@ -19,11 +19,11 @@ from . import buckets
 from .blobs import components_with_stats
 from .boxes import Box, Detection, overlaps
 from .looks import (LINE_COVERED, Looks, crop_bounds, crop_zoom, detector_name, is_covered, line_like, marks_detector,
-                    run_once, share_covered, whole_zoom, zoom_to)
+                    run_once, share_covered, whole_zoom)
 from .proposer import dark_on_bright, panels, text_lines
 from .registry import Detector
 from .renderings import INK_GAIN, View, coloured, enhance, faint_in, ink, views
-from .unread import RECHECK_HEIGHT, closer_look, line_read, recheck, turned_read
+from .unread import closer_look, closer_zoom, line_read, recheck, turned_read
 
 PANEL_MARGIN = 8  # pixels around a flat panel (banner) looked at alone in the enhanced rendering
 REGION_MARGIN = 2  # pixels around a merged region of lines (each line already has its margins)
@@ -223,7 +223,7 @@ def _closer_at_local(found: Sequence[tuple[int, Detection]], whole: Sequence[Vie
     for frame, detection in found:
         if detection.rendering == "local":
             image = local(frame)
-            zoom = whole_zoom(image, policy) * zoom_to(detection.box, RECHECK_HEIGHT)
+            zoom = closer_zoom(image, detection.box, policy)
             looks.add(frame, image, detection.box, zoom, rendering="local")
     return [(frame, d) for frame, d in looks.run() if local_line(original(frame), d.box)]
 
@@ -242,7 +242,7 @@ def closer_at_smooth(found: Sequence[tuple[int, Detection]], smoothed: Callable[
     looks = Looks(detector, "smooth")
     for frame, detection in found:
         image = smoothed(frame)
-        zoom = whole_zoom(image, policy) * zoom_to(detection.box, RECHECK_HEIGHT)
+        zoom = closer_zoom(image, detection.box, policy)
         looks.add(frame, image, detection.box, zoom, wide=True, rendering="smooth")
     seen = looks.run()
     close = [(frame, d) for frame, d in seen if kept_box("smooth", original(frame), known(frame), d.box)]

@@ -24,6 +24,12 @@ RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has th
 # ZOOM times the whole-image pass
 
 
+def closer_zoom(image: np.ndarray, box: Box, policy: Policy) -> float:
+    """The magnification of a closer look at ``box`` (a line of strokes, a place, a box read small):
+    to about RECHECK_HEIGHT (``zoom_to``), over the whole-image pass's."""
+    return whole_zoom(image, policy) * zoom_to(box, RECHECK_HEIGHT)
+
+
 def closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
                 wanted: Callable[[Box], bool] | None = None) -> None:
     """Queue a zoomed look at every (wanted) proposer mark that OCR left uncovered, magnified to
@@ -92,12 +98,12 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     given)."""
     flat = flat_lines(image, lambda line: not line_read(line, known) and wanted(line))
     for line in flat:
-        looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), again=True)
+        looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
     grey: np.ndarray | None = None
     for line in _unread_lines(image, known):
         if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
             continue
-        zoom = whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT)
+        zoom = closer_zoom(image, line, policy)
         looks.add(frame, image, line, zoom)
         if coloured(crop_of(image, line)[0]):
             grey = neutral(image) if grey is None else grey
@@ -183,5 +189,5 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py)."""
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if share_covered(line, known) < LINE_COVERED and wanted(line):
-            looks.add(frame, image, line, whole_zoom(image, policy) * zoom_to(line, RECHECK_HEIGHT), wide=True,
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector))
