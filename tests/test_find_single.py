@@ -740,6 +740,31 @@ def test_small_print_in_the_table_of_a_turned_page_forms_flat_lines():
     assert all(b[3] - b[1] <= 20 for b in lines), lines
 
 
+def test_long_lines_of_small_print_are_not_taken_for_rules():
+    """Four lines of 5 px faded print 210-220 px long below a straight form's table: their strokes'
+    gradients join into one band, which runs straight along far more than RULE pixels of a row.
+    The band is as thick as a line of print and its grey changes along it (letters), so it stays a
+    line; the table's rules, thin and smooth, are still taken out."""
+    sweep = recall_sweep()
+    long = ["PATIENT JOHN SMITH DOB 03/11/1960 MRN 4455667 SEEN AT SPRINGFIELD GENERAL",
+            "REFERRED BY DR A WHO 12 HIGH ST SPRINGFIELD TEL 555-0142 NHS 943 476 5919",
+            "ADDRESS 221B BAKER STREET LONDON NW1 6XE NEXT OF KIN JANE SMITH 555-0199",
+            "REPORTED 05/12/2026 BY DR B JONES CONSULTANT RADIOLOGIST ST ELSEWHERE"]
+    labs = [sweep.label(text, "hershey-simplex", 5) for text in [*sweep.PAGE_TEXTS, "J SMITH", "A WHO", *long]]
+    image, glyphs = sweep._page(np.random.default_rng(500), labs, sweep.label("J Smith", "hershey-script", 10),
+                                sweep.PAGE_INKS["faded"], 0)
+    lines = proposer.flat_lines(image)
+    for x, y, mask in glyphs[6:10]:
+        h, w = mask.shape
+        assert w > 2 * proposer.RULE
+        assert any(a0 <= x + 5 and a1 >= x + w - 5 and b0 <= y + h // 2 <= b1 for a0, b0, a1, b1 in lines), (x, y)
+    assert all(b[3] - b[1] <= 20 for b in lines), lines
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    mask = (proposer.gradient(grey) >= proposer.MIN_CONTRAST).astype(np.uint8)
+    below = [b for b in proposer.lines_of(proposer.unruled(mask)) if glyphs[6][1] - 5 <= b[1] <= glyphs[9][1] + 5]
+    assert not below, "without the image, each band is a rule"
+
+
 def test_small_print_on_a_page_through_jpeg_is_read_by_closer_looks_at_its_flat_lines(detector, monkeypatch):
     """5 px black print in a form's table cells, through a scanner's JPEG: DB reads parts of it
     in the whole image and in "enhanced"; its flat lines, looked at closer (again with the training

@@ -98,16 +98,47 @@ RULE_SLOPE, RULE_BAND = 0.1, 6  # a chain of such pieces RULE long is a rule whe
 # RULE_SLOPE of its length plus RULE_BAND pixels (a turned rule's staircase; a word's pieces are shorter)
 
 
-def unruled(mask: np.ndarray) -> np.ndarray:
+def unruled(mask: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray:
     """``mask`` (uint8 strokes) without its rules: the strokes that run straight along RULE pixels
     of a row or a column (a pane's frame, a colour box's outline, a scale), also where a page
     turned in the scanner makes them a staircase of shorter pieces (``_chained``). Text that
     touches or crosses one joins it, in ``lines_of``, into one shape too tall to be a line; no
-    glyph is that long and straight."""
-    rules = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, RULE), np.uint8))
-    rules |= cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((RULE, 1), np.uint8))
-    rules |= _chained(mask, along_rows=True) | _chained(mask, along_rows=False)
+    glyph is that long and straight. With ``grey`` (the image of ``mask``), a straight band of
+    strokes as thick as a line of print whose grey changes along it nearly as much as across it
+    stays (``_smooth``): a long line of small print, whose strokes' gradients join into one band."""
+    rules = np.zeros_like(mask)
+    for along_rows in (True, False):
+        kernel = np.ones((1, RULE) if along_rows else (RULE, 1), np.uint8)
+        straight = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        rules |= (straight if grey is None else _smooth(straight, grey, along_rows)) | _chained(mask, along_rows)
     return mask & ~rules
+
+
+RULE_THICK = 4.0  # a rule's strokes are at most this thick on average (a 2 px line's gradient is 4); a band
+# of 5 px print is 4.4-8
+RULE_ROUGH = 0.25  # ... and its grey changes along it at most this share of how much it changes across it
+# (rules 0.0-0.17, lines of print 0.3-1.5; speckle 0.4-0.9)
+
+
+def _smooth(found: np.ndarray, grey: np.ndarray, along_rows: bool) -> np.ndarray:
+    """The parts of ``found`` (straight rules along rows or columns) that are rules: thin
+    (RULE_THICK), or smooth along their length (RULE_ROUGH); a band of small print is neither."""
+    count, labels, stats = components_with_stats(found, 8)
+    if count <= 1:
+        return found
+    length = stats[1:, 2] if along_rows else stats[1:, 3]
+    thick = np.flatnonzero(stats[1:, 4] > RULE_THICK * length) + 1
+    if not len(thick):
+        return found
+    along = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((1, 3) if along_rows else (3, 1), np.uint8))
+    across = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 1) if along_rows else (1, 3), np.uint8))
+    out = found.copy()
+    for index in thick:
+        x, y, w, h = stats[index, :4]
+        band = labels[y:y + h, x:x + w] == index
+        if along[y:y + h, x:x + w][band].sum() >= RULE_ROUGH * across[y:y + h, x:x + w][band].sum():
+            out[y:y + h, x:x + w][band] = 0
+    return out
 
 
 def _chained(mask: np.ndarray, along_rows: bool) -> np.ndarray:
@@ -180,7 +211,7 @@ def flat_lines(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -
     them from texture, as in ``text_lines(on_flat=True)``. With ``wanted``, only the lines it
     accepts (asked before the flatness test, which costs more)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    plain = unruled((gradient(grey) >= MIN_CONTRAST).astype(np.uint8))
+    plain = unruled((gradient(grey) >= MIN_CONTRAST).astype(np.uint8), grey)
     shaped = [box for box in lines_of(plain) if box[2] - box[0] >= max(TEXT_WIDTH, FLAT_ASPECT * (box[3] - box[1]))
               and (wanted is None or wanted(box))]
     return _on_flat(grey, plain, shaped, FLAT_TOLERANCE, STANDOUT)
