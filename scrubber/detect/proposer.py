@@ -107,10 +107,15 @@ def unruled(mask: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray:
     strokes as thick as a line of print whose grey changes along it nearly as much as across it
     stays (``_smooth``): a long line of small print, whose strokes' gradients join into one band."""
     rules = np.zeros_like(mask)
+    if grey is not None:  # how much the grey changes along rows and along columns, for ``_smooth``
+        changes = [cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones(shape, np.uint8)) for shape in ((1, 3), (3, 1))]
     for along_rows in (True, False):
         kernel = np.ones((1, RULE) if along_rows else (RULE, 1), np.uint8)
         straight = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-        rules |= (straight if grey is None else _smooth(straight, grey, along_rows)) | _chained(mask, along_rows)
+        if grey is not None:
+            along, across = changes if along_rows else changes[::-1]
+            straight = _smooth(straight, along, across, along_rows)
+        rules |= straight | _chained(mask, along_rows)
     return mask & ~rules
 
 
@@ -120,9 +125,10 @@ RULE_ROUGH = 0.25  # ... and its grey changes along it at most this share of how
 # (rules 0.0-0.17, lines of print 0.3-1.5; speckle 0.4-0.9)
 
 
-def _smooth(found: np.ndarray, grey: np.ndarray, along_rows: bool) -> np.ndarray:
+def _smooth(found: np.ndarray, along: np.ndarray, across: np.ndarray, along_rows: bool) -> np.ndarray:
     """The parts of ``found`` (straight rules along rows or columns) that are rules: thin
-    (RULE_THICK), or smooth along their length (RULE_ROUGH); a band of small print is neither."""
+    (RULE_THICK), or smooth along their length (RULE_ROUGH: ``along``, how much the grey changes
+    along them, against ``across``); a band of small print is neither."""
     count, labels, stats = components_with_stats(found, 8)
     if count <= 1:
         return found
@@ -130,8 +136,6 @@ def _smooth(found: np.ndarray, grey: np.ndarray, along_rows: bool) -> np.ndarray
     thick = np.flatnonzero(stats[1:, 4] > RULE_THICK * length) + 1
     if not len(thick):
         return found
-    along = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((1, 3) if along_rows else (3, 1), np.uint8))
-    across = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 1) if along_rows else (1, 3), np.uint8))
     out = found.copy()
     for index in thick:
         x, y, w, h = stats[index, :4]
