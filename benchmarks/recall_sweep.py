@@ -104,7 +104,11 @@ PAGE_JPEG = (None, 50)  # ... kept as scanned or through a scanner's JPEG
 PAPER, GRAIN, RULE_INK = 232, 3.0, 60  # the paper's grey, its grain (standard deviation), the table's rules
 PEN = (40, 50, 140)  # the signature's blue-black ink
 TABLE_LEFT, TABLE_TOP, TABLE_RIGHT, TABLE_ROW, TABLE_SPLIT = 30, 150, 570, 40, 250  # six rows, two columns
-BODY = (40, 440)  # the first of four lines of print below the table
+BODY = (40, 440)  # the first of four lines of running text below the table ...
+BODY_WIDTH, BODY_PITCH = 520, 2  # ... wrapped to this width (px), each line this many cap heights below the last
+REPORT = ("Patient John Smith, born 03/11/1960, MRN 4455667, was seen at Springfield General on 05/12/2026 at "
+          "the request of Dr A Who, 12 High St Springfield, tel 555-0142, NHS 943 476 5919. Next of kin Jane "
+          "Smith, 221B Baker Street, London NW1 6XE. Reported by Dr B Jones, consultant radiologist, St Elsewhere.")
 SIGNATURES = ("Jane Doe", "J. Smith")
 PAGE_TEXTS = ("NHS 943 476 5919", "TEL 555-0142", "12 HIGH ST SPRINGFIELD", "REF DR A WHO")
 TEXTS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "SMITH^JOHN", "ACC 99887766",
@@ -423,16 +427,33 @@ def _shown_for_a_moment(frames: np.ndarray, group: str, inks: list[tuple[dict, C
 
 def page_cases() -> Iterator[Case]:
     """Scanned forms ("page"): on grainy paper, six labels in the cells of a ruled table and four
-    lines of print below it, of one font, cap height and ink, and a signature in script twice
-    their height in blue-black pen; the page turned in the scanner or not, through JPEG or not."""
+    lines of a report's running text below it, of one font, cap height and ink, and a signature in
+    script twice their height in blue-black pen; the page turned in the scanner or not, through
+    JPEG or not. A line of print is one label: a report's lines are what a scanned page holds most."""
     texts = itertools.cycle(TEXTS + PAGE_TEXTS)
     conditions = itertools.product(FONTS, PAGE_SIZES, PAGE_INKS, PAGE_SKEWS, PAGE_JPEG)
     for number, (font, size, ink, skew, quality) in enumerate(conditions):
-        labs = [label(next(texts), font, size) for _ in range(10)]
+        labs = [label(next(texts), font, size) for _ in range(6)] + _running(font, size, 7 * number)
         signature = label(SIGNATURES[number % 2], "hershey-script", 2 * size)
         image, glyphs = _page(np.random.default_rng(number), labs, signature, PAGE_INKS[ink], skew)
         yield Case("page", {"font": font, "size": size, "ink": ink, "skew": skew, "jpeg": quality},
                    _jpeg(image, quality), glyphs, [*(lab.height for lab in labs), signature.height])
+
+
+def _running(font: str, size: int, start: int, count: int = 4) -> list[Label]:
+    """``count`` lines of REPORT from its ``start``-th word on, each as many words as fit BODY_WIDTH."""
+    words = itertools.islice(itertools.cycle(REPORT.split()), start % len(REPORT.split()), None)
+    lines, line = [], label(next(words), font, size)
+    for word in words:
+        longer = label(f"{line.text} {word}", font, size)
+        if longer.alpha.shape[1] <= BODY_WIDTH:
+            line = longer
+            continue
+        lines.append(line)
+        if len(lines) == count:
+            return lines
+        line = label(word, font, size)
+    raise AssertionError("REPORT cycles for ever")
 
 
 def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: int,
@@ -449,7 +470,7 @@ def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: in
         cv2.line(image, (x, TABLE_TOP), (x, bottom), (RULE_INK,) * 3, 1)
     slots = [(TABLE_SPLIT + 10, TABLE_TOP + row * TABLE_ROW + (TABLE_ROW - lab.alpha.shape[0]) // 2)
              for row, lab in enumerate(labs[:6])]
-    slots += [(BODY[0], BODY[1] + line * 3 * labs[0].height) for line in range(4)]
+    slots += [(BODY[0], BODY[1] + line * BODY_PITCH * labs[0].height) for line in range(4)]
     slots.append((BODY[0] + 20, BODY[1] + 200))
     turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), skew, 1.0)
     image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=(PAPER,) * 3)

@@ -85,8 +85,10 @@ def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
         down = tuple(across(d.box) for d in frame if d.rendering == TURNED)
         if (words, down) not in lines:
             lines[words, down] = simplify(
-                [pad(box, policy.pad_px, policy.pad_frac, width, height) for box in join_lines(words)]
-                + [across(pad(box, policy.pad_px, policy.pad_frac, height, width)) for box in join_lines(down)])
+                [pad(box, policy.pad_px, policy.pad_frac, width, height, text)
+                 for box, text in join_lines(words)]
+                + [across(pad(box, policy.pad_px, policy.pad_frac, height, width, text))
+                   for box, text in join_lines(down)])
         padded.append(lines[words, down])
     if len(padded) > 1:
         padded = spread(padded, policy.static_fraction)

@@ -167,3 +167,17 @@ def test_a_vertical_line_is_joined_and_padded_along_its_columns():
     grow = PAD[0] + math.ceil(PAD[1] * 12)
     assert sorted(boxes) == sorted([(100 - grow, 50 - grow, 112 + grow, 250 + grow),
                                     (130 - grow, 100 - grow, 200 + grow, 112 + grow)])
+
+
+def test_lines_of_a_turned_page_are_padded_by_their_own_height_not_the_paragraphs():
+    """Three lines of print slanting across each other's rows (a page turned in the scanner) join
+    into one box as tall as the paragraph; it is padded by the tallest line's share, as each line
+    would be, not by the paragraph's (which blanked 13 px of paper around a 7 px print paragraph)."""
+    from scrubber.detect.boxes import Detection
+
+    stored = np.zeros((1, 480, 640, 3), np.uint8)  # nothing stands out: boxes are kept as planned
+    lines = [(40, 100 + 14 * k, 560, 145 + 14 * k) for k in range(3)]  # 45 px tall, 14 px apart
+    found = [[Detection(line, "db", "full") for line in lines]]
+    boxes = plan_boxes(found, stored, Policy(device="cpu", pad_px=PAD[0], pad_frac=PAD[1]))[0]
+    grow = PAD[0] + math.ceil(PAD[1] * 45)
+    assert boxes == [(40 - grow, 100 - grow, 560 + grow, 173 + grow)]

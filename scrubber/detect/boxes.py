@@ -27,10 +27,11 @@ def padding(height: int, pad_px: int, pad_frac: float) -> int:
     return pad_px + int(math.ceil(pad_frac * height))
 
 
-def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int) -> Box:
-    """Grow a box by ``padding`` of its height on every side, clipped to the image."""
+def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int, text_height: int | None = None) -> Box:
+    """Grow a box by ``padding`` of its height (or of ``text_height``, the height of the text in
+    it where that is less) on every side, clipped to the image."""
     x0, y0, x1, y1 = box
-    grow = padding(y1 - y0, pad_px, pad_frac)
+    grow = padding(y1 - y0 if text_height is None else min(text_height, y1 - y0), pad_px, pad_frac)
     return max(0, x0 - grow), max(0, y0 - grow), min(width, x1 + grow), min(height, y1 + grow)
 
 
@@ -71,23 +72,26 @@ def _same_line(a: Box, b: Box, gap_factor: float) -> bool:
     return overlap >= 0.5 * height and gap <= gap_factor * max(a[3] - a[1], b[3] - b[1])
 
 
-def join_lines(boxes: Iterable[Box], gap_factor: float = 1.0) -> list[Box]:
+def join_lines(boxes: Iterable[Box], gap_factor: float = 1.0) -> list[tuple[Box, int]]:
     """Join words of one line into one box, so the gaps between them (punctuation the detector
     skipped, a narrow glyph) are blanked too (but for their flat ground: scrubber/detect/tighten.py);
-    boxes on different lines never join."""
-    pending = sorted(set(boxes))
+    boxes on different lines never join. Each line comes with the height of the tallest box joined
+    into it, the height of its text, which its padding follows: the lines of a page turned in the
+    scanner slant across each other's rows, so their boxes join into one as tall as the paragraph,
+    while its print is no taller than one line."""
+    pending = sorted((box, box[3] - box[1]) for box in set(boxes))
     changed = True
     while changed:
         changed = False
-        out: list[Box] = []
-        for box in pending:
-            for i, other in enumerate(out):
+        out: list[tuple[Box, int]] = []
+        for box, tallest in pending:
+            for i, (other, other_tallest) in enumerate(out):
                 if _same_line(box, other, gap_factor):
-                    out[i] = (min(box[0], other[0]), min(box[1], other[1]),
-                              max(box[2], other[2]), max(box[3], other[3]))
+                    out[i] = ((min(box[0], other[0]), min(box[1], other[1]),
+                               max(box[2], other[2]), max(box[3], other[3])), max(tallest, other_tallest))
                     changed = True
                     break
             else:
-                out.append(box)
+                out.append((box, tallest))
         pending = sorted(out)
     return pending
