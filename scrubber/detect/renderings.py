@@ -85,6 +85,30 @@ def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     return float(ground) <= LOCAL_GROUND and float(strokes) <= LOCAL_CONTRAST
 
 
+GROUND_RING = 6  # pixels around a box whose grey tells its ground (``on_flat_ground``)
+
+
+def on_flat_ground(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """The pixels in a ring of GROUND_RING around ``box`` in ``original`` (the "full" RGB
+    rendering) differ from the median of their surroundings by at most LOCAL_GROUND (median):
+    the box lies on paper, a banner or black, not on tissue, whose speckle differs by 7.5-13 around
+    a label (paper: 0-4, benchmarks/recall_sweep.py). The ring, not the box: in a block of small
+    print more than half the pixels are strokes or their edges."""
+    x0, y0, x1, y1 = box
+    reach = GROUND_RING + LOCAL_WINDOW // 2
+    left, top = max(0, x0 - reach), max(0, y0 - reach)
+    crop = np.ascontiguousarray(original[top:y1 + reach, left:x1 + reach])
+    if crop.size == 0:
+        return False
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    ring = np.zeros(grey.shape, bool)
+    ring[max(0, y0 - GROUND_RING - top):y1 + GROUND_RING - top,
+         max(0, x0 - GROUND_RING - left):x1 + GROUND_RING - left] = True
+    ring[y0 - top:y1 - top, x0 - left:x1 - left] = False
+    differ = cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW))[ring]
+    return differ.size > 0 and float(np.median(differ)) <= LOCAL_GROUND
+
+
 COLOUR_CHROMA = 48  # a pixel is coloured when its channels differ by more than this ...
 COLOUR_SHARE = 0.05  # ... and an image holds colour when this share of its pixels are
 
