@@ -361,3 +361,44 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
     assert covered()[heights.index(36)] == 1.0
     monkeypatch.setattr(series, "_smooth_lines", lambda *args: [])
     assert covered()[heights.index(36)] < 0.5
+
+
+def test_a_later_scanned_page_reads_its_block_of_faded_small_print_with_the_training_normalisation(
+        fresh_memory, detector, monkeypatch):
+    """The recall sweep's first scanned form (5 px black print) and then its form of 5 px faded print
+    through JPEG q50, as a later image of that layout: the running text below the table changed,
+    and the look at its place at [-1, 1] reads about a tenth of its lines. The place lies on paper
+    (``on_flat_ground``), so the second look with DB's training normalisation reads them all, as
+    the page alone gets them."""
+    from scrubber.detect.renderings import on_flat_ground
+
+    from .util import glyph_covered, recall_sweep
+
+    sweep = recall_sweep()
+    policy = Policy(device="cpu")
+    cases = {_key(c.condition): c for c in sweep.page_cases()}
+    first = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "black", "skew": 0, "jpeg": None})]
+    later = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "faded", "skew": 0, "jpeg": 50})]
+
+    def body_covered() -> list[float]:
+        fresh_memory._items.clear()
+        for case in (first, later):
+            ds = copy.deepcopy(sweep.page_template())
+            ds.PixelData = case.image.tobytes()
+            result = scrub_dataset(ds, policy, detector)
+        assert f"{detector.name}-layout" in result.detectors, "compared with the first page, not searched whole"
+        return [glyph_covered(result.boxes[0], later.image.shape[:2], glyph) for glyph in later.glyphs[6:10]]
+
+    assert min(body_covered()) >= 0.98
+    monkeypatch.setattr(series, "on_flat_ground", lambda *args: False)
+    assert max(body_covered()) < 0.9
+    x, y, mask = later.glyphs[6]
+    assert on_flat_ground(later.image, (x - 3, y - 3, x + mask.shape[1] + 3, y + mask.shape[0] + 3))
+    base = np.ascontiguousarray(pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    tissue = next(c for c in sweep.cases(base) if c.group == "tissue")
+    for x, y, mask in tissue.glyphs:  # labels over US1's panes: their ground is speckle
+        assert not on_flat_ground(tissue.image, (x - 3, y - 3, x + mask.shape[1] + 3, y + mask.shape[0] + 3))
+
+
+def _key(condition: dict) -> str:
+    return repr(sorted(condition.items()))
