@@ -456,10 +456,10 @@ def _running(font: str, size: int, start: int, count: int = 4) -> list[Label]:
     raise AssertionError("REPORT cycles for ever")
 
 
-def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: int,
-          skew: float) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
-    """A form with ``labs`` (six in the table's cells, four below it) and ``signature``, turned
-    ``skew`` degrees, and each label's (x, y, glyph mask) where it ends up."""
+def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: int, skew: float,
+          pitch: float = BODY_PITCH) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """A form with ``labs`` (six in the table's cells, four below it, ``pitch`` cap heights apart)
+    and ``signature``, turned ``skew`` degrees, and each label's (x, y, glyph mask) where it ends up."""
     rows, cols = PAGE_SHAPE
     paper = PAPER + rng.normal(0, GRAIN, PAGE_SHAPE) + np.linspace(-6, 6, cols)[None, :]
     image = np.repeat(np.clip(paper, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
@@ -470,7 +470,7 @@ def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: in
         cv2.line(image, (x, TABLE_TOP), (x, bottom), (RULE_INK,) * 3, 1)
     slots = [(TABLE_SPLIT + 10, TABLE_TOP + row * TABLE_ROW + (TABLE_ROW - lab.alpha.shape[0]) // 2)
              for row, lab in enumerate(labs[:6])]
-    slots += [(BODY[0], BODY[1] + line * BODY_PITCH * labs[0].height) for line in range(4)]
+    slots += [(BODY[0], round(BODY[1] + line * pitch * labs[0].height)) for line in range(4)]
     slots.append((BODY[0] + 20, BODY[1] + 200))
     turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), skew, 1.0)
     image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=(PAPER,) * 3)

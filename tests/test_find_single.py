@@ -6,6 +6,7 @@ a crop of that rendering.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import cv2
@@ -708,10 +709,23 @@ def test_the_edges_of_a_cardiac_sector_s_walls_do_not_have_ink_read():
     assert walls >= 3, "no wall edge forms a line; this test shows nothing"
 
 
-def _page(**condition) -> object:
-    """The recall sweep's "page" case of ``condition`` (font, size, ink, skew, jpeg)."""
-    return next(case for case in recall_sweep().page_cases()
-                if all(case.condition[key] == value for key, value in condition.items()))
+SHORT_PITCH = 3  # cap heights between the lines of short print below a form's table
+
+
+def _page(font: str, size: int, ink: str, skew: float, jpeg: int | None):
+    """The recall sweep's scanned form of these conditions as it was before its lines below the
+    table became running text: ten short labels, four of them below the table SHORT_PITCH cap
+    heights apart, each alone on its line (its "page" case, and the same texts and paper)."""
+    sweep = recall_sweep()
+    number = list(itertools.product(sweep.FONTS, sweep.PAGE_SIZES, sweep.PAGE_INKS, sweep.PAGE_SKEWS,
+                                    sweep.PAGE_JPEG)).index((font, size, ink, skew, jpeg))
+    texts = itertools.islice(itertools.cycle(sweep.TEXTS + sweep.PAGE_TEXTS), 10 * number, None)
+    labs = [sweep.label(next(texts), font, size) for _ in range(10)]
+    signature = sweep.label(sweep.SIGNATURES[number % 2], "hershey-script", 2 * size)
+    image, glyphs = sweep._page(np.random.default_rng(number), labs, signature, sweep.PAGE_INKS[ink], skew,
+                                SHORT_PITCH)
+    return sweep.Case("page", {"font": font, "size": size, "ink": ink, "skew": skew, "jpeg": jpeg},
+                      sweep._jpeg(image, jpeg), glyphs, [*(lab.height for lab in labs), signature.height])
 
 
 def test_small_print_on_a_page_forms_lines_on_flat_ground_that_otsu_leaves_out():
@@ -752,7 +766,7 @@ def test_long_lines_of_small_print_are_not_taken_for_rules():
             "REPORTED 05/12/2026 BY DR B JONES CONSULTANT RADIOLOGIST ST ELSEWHERE"]
     labs = [sweep.label(text, "hershey-simplex", 5) for text in [*sweep.PAGE_TEXTS, "J SMITH", "A WHO", *long]]
     image, glyphs = sweep._page(np.random.default_rng(500), labs, sweep.label("J Smith", "hershey-script", 10),
-                                sweep.PAGE_INKS["faded"], 0)
+                                sweep.PAGE_INKS["faded"], 0, SHORT_PITCH)
     lines = proposer.flat_lines(image)
     for x, y, mask in glyphs[6:10]:
         h, w = mask.shape
