@@ -107,7 +107,8 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     The reference's boxes carry over where the image shows the same; where it does not, their
     place is looked at again, in "full" and, for a box "local" or "smooth" found, in that rendering
     too (large type over tissue gets no box in "full"). OCR looks only at crops of what differs:
-    large changed areas whole (read as a single image is, ``_areas_read``), lines of faint strokes
+    large changed areas whole (read as a single image is, ``_areas_read``; on flat ground with the
+    second look that places get, see below: a turned page's paragraph), lines of faint strokes
     on flat ground that changed by less than TOLERANCE (``_changed_faint_lines``), flat panels that
     changed, alone in "enhanced" (``_changed_panels``),
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
@@ -182,7 +183,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     areas = Looks(detector, "layout")
     wholes = [box for box in components(area, (1, 1)) if not is_covered(box, moved)]  # not the moving image:
     for box in wholes:  # that is read by its lines of strokes (recheck), not whole
-        areas.add(0, image, box, whole_zoom(image, policy), margin=AREA_MARGIN)
+        areas.add(0, image, box, whole_zoom(image, policy), margin=AREA_MARGIN, again=on_flat_ground(image, box))
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
