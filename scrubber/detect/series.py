@@ -17,7 +17,7 @@ from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, l
 from .motion import STRONG_PIXELS, TOLERANCE, components, image_area, strong_places
 from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
-from .renderings import darken, enhance, localise, on_flat_ground, smooth
+from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth
 from .single import WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels
 from .unread import closer_look, closer_zoom, columns_read, longest_unread, recheck, turned_read
 
@@ -114,11 +114,11 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     text-sized places (also those only the enhanced rendering shows: faint text) in the full, the
     enhanced and the local rendering (changed areas outside the moving image in "local" too; its
     boxes kept where faint, ``local_line``: a label 25 grey levels off its banner is invisible to
-    DB in "full"); a place on flat ground (``on_flat_ground``: paper, a banner, black) that the
-    look leaves uncovered is looked at again with DB's training normalisation, as a single
-    image's whole pass reads it (``Looks.again``: a later scanned page's block of 5 px faded print
-    through JPEG, which [-1, 1] reads a tenth of; in tissue that second look finds texture, so
-    places there do without it). A calibrated image region (ultrasound) in
+    DB in "full"); a place faint on flat ground (``faint_in``) or on flat ground (``on_flat_ground``:
+    paper, a banner, black) that the look leaves uncovered is looked at again with DB's training
+    normalisation, as a single image's whole pass reads it (``Looks.again``: a later scanned
+    page's block of 5 px faded print through JPEG, which [-1, 1] reads a tenth of; in tissue that
+    second look finds texture, so places there do without it). A calibrated image region (ultrasound) in
     which anything changed counts as one changed area, not as many places where the speckle
     moved, and is not read whole: text there forms lines of strokes, and lines left unread
     where the image changed get the closer look a single image gives them (``recheck``, and
@@ -191,7 +191,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     faint_places = Looks(detector, "layout", again=True)
     places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
     for place in places:
-        queue = faint_places if on_flat_ground(image, place) else looks
+        queue = faint_places if faint_in(image, place) or on_flat_ground(image, place) else looks
         queue.add(0, image, place, zoom, wide=True)
         queue.add(0, rendered("enhanced"), place, zoom, wide=True, rendering="enhanced")
         if local:
