@@ -27,11 +27,11 @@ def padding(height: int, pad_px: int, pad_frac: float) -> int:
     return pad_px + int(math.ceil(pad_frac * height))
 
 
-def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int, text_height: int | None = None) -> Box:
-    """Grow a box by ``padding`` of its height (or of ``text_height``, the height of the text in
-    it where that is less) on every side, clipped to the image."""
+def pad(box: Box, pad_px: int, pad_frac: float, width: int, height: int, text_height: int) -> Box:
+    """Grow a box by ``padding`` of ``text_height`` (the height of the text in it, at most the
+    box's: ``join_lines``) on every side, clipped to the image."""
     x0, y0, x1, y1 = box
-    grow = padding(y1 - y0 if text_height is None else min(text_height, y1 - y0), pad_px, pad_frac)
+    grow = padding(min(text_height, y1 - y0), pad_px, pad_frac)
     return max(0, x0 - grow), max(0, y0 - grow), min(width, x1 + grow), min(height, y1 + grow)
 
 

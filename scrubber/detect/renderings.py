@@ -70,15 +70,12 @@ def faint_in(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     stretched, look like faint text too. The box's rim (a quarter of its height) is left out:
     there DB's box reaches the corners of a label's banner, which stand out from their
     surroundings."""
+    around, left, top = _off_median(original, box, LOCAL_WINDOW // 2)
     x0, y0, x1, y1 = box
-    reach = LOCAL_WINDOW // 2
-    left, top = max(0, x0 - reach), max(0, y0 - reach)
-    crop = np.ascontiguousarray(original[top:y1 + reach, left:x1 + reach])
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     rim = max(2, (y1 - y0) // 4)
     if y1 - y0 > 2 * rim and x1 - x0 > 2 * rim:
         x0, y0, x1, y1 = x0 + rim, y0 + rim, x1 - rim, y1 - rim
-    differ = cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW))[y0 - top:y1 - top, x0 - left:x1 - left]
+    differ = around[y0 - top:y1 - top, x0 - left:x1 - left]
     if differ.size == 0:
         return False
     ground, strokes = np.percentile(differ, (50, 90))
@@ -94,19 +91,26 @@ def on_flat_ground(original: np.ndarray, box: tuple[int, int, int, int]) -> bool
     the box lies on paper, a banner or black, not on tissue, whose speckle differs by 7.5-13 around
     a label (paper: 0-4, benchmarks/recall_sweep.py). The ring, not the box: in a block of small
     print more than half the pixels are strokes or their edges."""
+    around, left, top = _off_median(original, box, GROUND_RING + LOCAL_WINDOW // 2)
     x0, y0, x1, y1 = box
-    reach = GROUND_RING + LOCAL_WINDOW // 2
-    left, top = max(0, x0 - reach), max(0, y0 - reach)
-    crop = np.ascontiguousarray(original[top:y1 + reach, left:x1 + reach])
-    if crop.size == 0:
-        return False
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    ring = np.zeros(grey.shape, bool)
+    ring = np.zeros(around.shape, bool)
     ring[max(0, y0 - GROUND_RING - top):y1 + GROUND_RING - top,
          max(0, x0 - GROUND_RING - left):x1 + GROUND_RING - left] = True
     ring[y0 - top:y1 - top, x0 - left:x1 - left] = False
-    differ = cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW))[ring]
+    differ = around[ring]
     return differ.size > 0 and float(np.median(differ)) <= LOCAL_GROUND
+
+
+def _off_median(original: np.ndarray, box: tuple[int, int, int, int], reach: int) -> tuple[np.ndarray, int, int]:
+    """How much each grey pixel of ``box`` grown by ``reach`` (within ``original``, RGB) differs from
+    the median of its LOCAL_WINDOW surroundings, and where that crop's left and top lie."""
+    x0, y0, x1, y1 = box
+    left, top = max(0, x0 - reach), max(0, y0 - reach)
+    crop = np.ascontiguousarray(original[top:y1 + reach, left:x1 + reach])
+    if crop.size == 0:
+        return np.zeros((0, 0), np.uint8), left, top
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return cv2.absdiff(grey, cv2.medianBlur(grey, LOCAL_WINDOW)), left, top
 
 
 COLOUR_CHROMA = 48  # a pixel is coloured when its channels differ by more than this ...
