@@ -119,12 +119,14 @@ class Looks:
     with the network's training normalisation, where the detector has one (DB: it then finds
     low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at
     least LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT
-    anatomy."""
+    anatomy; and, where ``marked`` is given, only lines it accepts (image coordinates): that look
+    also marks the grain of blank JPEG paper."""
 
     detector: Detector
     suffix: str = "zoom"
     again: bool = False
     trained: bool = False  # the first look already with the training normalisation
+    marked: Callable[[Box], bool] | None = None  # what only the second look finds is kept where this holds
     _queue: list[_Queued] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
@@ -149,7 +151,9 @@ class Looks:
                   if self._queue[i].again and share_covered(self._queue[i].place, found[k]) < LINE_COVERED]
         more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
         for k, boxes in zip(unread, more):
-            found[k] = sorted({*found[k], *filter(line_like, boxes)})
+            q = self._queue[indices[k]]
+            found[k] = sorted({*found[k], *(b for b in boxes if line_like(b) and (
+                self.marked is None or self.marked((b[0] + q.left, b[1] + q.top, b[2] + q.left, b[3] + q.top))))})
         return found
 
     def run(self) -> list[tuple[int, Detection]]:

@@ -101,6 +101,22 @@ def on_flat_ground(original: np.ndarray, box: tuple[int, int, int, int]) -> bool
     return differ.size > 0 and float(np.median(differ)) <= LOCAL_GROUND
 
 
+GRAIN = 5  # grey levels: JPEG grain (quality 50) on blank paper stays this close to its local median (99th percentile)
+
+
+def stands_out(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """A hundredth of the pixels of ``box`` in ``original`` (the "full" RGB rendering) differ from
+    the median of their surroundings by more than GRAIN: something is drawn there, if only a label
+    8 grey levels off its banner (99th percentile 5-13 through JPEG quality 85, 8 without), while
+    the grain of blank JPEG paper (quality 50) mostly is not (4-6; a few boxes reach 8 and stay).
+    DB with its training normalisation marks such grain as text where a later page of a layout
+    lacks the text its reference had there (benchmarks/recall_sweep.py, series pages)."""
+    around, left, top = _off_median(original, box, LOCAL_WINDOW // 2)
+    x0, y0, x1, y1 = box
+    inside = around[y0 - top:y1 - top, x0 - left:x1 - left]
+    return inside.size > 0 and float(np.percentile(inside, 99)) > GRAIN
+
+
 def _off_median(original: np.ndarray, box: tuple[int, int, int, int], reach: int) -> tuple[np.ndarray, int, int]:
     """How much each grey pixel of ``box`` grown by ``reach`` (within ``original``, RGB) differs from
     the median of its LOCAL_WINDOW surroundings, and where that crop's left and top lie."""
