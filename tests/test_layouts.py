@@ -377,19 +377,13 @@ def test_a_later_scanned_page_reads_its_block_of_faded_small_print_with_the_trai
     from .util import glyph_covered, recall_sweep
 
     sweep = recall_sweep()
-    policy = Policy(device="cpu")
     cases = {_key(c.condition): c for c in sweep.page_cases()}
     first = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "black", "skew": 0, "jpeg": None})]
     later = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "faded", "skew": skew, "jpeg": jpeg})]
 
     def body_covered() -> list[float]:
-        fresh_memory._items.clear()
-        for case in (first, later):
-            ds = copy.deepcopy(sweep.page_template())
-            ds.PixelData = case.image.tobytes()
-            result = scrub_dataset(ds, policy, detector)
-        assert f"{detector.name}-layout" in result.detectors, "compared with the first page, not searched whole"
-        return [glyph_covered(result.boxes[0], later.image.shape[:2], glyph) for glyph in later.glyphs[6:10]]
+        boxes = _scrubbed_after(fresh_memory, detector, sweep.page_template(), first.image, later.image)
+        return [glyph_covered(boxes, later.image.shape[:2], glyph) for glyph in later.glyphs[6:10]]
 
     assert min(body_covered()) >= 0.98
     monkeypatch.setattr(series, "on_flat_ground", lambda *args: False)
@@ -415,7 +409,6 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
     from .util import glyph_covered, recall_sweep
 
     sweep = recall_sweep()
-    policy = Policy(device="cpu")
     cases = {_key(c.condition): c for c in sweep.page_cases()}
     first = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "black", "skew": 0, "jpeg": None})]
     later = cases[_key({"font": "hershey-duplex", "size": 7, "ink": "black", "skew": 0, "jpeg": 50})]
@@ -424,17 +417,11 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
         near[max(0, y - 8):y + mask.shape[0] + 8, max(0, x - 8):x + mask.shape[1] + 8] = True
 
     def scrubbed() -> tuple[list[float], int]:
-        fresh_memory._items.clear()
-        for case in (first, later):
-            ds = copy.deepcopy(sweep.page_template())
-            ds.PixelData = case.image.tobytes()
-            result = scrub_dataset(ds, policy, detector)
-        assert f"{detector.name}-layout" in result.detectors, "compared with the first page, not searched whole"
+        boxes = _scrubbed_after(fresh_memory, detector, sweep.page_template(), first.image, later.image)
         blanked = np.zeros(near.shape, bool)
-        for x0, y0, x1, y1 in result.boxes[0]:
+        for x0, y0, x1, y1 in boxes:
             blanked[y0:y1, x0:x1] = True
-        covered = [glyph_covered(result.boxes[0], near.shape, glyph) for glyph in later.glyphs]
-        return covered, int((blanked & ~near).sum())
+        return [glyph_covered(boxes, near.shape, glyph) for glyph in later.glyphs], int((blanked & ~near).sum())
 
     covered, away = scrubbed()
     assert min(covered) >= 0.98
@@ -444,6 +431,19 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
                  if c.condition == {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     for x, y, mask in faint.glyphs:  # labels 8 grey levels off their banner stand out
         assert stands_out(faint.image, (x - 2, y - 2, x + mask.shape[1] + 2, y + mask.shape[0] + 2))
+
+
+def _scrubbed_after(layouts: LayoutMemory, detector, template: pydicom.Dataset, first: np.ndarray,
+                    later: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The boxes of ``later`` scrubbed as a file like ``template`` right after ``first`` (the layout
+    memory emptied before), compared with it, not searched whole."""
+    layouts._items.clear()
+    for pixels in (first, later):
+        ds = copy.deepcopy(template)
+        ds.PixelData = pixels.tobytes()
+        result = scrub_dataset(ds, Policy(device="cpu"), detector)
+    assert f"{detector.name}-layout" in result.detectors, "compared with the first page, not searched whole"
+    return result.boxes[0]
 
 
 def _key(condition: dict) -> str:
