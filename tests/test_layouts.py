@@ -402,13 +402,15 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
     as a later image of that layout: where the first held longer labels (cells, the paragraph's
     last line) the later page shows blank paper, changed places and panels on flat ground. The
     second look with DB's training normalisation and the looks at changed panels mark that paper's
-    grain as text; what they find is kept where its pixels stand out (``stands_out``), which takes
-    more than half of the boxes' area away from the blank paper, and every label is still covered."""
-    from scrubber.detect.renderings import stands_out
+    grain as text, or take it in below a label; what they find is kept where its pixels stand out,
+    cut to the rows where they do (``standing_out``), which takes more than half of the boxes' area
+    away from the blank paper, and every label is still covered."""
+    from scrubber.detect.renderings import standing_out
 
     from .util import glyph_covered, recall_sweep
 
     sweep = recall_sweep()
+    policy = Policy(device="cpu")
     cases = {_key(c.condition): c for c in sweep.page_cases()}
     first = cases[_key({"font": "hershey-simplex", "size": 5, "ink": "black", "skew": 0, "jpeg": None})]
     later = cases[_key({"font": "hershey-duplex", "size": 7, "ink": "black", "skew": 0, "jpeg": 50})]
@@ -425,12 +427,13 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
 
     covered, away = scrubbed()
     assert min(covered) >= 0.98
-    monkeypatch.setattr(series, "stands_out", lambda *args: True)
+    monkeypatch.setattr(series, "standing_out", lambda image, box: box)
     assert away < scrubbed()[1] / 2
     faint = next(c for c in sweep.cases(np.ascontiguousarray(pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array))
                  if c.condition == {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
-    for x, y, mask in faint.glyphs:  # labels 8 grey levels off their banner stand out
-        assert stands_out(faint.image, (x - 2, y - 2, x + mask.shape[1] + 2, y + mask.shape[0] + 2))
+    for x, y, mask in faint.glyphs:  # labels 8 grey levels off their banner stand out, in all their rows
+        cut = standing_out(faint.image, (x - 2, y - 2, x + mask.shape[1] + 2, y + mask.shape[0] + 2))
+        assert cut is not None and cut[1] - policy.pad_px <= y and cut[3] + policy.pad_px >= y + mask.shape[0]
 
 
 def _scrubbed_after(layouts: LayoutMemory, detector, template: pydicom.Dataset, first: np.ndarray,

@@ -119,14 +119,14 @@ class Looks:
     with the network's training normalisation, where the detector has one (DB: it then finds
     low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at
     least LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT
-    anatomy; and, where ``marked`` is given, only lines it accepts (image coordinates): that look
-    also marks the grain of blank JPEG paper."""
+    anatomy; and, where ``marked`` is given, each becomes what that returns for it (image
+    coordinates; None: dropped): that look also marks the grain of blank JPEG paper."""
 
     detector: Detector
     suffix: str = "zoom"
     again: bool = False
     trained: bool = False  # the first look already with the training normalisation
-    marked: Callable[[Box], bool] | None = None  # what only the second look finds is kept where this holds
+    marked: Callable[[Box], Box | None] | None = None  # what becomes of a box only the second look finds
     _queue: list[_Queued] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
@@ -152,8 +152,11 @@ class Looks:
         more = buckets.look(self.detector, [crops[k] for k in unread], [zooms[k] for k in unread], trained=True)
         for k, boxes in zip(unread, more):
             q = self._queue[indices[k]]
-            found[k] = sorted({*found[k], *(b for b in boxes if line_like(b) and (
-                self.marked is None or self.marked((b[0] + q.left, b[1] + q.top, b[2] + q.left, b[3] + q.top))))})
+            kept = [b for b in boxes if line_like(b)]
+            if self.marked is not None:
+                cut = [self.marked((b[0] + q.left, b[1] + q.top, b[2] + q.left, b[3] + q.top)) for b in kept]
+                kept = [(c[0] - q.left, c[1] - q.top, c[2] - q.left, c[3] - q.top) for c in cut if c is not None]
+            found[k] = sorted({*found[k], *kept})
         return found
 
     def run(self) -> list[tuple[int, Detection]]:

@@ -17,7 +17,7 @@ from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, l
 from .motion import STRONG_PIXELS, TOLERANCE, components, image_area, strong_places
 from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
-from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth, stands_out
+from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth, standing_out
 from .single import WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels
 from .unread import closer_look, closer_zoom, columns_read, longest_unread, recheck, turned_read
 
@@ -120,9 +120,9 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     page's block of 5 px faded print through JPEG, which [-1, 1] reads a tenth of; in tissue that
     second look finds texture, so places there do without it). What only that second look finds,
     and what the looks at changed panels find, is kept where its pixels stand out from their
-    ground (``stands_out``): both mark the grain of blank JPEG paper where a later page lacks
-    text its reference had (series sweep, pages: over-redaction 2.35 -> 2.15 % mean, the same
-    labels removed). A calibrated image region (ultrasound) in
+    ground, cut to the rows where they do (``standing_out``): both mark the grain of blank JPEG
+    paper where a later page lacks text its reference had, or take it in below a label (series
+    sweep, pages). A calibrated image region (ultrasound) in
     which anything changed counts as one changed area, not as many places where the speckle
     moved, and is not read whole: text there forms lines of strokes, and lines left unread
     where the image changed get the closer look a single image gives them (``recheck``, and
@@ -184,7 +184,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
     for x0, y0, x1, y1 in moved:
         area[y0:y1, x0:x1] = True
-    marked = functools.partial(stands_out, image)  # second looks' and panels' boxes: not the grain of blank paper
+    marked = functools.partial(standing_out, image)  # second looks' and panels' boxes: not the grain of blank paper
     areas = Looks(detector, "layout", marked=marked)
     wholes = [box for box in components(area, (1, 1)) if not is_covered(box, moved)]  # not the moving image:
     for box in wholes:  # that is read by its lines of strokes (recheck), not whole
@@ -213,8 +213,9 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     found.extend(d for _, d in faint_lines.run() if _place_kept(image, d))
     if wholes or places:  # something changed outside the moving image: a banner may be new
         changed_panels = _changed_panels(image, faint, known, moved)
-        found.extend(d for _, d in read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels],
-                                               zoom, detector, "layout") if marked(d.box))
+        read = read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels], zoom, detector, "layout")
+        found.extend(Detection(cut, d.detector, d.rendering) for _, d in read
+                     for cut in [marked(d.box)] if cut is not None)
     again = Looks(detector, "recheck")
     differs = lambda box: not same_content(grey, before, box)  # noqa: E731
     recheck(image, 0, [d.box for d in found], again, policy, differs,
