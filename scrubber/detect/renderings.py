@@ -104,32 +104,22 @@ def on_flat_ground(original: np.ndarray, box: tuple[int, int, int, int]) -> bool
 GRAIN = 5  # grey levels: JPEG grain (quality 50) on blank paper stays this close to its local median (99th percentile)
 
 
-def stands_out(original: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """A hundredth of the pixels of ``box`` in ``original`` (the "full" RGB rendering) differ from
-    the median of their surroundings by more than GRAIN: something is drawn there, if only a label
-    8 grey levels off its banner (99th percentile 5-13 through JPEG quality 85, 8 without), while
-    the grain of blank JPEG paper (quality 50) mostly is not (4-6; a few boxes reach 8 and stay).
-    DB with its training normalisation marks such grain as text where a later page of a layout
-    lacks the text its reference had there (benchmarks/recall_sweep.py, series pages)."""
+def standing_out(original: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """``box`` cut to the rows from the first to the last in which pixels of ``original`` (the "full"
+    RGB rendering) stand out (more than GRAIN off the median of their surroundings: at least two,
+    and a fiftieth of the row), or None where a hundredth of its pixels do not: something is drawn
+    there, if only a label 8 grey levels off its banner (99th percentile 5-13 through JPEG quality
+    85, 8 without), while the grain of blank JPEG paper (quality 50) mostly is not (4-6; a few
+    boxes reach 8 and stay), and reaches past GRAIN in a pixel of a row now and then, strokes in
+    many. DB with its training normalisation marks such grain as text where a later page of a
+    layout lacks the text its reference had there, and takes a label in together with the paper
+    below it (boxes 24 px tall over 8 px print; benchmarks/recall_sweep.py, series pages)."""
     around, left, top = _off_median(original, box, LOCAL_WINDOW // 2)
     x0, y0, x1, y1 = box
     inside = around[y0 - top:y1 - top, x0 - left:x1 - left]
-    return inside.size > 0 and float(np.percentile(inside, 99)) > GRAIN
-
-
-def standing_out(original: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-    """``box`` cut to the rows from the first to the last in which pixels stand out (more than GRAIN
-    off their local median: at least two, and a fiftieth of the row), or None where the box does
-    not stand out (``stands_out``). DB with its training normalisation takes a label in together
-    with the blank JPEG paper below it (a later page's label in a cell its reference filled with
-    two lines: boxes 24 px tall over 8 px print); grain reaches past GRAIN in a pixel of a row now
-    and then, strokes in many."""
-    if not stands_out(original, box):
+    if inside.size == 0 or float(np.percentile(inside, 99)) <= GRAIN:
         return None
-    around, left, top = _off_median(original, box, LOCAL_WINDOW // 2)
-    x0, y0, x1, y1 = box
-    inside = around[y0 - top:y1 - top, x0 - left:x1 - left] > GRAIN
-    rows = np.flatnonzero(inside.sum(axis=1) >= max(2, inside.shape[1] // 50))
+    rows = np.flatnonzero((inside > GRAIN).sum(axis=1) >= max(2, inside.shape[1] // 50))
     if not rows.size:
         return None
     return x0, y0 + int(rows[0]), x1, y0 + int(rows[-1]) + 1
