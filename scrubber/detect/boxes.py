@@ -17,6 +17,11 @@ class Detection:
     rendering: str
 
 
+def shifted(box: Box, dx: int, dy: int) -> Box:
+    """``box`` moved by ``dx``, ``dy``: from a crop's coordinates to its image's, or back."""
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+
 def overlaps(a: Box, b: Box) -> bool:
     """``a`` and ``b`` share at least one pixel."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .boxes import Box
+from .boxes import Box, shifted
 from .craft_post import auto_magnify
 from .models import ModelError, manifest
 
@@ -182,7 +182,7 @@ class DbDetector:
             for left in range(0, max(1, width - int(OVERLAP / scale)), step):
                 tile = np.ascontiguousarray(image[top:top + side, left:left + side])
                 found = self._run([tile], scale, trained)[0]
-                out.update((x0 + left, y0 + top, x1 + left, y1 + top) for x0, y0, x1, y1 in found)
+                out.update(shifted(box, left, top) for box in found)
         return sorted(out)
 
     def _lines(self, image: np.ndarray, boxes: list[Box], scale: float, trained: bool = False) -> list[Box]:

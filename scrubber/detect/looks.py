@@ -13,7 +13,7 @@ import numpy as np
 
 from ..policy import Policy
 from . import buckets
-from .boxes import Box, Detection
+from .boxes import Box, Detection, shifted
 from .craft_post import auto_magnify
 from .registry import Detector
 
@@ -119,14 +119,14 @@ class Looks:
     with the network's training normalisation, where the detector has one (DB: it then finds
     low-contrast text that its [-1, 1] input misses); of what only that look finds, lines (at
     least LOCAL_ASPECT times as wide as high) are kept: it also marks squarish spots of CT
-    anatomy; and, where ``marked`` is given, each becomes what that returns for it (image
+    anatomy; and, where ``kept_as`` is given, each becomes what that returns for it (image
     coordinates; None: dropped): that look also marks the grain of blank JPEG paper."""
 
     detector: Detector
     suffix: str = "zoom"
     again: bool = False
     trained: bool = False  # the first look already with the training normalisation
-    marked: Callable[[Box], Box | None] | None = None  # what becomes of a box only the second look finds
+    kept_as: Callable[[Box], Box | None] | None = None  # what becomes of a box only the second look finds
     _queue: list[_Queued] = field(default_factory=list)
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
@@ -138,7 +138,7 @@ class Looks:
         crop, left, top = crop_of(image, box, wide, margin)
         if render is not None:
             crop = render(crop)
-        place = (box[0] - left, box[1] - top, box[2] - left, box[3] - top)
+        place = shifted(box, -left, -top)
         self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
@@ -153,9 +153,9 @@ class Looks:
         for k, boxes in zip(unread, more):
             q = self._queue[indices[k]]
             kept = [b for b in boxes if line_like(b)]
-            if self.marked is not None:
-                cut = [self.marked((b[0] + q.left, b[1] + q.top, b[2] + q.left, b[3] + q.top)) for b in kept]
-                kept = [(c[0] - q.left, c[1] - q.top, c[2] - q.left, c[3] - q.top) for c in cut if c is not None]
+            if self.kept_as is not None:
+                cut = [self.kept_as(shifted(b, q.left, q.top)) for b in kept]
+                kept = [shifted(c, -q.left, -q.top) for c in cut if c is not None]
             found[k] = sorted({*found[k], *kept})
         return found
 
@@ -183,8 +183,7 @@ class Looks:
         name = detector_name(self.detector, self.suffix)
         for index, looked in enumerate(target):
             q = self._queue[index]
-            out.extend((q.frame, Detection((x0 + q.left, y0 + q.top, x1 + q.left, y1 + q.top), name, q.rendering))
-                       for x0, y0, x1, y1 in boxes[looked])
+            out.extend((q.frame, Detection(shifted(b, q.left, q.top), name, q.rendering)) for b in boxes[looked])
         self._queue.clear()
         return out
 

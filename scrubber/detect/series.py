@@ -184,8 +184,8 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
     for x0, y0, x1, y1 in moved:
         area[y0:y1, x0:x1] = True
-    marked = functools.partial(standing_out, image)  # second looks' and panels' boxes: not the grain of blank paper
-    areas = Looks(detector, "layout", marked=marked)
+    kept_as = functools.partial(standing_out, image)  # second looks' and panels' boxes: not the grain of blank paper
+    areas = Looks(detector, "layout", kept_as=kept_as)
     wholes = [box for box in components(area, (1, 1)) if not is_covered(box, moved)]  # not the moving image:
     for box in wholes:  # that is read by its lines of strokes (recheck), not whole
         areas.add(0, image, box, whole_zoom(image, policy), margin=AREA_MARGIN, again=on_flat_ground(image, box))
@@ -193,7 +193,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
             looks.add(0, rendered("local"), box, whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
     enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
     faint = cv2.absdiff(enhanced, reference.enhanced_grey)
-    faint_places = Looks(detector, "layout", again=True, marked=marked)
+    faint_places = Looks(detector, "layout", again=True, kept_as=kept_as)
     places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
     for place in places:
         queue = faint_places if faint_in(image, place) or on_flat_ground(image, place) else looks
@@ -205,7 +205,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     found.extend(_areas_read(image, areas, policy, detector))
     if "smooth" in policy.renderings and wholes:  # large type over tissue, as a single image's pass finds it
         found.extend(_smooth_areas(image, wholes, rendered("smooth"), [d.box for d in found], policy, detector))
-    faint_lines = Looks(detector, "layout", again=True, marked=marked)
+    faint_lines = Looks(detector, "layout", again=True, kept_as=kept_as)
     known = [d.box for d in found]
     for line in _changed_faint_lines(rendered("enhanced"), faint, known, area):
         for name in ("full", "enhanced", "local") if local else ("full", "enhanced"):
@@ -215,7 +215,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
         changed_panels = _changed_panels(image, faint, known, moved)
         read = read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels], zoom, detector, "layout")
         found.extend(Detection(cut, d.detector, d.rendering) for _, d in read
-                     for cut in [marked(d.box)] if cut is not None)
+                     for cut in [kept_as(d.box)] if cut is not None)
     again = Looks(detector, "recheck")
     differs = lambda box: not same_content(grey, before, box)  # noqa: E731
     recheck(image, 0, [d.box for d in found], again, policy, differs,
