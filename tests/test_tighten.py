@@ -181,3 +181,47 @@ def test_lines_of_a_turned_page_are_padded_by_their_own_height_not_the_paragraph
     boxes = plan_boxes(found, stored, Policy(device="cpu", pad_px=PAD[0], pad_frac=PAD[1]))[0]
     grow = PAD[0] + math.ceil(PAD[1] * 45)
     assert boxes == [(40 - grow, 100 - grow, 560 + grow, 173 + grow)]
+
+
+def _turned_page(skew: float) -> tuple[np.ndarray, np.ndarray]:
+    """Grainy paper (232, grain 3, lit 12 levels brighter from left to right) with a line of 7 px
+    print in black, turned ``skew`` degrees as a scanner turns a page; and where the print is."""
+    rng = np.random.default_rng(7)
+    paper = 232 + rng.normal(0, 3, (200, 640)) + np.linspace(-6, 6, 640)[None, :]
+    image = np.repeat(np.clip(paper, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    ink = np.zeros((200, 640), np.uint8)
+    cv2.putText(ink, "Springfield General on 05/12/2026 at the request of Dr A Who, 12 High St", (40, 100),
+                FONT, 0.3, 255, 1, cv2.LINE_AA)
+    turn = cv2.getRotationMatrix2D((320, 100), skew, 1.0)
+    image = cv2.warpAffine(image, turn, (640, 200), flags=cv2.INTER_LINEAR, borderValue=(232,) * 3)
+    ink = cv2.warpAffine(ink, turn, (640, 200), flags=cv2.INTER_LINEAR)
+    image[ink > 0] = (image[ink > 0] * (1 - ink[ink > 0, None] / 255) + 20 * ink[ink > 0, None] / 255).astype(np.uint8)
+    return image[None], ink >= 128
+
+
+def test_a_turned_line_on_grainy_unevenly_lit_paper_is_blanked_along_its_slope():
+    """The paper's grain and its lighting (a ramp from one end of the box to the other) are ground,
+    not marks; the line's box is then blanked in strips that follow its slope, each with the
+    margin around every glyph pixel, instead of as one rectangle over the paper above and below."""
+    stored, ink = _turned_page(4)
+    ys, xs = np.nonzero(ink)
+    margin = PAD[0] + math.ceil(PAD[1] * 20)
+    box = (int(xs.min()) - margin, int(ys.min()) - margin, int(xs.max()) + 1 + margin, int(ys.max()) + 1 + margin)
+    boxes = marks(stored, [0], box, TOLERANCE, *PAD)
+    blanked = np.zeros(ink.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        blanked[y0:y1, x0:x1] = True
+    assert blanked[ink].all()
+    assert blanked.sum() < 0.6 * (box[2] - box[0]) * (box[3] - box[1])
+    assert marks(_turned_page(0)[0], [0], box, TOLERANCE, *PAD) != [box]  # also level: the grain is no mark
+
+
+def test_a_turned_rule_that_crosses_a_box_is_left_out():
+    """A table's rule turned with the page runs across the rows of a word's box: it hides nothing
+    and is left out, as a level rule (the ground of its rows) is; the words keep their margin."""
+    stored = _panel()
+    for x in range(LINE[0], LINE[2]):
+        stored[0, 434 - (x - LINE[0]) * 7 // 100, x] = 200  # 4 degrees, 10 px below the words at the left
+    boxes = marks(stored, [0], LINE, TOLERANCE, *PAD)
+    assert _covers(boxes, 40, 412) and _covers(boxes, 178, 429)
+    assert all(b[3] <= 430 + MARGIN for b in boxes)

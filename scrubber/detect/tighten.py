@@ -7,11 +7,20 @@ is a mark when it differs from its row's ground by more than the tolerance (in a
 blanked in, any sample); the box keeps the rows and the runs of columns that hold marks, padded
 again as detector boxes are, and leaves the rest. A row's ground is what its two ends (the box's
 padding) agree on, so that a row mostly of ink (the top bars of capitals) still shows the ground
-between its words; where the ends differ (a panel edge that fades in, a box ending on a separator)
-it is the row's median. A misjudged ground only marks more: the row's real ground then stands out
-across it. What is left out is ground, or a mark flat along a whole row of the box (a rule, a panel
-edge), never a letter or digit: inside a padded box a glyph's row always has ground beside it. A
-box of faint text (FAINT) is kept whole, since some of its glyph pixels are within the tolerance.
+between its words; where the ends differ and the row's median lies halfway between them, a ramp
+from one to the other (paper lit unevenly in the scanner); else (a panel edge that fades in, a box
+ending on a separator) the row's median. A misjudged ground only marks more: the row's real ground
+then stands out across it. What is left out is ground, or a mark flat along a whole row of the box
+(a rule, a panel edge), or a thin rule that crosses the box turned (a table's line on a page turned
+in the scanner), never a letter or digit: inside a padded box a glyph's row always has ground
+beside it, and no glyph crosses the box. A box of faint text (FAINT) is kept whole, since some of
+its glyph pixels are within the tolerance.
+
+Scanned paper is grainy: there the tolerance follows the grain (GRAIN_K times its deviation, so
+that the grain marks nothing) and a weak mark with no other beside it is a grain; the faint-text
+rule is left out there, since no text that grain leaves legible sinks within that tolerance. And
+a box's rows are also judged per strip of STRIP columns: a line of a turned page climbs across
+the rows of its box, and blanking it strip by strip leaves the paper above and below it.
 """
 from __future__ import annotations
 
@@ -20,7 +29,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .boxes import Box, padding
+from .boxes import Box, padding, shifted
 
 TOLERANCE = 4  # stored values within this of their row's ground are ground (8-bit JPEG noise on flat ground)
 END = 3  # columns at each end of a box (its padding: ground) that give each row's ground
@@ -31,7 +40,20 @@ FAINT = 4  # marks that stand out by at most this many tolerances, away from (NE
 NEAR = np.ones((5, 5), np.uint8)
 MOST_VALUES = 1 << 24  # a box over more stored values than this (all its frames) is kept whole: judging it
 # would take several times as much memory (a large box over every frame of a long clip)
+GRAIN_STEP = 1.0  # grainy ground (scanned paper): its grain, from pixel to pixel, deviates this much (JPEG q85 on
+# a flat banner: under 0.5; paper scanned with grain 3: 1.2 and more; through JPEG q50 it is smoothed to 0.3-0.5 and
+# counts as flat) ...
+GRAIN_K = 3  # ... and there a mark stands out by more than this many times the ground's deviation ...
+GRAIN_MOST = 16  # ... when that is at most this (noisier ground, such as speckle, is marked all over as it was);
+# and a mark by less than twice that with no other mark beside it is a grain, not part of a stroke
+NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.float32)
+RULE_RUN = 13  # a rule: marks in runs at least this long (a line turned up to 4.4 degrees off the box's axis; odd,
+# so that the opening that finds them stays centred) ...
+RULE_THICK = 3  # ... at most this thick, that reach from one end of the box to the other (no glyph of a padded
+# box does)
 NARROW = 3  # unmarked columns between runs: fewer than this (after the margins) and the runs stay one box
+STRIP = 32  # columns: a box's rows are also judged per strip this wide, so that a turned line's box follows its slope
+SAVING = 0.8  # ... and the strips are kept where they blank at most this share of what the box's rows would
 
 
 def _runs(marked: np.ndarray, margin: int) -> list[tuple[int, int]]:
@@ -41,6 +63,82 @@ def _runs(marked: np.ndarray, margin: int) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(columns) > 2 * margin + NARROW) + 1
     return [(max(0, int(run[0]) - margin), min(marked.size, int(run[-1]) + 1 + margin))
             for run in np.split(columns, breaks)]
+
+
+def _rules(marked: np.ndarray) -> np.ndarray:
+    """The marks of rules that cross the box: a table's lines turned with the scanned page, which
+    a row's ground (the box's ends) leaves out only when they run along the rows. A glyph is never
+    one: a padded box is wider and taller than any of its glyphs."""
+    height, width = marked.shape
+    rules = np.zeros_like(marked)
+    for kernel, across, length in ((np.ones((1, RULE_RUN), np.uint8), 0, width - 2 * END),
+                                   (np.ones((RULE_RUN, 1), np.uint8), 1, height - 2)):
+        runs = cv2.morphologyEx(marked.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        for label in range(1, count):
+            if stats[label, cv2.CC_STAT_WIDTH if across == 0 else cv2.CC_STAT_HEIGHT] < length:
+                continue
+            line = labels == label
+            if line.sum(axis=across).max() <= RULE_THICK:
+                rules |= line
+    return rules
+
+
+def _strips(marked: np.ndarray, runs: list[tuple[int, int]], margin: int) -> list[Box]:
+    """Per STRIP columns of each run, the runs of rows that hold marks within ``margin`` columns of
+    the strip, each grown by ``margin`` (rows fewer than NARROW apart after that stay one); strips
+    side by side with the same rows are one box. Every mark keeps ``margin`` on every side."""
+    height, width = marked.shape
+    out: list[Box] = []
+    for start, end in runs:
+        for left in range(start, end, STRIP):
+            right = min(end, left + STRIP)
+            rows = marked[:, max(0, left - margin):min(width, right + margin)].any(axis=1)
+            for top, bottom in _runs(rows, margin) if rows.any() else ():
+                if out and out[-1][2] == left and out[-1][1] == top and out[-1][3] == bottom:
+                    out[-1] = (out[-1][0], top, right, bottom)
+                else:
+                    out.append((left, top, right, bottom))
+    return out
+
+
+def _area(boxes: list[Box]) -> int:
+    return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in boxes)
+
+
+def _spread(values: np.ndarray) -> float:
+    """1.4826 times the median absolute value (the standard deviation of Gaussian noise; a minority
+    of strokes does not move it), that median taken within its unit step: stored values are whole
+    numbers."""
+    counts = np.bincount(np.minimum(np.abs(values), 255).astype(np.int64).ravel())
+    half = values.size / 2
+    step = int(np.searchsorted(np.cumsum(counts), half))
+    below = int(counts[:step].sum())
+    return float(1.4826 * (max(0.0, step - 0.5) + (half - below) / counts[step] * (1.0 if step else 0.5)))
+
+
+def _grain_tolerance(region: np.ndarray, offsets: np.ndarray, tolerance: int) -> int:
+    """``tolerance``; or on grainy ground (its pixels one above the other in the box's ends, its
+    padding, differ by GRAIN_STEP or more) GRAIN_K times the deviation of the pixels from their
+    rows' ground, where that is more, up to GRAIN_MOST."""
+    if tolerance <= 0:  # exact (palette indices)
+        return tolerance
+    ends = np.concatenate([region[:, :, :END], region[:, :, -END:]], axis=2)
+    if region.shape[1] < 2 or _spread(np.diff(ends, axis=1)) / np.sqrt(2) < GRAIN_STEP:
+        return tolerance
+    grain = int(np.ceil(GRAIN_K * _spread(offsets)))
+    return grain if tolerance < grain <= GRAIN_MOST else tolerance
+
+
+def _ground(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int) -> np.ndarray:
+    """Each row's ground: what its ends agree on; where they differ, and the row's median lies
+    halfway between them, a ramp from one to the other (paper lit unevenly in the scanner); else
+    the row's median (a panel edge that fades in, a box ending on a separator)."""
+    median = _median(region)
+    middle = (left + right) // 2
+    ramp = left + (right - left) * np.linspace(0, 1, region.shape[-1])[None, None, :]
+    sloped = np.abs(median - middle) <= tolerance
+    return np.where(np.abs(left - right) <= tolerance, middle, np.where(sloped, ramp.astype(region.dtype), median))
 
 
 def _median(values: np.ndarray) -> np.ndarray:
@@ -56,15 +154,22 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     (``boxes.padding`` of the marks' height), within ``box``. A box too narrow or too large to judge
     (MOST_VALUES), in which nothing stands out, or of faint text (FAINT), is kept whole."""
     x0, y0, x1, y1 = box
+    original = tolerance
     if x1 - x0 < 2 * END + NARROW or len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
         return [box]
     region = stored[list(frames), y0:y1, x0:x1, :]  # (frames, rows, cols, samples) -> (frames x samples, rows, cols)
     wide = np.int16 if stored.itemsize == 1 else np.int32  # room for differences of stored values
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
-    ground = np.where(np.abs(left - right) <= tolerance, (left + right) // 2, _median(region))
-    deviation = np.abs(region - ground).max(axis=0)
+    offsets = region - _ground(region, left, right, tolerance)
+    tolerance = _grain_tolerance(region, offsets, tolerance)
+    deviation = np.abs(offsets).max(axis=0)
     marked = deviation > tolerance
+    grainy = tolerance > original
+    if grainy:
+        beside = cv2.filter2D(marked.astype(np.float32), -1, NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
+        marked &= (beside > 0) | (deviation > 2 * tolerance)
+    marked &= ~_rules(marked)
     rows = np.flatnonzero(marked.any(axis=1))
     if not rows.size:
         return [box]
@@ -73,8 +178,11 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
         return [box]
     margin = padding(int(rows[-1]) + 1 - int(rows[0]), pad_px, pad_frac)
     runs = _runs(marked.any(axis=0), margin)
-    top, bottom = y0 + max(0, int(rows[0]) - margin), y0 + min(y1 - y0, int(rows[-1]) + 1 + margin)
-    return [(x0 + a, top, x0 + b, bottom) for a, b in runs]
+    top, bottom = max(0, int(rows[0]) - margin), min(y1 - y0, int(rows[-1]) + 1 + margin)
+    whole = [(a, top, b, bottom) for a, b in runs]
+    strips = _strips(marked, runs, margin)
+    kept = strips if _area(strips) <= SAVING * _area(whole) else whole
+    return [shifted(part, x0, y0) for part in kept]
 
 
 def tighten(boxes: Sequence[Sequence[Box]], stored: np.ndarray, tolerance: int, pad_px: int,
