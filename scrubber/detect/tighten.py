@@ -17,10 +17,9 @@ beside it, and no glyph crosses the box. A box of faint text (FAINT) is kept who
 its glyph pixels are within the tolerance.
 
 Scanned paper is grainy: there the tolerance follows the grain (GRAIN_K times its deviation, so
-that the grain marks nothing) and a weak mark with no other beside it is a grain; the faint-text
-rule is left out there, since no text that grain leaves legible sinks within that tolerance. And
-a box's rows are also judged per strip of STRIP columns: a line of a turned page climbs across
-the rows of its box, and blanking it strip by strip leaves the paper above and below it.
+that the grain marks nothing) and a weak mark with no other beside it is a grain. And a box's rows
+are also judged per strip of STRIP columns: a line of a turned page climbs across the rows of its
+box, and blanking it strip by strip leaves the paper above and below it.
 """
 from __future__ import annotations
 
@@ -130,15 +129,22 @@ def _grain_tolerance(region: np.ndarray, offsets: np.ndarray, tolerance: int) ->
     return grain if tolerance < grain <= GRAIN_MOST else tolerance
 
 
-def _ground(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int) -> np.ndarray:
-    """Each row's ground: what its ends agree on; where they differ, and the row's median lies
-    halfway between them, a ramp from one to the other (paper lit unevenly in the scanner); else
-    the row's median (a panel edge that fades in, a box ending on a separator)."""
+def _offsets(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int) -> np.ndarray:
+    """Each pixel's difference from its row's ground: what the row's ends agree on; where they
+    differ, and the row's median lies halfway between them, a ramp from one to the other (paper
+    lit unevenly in the scanner); else the row's median (a panel edge that fades in, a box ending
+    on a separator). Only the ramps take a value per pixel."""
     median = _median(region)
     middle = (left + right) // 2
-    ramp = left + (right - left) * np.linspace(0, 1, region.shape[-1])[None, None, :]
-    sloped = np.abs(median - middle) <= tolerance
-    return np.where(np.abs(left - right) <= tolerance, middle, np.where(sloped, ramp.astype(region.dtype), median))
+    agree = np.abs(left - right) <= tolerance
+    sloped = ~agree & (np.abs(median - middle) <= tolerance)
+    offsets = region - np.where(agree, middle, median)
+    if sloped.any():
+        layer, row = np.nonzero(sloped[..., 0])
+        start, rise = left[layer, row], (right - left)[layer, row]
+        ramp = (start + rise * np.linspace(0, 1, region.shape[-1])[None, :]).astype(region.dtype)
+        offsets[layer, row] = region[layer, row] - ramp
+    return offsets
 
 
 def _median(values: np.ndarray) -> np.ndarray:
@@ -161,7 +167,7 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     wide = np.int16 if stored.itemsize == 1 else np.int32  # room for differences of stored values
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
-    offsets = region - _ground(region, left, right, tolerance)
+    offsets = _offsets(region, left, right, tolerance)
     tolerance = _grain_tolerance(region, offsets, tolerance)
     deviation = np.abs(offsets).max(axis=0)
     marked = deviation > tolerance
