@@ -16,10 +16,10 @@ in the scanner), never a letter or digit: inside a padded box a glyph's row alwa
 beside it, and no glyph crosses the box. A box of faint text (FAINT) is kept whole, since some of
 its glyph pixels are within the tolerance.
 
-Scanned paper is grainy: there the tolerance follows the grain (GRAIN_K times its deviation, so
-that the grain marks nothing) and a weak mark with no other beside it is a grain. And a box's rows
-are also judged per strip of STRIP columns: a line of a turned page climbs across the rows of its
-box, and blanking it strip by strip leaves the paper above and below it.
+Scanned paper is grainy: in a single image there the tolerance follows the grain (GRAIN_K times
+its deviation, so that the grain marks nothing) and a weak mark with no other beside it is a grain.
+And a box's rows are also judged per strip of STRIP columns: a line of a turned page climbs across
+the rows of its box, and blanking it strip by strip leaves the paper above and below it.
 """
 from __future__ import annotations
 
@@ -168,7 +168,8 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
     offsets = _offsets(region, left, right, tolerance)
-    tolerance = _grain_tolerance(region, offsets, tolerance)
+    if len(frames) == 1:  # a scanned page is one image; over a clip's frames, the ends' share of the moving image
+        tolerance = _grain_tolerance(region, offsets, tolerance)  # (speckle beside a faint banner) passes for grain
     deviation = np.abs(offsets).max(axis=0)
     marked = deviation > tolerance
     grainy = tolerance > original
