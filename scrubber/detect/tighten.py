@@ -157,7 +157,8 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
           pad_frac: float) -> list[Box]:
     """``box`` tightened to its marks in the ``frames`` of ``stored`` (frames, rows, cols, samples):
     each run of marked columns, and the marked rows, padded again as detector boxes are
-    (``boxes.padding`` of the marks' height), within ``box``. A box too narrow or too large to judge
+    (``boxes.padding`` of the marks' height), within ``box``; or, where that blanks less (SAVING),
+    the rows of each strip of such a run (``_strips``). A box too narrow or too large to judge
     (MOST_VALUES), in which nothing stands out, or of faint text (FAINT), is kept whole."""
     x0, y0, x1, y1 = box
     original = tolerance
