@@ -214,8 +214,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     if wholes or places:  # something changed outside the moving image: a banner may be new
         changed_panels = _changed_panels(image, faint, known, moved)
         read = read_panels([(0, image, rendered("enhanced"), p) for p in changed_panels], zoom, detector, "layout")
-        found.extend(Detection(cut, d.detector, d.rendering) for _, d in read
-                     for cut in [kept_as(d.box)] if cut is not None)
+        found.extend(Detection(cut, d.detector, d.rendering) for _, d in read if (cut := kept_as(d.box)) is not None)
     again = Looks(detector, "recheck")
     differs = lambda box: not same_content(grey, before, box)  # noqa: E731
     recheck(image, 0, [d.box for d in found], again, policy, differs,
