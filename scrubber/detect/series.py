@@ -12,13 +12,14 @@ import numpy as np
 from ..policy import Policy
 from .boxes import Box, Detection, overlaps
 from .layouts import Reference
-from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, line_like, marks_detector, share_covered,
-                    whole_zoom)
+from .looks import (LINE_COVERED, Looks, crop_bounds, crop_zoom, detector_name, is_covered, line_like, marks_detector,
+                    share_covered, whole_zoom)
 from .motion import STRONG_PIXELS, TOLERANCE, components, image_area, strong_places
 from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
 from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth, standing_out
-from .single import WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels
+from .single import (WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels,
+                     single_images)
 from .unread import closer_look, closer_zoom, columns_read, longest_unread, recheck, turned_read
 
 IDENTICAL = 2  # largest grey difference of two images at a box for them to hold the same pixels there
@@ -27,6 +28,9 @@ AREA_MARGIN = 8  # pixels around a large changed area looked at whole
 LARGE_LINE = 18  # px: the least height of a line of large type (24 px capitals form lines of 26-28; speckle
 # at half size in "smooth" mostly forms lines of 10-14, which a later image does not look at)
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
+MANY_LOOKS = 8.0  # a later image whose looks would take in the network pixels of more whole images than this is
+# read as a single image (``_looks_cost``; series sweep: later scanned pages 9.4-42, later US1 images 6.7 at most,
+# a single image's whole passes about 4)
 
 
 def _identical(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
@@ -58,6 +62,19 @@ def _areas_read(image: np.ndarray, areas: Looks, policy: Policy, detector: Detec
     if getattr(detector, "trained", False):
         found = confirmed([image], [found], policy, detector, trained=True)[0]
     return [Detection(box, detector_name(detector, areas.suffix), "full") for box in sorted(set(found))]
+
+
+def _looks_cost(image: np.ndarray, places: Sequence[Box], renderings: int, zoom: float, wholes: Sequence[Box],
+                whole: float) -> float:
+    """The network pixels that looks at a later image's changed ``places`` (each a wide crop in
+    ``renderings`` renderings at ``zoom``) and changed areas (``wholes``, at ``whole``, the whole
+    pass's magnification) take in, in whole images at ``whole``: the network's time grows with them."""
+    def pixels(box: Box) -> int:
+        return (box[2] - box[0]) * (box[3] - box[1])
+
+    crops = sum(pixels(crop_bounds(image.shape, place, wide=True)) for place in places) * renderings * zoom ** 2
+    areas = sum(pixels(crop_bounds(image.shape, box, margin=AREA_MARGIN)) for box in wholes) * whole ** 2
+    return (crops + areas) / (image.shape[0] * image.shape[1] * whole ** 2)
 
 
 def _changed_unread(box: Box, faint: np.ndarray, known: Sequence[Box]) -> bool:
@@ -140,18 +157,35 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     was (the same image gives the same output whether it came first or not), with what the look
     found over it (a longer label a few grey levels off black differs by less than TOLERANCE).
     Large type new over tissue is read by the lines of its "smooth" rendering (``_smooth_lines``).
+    An image that differs nearly everywhere (a later page of a scanned document: each line of print
+    is a changed place) is read as a single image is, the comparison skipped: the looks at what
+    changed would take in the network pixels of more than MANY_LOOKS whole images (``_looks_cost``;
+    series sweep: 4-12 s a later page against 0.5-0.9 s alone, and fewer of its labels read).
     """
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     before = reference.grey
     found: list[Detection] = []
     zoom = crop_zoom(image, policy, detector)
-    looks = Looks(detector, "layout")
-    checks = Looks(detector, "layout")
     makers = {"full": lambda: image, "enhanced": lambda: enhance(image), "local": lambda: localise(image),
               "window": lambda: window, "dark": lambda: darken(image), "smooth": lambda: smooth(image)}
     rendered = functools.cache(lambda name: makers[name]() if name in makers else None)  # made when needed
-    plain = [d.box for d in reference.detections if d.rendering == "full"]
     local = "local" in policy.renderings  # faint labels: looked for in "local" too, boxes kept where faint
+    difference = cv2.absdiff(grey, before)
+    changed = difference > TOLERANCE
+    area = image_area(changed)
+    moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
+    for x0, y0, x1, y1 in moved:
+        area[y0:y1, x0:x1] = True
+    wholes = [box for box in components(area, (1, 1)) if not is_covered(box, moved)]  # not the moving image:
+    # that is read by its lines of strokes (recheck), not whole
+    enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
+    faint = cv2.absdiff(enhanced, reference.enhanced_grey)
+    places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
+    if _looks_cost(image, places, 3 if local else 2, zoom, wholes, whole_zoom(image, policy)) > MANY_LOOKS:
+        return single_images(image[None], None if window is None else window[None], policy, detector)[0]
+    looks = Looks(detector, "layout")
+    checks = Looks(detector, "layout")
+    plain = [d.box for d in reference.detections if d.rendering == "full"]
     checked: list[Detection] = []
     for detection in reference.detections:
         again = rendered(detection.rendering)
@@ -178,23 +212,13 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
             # differs from the reference's by a few grey levels may be longer than it was)
             found.append(Detection(detection.box, CARRIED, detection.rendering))
             found.extend(now)
-    difference = cv2.absdiff(grey, before)
-    changed = difference > TOLERANCE
-    area = image_area(changed)
-    moved = [r for r in image_regions if changed[r[1]:r[3], r[0]:r[2]].any()]  # calibrated images that changed
-    for x0, y0, x1, y1 in moved:
-        area[y0:y1, x0:x1] = True
     kept_as = functools.partial(standing_out, image)  # second looks' and panels' boxes: not the grain of blank paper
     areas = Looks(detector, "layout", kept_as=kept_as)
-    wholes = [box for box in components(area, (1, 1)) if not is_covered(box, moved)]  # not the moving image:
-    for box in wholes:  # that is read by its lines of strokes (recheck), not whole
+    for box in wholes:
         areas.add(0, image, box, whole_zoom(image, policy), margin=AREA_MARGIN, again=on_flat_ground(image, box))
         if local and not any(overlaps(box, region) for region in image_regions):  # not the moving image
             looks.add(0, rendered("local"), box, whole_zoom(image, policy), margin=AREA_MARGIN, rendering="local")
-    enhanced = cv2.cvtColor(rendered("enhanced"), cv2.COLOR_RGB2GRAY)
-    faint = cv2.absdiff(enhanced, reference.enhanced_grey)
     faint_places = Looks(detector, "layout", again=True, kept_as=kept_as)
-    places = sorted({*strong_places(difference, area), *strong_places(faint, area)})
     for place in places:
         queue = faint_places if faint_in(image, place) or on_flat_ground(image, place) else looks
         queue.add(0, image, place, zoom, wide=True)
