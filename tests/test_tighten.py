@@ -233,6 +233,27 @@ def test_a_turned_rule_that_crosses_a_box_is_left_out():
     assert all(b[3] <= 430 + MARGIN for b in boxes)
 
 
+def test_rules_that_leave_a_cell_box_through_its_bottom_or_run_down_its_end_are_left_out():
+    """A table cell's box on a page turned 4 degrees (the sweep's scanned forms): the cell's lower
+    rule comes in at the box's left end and leaves through its bottom, and the cell's left rule
+    runs down the box's end from the words' rows to the bottom. Neither crosses the box from end to
+    end, and both kept the box's rows down to its bottom (the sweep's cells blanked three times the
+    label's height); they hide nothing and are left out, the words keep their margin."""
+    cell = (35, 400, 185, 460)
+    stored = np.zeros((1, 480, 640, 3), np.uint8)
+    stored[:, 380:480] = 60
+    for x0, y0, x1, y1 in WORDS:
+        stored[:, y0:y1, x0:x1:3] = 200
+    for x in range(cell[0], 320):
+        stored[0, 450 + (x - cell[0]) * 7 // 100, x] = 200  # out through the bottom at x 178
+    for y in range(415, 480):
+        x = cell[0] + (y - 415) * 7 // 100
+        stored[0, y, x:x + 2] = 200
+    boxes = marks(stored, [0], cell, TOLERANCE, *PAD)
+    assert _covers(boxes, 40, 412) and _covers(boxes, 178, 429)
+    assert all(412 - MARGIN <= b[1] and b[3] <= 430 + MARGIN for b in boxes)
+
+
 def test_faint_banner_labels_burned_into_a_clip_over_its_sector_stay_removed(detector):
     """The sweep's "static" labels 8 grey levels darker than a banner of 170, through JPEG q85, in
     12 frames of color3d over its sector: over the frames, a box's ends take in the sector's

@@ -48,8 +48,8 @@ GRAIN_MOST = 16  # ... when that is at most this (noisier ground, such as speckl
 NEIGHBOURS = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.float32)
 RULE_RUN = 13  # a rule: marks in runs at least this long (a line turned up to 4.4 degrees off the box's axis; odd,
 # so that the opening that finds them stays centred) ...
-RULE_THICK = 3  # ... at most this thick, that reach from one end of the box to the other (no glyph of a padded
-# box does)
+RULE_THICK = 3  # ... at most this thick, that reach the box's edges on two sides (no glyph of a padded box does)
+EDGE = 2  # rows at the top and bottom of a box within which a run of marks reaches that edge (END: columns at its ends)
 NARROW = 3  # unmarked columns between runs: fewer than this (after the margins) and the runs stay one box
 STRIP = 32  # columns: a box's rows are also judged per strip this wide, so that a turned line's box follows its slope
 SAVING = 0.8  # ... and the strips are kept where they blank at most this share of what the box's rows would
@@ -66,21 +66,27 @@ def _runs(marked: np.ndarray, margin: int) -> list[tuple[int, int]]:
 
 def _rules(marked: np.ndarray) -> np.ndarray:
     """The marks of rules that cross the box: a table's lines turned with the scanned page, which
-    a row's ground (the box's ends) leaves out only when they run along the rows. A glyph is never
-    one: a padded box is wider and taller than any of its glyphs."""
+    a row's ground (the box's ends) leaves out only when they run along the rows. A run of marks
+    RULE_RUN long and at most RULE_THICK thick that reaches the box's edges on two sides is one:
+    it comes in at one side and leaves by another (across a cell's box, out through its bottom, or
+    down its end). A glyph never is: a padded box is wider and taller than any of its glyphs, which
+    keep clear of its edges. Marks touching a rule (its anti-aliased rim) go with it."""
     height, width = marked.shape
-    rules = np.zeros_like(marked)
-    for kernel, across, length in ((np.ones((1, RULE_RUN), np.uint8), 0, width - 2 * END),
-                                   (np.ones((RULE_RUN, 1), np.uint8), 1, height - 2)):
+    rules = np.zeros(marked.shape, np.uint8)
+    sides = [marked[:, :END].any(), marked[:, -END:].any(), marked[:EDGE].any(), marked[-EDGE:].any()]
+    if sum(sides) < 2:
+        return rules.astype(bool)  # no run of marks can reach two sides: most boxes
+    for kernel, across in ((np.ones((1, RULE_RUN), np.uint8), 0), (np.ones((RULE_RUN, 1), np.uint8), 1)):
         runs = cv2.morphologyEx(marked.astype(np.uint8), cv2.MORPH_OPEN, kernel)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
         for label in range(1, count):
-            if stats[label, cv2.CC_STAT_WIDTH if across == 0 else cv2.CC_STAT_HEIGHT] < length:
+            x, y, w, h = (int(v) for v in stats[label, :4])
+            if (x < END) + (x + w > width - END) + (y < EDGE) + (y + h > height - EDGE) < 2:
                 continue
             line = labels == label
             if line.sum(axis=across).max() <= RULE_THICK:
-                rules |= line
-    return rules
+                rules[line] = 1
+    return marked & cv2.dilate(rules, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def _strips(marked: np.ndarray, runs: list[tuple[int, int]], margin: int) -> list[Box]:
