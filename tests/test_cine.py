@@ -334,6 +334,20 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
     assert covered() < 0.5
 
 
+def test_a_banner_whose_label_s_strokes_cut_it_apart_is_a_panel_with_its_holes_filled(detector, monkeypatch):
+    """The recall sweep's 8 px "static" label 25 grey levels above a banner of 100 over color3d's
+    sector, through JPEG q85. On the static layer the banner joins the flat blurred tissue around
+    it, so it is a panel only with the steps at its edges cut out; but its label's strokes are
+    such steps too, and they cut its inside apart. Filled within its flat ring, the banner is a
+    panel again, and the look at it reads the label in every frame (no other look does)."""
+    from scrubber.detect import proposer
+
+    covered = _static_label_covered(detector, {"ground": 100, "delta": 25, "font": "hershey-duplex", "jpeg": 85}, 8)
+    assert covered() == 1.0
+    monkeypatch.setattr(proposer, "_filled", lambda mask: mask)
+    assert covered() < 0.5
+
+
 def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pixels(detector, monkeypatch):
     """The recall sweep's 8 px "colour-clip" label in blue, burned into 12 frames of the real
     cardiac clip over its sector: the static layer, a median of luminance, shows it about as dark

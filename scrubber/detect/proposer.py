@@ -302,7 +302,16 @@ def panels(image: np.ndarray) -> list[Box]:
     closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     steps = cv2.dilate((gradient(grey) >= PANEL_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
     found = _panel_shaped(closed)
-    return found + [box for box in _panel_shaped(closed & (1 - steps)) if not any(_inside(box, f) for f in found)]
+    return found + [box for box in _panel_shaped(_filled(closed & (1 - steps))) if not any(_inside(box, f) for f in found)]
+
+
+def _filled(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (uint8) with the holes of its parts filled: a banner's flat ring around its label,
+    whose strokes' steps were cut out with the banner's edge."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros_like(mask)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out
 
 
 def _panel_shaped(mask: np.ndarray) -> list[Box]:
