@@ -302,7 +302,8 @@ def panels(image: np.ndarray) -> list[Box]:
     closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     steps = cv2.dilate((gradient(grey) >= PANEL_STEP).astype(np.uint8), np.ones((3, 3), np.uint8))
     found = _panel_shaped(closed)
-    return found + [box for box in _panel_shaped(_filled(closed & (1 - steps))) if not any(_inside(box, f) for f in found)]
+    cut = _filled(closed & (1 - steps))
+    return found + [box for box in _panel_shaped(cut) if not any(_inside(box, f) for f in found)]
 
 
 def _filled(mask: np.ndarray) -> np.ndarray:
