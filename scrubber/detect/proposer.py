@@ -297,8 +297,7 @@ def panels(image: np.ndarray) -> list[Box]:
     (the blurred sector of a clip's static layer), so the panels are looked for again with the
     pixels at or beside a step of PANEL_STEP grey levels cut out after the close, and each part
     filled within its outline (the strokes of a label 25 levels off its banner form such steps
-    too, and cut its inside apart); not only then, since on black those strokes would be all that
-    is cut."""
+    too, and cut its inside apart). The panels found before the cut are kept as they are."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     flat = (cv2.absdiff(grey, cv2.blur(grey, (5, 5))) <= PANEL_FLAT) & (grey >= PANEL_MIN_LEVEL)
     closed = cv2.morphologyEx(flat.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
