@@ -441,7 +441,7 @@ def test_a_later_scanned_page_that_lost_text_gets_fewer_boxes_on_its_blank_jpeg_
 def test_a_later_scanned_page_whose_print_differs_everywhere_is_read_as_a_single_image(fresh_memory, detector):
     """The recall sweep's first scanned form, then its form of 5 px faded print turned 1.5 degrees
     through JPEG q50: every line of print differs, so the looks at what changed would take in the
-    network pixels of 9 to 42 whole pages (``_looks_cost``) and took 4-12 s a page, where the page
+    network pixels of 9 to 44 whole pages (``_looks_cost``) and took 4-12 s a page, where the page
     alone takes under 1 s, and they read less of it (4 of its labels left partly visible, 2 alone).
     It is read as a single image: the boxes it gets alone. A later US1 image with new labels
     is still compared with its first."""

@@ -29,7 +29,7 @@ LARGE_LINE = 18  # px: the least height of a line of large type (24 px capitals 
 # at half size in "smooth" mostly forms lines of 10-14, which a later image does not look at)
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 MANY_LOOKS = 8.0  # a later image whose looks would take in the network pixels of more whole images than this is
-# read as a single image (``_looks_cost``; series sweep: later scanned pages 9.4-42, later US1 images 6.7 at most,
+# read as a single image (``_looks_cost``; series sweep: later scanned pages 9.4-44, later US1 images 6.7 at most,
 # a single image's whole passes about 4)
 
 
