@@ -271,3 +271,32 @@ def test_faint_banner_labels_burned_into_a_clip_over_its_sector_stay_removed(det
     after = np.asarray(result.after).reshape(case.image.shape)
     scored = recall_sweep.score(case, result.boxes, after, [])
     assert all(share >= recall_sweep.COVERED for share in scored["covered"])
+
+
+def test_a_label_beside_rows_a_clip_marks_end_to_end_keeps_its_strokes(detector, monkeypatch):
+    """The sweep's "static" labels 12 grey levels darker than a banner of 100 (no JPEG), in 12
+    frames of color3d over its sector: over the frames, the box's ends take in the sector, so some
+    of its rows are marked end to end, thin, as a rule is, right beside the 12 px label's strokes.
+    Those rows are left out, but not what touches them (a single image's rule takes its rim):
+    taking that too left the label's upper half unblanked (87 % of its glyph pixels covered)."""
+    from scrubber.detect import tighten
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import recall_sweep
+
+    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    case = next(c for c in recall_sweep.static_cases(clip.pixel_array)
+                if c.condition == {"ground": 100, "delta": -12, "font": "truetype", "jpeg": None})
+    ds = recall_sweep.moving_template(clip, len(case.image))
+    ds.PixelData = case.image.tobytes()
+
+    def covered() -> list[float]:
+        result = scrub_dataset(copy.deepcopy(ds), Policy(device="cpu", reuse_layouts=False), detector,
+                               keep_pixels=True)
+        after = np.asarray(result.after).reshape(case.image.shape)
+        return recall_sweep.score(case, result.boxes, after, [])["covered"]
+
+    assert min(covered()) >= recall_sweep.COVERED
+    rules = tighten._rules
+    monkeypatch.setattr(tighten, "_rules", lambda marked, rims: rules(marked, True))
+    assert min(covered()) < recall_sweep.COVERED

@@ -64,13 +64,16 @@ def _runs(marked: np.ndarray, margin: int) -> list[tuple[int, int]]:
             for run in np.split(columns, breaks)]
 
 
-def _rules(marked: np.ndarray) -> np.ndarray:
+def _rules(marked: np.ndarray, rims: bool) -> np.ndarray:
     """The marks of rules that cross the box: a table's lines turned with the scanned page, which
     a row's ground (the box's ends) leaves out only when they run along the rows. A run of marks
     RULE_RUN long and at most RULE_THICK thick that reaches the box's edges on two sides is one:
     it comes in at one side and leaves by another (across a cell's box, out through its bottom, or
     down its end). A glyph never is: a padded box is wider and taller than any of its glyphs, which
-    keep clear of its edges. Marks touching a rule (its anti-aliased rim) go with it."""
+    keep clear of its edges. With ``rims`` (a single image), the marks touching a rule go with it:
+    its anti-aliased rim, and the short end of its last step at the box's edge. Not over a clip's
+    frames: there rows of a box whose ends take in the moving image are marked end to end, and the
+    strokes of a label beside them went with them (the sweep's "static" labels: one was cut)."""
     height, width = marked.shape
     rules = np.zeros(marked.shape, np.uint8)
     sides = [marked[:, :END].any(), marked[:, -END:].any(), marked[:EDGE].any(), marked[-EDGE:].any()]
@@ -86,7 +89,7 @@ def _rules(marked: np.ndarray) -> np.ndarray:
             line = labels == label
             if line.sum(axis=across).max() <= RULE_THICK:
                 rules[line] = 1
-    return marked & cv2.dilate(rules, np.ones((3, 3), np.uint8)).astype(bool)
+    return marked & cv2.dilate(rules, np.ones((3, 3), np.uint8)).astype(bool) if rims else rules.astype(bool)
 
 
 def _strips(marked: np.ndarray, runs: list[tuple[int, int]], margin: int) -> list[Box]:
@@ -183,7 +186,7 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     if grainy:
         beside = cv2.filter2D(marked.astype(np.float32), -1, NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
         marked &= (beside > 0) | (deviation > 2 * tolerance)
-    marked &= ~_rules(marked)
+    marked &= ~_rules(marked, rims=len(frames) == 1)
     rows = np.flatnonzero(marked.any(axis=1))
     if not rows.size:
         return [box]
