@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ from scrubber.detect.tighten import FAINT, TOLERANCE, marks, tighten
 from scrubber.pipeline import plan_boxes, scrub_dataset
 from scrubber.policy import Policy
 
-from .util import ROOT
+from .util import recall_sweep
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LINE = (35, 405, 185, 437)  # a padded line box over WORDS
@@ -259,18 +259,27 @@ def test_faint_banner_labels_burned_into_a_clip_over_its_sector_stay_removed(det
     12 frames of color3d over its sector: over the frames, a box's ends take in the sector's
     speckle beside the banner, which passed for paper grain and raised the tolerance over the
     labels' faint strokes (one of them was cut). The grain tolerance is for a single image alone."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
+    covered = _static_covered(detector, {"ground": 170, "delta": -8, "font": "truetype", "jpeg": 85})
+    assert min(covered()) >= recall_sweep().COVERED
 
+
+def _static_covered(detector, condition: dict) -> Callable[[], list[float]]:
+    """A function that scrubs the recall sweep's "static" case drawn under ``condition`` (its labels
+    in 12 frames of color3d, over its sector) and gives each label's share covered (the sweep's
+    score: in every frame)."""
+    sweep = recall_sweep()
     clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    case = next(c for c in recall_sweep.static_cases(clip.pixel_array)
-                if c.condition == {"ground": 170, "delta": -8, "font": "truetype", "jpeg": 85})
-    ds = recall_sweep.moving_template(clip, len(case.image))
+    case = next(c for c in sweep.static_cases(clip.pixel_array) if c.condition == condition)
+    ds = sweep.moving_template(clip, len(case.image))
     ds.PixelData = case.image.tobytes()
-    result = scrub_dataset(copy.deepcopy(ds), Policy(device="cpu", reuse_layouts=False), detector, keep_pixels=True)
-    after = np.asarray(result.after).reshape(case.image.shape)
-    scored = recall_sweep.score(case, result.boxes, after, [])
-    assert all(share >= recall_sweep.COVERED for share in scored["covered"])
+
+    def covered() -> list[float]:
+        result = scrub_dataset(copy.deepcopy(ds), Policy(device="cpu", reuse_layouts=False), detector,
+                               keep_pixels=True)
+        after = np.asarray(result.after).reshape(case.image.shape)
+        return sweep.score(case, result.boxes, after, [])["covered"]
+
+    return covered
 
 
 def test_a_label_beside_rows_a_clip_marks_end_to_end_keeps_its_strokes(detector, monkeypatch):
@@ -281,22 +290,8 @@ def test_a_label_beside_rows_a_clip_marks_end_to_end_keeps_its_strokes(detector,
     taking that too left the label's upper half unblanked (87 % of its glyph pixels covered)."""
     from scrubber.detect import tighten
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import recall_sweep
-
-    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    case = next(c for c in recall_sweep.static_cases(clip.pixel_array)
-                if c.condition == {"ground": 100, "delta": -12, "font": "truetype", "jpeg": None})
-    ds = recall_sweep.moving_template(clip, len(case.image))
-    ds.PixelData = case.image.tobytes()
-
-    def covered() -> list[float]:
-        result = scrub_dataset(copy.deepcopy(ds), Policy(device="cpu", reuse_layouts=False), detector,
-                               keep_pixels=True)
-        after = np.asarray(result.after).reshape(case.image.shape)
-        return recall_sweep.score(case, result.boxes, after, [])["covered"]
-
-    assert min(covered()) >= recall_sweep.COVERED
+    covered = _static_covered(detector, {"ground": 100, "delta": -12, "font": "truetype", "jpeg": None})
+    assert min(covered()) >= recall_sweep().COVERED
     rules = tighten._rules
     monkeypatch.setattr(tighten, "_rules", lambda marked, rims: rules(marked, True))
-    assert min(covered()) < recall_sweep.COVERED
+    assert min(covered()) < recall_sweep().COVERED

@@ -11,9 +11,9 @@ between its words; where the ends differ and the row's median lies halfway betwe
 from one to the other (paper lit unevenly in the scanner); else (a panel edge that fades in, a box
 ending on a separator) the row's median. A misjudged ground only marks more: the row's real ground
 then stands out across it. What is left out is ground, or a mark flat along a whole row of the box
-(a rule, a panel edge), or a thin rule that crosses the box turned (a table's line on a page turned
-in the scanner), never a letter or digit: inside a padded box a glyph's row always has ground
-beside it, and no glyph crosses the box. A box of faint text (FAINT) is kept whole, since some of
+(a rule, a panel edge), or a thin rule that reaches two sides of the box turned (a table's line on
+a page turned in the scanner), never a letter or digit: inside a padded box a glyph's row always
+has ground beside it, and no glyph reaches the box's edges. A box of faint text (FAINT) is kept whole, since some of
 its glyph pixels are within the tolerance.
 
 Scanned paper is grainy: in a single image there the tolerance follows the grain (GRAIN_K times
@@ -178,15 +178,16 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
     offsets = _offsets(region, left, right, tolerance)
-    if len(frames) == 1:  # a scanned page is one image; over a clip's frames, the ends' share of the moving image
-        tolerance = _grain_tolerance(region, offsets, tolerance)  # (speckle beside a faint banner) passes for grain
+    single = len(frames) == 1  # a scanned page is one image; over a clip's frames, the box's ends take in the moving
+    if single:  # image (speckle beside a faint banner passes for grain) and mark rows end to end beside a label
+        tolerance = _grain_tolerance(region, offsets, tolerance)
     deviation = np.abs(offsets).max(axis=0)
     marked = deviation > tolerance
     grainy = tolerance > original
     if grainy:
         beside = cv2.filter2D(marked.astype(np.float32), -1, NEIGHBOURS, borderType=cv2.BORDER_CONSTANT)
         marked &= (beside > 0) | (deviation > 2 * tolerance)
-    marked &= ~_rules(marked, rims=len(frames) == 1)
+    marked &= ~_rules(marked, rims=single)
     rows = np.flatnonzero(marked.any(axis=1))
     if not rows.size:
         return [box]
