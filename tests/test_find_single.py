@@ -610,6 +610,17 @@ def test_few_lines_of_speckle_are_looked_at_again_and_none_is_blanked(detector, 
     assert not [d for d in found if _in_panes(d.box)], found
 
 
+def test_pieces_of_one_line_are_joined_and_lines_of_other_rows_or_far_apart_are_not():
+    """Two pieces of a label's line of strokes, broken where it crosses flow (the recall sweep's 18
+    px "ACC 99887766" over US1: 101-188 and 225-280, rows 174-197 and 174-189), are one line;
+    a line on the row below, or one on the same row more than JOIN_GAP heights away, is not."""
+    assert unread.joined([(225, 174, 280, 189), (101, 174, 188, 197)]) == [(101, 174, 280, 197)]
+    below = (101, 200, 188, 215)
+    far = (188 + unread.JOIN_GAP * 23 + 1, 174, 400, 197)
+    assert sorted(unread.joined([(101, 174, 188, 197), below, far])) == sorted([(101, 174, 188, 197), below, far])
+    assert unread.joined([(0, 0, 30, 10), (40, 0, 70, 10), (80, 0, 110, 10)]) == [(0, 0, 110, 10)]
+
+
 def _us1_bright_with(text: str, at: tuple[int, int], grey: int, scale: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     """The real US1 frame with its gain turned up as the recall sweep's "bright" group does (its
     tissue becomes bright speckle) and ``text`` drawn over it in ``grey``; and the mask of its ink."""

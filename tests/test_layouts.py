@@ -363,6 +363,22 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
     assert covered()[heights.index(36)] < 0.5
 
 
+def test_a_label_whose_line_breaks_at_colour_flow_in_a_later_image_is_read_whole(fresh_memory, detector,
+                                                                                 monkeypatch):
+    """The recall sweep's 18 px grey "ACC 99887766" over US1's pane and its colour flow, new in a
+    later image of its layout: where it crosses the flow its strokes join the flow's, and its line
+    of strokes breaks in two; the two pieces are looked at as one line (``unread.joined``) and the
+    label is read whole. Looked at apart, each piece was read in part and its middle letters in
+    neither."""
+    from scrubber.detect import unread
+
+    wanted = {"style": "grey", "font": "truetype", "jpeg": None}
+    covered, heights = _later_sweep_image(detector, wanted, "tissue")
+    assert covered()[heights.index(18)] >= 0.98
+    monkeypatch.setattr(unread, "joined", lambda lines: list(lines))
+    assert covered()[heights.index(18)] < 0.9
+
+
 @pytest.mark.parametrize("skew, jpeg", [(0, 50), (1.5, None)])
 def test_a_later_scanned_page_reads_its_block_of_faded_small_print_with_the_training_normalisation(
         fresh_memory, detector, monkeypatch, skew, jpeg):

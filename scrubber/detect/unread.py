@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..policy import Policy
-from .boxes import Box, Detection
+from .boxes import Box, Detection, join_lines
 from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
 from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, strokes, text_lines,
                        text_shaped, unruled)
@@ -22,6 +22,7 @@ LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lin
 RECHECK_HEIGHT = 40  # a line of strokes that OCR left uncovered and that has the shape of text is looked
 # at again magnified to about this height (pixels; 8 px type forms lines of 12-17), between MIN_ZOOM and
 # ZOOM times the whole-image pass
+JOIN_GAP = 2  # unread lines on one row less than this many times the taller one's height apart are looked at as one
 
 
 def closer_zoom(image: np.ndarray, box: Box, policy: Policy) -> float:
@@ -78,7 +79,16 @@ def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
     forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return _unread(text_lines(image), known)
+    return joined(_unread(text_lines(image), known))
+
+
+def joined(lines: Sequence[Box]) -> list[Box]:
+    """``lines`` with those on one row less than JOIN_GAP times the taller one's height apart
+    joined into one (``join_lines``): where a label crosses colour flow or bright speckle its
+    strokes join the image's into a shape that is no line, and its line of strokes breaks in two;
+    a look at each piece reads each in part (an 18 px grey "ACC 99887766" over US1's flow, new in
+    a later image of its layout: its middle letters in neither piece)."""
+    return [line for line, _ in join_lines(lines, JOIN_GAP)]
 
 
 def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
