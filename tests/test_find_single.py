@@ -217,6 +217,40 @@ def test_the_look_at_a_line_of_one_colour_reaches_along_it(detector, monkeypatch
     assert covered() < 0.8
 
 
+def test_a_line_that_runs_past_the_crop_of_its_first_word_is_followed_to_its_end(detector, monkeypatch):
+    """A look at the place of a label's first word that reaches along the line (``wide``: four
+    heights past it) reads the label up to the crop's side; that box is followed, a crop reaching
+    along the line from it, and the label is read to its end (in a clip, a faint 18 px label shown
+    for a moment was read from its first two words' places only, to a third short of its end)."""
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array).copy()
+    text, first, org = "SMITH^JOHN ACC 99887766", "SMITH^JOHN", (20, 430)  # in the black surround
+    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1, cv2.LINE_AA)
+    (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+    first_width = cv2.getTextSize(first, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)[0][0]
+    place = (org[0], org[1] - height, org[0] + first_width, org[1] + base)
+
+    def reach() -> int:
+        queue = looks.Looks(detector, "test")
+        queue.add(0, frame, place, 1.5, wide=True)
+        return max(d.box[2] for _, d in queue.run())
+
+    assert reach() >= org[0] + width
+    monkeypatch.setattr(looks, "FOLLOW_ROUNDS", 0)
+    assert reach() < org[0] + width - 40
+
+
+def test_a_label_whose_line_ends_where_it_runs_into_colour_flow_is_read_to_its_end(detector, monkeypatch):
+    """The recall sweep's 12 px grey label over US1's pane that runs into the colour flow: its line
+    of strokes ends 32 px short of the label's end, where its strokes join the flow's. The look at
+    the line in "neutral" reaches along it (``wide``) and reads it to its end; a crop of the line
+    alone stopped 15 px short."""
+    covered = _sweep_label_covered(detector, {"style": "grey", "font": "hershey-simplex", "jpeg": None}, 12,
+                                   group="tissue")
+    assert covered() >= 0.98
+    monkeypatch.setattr(looks, "LINE_REACH", 0)
+    assert covered() < 0.9
+
+
 def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
     """A grey image has no coloured pixel and no colour line; blue type over red-to-yellow flow
     forms a line in its own hue sector, whose plane holds the type alone, light on black, while

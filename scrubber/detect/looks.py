@@ -25,6 +25,8 @@ SAME = 2.0  # mean grey difference under which two crops of one place count as t
 LINE_REACH = 4  # crops of changed places reach this many margins along the line
 LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full" covered this share of it
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
+FOLLOW_EDGE = 3  # a box this close to a side of a crop that reaches along its line may run on past it ...
+FOLLOW_ROUNDS = 2  # ... and is followed this many crops further at most
 
 
 def detector_name(detector: Detector, suffix: str = "") -> str:
@@ -106,6 +108,9 @@ class _Queued(NamedTuple):
     rendering: str
     place: Box  # the line or region it was queued for, in crop coordinates
     again: bool  # a second look with the training normalisation where the first leaves ``place`` unread
+    source: np.ndarray  # the image it was cut from ...
+    render: Callable[[np.ndarray], np.ndarray] | None  # ... and how its rendering was made
+    wide: bool  # it reaches along the line: a box running to its side is followed (``Looks.run``)
 
 
 @dataclass
@@ -139,7 +144,8 @@ class Looks:
         if render is not None:
             crop = render(crop)
         place = shifted(box, -left, -top)
-        self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again))
+        self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again,
+                                   image, render, wide))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
@@ -160,11 +166,31 @@ class Looks:
         return found
 
     def run(self) -> list[tuple[int, Detection]]:
+        """Every queued crop looked at; where a box of a ``wide`` crop runs to the crop's side (not
+        the image's), a crop reaching along the line from that box is looked at too, up to
+        FOLLOW_ROUNDS times: a label longer than the crop of its first words (an 18 px faint label
+        shown for a moment in a clip, read from its first two words' places: its last third was
+        outside the crop and stayed)."""
+        out: list[tuple[int, Detection]] = []
+        for round_ in range(FOLLOW_ROUNDS + 1):
+            found, running_on = self._run_queue()
+            out.extend(found)
+            if round_ == FOLLOW_ROUNDS or not running_on:
+                break
+            for q, box in running_on:
+                self.add(q.frame, q.source, box, q.zoom, wide=True, rendering=q.rendering, render=q.render,
+                         again=q.again)
+        self._queue.clear()
+        return out
+
+    def _run_queue(self) -> tuple[list[tuple[int, Detection]], list[tuple[_Queued, Box]]]:
+        """The detections of the queued crops, and the boxes (image coordinates, with their crop)
+        that run to a ``wide`` crop's side; the queue emptied."""
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
         kinds = Counter((q.zoom, q.rendering, q.crop.shape) for q in self._queue)
         target: list[int] = []
-        for index, (_, left, top, zoom, crop, rendering, _, _) in enumerate(self._queue):
+        for index, (_, left, top, zoom, crop, rendering, *_) in enumerate(self._queue):
             if kinds[zoom, rendering, crop.shape] > 1:  # only then can another crop hold the same pixels
                 first = copies.setdefault((zoom, rendering, crop.shape, _digest(crop)), index)
                 if first != index:  # the same pixels elsewhere (a marker repeated down the image)
@@ -179,13 +205,23 @@ class Looks:
             target.append(same)
         distinct = sorted(set(target))
         boxes = dict(zip(distinct, self._look(distinct)))
-        out = []
+        out, running_on = [], []
         name = detector_name(self.detector, self.suffix)
         for index, looked in enumerate(target):
             q = self._queue[index]
             out.extend((q.frame, Detection(shifted(b, q.left, q.top), name, q.rendering)) for b in boxes[looked])
+            if q.wide:
+                running_on.extend((q, shifted(b, q.left, q.top)) for b in boxes[looked] if _runs_on(q, b))
         self._queue.clear()
-        return out
+        return out, running_on
+
+
+def _runs_on(q: _Queued, box: Box) -> bool:
+    """``box`` (crop coordinates), a line (``line_like``), reaches within FOLLOW_EDGE of a side of its
+    crop that is not a side of the image: the line may go on past the crop."""
+    width = q.crop.shape[1]
+    return line_like(box) and ((box[0] <= FOLLOW_EDGE and q.left > 0)
+                               or (box[2] >= width - FOLLOW_EDGE and q.left + width < q.source.shape[1]))
 
 
 def zoom_to(box: Box, height: int) -> float:

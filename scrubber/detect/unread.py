@@ -103,8 +103,10 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     left unread (``line_read``), looked at again with DB's training normalisation where the first
     look leaves it unread (5 px type on a page through JPEG: [-1, 1] reads none of it, the
     training normalisation all); at every other line ``_unread_lines`` finds, and where the line's
-    crop holds colour, at the same crop of the "neutral" rendering too (white text over colour
-    flow); and at lines of one colour (``colour_looks``; of the pixels in ``coloured_where``, when
+    crop holds colour, at the "neutral" rendering too (white text over colour flow), reaching
+    along the line (``wide``): where a label runs into the flow its strokes join the flow's, and
+    its line ends there (a 12 px grey "03/12/2026 14:22" over US1: the line stopped 32 px short of
+    its end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in ``coloured_where``, when
     given)."""
     flat = flat_lines(image, lambda line: not line_read(line, known) and wanted(line))
     for line in flat:
@@ -117,7 +119,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
         looks.add(frame, image, line, zoom)
         if coloured(crop_of(image, line)[0]):
             grey = neutral(image) if grey is None else grey
-            looks.add(frame, grey, line, zoom, rendering="neutral")
+            looks.add(frame, grey, line, zoom, wide=True, rendering="neutral")
     colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
 
 
