@@ -105,9 +105,9 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     training normalisation all); at every other line ``_unread_lines`` finds, and where the line's
     crop holds colour, at the "neutral" rendering too (white text over colour flow), reaching
     along the line (``wide``): where a label runs into the flow its strokes join the flow's, and
-    its line ends there (a 12 px grey "03/12/2026 14:22" over US1: the line stopped 32 px short of
-    its end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in ``coloured_where``, when
-    given)."""
+    its line ends there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its
+    end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in
+    ``coloured_where``, when given)."""
     flat = flat_lines(image, lambda line: not line_read(line, known) and wanted(line))
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
