@@ -362,6 +362,20 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     assert covered() < 0.5
 
 
+def test_a_coloured_line_read_to_a_letter_short_of_its_end_is_looked_at_again(detector, monkeypatch):
+    """The recall sweep's 18 px dark red "ACC 99887766" burned into 12 frames of the real cardiac
+    clip: the static layer's whole pass reads it to its last "6" (a box over 0.91 of its line of
+    the red sector). A line counts as read only where no run of its columns longer than half its
+    height is left (``unread._read``), so its line in the red plane is looked at and read to its
+    end; by share alone, it counted as read."""
+    from scrubber.detect import unread
+
+    covered = _static_label_covered(detector, {"colour": "dark red", "font": "hershey-duplex", "jpeg": None}, 18)
+    assert covered() >= 0.98
+    monkeypatch.setattr(unread, "_read", lambda line, known: unread.share_covered(line, known) >= unread.LINE_COVERED)
+    assert covered() < 0.95
+
+
 COLOURED_FRAMES = {"JANE ROE 1962": range(12, 17), "ID 0012345678": range(7, 8)}
 
 

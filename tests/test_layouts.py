@@ -367,13 +367,16 @@ def test_a_label_whose_line_breaks_at_colour_flow_in_a_later_image_is_read_whole
                                                                                  monkeypatch):
     """The recall sweep's 18 px grey "ACC 99887766" over US1's pane and its colour flow, new in a
     later image of its layout: where it crosses the flow its strokes join the flow's, and its line
-    of strokes breaks in two; the two pieces are looked at as one line (``unread.joined``) and the
-    label is read whole. Looked at apart, each piece was read in part and its middle letters in
-    neither."""
-    from scrubber.detect import unread
+    of strokes breaks in two. Two things read it whole, each alone: the two pieces are looked at as
+    one line (``unread.joined``), and the "neutral" look at a piece reaches along the line. With
+    crops that do not reach along lines, joining still reads it; without joining too, each piece
+    was read in part and its middle letters in neither."""
+    from scrubber.detect import looks, unread
 
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "tissue")
+    assert covered()[heights.index(18)] >= 0.98
+    monkeypatch.setattr(looks, "LINE_REACH", 0)
     assert covered()[heights.index(18)] >= 0.98
     monkeypatch.setattr(unread, "joined", lambda lines: list(lines))
     assert covered()[heights.index(18)] < 0.9

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..policy import Policy
 from . import buckets
-from .boxes import Box, Detection, shifted
+from .boxes import Box, Detection, overlaps, shifted
 from .craft_post import auto_magnify
 from .registry import Detector
 
@@ -217,11 +217,14 @@ class Looks:
 
 
 def _runs_on(q: _Queued, box: Box) -> bool:
-    """``box`` (crop coordinates), a line (``line_like``), reaches within FOLLOW_EDGE of a side of its
-    crop that is not a side of the image: the line may go on past the crop."""
+    """``box`` (crop coordinates), a line (``line_like``) over the place the crop was cut for,
+    reaches within FOLLOW_EDGE of a side of its crop that is not a side of the image: the line may
+    go on past the crop. Other lines the crop takes in (a device's own text beside a new label)
+    are not followed: their own looks read them."""
     width = q.crop.shape[1]
-    return line_like(box) and ((box[0] <= FOLLOW_EDGE and q.left > 0)
-                               or (box[2] >= width - FOLLOW_EDGE and q.left + width < q.source.shape[1]))
+    at_left = box[0] <= FOLLOW_EDGE and q.left > 0
+    at_right = box[2] >= width - FOLLOW_EDGE and q.left + width < q.source.shape[1]
+    return line_like(box) and overlaps(box, q.place) and (at_left or at_right)
 
 
 def zoom_to(box: Box, height: int) -> float:
