@@ -16,7 +16,8 @@ from .util import ANNOTATIONS, SAMPLE, TRUTH, data_path
 
 @pytest.fixture(scope="session")
 def detector():
-    """The real CRAFT detector, the same instance the single-process runner uses."""
+    """The real default detector (DB for words and lines, CRAFT for lone marks), the same instance
+    the single-process runner uses."""
     from scrubber.detect.ocr import default_threads
     from scrubber.detect.registry import detector_for
     from scrubber.policy import Policy
