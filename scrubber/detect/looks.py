@@ -180,7 +180,6 @@ class Looks:
             for q, box in running_on:
                 self.add(q.frame, q.source, box, q.zoom, wide=True, rendering=q.rendering, render=q.render,
                          again=q.again)
-        self._queue.clear()
         return out
 
     def _run_queue(self) -> tuple[list[tuple[int, Detection]], list[tuple[_Queued, Box]]]:

@@ -13,8 +13,8 @@ ending on a separator) the row's median. A misjudged ground only marks more: the
 then stands out across it. What is left out is ground, or a mark flat along a whole row of the box
 (a rule, a panel edge), or a thin rule that reaches two sides of the box turned (a table's line on
 a page turned in the scanner), never a letter or digit: inside a padded box a glyph's row always
-has ground beside it, and no glyph reaches the box's edges. A box of faint text (FAINT) is kept whole, since some of
-its glyph pixels are within the tolerance.
+has ground beside it, and no glyph reaches the box's edges. A box of faint text (FAINT) is kept
+whole, since some of its glyph pixels are within the tolerance.
 
 Scanned paper is grainy: in a single image there the tolerance follows the grain (GRAIN_K times
 its deviation, so that the grain marks nothing) and a weak mark with no other beside it is a grain.
