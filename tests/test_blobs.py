@@ -1,5 +1,6 @@
 """Connected components through 16-bit labels: the same as OpenCV's 32-bit call, and past 65534
-components the 32-bit call itself."""
+components the 32-bit call itself; a sparse mask labelled within its bounding rectangle gives the
+whole mask's result, label for label."""
 import cv2
 import numpy as np
 
@@ -21,6 +22,26 @@ def test_same_components_as_32_bit_labels():
             assert count == want_count
             assert np.array_equal(stats, want_stats)
             assert np.array_equal(labels.astype(np.int32), want_labels)
+
+
+def test_a_sparse_mask_gives_the_whole_masks_labels_in_their_order():
+    """Pieces at odd and even offsets, touching each side or none, some single rows or columns: the
+    labels' order, every stats row (the background's too) and the labels match OpenCV's on the
+    whole mask."""
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        rows, cols = (int(v) for v in rng.integers(1, 160, 2))
+        mask = np.zeros((rows, cols), np.uint8)
+        for _ in range(int(rng.integers(1, 4))):
+            y, x = int(rng.integers(0, rows)), int(rng.integers(0, cols))
+            mask[y:y + int(rng.integers(1, 50)), x:x + int(rng.integers(1, 50))] = 1
+        mask &= (rng.random((rows, cols)) < rng.uniform(0.2, 0.8)).astype(np.uint8)
+        for connectivity in (4, 8):
+            count, labels, stats = components_with_stats(mask, connectivity)
+            want_count, want_labels, want_stats = _reference(mask, connectivity)
+            assert count == want_count, trial
+            assert np.array_equal(stats, want_stats), trial
+            assert np.array_equal(labels.astype(np.int32), want_labels), trial
 
 
 def test_more_components_than_16_bit_labels_hold():
