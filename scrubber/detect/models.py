@@ -2,7 +2,7 @@
 
 Weights are never downloaded: a file that is missing or whose sha256 differs stops the run.
 
-Derived model files (the ONNX export of CRAFT) live in ``model_dir()``: a folder inside the Python
+Derived model files (the ONNX export of CRAFT, and its 8-bit twin) live in ``model_dir()``: a folder inside the Python
 environment, ``<sys.prefix>/share/scrubber/models``, or the folder named by $SCRUBBER_MODEL_DIR;
 never in the home folder and never in git. Each is written atomically with a sidecar
 ``<name>.sha256`` and is checked against it before use.
@@ -21,6 +21,7 @@ from pathlib import Path
 MODEL_DIR_ENV = "SCRUBBER_MODEL_DIR"
 CRAFT_WEIGHTS = "craft_mlt_25k.pth"
 CRAFT_ONNX = "craft_mlt_25k.onnx"
+INT8_SUFFIX = ".int8"  # the 8-bit model of an export sits beside it: craft_mlt_25k.int8.onnx
 # ONNX metadata_props keys written by scrubber.models.export_onnx
 META_SOURCE = "scrubber.source"  # weight file name, a key of the manifest
 META_SOURCE_SHA256 = "scrubber.source_sha256"  # its sha256, checked against the manifest on load
@@ -67,6 +68,11 @@ def model_dir() -> Path:
     """Folder of derived model files: $SCRUBBER_MODEL_DIR, else <sys.prefix>/share/scrubber/models."""
     env = os.environ.get(MODEL_DIR_ENV)
     return Path(env) if env else Path(sys.prefix) / "share" / "scrubber" / "models"
+
+
+def int8_path(path: Path) -> Path:
+    """The 8-bit model made from the float32 export at ``path`` (``scrubber.models.quantize``), beside it."""
+    return path.with_name(path.stem + INT8_SUFFIX + path.suffix)
 
 
 def sidecar(path: Path) -> Path:

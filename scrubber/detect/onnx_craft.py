@@ -1,8 +1,10 @@
 """CRAFT text detection with onnxruntime on the CPU: same boxes as ``ocr.CraftDetector``, no torch.
 
 The network is the ONNX export of the pinned weights (``scrubber.models.export_onnx``), found in
-``models.model_dir()``. A missing file is exported on first use when torch is installed (a few
-seconds, once per environment); without torch the run stops with a ModelError that says how to get
+``models.model_dir()``, or its 8-bit model beside it (``quantized``: the closer looks at lone
+characters, 2-3x faster; ``scrubber.models.quantize``). A missing file is exported on first use
+when torch is installed (a few seconds, once per environment), a missing 8-bit model made from the
+export where onnx is installed; without them the run stops with a ModelError that says how to get
 the file. Before use the file must match its sidecar sha256 and its metadata must name the weights'
 sha256 in models/manifest.json. Pre- and post-processing are ``craft_post``'s, shared with torch.
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from .craft_post import CraftBase
 from .models import (CRAFT_ONNX, CRAFT_WEIGHTS, EXPORT_COMMAND, META_SOURCE_SHA256, MODEL_DIR_ENV, ModelError,
-                     manifest, model_dir, read_verified, sidecar)
+                     int8_path, manifest, model_dir, read_verified, sha256, sidecar)
 from .ocr import default_threads, importable
 
 # onnxruntime's official builds upload usage telemetry on Linux and macOS too (PR #27379) and keep
@@ -48,9 +50,12 @@ def _export_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_model(path: Path | None = None) -> Path:
-    """The ONNX file, exported first when it is missing and torch is there to export it."""
+def ensure_model(path: Path | None = None, quantized: bool = False) -> Path:
+    """The ONNX file, exported first when it is missing and torch is there to export it; with
+    ``quantized``, its 8-bit model, made from it first when missing and onnx is there to make it."""
     path = Path(path) if path is not None else craft_onnx_path()
+    if quantized:
+        return _ensure_int8(path)
     if path.is_file():
         return path
     if not (importable("torch") and importable("easyocr") and importable("onnx")):
@@ -68,6 +73,29 @@ def ensure_model(path: Path | None = None) -> Path:
         raise ModelError(f"cannot write the ONNX text detector to {path.parent} ({exc.strerror or exc}); "
                          f"set ${MODEL_DIR_ENV} to a writable folder") from None
     return path
+
+
+def _ensure_int8(path: Path) -> Path:
+    """The 8-bit model of the export at ``path`` (``int8_path``), made from it when missing."""
+    small = int8_path(path)
+    if small.is_file():
+        return small
+    source = ensure_model(path)  # an export writes the 8-bit model too
+    if small.is_file():
+        return small
+    if not (importable("onnx") and importable("onnxruntime")):
+        raise ModelError(
+            f"8-bit ONNX text detector {small} is missing and cannot be made here (needs onnx): run "
+            f"`{EXPORT_COMMAND} --out {CRAFT_ONNX}` where torch, easyocr and onnx are installed, then copy "
+            f"{CRAFT_ONNX}, {small.name} and their .sha256 sidecars into {small.parent} (or into a folder named by "
+            f"${MODEL_DIR_ENV})")
+    from scrubber.models.export_onnx import quantize_to
+
+    with _export_lock(path.parent):
+        if not small.is_file():
+            read_verified(source)  # quantised only from the file its sidecar vouches for
+            quantize_to(source, sha256(source))
+    return small
 
 
 def _ort():
@@ -126,9 +154,11 @@ class OnnxCraftDetector(CraftBase):
     device = "cpu"
 
     def __init__(self, threads: int = 0, text_threshold: float = 0.5, low_text: float = 0.3,
-                 link_threshold: float = 0.3, min_long_side: int = 0, model_path: Path | None = None) -> None:
+                 link_threshold: float = 0.3, min_long_side: int = 0, model_path: Path | None = None,
+                 quantized: bool = False) -> None:
         super().__init__(text_threshold, low_text, link_threshold, min_long_side)
-        self.path = ensure_model(model_path)
+        self.quantized = quantized
+        self.path = ensure_model(model_path, quantized)
         self.session = load_session(self.path, threads)
         self._input = self.session.get_inputs()[0].name
 

@@ -40,16 +40,18 @@ def text_model(policy: Policy) -> str:
     return "db" if choose_backend(policy)[0] == "onnx" else "craft"
 
 
-def _craft(policy: Policy, threads: int) -> Detector:
+def _craft(policy: Policy, threads: int, quantized: bool = False) -> Detector:
+    """CRAFT on this policy's backend; ``quantized``: its 8-bit model, where the backend is onnx."""
     backend, device = choose_backend(policy)
+    quantized = quantized and backend == "onnx"
     key = ("craft", backend, device, threads, policy.text_threshold, policy.low_text, policy.link_threshold,
-           policy.min_long_side)
+           policy.min_long_side, quantized)
     if key not in _cache:
         if backend == "onnx":
             from .onnx_craft import OnnxCraftDetector
 
             _cache[key] = OnnxCraftDetector(threads, policy.text_threshold, policy.low_text,
-                                            policy.link_threshold, policy.min_long_side)
+                                            policy.link_threshold, policy.min_long_side, quantized=quantized)
         else:
             from .ocr import CraftDetector
 
@@ -60,12 +62,13 @@ def _craft(policy: Policy, threads: int) -> Detector:
 
 def detector_for(policy: Policy, threads: int = 0) -> Detector:
     """The detector for this policy (text model, backend, device, thresholds), loaded once per
-    process: CRAFT, or DB for words and lines paired with CRAFT for lone characters."""
+    process: CRAFT, or DB for words and lines paired with CRAFT for lone characters (its 8-bit
+    model on onnx: the same boxes on the test files and the annotated set, 2-3x faster)."""
     threads = threads or policy.threads
     with _lock:
-        craft = _craft(policy, threads)
         if text_model(policy) == "craft":
-            return craft
+            return _craft(policy, threads)
+        craft = _craft(policy, threads, quantized=True)
         key = ("db", threads, policy.min_long_side, id(craft))
         if key not in _cache:
             from .db import DbDetector, TextAndMarks
