@@ -11,9 +11,11 @@ call by call so that load on a shared machine hits both alike. Ratios are torch 
 detection (``find_text`` over the default Policy's renderings and the closer look, then
 ``plan_boxes``) with each backend: are the detections and the boxes to black out equal to torch's?
 
-``--variants``: experiments, not shipped: the ONNX model quantised to int8 (onnxruntime dynamic
+``--variants``: experiments with CRAFT reading whole images (``--text-model craft``), not shipped
+for that: the ONNX model quantised to int8 (onnxruntime dynamic
 quantisation, ConvInteger; static QDQ quantisation, per-channel weights, MinMax calibration on eight
-annotated single frames with text) and converted to fp16 (onnxruntime.transformers.float16, float32 input and
+annotated single frames with text; the closer looks at lone characters use scrubber's own 8-bit
+model, ``scrubber.models.quantize``) and converted to fp16 (onnxruntime.transformers.float16, float32 input and
 output kept): speed as above and, with ``--boxes``, the same box check on the single frames (the
 clips only while every frame matched) with the share of torch's box pixels a variant leaves
 uncovered and the share it blacks out beyond them.

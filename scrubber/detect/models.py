@@ -2,10 +2,10 @@
 
 Weights are never downloaded: a file that is missing or whose sha256 differs stops the run.
 
-Derived model files (the ONNX export of CRAFT, and its 8-bit twin) live in ``model_dir()``: a folder inside the Python
-environment, ``<sys.prefix>/share/scrubber/models``, or the folder named by $SCRUBBER_MODEL_DIR;
-never in the home folder and never in git. Each is written atomically with a sidecar
-``<name>.sha256`` and is checked against it before use.
+Derived model files (the ONNX export of CRAFT, and its 8-bit model) live in ``model_dir()``: a
+folder inside the Python environment, ``<sys.prefix>/share/scrubber/models``, or the folder named
+by $SCRUBBER_MODEL_DIR; never in the home folder and never in git. Each is written atomically with
+a sidecar ``<name>.sha256`` and is checked against it before use.
 """
 from __future__ import annotations
 

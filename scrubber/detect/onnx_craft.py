@@ -157,7 +157,6 @@ class OnnxCraftDetector(CraftBase):
                  link_threshold: float = 0.3, min_long_side: int = 0, model_path: Path | None = None,
                  quantized: bool = False) -> None:
         super().__init__(text_threshold, low_text, link_threshold, min_long_side)
-        self.quantized = quantized
         self.path = ensure_model(model_path, quantized)
         self.session = load_session(self.path, threads)
         self._input = self.session.get_inputs()[0].name
