@@ -15,7 +15,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from scrubber.detect import db
-from scrubber.detect.models import ModelError
+from scrubber.detect.models import ModelError, int8_path
 from scrubber.detect.registry import detector_for, text_model
 from scrubber.policy import Policy
 
@@ -70,7 +70,9 @@ def test_auto_pairs_db_with_craft_on_onnx_and_craft_alone_on_request():
     paired = detector_for(Policy(device="cpu"), 1)
     assert paired.name == "db" and paired.marks.name == "craft" and paired.crop_zoom == db.CROP_ZOOM
     alone = detector_for(Policy(device="cpu", text_model="craft"), 1)
-    assert alone is paired.marks
+    assert alone.path.name == "craft_mlt_25k.onnx"  # CRAFT reading whole images: the float32 export
+    assert paired.marks.path == int8_path(alone.path)  # the closer looks at lone marks: its 8-bit model
+    assert detector_for(Policy(device="cpu"), 1) is paired  # each loaded once
     with pytest.raises(ValueError, match="text_model"):
         Policy(text_model="tesseract")
 
