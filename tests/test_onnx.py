@@ -297,6 +297,11 @@ try:
     OnnxCraftDetector(quantized=True)
 except ModelError as exc:
     result["missing_int8"] = str(exc)
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    result["fallback"] = detector_for(Policy(backend="onnx"), 1).marks.path.name
+result["warned"] = [str(w.message) for w in caught]
 result["loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r})
 print(json.dumps(result))
 """
@@ -305,7 +310,8 @@ print(json.dumps(result))
 def test_onnx_path_runs_without_torch(onnx_model, onnx_detector, us1, tmp_path):
     """A subprocess where torch, torchvision, easyocr and onnx cannot be imported: detect, then
     scrub a file end to end with Policy(backend="onnx"); a missing model, or a missing 8-bit model
-    where onnx is not there to make it, gives a clear error;
+    where onnx is not there to make it, gives a clear error (for the 8-bit one, the default
+    detector warns and uses the float32 model);
     nothing lands in HOME."""
     blocker = tmp_path / "blocker"
     blocker.mkdir()
@@ -342,5 +348,7 @@ def test_onnx_path_runs_without_torch(onnx_model, onnx_detector, us1, tmp_path):
     assert "is missing and cannot be exported here (needs torch, easyocr and onnx)" in result["missing"]
     assert "craft_mlt_25k.int8.onnx is missing and cannot be made here (needs onnx)" in result["missing_int8"]
     assert not int8_path(float_only).exists()
+    assert result["fallback"] == CRAFT_ONNX  # the marks' looks fall back to the float32 model, and say so
+    assert len(result["warned"]) == 1 and "use the float32 model" in result["warned"][0]
     assert result["loaded"] == []
     assert list(home.iterdir()) == []  # onnxruntime's telemetry cache and device id stay out of HOME

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 
 from ..policy import Policy
@@ -50,8 +51,17 @@ def _craft(policy: Policy, threads: int, quantized: bool = False) -> Detector:
         if backend == "onnx":
             from .onnx_craft import OnnxCraftDetector
 
-            _cache[key] = OnnxCraftDetector(threads, policy.text_threshold, policy.low_text,
-                                            policy.link_threshold, policy.min_long_side, quantized=quantized)
+            try:
+                _cache[key] = OnnxCraftDetector(threads, policy.text_threshold, policy.low_text,
+                                                policy.link_threshold, policy.min_long_side, quantized=quantized)
+            except ModelError as exc:
+                if not quantized:
+                    raise
+                # a model folder copied from a machine with torch before the 8-bit model existed: the
+                # float32 model finds the same marks, 2-3x slower
+                warnings.warn(f"{exc}; the closer looks at lone characters use the float32 model", RuntimeWarning,
+                              stacklevel=2)
+                _cache[key] = _craft(policy, threads)
         else:
             from .ocr import CraftDetector
 
