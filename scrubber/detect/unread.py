@@ -116,7 +116,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     its line ends there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its
     end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in
     ``coloured_where``, when given)."""
-    flat = flat_lines(image, lambda line: not line_read(line, known) and wanted(line))
+    flat = flat_lines(image, lambda line: wanted(line) and not line_read(line, known))
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
     grey: np.ndarray | None = None
