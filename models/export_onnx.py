@@ -82,11 +82,17 @@ def export_bytes() -> bytes:
         "scrubber.opset": str(OPSET),
         **{f"scrubber.version.{name}": _version(name) for name in VERSIONED},
     }
+    return stamped(model, meta, "easyocr CRAFT text detector (craft_mlt_25k), score maps only; "
+                   "see scrubber.models.export_onnx")
+
+
+def stamped(model, meta: dict[str, str], doc: str) -> bytes:
+    """``model`` (an onnx ModelProto) serialised with ``meta`` as its only metadata_props, sorted, and ``doc``."""
     del model.metadata_props[:]
     for key, value in sorted(meta.items()):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    model.doc_string = "easyocr CRAFT text detector (craft_mlt_25k), score maps only; see scrubber.models.export_onnx"
+    model.doc_string = doc
     return model.SerializeToString()
 
 

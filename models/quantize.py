@@ -80,9 +80,11 @@ def calibration_images(count: int = CALIBRATION_IMAGES, seed: int = SEED) -> lis
 def quantize_bytes(source: Path, source_sha256: str) -> bytes:
     """The 8-bit model of the float32 CRAFT export at ``source`` (whose sha256 is ``source_sha256``)."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quant_pre_process, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
+                                          quantize_static)
 
     from scrubber.detect.craft_post import prepare
+    from scrubber.models.export_onnx import stamped
 
     feeds = iter([{"image": prepare([image], 1.0)[0]} for image in calibration_images()])
 
@@ -99,9 +101,4 @@ def quantize_bytes(source: Path, source_sha256: str) -> bytes:
         model = onnx.load(str(quantized))
     meta = {prop.key: prop.value for prop in onnx.load(str(source), load_external_data=False).metadata_props}
     meta.update({META_QUANTIZED: SCHEME, META_QUANTIZED_FROM: source_sha256})
-    del model.metadata_props[:]
-    for key, value in sorted(meta.items()):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    model.doc_string = "easyocr CRAFT text detector (craft_mlt_25k), 8-bit; see scrubber.models.quantize"
-    return model.SerializeToString()
+    return stamped(model, meta, "easyocr CRAFT text detector (craft_mlt_25k), 8-bit; see scrubber.models.quantize")

@@ -101,6 +101,40 @@ def test_export_writes_metadata_and_is_deterministic(onnx_model, tmp_path):
         "again.int8.onnx", "again.int8.onnx.sha256", "again.onnx", "again.onnx.sha256"]
 
 
+def test_score_maps_and_boxes_match_torch(onnx_detector, torch_detector, us1):
+    """Same input, score maps within float rounding, identical boxes; on a size the trace never saw."""
+    batch, _ = prepare([us1], 1.0)
+    assert batch.shape == (1, 3, 480, 640)
+    torch_scores, onnx_scores = torch_detector.scores(batch), onnx_detector.scores(batch)
+    assert onnx_scores.shape == torch_scores.shape == (1, 240, 320, 2)
+    assert np.abs(onnx_scores - torch_scores).max() < 1e-4
+    images = [us1, frame(SAMPLE / "us_single.dcm"), frame(SAMPLE / "sc_screenshot.dcm")]
+    onnx_boxes, torch_boxes = onnx_detector(images), torch_detector(images)
+    assert onnx_boxes == torch_boxes
+    assert all(len(boxes) >= 5 for boxes in onnx_boxes)
+    crop = np.ascontiguousarray(us1[:40, :200])  # the closer look: a small crop magnified 3x
+    assert onnx_detector([crop], magnify=3.0) == torch_detector([crop], magnify=3.0) != [[]]
+
+
+def test_shared_post_processing_equals_easyocr(onnx_detector, us1):
+    """craft_post's ports give exactly easyocr's input arrays and boxes."""
+    import cv2
+    from easyocr.craft_utils import getDetBoxes
+    from easyocr.imgproc import normalizeMeanVariance, resize_aspect_ratio
+
+    for mag in (1.0, 1.7):
+        ours, ratio = prepare([us1], mag)
+        resized, target_ratio, _ = resize_aspect_ratio(us1, 2560, cv2.INTER_LINEAR, mag)
+        assert np.array_equal(ours[0], np.transpose(normalizeMeanVariance(resized), (2, 0, 1)))
+        assert ratio == 1.0 / target_ratio
+    score = onnx_detector.scores(prepare([us1], 1.0)[0])[0]
+    for thresholds in ((0.5, 0.3, 0.3), (0.7, 0.4, 0.4)):
+        mine = det_boxes(score[..., 0], score[..., 1], *thresholds)
+        theirs, _, _ = getDetBoxes(score[..., 0], score[..., 1], *thresholds)
+        assert len(mine) == len(theirs) > 5
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
 def test_the_8_bit_model_names_its_weights_and_the_export_it_was_made_from(onnx_model):
     import onnx
 
