@@ -501,3 +501,37 @@ def _scrubbed_after(layouts: LayoutMemory, detector, template: pydicom.Dataset, 
 
 def _key(condition: dict) -> str:
     return repr(sorted(condition.items()))
+
+
+@pytest.mark.parametrize("wanted", [{"style": "grey", "turn": "up", "font": "truetype", "jpeg": None},
+                                    {"style": "white", "turn": "down", "font": "hershey-simplex", "jpeg": 85}])
+def test_a_later_images_lines_are_looked_for_around_what_changed(detector, wanted):
+    """A later image's turned lines and lines on flat ground are looked for within the window around
+    what changed (``changed_window``), at the whole image's stroke level: the same looks and boxes
+    as over the whole image. One vertical label of the recall sweep over US1's panes (grey type
+    over tissue, read by its light pixels; white type through JPEG), new in a later image: the turned
+    looks' boxes, before any padding, cover nearly all of it either way."""
+    from scrubber.detect.looks import Looks
+    from scrubber.detect.unread import recheck, turned_read
+
+    from .util import glyph_covered, recall_sweep
+
+    base = np.ascontiguousarray(pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    case = next(c for c in recall_sweep().cases(base) if c.group == "vertical" and c.condition == wanted)
+    x, y, mask = case.glyphs[0]
+    later = base.copy()  # the first label alone is new
+    later[y - 4:y + mask.shape[0] + 4, x - 4:x + mask.shape[1] + 4] = \
+        case.image[y - 4:y + mask.shape[0] + 4, x - 4:x + mask.shape[1] + 4]
+    grey, before = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (later, base))
+    window = series.changed_window(cv2.absdiff(grey, before) > series.TOLERANCE)
+    assert window is not None and (window[2] - window[0]) * (window[3] - window[1]) < 0.5 * grey.size
+    differs = lambda box: not series.same_content(grey, before, box)  # noqa: E731
+    policy = Policy(device="cpu")
+    found = {}
+    for name, part in (("window", window), ("whole", None)):
+        found[name] = sorted(d.box for d in turned_read(later, [], policy, detector, differs, part))
+        looks = Looks(detector, "recheck")
+        recheck(later, 0, [], looks, policy, differs, None, part)
+        found[name + " recheck"] = sorted(d.box for _, d in looks.run())
+    assert found["window"] == found["whole"] and found["window recheck"] == found["whole recheck"]
+    assert glyph_covered(found["window"], grey.shape, case.glyphs[0]) >= 0.9

@@ -34,15 +34,20 @@ def gradient(grey: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
 
 
-def _sharp(gradient: np.ndarray) -> np.ndarray:
+def stroke_level(gradient: np.ndarray) -> float:
+    """The gradient a sharp stroke passes: the Otsu threshold of ``gradient``, at least MIN_CONTRAST."""
     threshold, _ = cv2.threshold(gradient, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return (gradient >= max(threshold, MIN_CONTRAST)).astype(np.uint8)
+    return max(threshold, MIN_CONTRAST)
 
 
-def strokes(grey: np.ndarray) -> np.ndarray:
-    """Sharp strokes of a grey image: where the morphological gradient passes its Otsu threshold,
-    and at least MIN_CONTRAST (uint8 mask)."""
-    return _sharp(gradient(grey))
+def _sharp(gradient: np.ndarray, level: float | None = None) -> np.ndarray:
+    return (gradient >= (stroke_level(gradient) if level is None else level)).astype(np.uint8)
+
+
+def strokes(grey: np.ndarray, level: float | None = None) -> np.ndarray:
+    """Sharp strokes of a grey image: where the morphological gradient passes ``level``, by default
+    its ``stroke_level`` (uint8 mask; a part of an image takes the whole image's level)."""
+    return _sharp(gradient(grey), level)
 
 
 def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,9 @@ CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for
 AREA_MARGIN = 8  # pixels around a large changed area looked at whole
 LARGE_LINE = 18  # px: the least height of a line of large type (24 px capitals form lines of 26-28; speckle
 # at half size in "smooth" mostly forms lines of 10-14, which a later image does not look at)
+WINDOW_MARGIN = 96  # px around what changed in a later image within which its lines of strokes are looked for:
+# more than a rule's length (RULE: a rule reaching into the change is whole enough to be taken out) and a word's close
+WINDOW_SHARE = 0.8  # a window wider than this share of the image is the whole image
 CARRIED = "layout-reference"  # detector name of boxes carried over from a layout's first image
 MANY_LOOKS = 8.0  # a later image whose looks would take in the network pixels of more whole images than this is
 # read as a single image (``_looks_cost``; series sweep: later scanned pages 9.4-44, later US1 images 6.7 at most,
@@ -43,6 +46,21 @@ def _identical(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
 def _row(box: Box, width: int) -> Box:
     """The image's row of ``box``: its height, the image's width."""
     return 0, box[1], width, box[3]
+
+
+def changed_window(changed: np.ndarray) -> Box | None:
+    """The box around the ``changed`` pixels of a later image, grown by WINDOW_MARGIN: its lines of
+    strokes that hold a change lie within it, unless they reach that far past the change. None
+    (the whole image) where it would cover WINDOW_SHARE of the image, or nothing changed. Finding
+    the lines of a color3d file's changed sector (14-26 % of the frame) in its window costs two
+    thirds of finding them in the whole frame."""
+    x, y, width, height = cv2.boundingRect(changed.astype(np.uint8))
+    rows, cols = changed.shape
+    window = (max(0, x - WINDOW_MARGIN), max(0, y - WINDOW_MARGIN),
+              min(cols, x + width + WINDOW_MARGIN), min(rows, y + height + WINDOW_MARGIN))
+    if width == 0 or (window[2] - window[0]) * (window[3] - window[1]) > WINDOW_SHARE * rows * cols:
+        return None
+    return window
 
 
 def same_content(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
@@ -241,14 +259,15 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
         found.extend(Detection(cut, d.detector, d.rendering) for _, d in read if (cut := kept_as(d.box)) is not None)
     again = Looks(detector, "recheck")
     differs = lambda box: not same_content(grey, before, box)  # noqa: E731
+    window = changed_window(changed)
     recheck(image, 0, [d.box for d in found], again, policy, differs,
-            recoloured(image, reference.image) if "colour" in policy.renderings else None)
+            recoloured(image, reference.image) if "colour" in policy.renderings else None, window)
     found.extend(d for _, d in again.run())
     if "smooth" in policy.renderings and places:  # not over the moving image: its walls form such lines
         found.extend(_smooth_lines(image, rendered("smooth"), [d.box for d in found], policy, detector,
                                    lambda box: differs(box) and not is_covered(box, moved)))
     if "turned" in policy.renderings:
-        found.extend(turned_read(image, [d.box for d in found], policy, detector, differs))
+        found.extend(turned_read(image, [d.box for d in found], policy, detector, differs, window))
     if "ink" in policy.renderings:
         found.extend(ink_read(image, [d.box for d in found], differs, detector))
     closer = Looks(marks_detector(detector))

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 
 from ..policy import Policy
-from .boxes import Box, Detection, join_lines
+from .boxes import Box, Detection, join_lines, shifted
 from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
-from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, strokes, text_lines,
+from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, stroke_level, strokes,
+                       text_lines,
                        text_shaped, unruled)
 from .registry import Detector
 from .renderings import colour_plane, coloured, coloured_pixels, neutral
@@ -105,8 +106,17 @@ def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
     return [box for box in lines if text_shaped(box) and not _read(box, known)]
 
 
+def _part(image: np.ndarray, window: Box | None) -> tuple[np.ndarray, int, int]:
+    """The pixels of ``image`` in ``window`` (all of them without one), and the window's left and top."""
+    if window is None:
+        return image, 0, 0
+    x0, y0, x1, y1 = window
+    return np.ascontiguousarray(image[y0:y1, x0:x1]), x0, y0
+
+
 def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
-            wanted: Callable[[Box], bool] = lambda box: True, coloured_where: np.ndarray | None = None) -> None:
+            wanted: Callable[[Box], bool] = lambda box: True, coloured_where: np.ndarray | None = None,
+            window: Box | None = None) -> None:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line on flat ground (``flat_lines``)
     left unread (``line_read``), looked at again with DB's training normalisation where the first
     look leaves it unread (5 px type on a page through JPEG: [-1, 1] reads none of it, the
@@ -115,8 +125,11 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     along the line (``wide``): where a label runs into the flow its strokes join the flow's, and
     its line ends there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its
     end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in
-    ``coloured_where``, when given)."""
-    flat = flat_lines(image, lambda line: wanted(line) and not line_read(line, known))
+    ``coloured_where``, when given). With a ``window`` (a later image: the part of it that changed,
+    with a margin), the lines on flat ground are looked for there only."""
+    part, left, top = _part(image, window)
+    home = functools.partial(shifted, dx=left, dy=top)  # a box of the part -> the image's
+    flat = [home(line) for line in flat_lines(part, lambda box: wanted(home(box)) and not line_read(home(box), known))]
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
     grey: np.ndarray | None = None
@@ -157,7 +170,7 @@ def light_shown(light: np.ndarray) -> np.ndarray:
 
 
 def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detector: Detector,
-                wanted: Callable[[Box], bool] = lambda box: True) -> list[Detection]:
+                wanted: Callable[[Box], bool] = lambda box: True, window: Box | None = None) -> list[Detection]:
     """Vertical lines of text: the lines of strokes (rules taken out, ``unruled``: a label crossing
     a pane's frame joins it into one shape too tall for a line) of ``image`` turned a quarter
     clockwise (``turned``) that have the shape of text and that ``known`` leaves unread (and
@@ -175,16 +188,30 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     such a label in pieces where colour flow or a pane's frame crosses it (the middle of an 18 px
     grey "MRN 455667"), in its light pixels whole (vertical labels over US1's panes, white and
     grey: 12 -> 38 of 72 with the image, 74 -> 101 of 108 with the light pixels too,
-    benchmarks/recall_sweep.py)."""
+    benchmarks/recall_sweep.py).
+
+    With a ``window`` (a later image: the part of it that changed, with a margin), the lines are
+    looked for there only, its strokes at the whole image's ``stroke_level``."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    light = unruled(cv2.rotate(_light(image, grey), cv2.ROTATE_90_CLOCKWISE))
-    read = [_turn(box, image.shape) for box in known]
-    lines = [line for line in _unread(lines_of(unruled(strokes(cv2.rotate(grey, cv2.ROTATE_90_CLOCKWISE)))), read)
-             if wanted(_unturn(line, image.shape))]
-    lights = [line for line in _unread(lines_of(light), read) if wanted(_unturn(line, image.shape))]
+    part, left, top = _part(image, window)
+    part_grey = _part(grey, window)[0]
+    level = None if window is None else stroke_level(gradient(grey))
+    light = unruled(cv2.rotate(_light(part, part_grey), cv2.ROTATE_90_CLOCKWISE))
+    read = [_turn(shifted(box, -left, -top), part.shape) for box in known]
+
+    def home(line: Box) -> Box:
+        """A line of the turned part, in the image."""
+        return shifted(_unturn(line, part.shape), left, top)
+
+    lines = [home(line) for line in _unread(lines_of(unruled(strokes(cv2.rotate(part_grey, cv2.ROTATE_90_CLOCKWISE),
+                                                                     level))), read) if wanted(home(line))]
+    lights = [home(line) for line in _unread(lines_of(light), read) if wanted(home(line))]
     if not lines and not lights:  # most images: turning the image itself costs more than finding its lines
         return []
+    lines, lights = [_turn(line, image.shape) for line in lines], [_turn(line, image.shape) for line in lights]
     turned = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if window is not None:  # the looks see the whole image's light pixels, as its lines of strokes
+        light = unruled(cv2.rotate(_light(image, grey), cv2.ROTATE_90_CLOCKWISE))
     shown = light_shown(light)
     zoom = whole_zoom(image, policy)
     looks = Looks(detector, "turned")
