@@ -13,8 +13,7 @@ from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
 from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
 from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, stroke_level, strokes,
-                       text_lines,
-                       text_shaped, unruled)
+                       text_lines, text_shaped, unruled)
 from .registry import Detector
 from .renderings import colour_plane, coloured, coloured_pixels, neutral
 
