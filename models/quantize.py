@@ -2,9 +2,9 @@
 
 CRAFT (VGG16 with batch norm) costs about 2.5 us a network pixel in float32 on this 2-core Xeon;
 onnxruntime's 8-bit convolutions (VNNI) take a third of that. The closer looks at lone marks are
-where the default detector (DB for lines) still runs CRAFT; with this model the 236 test files of
-pydicom and pydicom-data took a fifth less time, and US1's detection was 1.17x as fast
-(benchmarks/README.md).
+where the default detector (DB for lines) still runs CRAFT; with this model MR2_J2KR's detection
+was 1.99x as fast, US1's 1.17x, and the 236 test files of pydicom and pydicom-data took 8 % less
+time (benchmarks/README.md).
 
 The float32 export (``export_onnx``) is quantised statically (QDQ, weights int8 per channel,
 activations uint8, ``reduce_range``: 7-bit weights, so CPUs without VNNI, whose AVX2 8-bit
