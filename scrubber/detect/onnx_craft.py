@@ -11,6 +11,7 @@ sha256 in models/manifest.json. Pre- and post-processing are ``craft_post``'s, s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from .craft_post import CraftBase
 from .models import (CRAFT_ONNX, CRAFT_WEIGHTS, EXPORT_COMMAND, META_SOURCE_SHA256, MODEL_DIR_ENV, ModelError,
-                     int8_path, manifest, model_dir, read_verified, sha256, sidecar)
+                     int8_path, manifest, model_dir, read_verified, sidecar)
 from .ocr import default_threads, importable
 
 # onnxruntime's official builds upload usage telemetry on Linux and macOS too (PR #27379) and keep
@@ -93,8 +94,8 @@ def _ensure_int8(path: Path) -> Path:
 
     with _export_lock(path.parent):
         if not small.is_file():
-            read_verified(source)  # quantised only from the file its sidecar vouches for
-            quantize_to(source, sha256(source))
+            # quantised only from the file its sidecar vouches for; its digest taken from the bytes read once
+            quantize_to(source, hashlib.sha256(read_verified(source)).hexdigest())
     return small
 
 
