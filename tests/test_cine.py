@@ -229,11 +229,10 @@ def _static_case(wanted: dict):
     """The recall sweep's "static" or "colour-clip" case drawn under ``wanted`` (its labels burned
     into 12 frames of the real cardiac clip), and a function giving the share of each label's glyph pixels
     that boxes (one list per frame) cover, for every label in every frame."""
-    from .util import glyph_covered, recall_sweep
+    from .util import burned_case, glyph_covered
 
-    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    sweep = recall_sweep()
-    case = next(c for c in [*sweep.static_cases(frames), *sweep.colour_clip_cases(frames)] if c.condition == wanted)
+    clip, case = burned_case(wanted)
+    frames = clip.pixel_array
 
     def covered(boxes_per_frame) -> list[float]:
         return [glyph_covered(boxes, frames.shape[1:3], glyph) for glyph in case.glyphs for boxes in boxes_per_frame]

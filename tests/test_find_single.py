@@ -375,6 +375,19 @@ def test_a_vertical_label_crossed_by_flow_and_a_frame_is_read_whole_in_its_light
                                    18, group="vertical")
     assert covered() >= 0.98
     monkeypatch.setattr(unread, "light_shown", lambda light: np.zeros((*light.shape, 3), np.uint8))
+    monkeypatch.setattr(unread, "neutral", lambda image: image)  # its "neutral" look reads most of it too
+    assert covered() < 0.9
+
+
+def test_a_vertical_label_over_colour_flow_is_read_in_the_neutral_rendering(detector, monkeypatch):
+    """The recall sweep's 12 px grey "SMITH^JOHN" running up US1's left pane, through JPEG q85: its
+    "SMITH" lies over yellow flow, as bright as the type, and the looks at the turned image and at
+    its light pixels read "JOHN" only. In the turned "neutral" rendering (the least channel: the flow
+    dark, grey type grey) the look along the line reads it to its end."""
+    covered = _sweep_label_covered(detector, {"style": "grey", "turn": "up", "font": "hershey-simplex", "jpeg": 85},
+                                   12, group="vertical")
+    assert covered() >= 0.98
+    monkeypatch.setattr(unread, "neutral", lambda image: image)  # the same look, at the turned image itself
     assert covered() < 0.9
 
 

@@ -8,15 +8,13 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-import pydicom
-from pydicom.data import get_testdata_file
 
 from scrubber.detect.find import find_text
 from scrubber.detect.tighten import FAINT, TOLERANCE, marks, tighten
 from scrubber.pipeline import plan_boxes, scrub_dataset
 from scrubber.policy import Policy
 
-from .util import recall_sweep
+from .util import burned_case, recall_sweep
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LINE = (35, 405, 185, 437)  # a padded line box over WORDS
@@ -268,8 +266,7 @@ def _static_covered(detector, condition: dict) -> Callable[[], list[float]]:
     in 12 frames of color3d, over its sector) and gives each label's share covered (the sweep's
     score: in every frame)."""
     sweep = recall_sweep()
-    clip = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    case = next(c for c in sweep.static_cases(clip.pixel_array) if c.condition == condition)
+    clip, case = burned_case(condition)
     ds = sweep.moving_template(clip, len(case.image))
     ds.PixelData = case.image.tobytes()
 

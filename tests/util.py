@@ -128,6 +128,16 @@ def recall_sweep():
     return importlib.import_module("recall_sweep")
 
 
+def burned_case(wanted: dict):
+    """pydicom-data's cardiac clip (color3d) and the recall sweep's case burned into 12 of its
+    frames under ``wanted`` (its "static" or "colour-clip" labels, over the sector)."""
+    sweep = recall_sweep()
+    clip = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    frames = clip.pixel_array
+    return clip, next(c for c in [*sweep.static_cases(frames), *sweep.colour_clip_cases(frames)]
+                      if c.condition == wanted)
+
+
 def glyph_covered(boxes, shape: tuple[int, int], glyph: tuple[int, int, np.ndarray]) -> float:
     """Share of a sweep label's glyph pixels (``glyph``: its x, y and mask) inside ``boxes``, on an
     image of ``shape`` (rows, columns)."""

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
-from .looks import COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, share_covered, whole_zoom, zoom_to
+from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
+                    zoom_to)
 from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, stroke_level, strokes,
                        text_lines, text_shaped, unruled)
 from .registry import Detector
@@ -187,7 +188,11 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     such a label in pieces where colour flow or a pane's frame crosses it (the middle of an 18 px
     grey "MRN 455667"), in its light pixels whole (vertical labels over US1's panes, white and
     grey: 12 -> 38 of 72 with the image, 74 -> 101 of 108 with the light pixels too,
-    benchmarks/recall_sweep.py).
+    benchmarks/recall_sweep.py). Where a line's crop holds colour, it is also looked at in the
+    turned "neutral" rendering (the least channel, as ``recheck`` does for lines along the rows),
+    reaching along the line: white or grey type over yellow flow is as bright as the flow, joins
+    no stroke or light pixel there, and the other looks stop where the flow begins (a 12 px grey
+    "SMITH^JOHN" running up US1's pane, "SMITH" over the flow: "JOHN" read).
 
     With a ``window`` (a later image: the part of it that changed, with a margin), the lines are
     looked for there only, its strokes at the whole image's ``stroke_level``."""
@@ -218,7 +223,14 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
         looks.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
     for line in lights:
         looks.add(0, shown, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
-    return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for _, d in looks.run()]
+    grey_turned: np.ndarray | None = None
+    along = Looks(detector, "turned")
+    for line in dict.fromkeys(lines + lights):  # each line once
+        if coloured(crop_of(turned, line)[0]):
+            grey_turned = neutral(turned) if grey_turned is None else grey_turned
+            along.add(0, grey_turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
+    found = [d for _, d in looks.run()] + [d for _, d in along.run() if line_like(d.box)]
+    return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for d in found]
 
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
