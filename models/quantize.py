@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from scrubber.detect.models import META_QUANTIZED_FROM  # noqa: F401 (the float32 export it was made from)
+
 META_QUANTIZED = "scrubber.quantized"
-META_QUANTIZED_FROM = "scrubber.quantized_from_sha256"  # the float32 export it was made from
 SCHEME = "onnxruntime quantize_static: QDQ, int8 weights per channel (reduce_range), uint8 activations, MinMax"
 GLYPHS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZabdehkmnrstxy:/.-+%#"
 INKS = ((255, 255, 255), (160, 160, 160), (90, 90, 90), (0, 0, 0), (255, 255, 0), (255, 0, 0), (0, 255, 0),

@@ -150,6 +150,29 @@ def test_the_8_bit_model_names_its_weights_and_the_export_it_was_made_from(onnx_
     assert load_session(small) is not None  # verified as the export is: sidecar and weights named
 
 
+def test_an_8_bit_model_made_from_another_export_is_made_again(onnx_model, tmp_path):
+    """An 8-bit model beside an export that it does not name as its source (made from an older
+    scrubber's export, or before the export was redone) is not used: it is made again from the
+    export beside it, the same bytes as ever (the calibration is drawn, not sampled)."""
+    import onnx
+
+    from scrubber.detect.models import write_with_sidecar
+    from scrubber.detect.onnx_craft import OnnxCraftDetector
+    from scrubber.models.export_onnx import stamped
+    from scrubber.models.quantize import META_QUANTIZED_FROM
+
+    export = _copy_model(onnx_model, tmp_path / "models")
+    small = int8_path(export)
+    model = onnx.load(str(int8_path(onnx_model)))
+    meta = {p.key: p.value for p in model.metadata_props} | {META_QUANTIZED_FROM: "0" * 64}
+    write_with_sidecar(small, stamped(model, meta, model.doc_string))
+    stale = small.read_bytes()
+    detector = OnnxCraftDetector(THREADS, model_path=export, quantized=True)
+    assert detector.path == small and small.read_bytes() != stale
+    assert small.read_bytes() == int8_path(onnx_model).read_bytes()
+    assert detector._made_from() == models.sha256(export)
+
+
 def test_the_8_bit_model_finds_the_same_marks_as_the_float_model(onnx_detector, int8_detector, us1):
     """The closer looks at lone marks (``closer_look``: each proposer mark magnified to about GLYPH
     pixels) on real ultrasound and secondary-capture frames: in every crop the 8-bit model finds

@@ -25,6 +25,7 @@ INT8_SUFFIX = ".int8"  # the 8-bit model of an export sits beside it: craft_mlt_
 # ONNX metadata_props keys written by scrubber.models.export_onnx
 META_SOURCE = "scrubber.source"  # weight file name, a key of the manifest
 META_SOURCE_SHA256 = "scrubber.source_sha256"  # its sha256, checked against the manifest on load
+META_QUANTIZED_FROM = "scrubber.quantized_from_sha256"  # an 8-bit model's float32 export (its sha256)
 EXPORT_COMMAND = "python -m scrubber.models.export_onnx"
 
 

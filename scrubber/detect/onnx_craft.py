@@ -6,7 +6,8 @@ characters, 2-3x faster; ``scrubber.models.quantize``). A missing file is export
 when torch is installed (a few seconds, once per environment), a missing 8-bit model made from the
 export where onnx is installed; without them the run stops with a ModelError that says how to get
 the file. Before use the file must match its sidecar sha256 and its metadata must name the weights'
-sha256 in models/manifest.json. Pre- and post-processing are ``craft_post``'s, shared with torch.
+sha256 in models/manifest.json; an 8-bit model must also name the sha256 of the export beside it, or
+it is made again from that export. Pre- and post-processing are ``craft_post``'s, shared with torch.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .craft_post import CraftBase
-from .models import (CRAFT_ONNX, CRAFT_WEIGHTS, EXPORT_COMMAND, META_SOURCE_SHA256, MODEL_DIR_ENV, ModelError,
-                     int8_path, manifest, model_dir, read_verified, sidecar)
+from .models import (CRAFT_ONNX, CRAFT_WEIGHTS, EXPORT_COMMAND, META_QUANTIZED_FROM, META_SOURCE_SHA256, MODEL_DIR_ENV,
+                     ModelError, int8_path, manifest, model_dir, read_verified, sidecar)
 from .ocr import default_threads, importable
 
 # onnxruntime's official builds upload usage telemetry on Linux and macOS too (PR #27379) and keep
@@ -99,6 +100,31 @@ def _ensure_int8(path: Path) -> Path:
     return small
 
 
+def _export_digest(path: Path) -> str | None:
+    """The sha256 that the sidecar of the model file at ``path`` names, or None without one."""
+    try:
+        return sidecar(path).read_text().split()[0].lower()
+    except (OSError, IndexError):
+        return None
+
+
+def _made_again(path: Path) -> Path:
+    """The 8-bit model of the export at ``path`` made anew from it: the one beside it was made from
+    another export (an older scrubber's, or before the export was redone). Another process that
+    found the same may have made it already: only the file seen stale is deleted."""
+    small = int8_path(path)
+    seen = _export_digest(small)
+    if not (importable("onnx") and importable("onnxruntime")):
+        raise ModelError(f"8-bit ONNX text detector {small} was made from another export than {path.name} beside "
+                         f"it and cannot be made again here (needs onnx): delete both and run `{EXPORT_COMMAND} "
+                         f"--out {CRAFT_ONNX}` where torch, easyocr and onnx are installed")
+    with _export_lock(path.parent):
+        if _export_digest(small) == seen:
+            for stale in (small, sidecar(small)):
+                stale.unlink(missing_ok=True)
+    return _ensure_int8(path)
+
+
 def _ort():
     os.environ.setdefault(TELEMETRY_OPT_OUT, "1")
     try:
@@ -160,7 +186,15 @@ class OnnxCraftDetector(CraftBase):
         super().__init__(text_threshold, low_text, link_threshold, min_long_side)
         self.path = ensure_model(model_path, quantized)
         self.session = load_session(self.path, threads)
+        export = Path(model_path) if model_path is not None else craft_onnx_path()
+        if quantized and (digest := _export_digest(export)) is not None and digest != self._made_from():
+            self.path = _made_again(export)
+            self.session = load_session(self.path, threads)
         self._input = self.session.get_inputs()[0].name
+
+    def _made_from(self) -> str | None:
+        """The sha256 of the float32 export that the loaded 8-bit model names as its source."""
+        return self.session.get_modelmeta().custom_metadata_map.get(META_QUANTIZED_FROM)
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: batch})[0]
