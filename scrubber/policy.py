@@ -32,8 +32,9 @@ class Policy:
     # and the device is the CPU, else torch. Both give the same boxes.
     backend: Backend = "auto"
     # Network that finds words and lines: "db" (PP-OCRv4's small DB detector, onnxruntime on the
-    # CPU, about 15x cheaper than CRAFT; CRAFT still gets the closer looks at lone characters),
-    # "craft" (CRAFT for everything), "auto": db where the backend resolves to onnx, else craft.
+    # CPU, about 15x cheaper than CRAFT; CRAFT still gets the closer looks at lone characters, on
+    # the backend and device above), "craft" (CRAFT for everything), "auto": db where onnxruntime
+    # is installed (on a CUDA device too: CRAFT for everything finds less), else craft.
     text_model: TextModel = "auto"
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels),

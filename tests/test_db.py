@@ -64,9 +64,11 @@ def test_a_changed_model_file_is_refused(monkeypatch):
         db.model_bytes()
 
 
-def test_auto_pairs_db_with_craft_on_onnx_and_craft_alone_on_request():
+def test_auto_pairs_db_with_craft_on_either_backend_and_craft_alone_on_request():
     assert text_model(Policy(device="cpu", backend="onnx")) == "db"
-    assert text_model(Policy(device="cpu", backend="torch")) == "craft"
+    assert text_model(Policy(device="cpu", backend="torch")) == "db"  # as on a CUDA device: DB in onnxruntime
+    on_torch = detector_for(Policy(device="cpu", backend="torch"), 1)
+    assert on_torch.name == "db" and on_torch.marks.backend == "torch" and on_torch.backend == "onnx+torch"
     paired = detector_for(Policy(device="cpu"), 1)
     assert paired.name == "db" and paired.marks.name == "craft" and paired.crop_zoom == db.CROP_ZOOM
     alone = detector_for(Policy(device="cpu", text_model="craft"), 1)
