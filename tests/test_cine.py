@@ -300,6 +300,19 @@ def test_small_faint_type_on_a_clip_s_static_layer_is_read_in_its_local_renderin
     assert covered() < 0.5
 
 
+def test_a_label_its_banner_enhanced_alone_misses_is_read_on_the_banner_stretched_alone(detector, monkeypatch):
+    """The recall sweep's 8 px "static" label 8 grey levels above a banner of 100 over color3d's
+    sector, through JPEG q85 (Hershey duplex): neither the enhanced static layer's crop of its
+    banner nor that crop enhanced alone gives it a box; the banner stretched by its own grey range,
+    on black (``panel_alone``), reads it in every frame."""
+    from scrubber.detect import single
+
+    covered = _static_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
+    assert covered() == 1.0
+    monkeypatch.setattr(single, "panel_alone", lambda crop, inner: np.zeros_like(crop))
+    assert covered() < 0.5
+
+
 def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banner_enhanced_alone(detector, monkeypatch):
     """The recall sweep's 8 px "static" label 8 grey levels above a banner of 170 over color3d's
     sector, through JPEG q85: it forms no strokes, but its banner is a panel of the static layer,

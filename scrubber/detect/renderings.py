@@ -197,6 +197,26 @@ def colour_plane(image: np.ndarray, sector: int) -> np.ndarray:
     return cv2.cvtColor(spread, cv2.COLOR_GRAY2RGB)
 
 
+PANEL_SPREAD = (1, 99)  # percentiles of a panel's grey that a panel alone is stretched between
+PANEL_MIN_RANGE = 4  # ... when they lie at least this many grey levels apart (else nothing is drawn there)
+
+
+def panel_alone(crop: np.ndarray, inner: tuple[int, int, int, int]) -> np.ndarray:
+    """The flat panel ``inner`` (a box of ``crop``) stretched over the whole range between its own
+    PANEL_SPREAD percentiles, its surroundings black: an 8 px label 8 grey levels off a banner amid
+    a clip's moving sector, through JPEG, is plain there, while any crop that also holds the
+    tissue around the banner (full, CLAHE of the image or of the crop alone, "local") gives DB
+    nothing to read (sweep, "static")."""
+    x0, y0, x1, y1 = inner
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    panel = grey[y0:y1, x0:x1].astype(np.float32)
+    out = np.zeros(grey.shape, np.uint8)
+    low, high = np.percentile(panel, PANEL_SPREAD) if panel.size else (0.0, 0.0)
+    if high - low >= PANEL_MIN_RANGE:
+        out[y0:y1, x0:x1] = np.clip((panel - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+    return cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
+
+
 DARK_GAIN = 8  # "dark" stretches the darkest eighth of the range over all of it
 
 

@@ -9,6 +9,7 @@ proposer sees glyph-like marks that OCR left uncovered.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import cv2
@@ -17,12 +18,12 @@ import numpy as np
 from ..policy import Policy
 from . import buckets
 from .blobs import components_with_stats
-from .boxes import Box, Detection, overlaps
+from .boxes import Box, Detection, overlaps, shifted
 from .looks import (LINE_COVERED, Looks, crop_bounds, crop_zoom, detector_name, is_covered, line_like, marks_detector,
                     run_once, share_covered, whole_zoom)
 from .proposer import dark_on_bright, panels, text_lines
 from .registry import Detector
-from .renderings import INK_GAIN, View, coloured, enhance, faint_in, ink, views
+from .renderings import INK_GAIN, View, coloured, enhance, faint_in, ink, panel_alone, standing_out, views
 from .unread import closer_look, closer_zoom, line_read, recheck, turned_read
 
 PANEL_MARGIN = 8  # pixels around a flat panel (banner) looked at alone in the enhanced rendering
@@ -146,7 +147,11 @@ def read_panels(todo: Sequence[tuple[int, np.ndarray, np.ndarray, Box]], zoom: f
     over a banner amid tissue (a clip's sector) are set by the tissue and lift the banner's faint
     label little; alone, the crop's own tiles lift it (sweep, "static": 8 px labels 8 levels off
     a banner over color3d's sector). Not always alone: there DB's boxes of a faint line on a
-    plain bar came out wider, and a box that reaches an MCU border blanks the MCU beyond too."""
+    plain bar came out wider, and a box that reaches an MCU border blanks the MCU beyond too.
+    A panel neither look gives a box is looked at stretched by its own grey range on black
+    (``panel_alone``: the same labels through JPEG q85, which both looks miss); of that look's
+    boxes those whose pixels stand out from their ground are kept, cut to the rows where they do
+    (``standing_out``): on a blank panel it is JPEG's grain that is stretched."""
     first = Looks(detector, suffix, again=True)
     for frame, _, enhanced, panel in todo:
         first.add(frame, enhanced, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
@@ -155,7 +160,16 @@ def read_panels(todo: Sequence[tuple[int, np.ndarray, np.ndarray, Box]], zoom: f
     for frame, full, _, panel in todo:
         if not any(seen == frame and overlaps(d.box, panel) for seen, d in found):
             alone.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced", render=enhance)
-    return found + alone.run()
+    found += alone.run()
+    stretched = Looks(detector, suffix)
+    fulls = {frame: full for frame, full, _, _ in todo}
+    for frame, full, _, panel in todo:
+        if not any(seen == frame and overlaps(d.box, panel) for seen, d in found):
+            left, top, _, _ = crop_bounds(full.shape, panel, margin=PANEL_MARGIN)
+            stretched.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced",
+                          render=functools.partial(panel_alone, inner=shifted(panel, -left, -top)))
+    return found + [(frame, Detection(cut, d.detector, d.rendering)) for frame, d in stretched.run()
+                    if (cut := standing_out(fulls[frame], d.box)) is not None]
 
 
 def kept_box(rendering: str, original: np.ndarray, known: Sequence[Box], box: Box) -> bool:
