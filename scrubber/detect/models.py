@@ -105,15 +105,22 @@ def write_with_sidecar(path: Path, data: bytes) -> str:
     return digest
 
 
+def sidecar_digest(path: Path) -> str | None:
+    """The sha256 that the sidecar of ``path`` names, or None without a readable one."""
+    try:
+        return sidecar(path).read_text().split()[0].lower()
+    except (OSError, IndexError):
+        return None
+
+
 def read_verified(path: Path) -> bytes:
     """The bytes of ``path`` after their sha256 matched its sidecar; ModelError otherwise."""
     redo = f"delete it and re-export: {EXPORT_COMMAND} --out {path}"
     side = sidecar(path)
-    try:
-        expected = side.read_text().split()[0].lower()
-    except (OSError, IndexError):
+    expected = sidecar_digest(path)
+    if expected is None:
         raise ModelError(f"model file {path} has no readable {side.name} beside it (incomplete or not written "
-                         f"by {EXPORT_COMMAND}); {redo}") from None
+                         f"by {EXPORT_COMMAND}); {redo}")
     data = path.read_bytes()
     found = hashlib.sha256(data).hexdigest()
     if found != expected:

@@ -12,7 +12,6 @@ it is made again from that export. Pre- and post-processing are ``craft_post``'s
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from .craft_post import CraftBase
 from .models import (CRAFT_ONNX, CRAFT_WEIGHTS, EXPORT_COMMAND, META_QUANTIZED_FROM, META_SOURCE_SHA256, MODEL_DIR_ENV,
-                     ModelError, int8_path, manifest, model_dir, read_verified, sidecar)
+                     ModelError, int8_path, manifest, model_dir, read_verified, sidecar, sidecar_digest)
 from .ocr import default_threads, importable
 
 # onnxruntime's official builds upload usage telemetry on Linux and macOS too (PR #27379) and keep
@@ -95,17 +94,9 @@ def _ensure_int8(path: Path) -> Path:
 
     with _export_lock(path.parent):
         if not small.is_file():
-            # quantised only from the file its sidecar vouches for; its digest taken from the bytes read once
-            quantize_to(source, hashlib.sha256(read_verified(source)).hexdigest())
+            read_verified(source)  # quantised only from the file its sidecar vouches for, whose digest it names
+            quantize_to(source, sidecar_digest(source))
     return small
-
-
-def _export_digest(path: Path) -> str | None:
-    """The sha256 that the sidecar of the model file at ``path`` names, or None without one."""
-    try:
-        return sidecar(path).read_text().split()[0].lower()
-    except (OSError, IndexError):
-        return None
 
 
 def _made_again(path: Path) -> Path:
@@ -113,13 +104,13 @@ def _made_again(path: Path) -> Path:
     another export (an older scrubber's, or before the export was redone). Another process that
     found the same may have made it already: only the file seen stale is deleted."""
     small = int8_path(path)
-    seen = _export_digest(small)
+    seen = sidecar_digest(small)
     if not (importable("onnx") and importable("onnxruntime")):
         raise ModelError(f"8-bit ONNX text detector {small} was made from another export than {path.name} beside "
                          f"it and cannot be made again here (needs onnx): delete both and run `{EXPORT_COMMAND} "
                          f"--out {CRAFT_ONNX}` where torch, easyocr and onnx are installed")
     with _export_lock(path.parent):
-        if _export_digest(small) == seen:
+        if sidecar_digest(small) == seen:
             for stale in (small, sidecar(small)):
                 stale.unlink(missing_ok=True)
     return _ensure_int8(path)
@@ -187,7 +178,7 @@ class OnnxCraftDetector(CraftBase):
         self.path = ensure_model(model_path, quantized)
         self.session = load_session(self.path, threads)
         export = Path(model_path) if model_path is not None else craft_onnx_path()
-        if quantized and (digest := _export_digest(export)) is not None and digest != self._made_from():
+        if quantized and (digest := sidecar_digest(export)) is not None and digest != self._made_from():
             self.path = _made_again(export)
             self.session = load_session(self.path, threads)
         self._input = self.session.get_inputs()[0].name

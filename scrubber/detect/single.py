@@ -156,18 +156,22 @@ def read_panels(todo: Sequence[tuple[int, np.ndarray, np.ndarray, Box]], zoom: f
     for frame, _, enhanced, panel in todo:
         first.add(frame, enhanced, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced")
     found = first.run()
+
+    def unread() -> list[tuple[int, np.ndarray, Box]]:
+        """(frame, full rendering, panel) of the panels that no box found so far overlaps."""
+        return [(frame, full, panel) for frame, full, _, panel in todo
+                if not any(seen == frame and overlaps(d.box, panel) for seen, d in found)]
+
     alone = Looks(detector, suffix, again=True)
-    for frame, full, _, panel in todo:
-        if not any(seen == frame and overlaps(d.box, panel) for seen, d in found):
-            alone.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced", render=enhance)
+    for frame, full, panel in unread():
+        alone.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced", render=enhance)
     found += alone.run()
     stretched = Looks(detector, suffix)
     fulls = {frame: full for frame, full, _, _ in todo}
-    for frame, full, _, panel in todo:
-        if not any(seen == frame and overlaps(d.box, panel) for seen, d in found):
-            left, top, _, _ = crop_bounds(full.shape, panel, margin=PANEL_MARGIN)
-            stretched.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced",
-                          render=functools.partial(panel_alone, inner=shifted(panel, -left, -top)))
+    for frame, full, panel in unread():
+        left, top, _, _ = crop_bounds(full.shape, panel, margin=PANEL_MARGIN)
+        stretched.add(frame, full, panel, zoom, margin=PANEL_MARGIN, rendering="enhanced",
+                      render=functools.partial(panel_alone, inner=shifted(panel, -left, -top)))
     return found + [(frame, Detection(cut, d.detector, d.rendering)) for frame, d in stretched.run()
                     if (cut := standing_out(fulls[frame], d.box)) is not None]
 

@@ -132,15 +132,13 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     flat = [home(line) for line in flat_lines(part, lambda box: wanted(home(box)) and not line_read(home(box), known))]
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
-    grey: np.ndarray | None = None
     for line in _unread_lines(image, known):
         if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
             continue
         zoom = closer_zoom(image, line, policy)
         looks.add(frame, image, line, zoom)
         if coloured(crop_of(image, line)[0]):
-            grey = neutral(image) if grey is None else grey
-            looks.add(frame, grey, line, zoom, wide=True, rendering="neutral")
+            looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
     colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
 
 
@@ -223,12 +221,11 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
         looks.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
     for line in lights:
         looks.add(0, shown, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
-    grey_turned: np.ndarray | None = None
     along = Looks(detector, "turned")
     for line in dict.fromkeys(lines + lights):  # each line once
         if coloured(crop_of(turned, line)[0]):
-            grey_turned = neutral(turned) if grey_turned is None else grey_turned
-            along.add(0, grey_turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
+            along.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned",
+                      render=neutral)
     found = [d for _, d in looks.run()] + [d for _, d in along.run() if line_like(d.box)]
     return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for d in found]
 
