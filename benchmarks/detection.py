@@ -126,12 +126,13 @@ def series_rows(policy: Policy, detector, count: int) -> list[dict]:
 
 def shared_rows(policy: Policy, detector, files: list[pydicom.Dataset]) -> list[dict]:
     """The series in threads sharing one model (CUDA's workers): network passes joined across files,
-    counted by the detector's Gather."""
+    counted by each network's Gather (DB's and CRAFT's, on the card)."""
     rows = []
     pol = policy.replace(reuse_layouts=False)
+    gathers = {"db": getattr(getattr(detector, "text", None), "network", None),
+               "craft": getattr(getattr(detector, "marks", detector), "scores", None)}
     for threads in (1, 4, 8):
-        passes = getattr(getattr(detector, "marks", detector), "scores", None)  # CRAFT's, on the card
-        before = getattr(passes, "passes", 0)
+        before = {name: getattr(gather, "passes", 0) for name, gather in gathers.items()}
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda ds: scrub_dataset(ds, pol, detector), files))
@@ -139,7 +140,8 @@ def shared_rows(policy: Policy, detector, files: list[pydicom.Dataset]) -> list[
         rows.append({"input": f"{len(files)} single-frame files of one layout (color3d frames)",
                      "reuse_layouts": False, "threads_sharing_model": threads, "seconds": round(seconds, 2),
                      "frames_per_s": round(len(files) / seconds, 2),
-                     "network_passes": getattr(passes, "passes", 0) - before})
+                     **{f"network_passes_{name}": getattr(gather, "passes", 0) - before[name]
+                        for name, gather in gathers.items()}})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 

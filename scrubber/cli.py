@@ -294,10 +294,9 @@ def parser() -> argparse.ArgumentParser:
                        help="text detector runtime: onnx (onnxruntime, CPU), torch (CPU or CUDA); "
                             "auto (default): onnx on the CPU when onnxruntime is installed, else torch")
         p.add_argument("--text-model", choices=("auto", "db", "craft"), default="auto",
-                       help="network that finds words and lines: db (PP-OCRv4's small detector, onnxruntime, "
-                            "about 15x cheaper; CRAFT still looks at lone characters, on the chosen device), "
-                            "craft (CRAFT for all: faster on a GPU, finds less); auto (default): db where "
-                            "onnxruntime is installed, else craft")
+                       help="network that finds words and lines: db (PP-OCRv4's small detector, about 15x "
+                            "cheaper; CRAFT still looks at lone characters; both on the chosen backend and "
+                            "device), craft (CRAFT for all: faster on a GPU, finds less); auto (default): db")
         p.add_argument("--key-file", help="hex key for consistent pseudonyms (scrubber keygen)")
         p.add_argument("--option", action="append", metavar="NAME",
                        choices=[n.replace("_", "-") for n in option_names()],

@@ -28,13 +28,13 @@ class Policy:
 
     device: Device = "auto"
     # Text detector runtime: "onnx" (onnxruntime, CPU only, no torch needed at run time), "torch"
-    # (easyocr's network; CPU or CUDA, batched on CUDA), "auto": onnx when onnxruntime is installed
+    # (easyocr's CRAFT and DB's graph in torch; CPU or CUDA, batched on CUDA), "auto": onnx when onnxruntime is installed
     # and the device is the CPU, else torch. Both give the same boxes.
     backend: Backend = "auto"
-    # Network that finds words and lines: "db" (PP-OCRv4's small DB detector, onnxruntime on the
-    # CPU, about 15x cheaper than CRAFT; CRAFT still gets the closer looks at lone characters, on
-    # the backend and device above), "craft" (CRAFT for everything), "auto": db where onnxruntime
-    # is installed (on a CUDA device too: CRAFT for everything finds less), else craft.
+    # Network that finds words and lines: "db" (PP-OCRv4's small DB detector, about 15x cheaper
+    # than CRAFT; CRAFT still gets the closer looks at lone characters; both on the backend and
+    # device above), "craft" (CRAFT for everything), "auto": db wherever it can run (on a CUDA
+    # device too: CRAFT for everything finds less), else craft.
     text_model: TextModel = "auto"
     # Renderings the detector looks at: "full" (stored range stretched to 8 bit), "window" (the
     # header's VOI window, when it has one), "enhanced" (local contrast, reveals faint labels),

@@ -1,4 +1,4 @@
-"""The DB text line detector (PP-OCRv4 small, onnxruntime) and its pairing with CRAFT.
+"""The DB text line detector (PP-OCRv4 small; onnxruntime, or its graph in torch) and its pairing with CRAFT.
 
 Real model, real files: DB must find the annotated text lines of a real ultrasound image, the
 packaged file must match the manifest, and a lone character must still reach CRAFT.
@@ -17,6 +17,7 @@ from pydicom.data import get_testdata_file
 from scrubber.detect import db
 from scrubber.detect.models import ModelError, int8_path
 from scrubber.detect.registry import detector_for, text_model
+from scrubber.detect.torch_graph import TorchGraph
 from scrubber.policy import Policy
 
 ANNOTATIONS = Path(__file__).parent / "annotations"
@@ -66,9 +67,10 @@ def test_a_changed_model_file_is_refused(monkeypatch):
 
 def test_auto_pairs_db_with_craft_on_either_backend_and_craft_alone_on_request():
     assert text_model(Policy(device="cpu", backend="onnx")) == "db"
-    assert text_model(Policy(device="cpu", backend="torch")) == "db"  # as on a CUDA device: DB in onnxruntime
+    assert text_model(Policy(device="cpu", backend="torch")) == "db"  # as on a CUDA device
     on_torch = detector_for(Policy(device="cpu", backend="torch"), 1)
-    assert on_torch.name == "db" and on_torch.marks.backend == "torch" and on_torch.backend == "onnx+torch"
+    assert on_torch.name == "db" and on_torch.backend == "torch"  # DB and CRAFT both in torch (on a GPU: the card)
+    assert isinstance(on_torch.text.network, TorchGraph) and on_torch.marks.backend == "torch"
     paired = detector_for(Policy(device="cpu"), 1)
     assert paired.name == "db" and paired.marks.name == "craft" and paired.crop_zoom == db.CROP_ZOOM
     alone = detector_for(Policy(device="cpu", text_model="craft"), 1)
@@ -138,3 +140,29 @@ def test_the_training_normalisation_is_paddleocrs_and_the_default_is_minus_one_t
     assert red == pytest.approx((1 - 0.406) / 0.225, abs=1e-5)
     assert green == pytest.approx((128 / 255 - 0.456) / 0.224, abs=1e-5)
     assert trained[0, 0, 0, 0] == pytest.approx(-0.485 / 0.229, abs=1e-5)
+
+
+def test_db_in_torch_gives_onnxruntimes_maps_and_boxes(lines):
+    """The torch engine (a GPU's DB) runs the packaged file's own graph: on real images, in both
+    normalisations and a batch of two, its probabilities are onnxruntime's to float rounding, and
+    its boxes the same."""
+    in_torch = db.DbDetector(threads=1, min_long_side=640, engine="torch")
+    images = [pydicom.dcmread(get_testdata_file(name)).pixel_array[..., :3] for name in ("US1_UNCR.dcm",)]
+    page = pydicom.dcmread(Path(__file__).parents[1] / "sample_data" / "dicom" / "sc_form.dcm").pixel_array
+    images.append(np.ascontiguousarray(np.repeat(page[..., None], 3, 2) if page.ndim == 2 else page))
+    for trained in (False, True):
+        for image in images:
+            batch = db._input([image, image[::-1].copy()], 1.0, trained)
+            ours, theirs = in_torch.network(batch), lines.network(batch)
+            assert ours.shape == theirs.shape and float(np.abs(ours - theirs).max()) < 2e-3
+            assert in_torch([image], trained=trained) == lines([image], trained=trained)
+
+
+def test_a_graph_with_an_unknown_node_is_refused_not_run_in_part():
+    import onnx
+
+    model = onnx.load_from_string(db.model_bytes()[1])
+    node = next(n for n in model.graph.node if n.op_type == "Sigmoid")
+    node.op_type = "Softsign"
+    with pytest.raises(ModelError, match="Softsign"):
+        TorchGraph(model.SerializeToString())

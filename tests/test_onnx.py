@@ -271,7 +271,7 @@ def test_missing_model_without_torch_says_how_to_get_it(tmp_path, monkeypatch):
 
 def test_backend_choice(monkeypatch):
     from scrubber.detect import ocr
-    from scrubber.detect.registry import choose_backend
+    from scrubber.detect.registry import choose_backend, text_model
 
     present = {"torch", "easyocr", "onnxruntime"}
     monkeypatch.setattr(ocr, "importable", lambda name: name in present)
@@ -284,6 +284,10 @@ def test_backend_choice(monkeypatch):
     present.discard("onnxruntime")
     monkeypatch.setattr(ocr, "resolve_device", lambda device: "cpu")
     assert choose_backend(Policy(device="cpu")) == ("torch", "cpu")  # no onnxruntime: torch
+    present.add("onnx")
+    assert text_model(Policy(device="cpu")) == "db"  # DB's graph in torch
+    present.discard("onnx")
+    assert text_model(Policy(device="cpu")) == "craft"  # nothing to read DB's file with
     present.clear()
     present.add("onnxruntime")
     with pytest.raises(ModelError, match="backend torch needs torch"):

@@ -1,10 +1,11 @@
-"""Lines of text with PP-OCRv4's small DB detector (onnxruntime, CPU): about 15x cheaper than CRAFT.
+"""Lines of text with PP-OCRv4's small DB detector: about 15x cheaper than CRAFT.
 
 The network (4.7 MB, Apache-2.0, PaddlePaddle Authors) ships with scrubber in ``scrubber.models``;
 it is the file ``rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx`` of the PyPI wheel
 rapidocr-onnxruntime 1.4.4 (that wheel needs opencv-python, which clashes with the headless
 OpenCV that easyocr uses, so only the model is taken). Its sha256 is checked against
-models/manifest.json before it is loaded.
+models/manifest.json before it is loaded. onnxruntime runs it on the CPU; on the torch backend
+(a GPU) torch runs the same file's graph (``torch_graph``).
 
 DB finds words and lines well, also faint and small ones, but not a lone character ("Y", one
 digit): ``TextAndMarks`` pairs it with CRAFT, which gets the closer looks at lone marks. DB also
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,22 +124,39 @@ def boxes_from_map(probability: np.ndarray, width: int, height: int) -> list[Box
 
 class DbDetector:
     """Callable detector: uint8 RGB images in, boxes per image out; ``magnify`` overrides the
-    automatic magnification (images shorter than ``min_long_side`` are magnified, at most 2x)."""
+    automatic magnification (images shorter than ``min_long_side`` are magnified, at most 2x).
+    ``engine`` "onnx" runs the network in onnxruntime on the CPU; "torch" runs the same file in
+    torch on ``device`` (``torch_graph``: on a GPU, batched across files like CRAFT)."""
 
     name = NAME
-    backend = "onnx"
-    device = "cpu"
     batch_pixels = 1 << 19  # images of one shape go through together up to this many pixels
     crop_zoom = CROP_ZOOM
     trained = True  # takes ``trained=True`` (the training normalisation)
 
-    def __init__(self, threads: int = 0, min_long_side: int = 0) -> None:
-        from .onnx_craft import load_plain_session
-
+    def __init__(self, threads: int = 0, min_long_side: int = 0, engine: str = "onnx", device: str = "cpu") -> None:
         self.min_long_side = min_long_side
+        self.backend, self.device = engine, device
         path, data = model_bytes()
-        self.session = load_plain_session(path, data, threads)
-        self._input = self.session.get_inputs()[0].name
+        if engine == "torch":  # the same file's graph and weights, node by node in torch (on a GPU)
+            import torch
+
+            from .gather import Gather
+            from .torch_graph import TorchGraph
+
+            if threads > 0 and device == "cpu":
+                torch.set_num_threads(threads)
+            self.network: Callable[[np.ndarray], np.ndarray] = TorchGraph(data, device)
+            if device == "cuda":
+                self.batch_pixels = 1 << 22  # whole frames share the card
+                self.network = Gather(self.network)  # ... and so do the frames of files scrubbed side by side
+        elif engine == "onnx":
+            from .onnx_craft import load_plain_session
+
+            session = load_plain_session(path, data, threads)
+            name = session.get_inputs()[0].name
+            self.network = lambda batch: session.run(None, {name: batch})[0]
+        else:
+            raise ValueError(f"unknown engine {engine!r} for {MODEL} (onnx or torch)")
 
     def scale(self, image: np.ndarray) -> float:
         """The automatic magnification of ``image``."""
@@ -167,7 +185,7 @@ class DbDetector:
         """Images of one shape through the network at ``scale``, tall "lines" looked at again."""
         height, width = images[0].shape[:2]
         batch = _input(images, scale, trained)
-        maps = self.session.run(None, {self._input: batch})[0]
+        maps = self.network(batch)
         found = [boxes_from_map(probability[0], width, height) for probability in maps]
         return [self._lines(image, boxes, scale, trained) for image, boxes in zip(images, found)]
 
@@ -197,7 +215,7 @@ class DbDetector:
             half = scale / 2
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
             batch = _input([crop], half, trained)
-            probability = self.session.run(None, {self._input: batch})[0][0, 0]
+            probability = self.network(batch)[0, 0]
             out.extend((a0 + x0, b0 + y0, a1 + x0, b1 + y0)
                        for a0, b0, a1, b1 in boxes_from_map(probability, x1 - x0, y1 - y0)
                        if (b1 - b0) * half <= TALL)

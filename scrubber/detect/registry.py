@@ -4,10 +4,14 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..policy import Policy
 from .boxes import Box
 from .models import ModelError
+
+if TYPE_CHECKING:
+    from .db import DbDetector
 
 # images (uint8 RGB) in, boxes per image out; keyword ``magnify`` asks for a closer look
 Detector = Callable[..., list[list[Box]]]
@@ -35,16 +39,16 @@ def choose_backend(policy: Policy) -> tuple[str, str]:
 
 
 def text_model(policy: Policy) -> str:
-    """The network that finds words and lines for this policy: "auto" is db wherever onnxruntime is
-    installed. DB runs in onnxruntime on the CPU whatever the backend and device of CRAFT, which
-    then gets the closer looks only (on a CUDA device, in torch there): CRAFT reading everything
-    removes 444 of the recall sweep's 594 banner labels where the default removes 593, so a GPU
-    must not trade recall for speed by default (``--text-model craft`` asks for that)."""
+    """The network that finds words and lines for this policy: "auto" is db wherever it can run
+    (onnxruntime, or torch with onnx to read its graph), whatever the backend and device: CRAFT
+    reading everything removes 444 of the recall sweep's 594 banner labels where the default
+    removes 593, so a GPU must not trade recall for speed by default (``--text-model craft`` asks
+    for that)."""
     from .ocr import importable
 
     if policy.text_model != "auto":
         return policy.text_model
-    return "db" if importable("onnxruntime") else "craft"
+    return "db" if importable("onnxruntime") or (importable("onnx") and importable("torch")) else "craft"
 
 
 def _craft(policy: Policy, threads: int, quantized: bool = False) -> Detector:
@@ -76,18 +80,32 @@ def _craft(policy: Policy, threads: int, quantized: bool = False) -> Detector:
     return _cache[key]
 
 
+def _db(policy: Policy, threads: int) -> DbDetector:
+    """DB on this policy's backend: onnxruntime on the CPU, or torch (its own graph, ``torch_graph``)
+    on the backend's device, where a GPU reads whole images batched across files."""
+    from .db import DbDetector
+
+    backend, device = choose_backend(policy)
+    key = ("db", backend, device, threads, policy.min_long_side)
+    if key not in _cache:
+        _cache[key] = DbDetector(threads, policy.min_long_side, engine=backend, device=device)
+    return _cache[key]
+
+
 def detector_for(policy: Policy, threads: int = 0) -> Detector:
     """The detector for this policy (text model, backend, device, thresholds), loaded once per
     process: CRAFT, or DB for words and lines paired with CRAFT for lone characters (its 8-bit
-    model on onnx: the same boxes on the test files and the annotated set, 2-3x faster)."""
+    model on onnx: the same boxes on the test files and the annotated set, 2-3x faster), both on
+    the policy's backend and device."""
     threads = threads or policy.threads
     with _lock:
         if text_model(policy) == "craft":
             return _craft(policy, threads)
         craft = _craft(policy, threads, quantized=True)
-        key = ("db", threads, policy.min_long_side, id(craft))
+        text = _db(policy, threads)
+        key = ("db+marks", id(text), id(craft))
         if key not in _cache:
-            from .db import DbDetector, TextAndMarks
+            from .db import TextAndMarks
 
-            _cache[key] = TextAndMarks(DbDetector(threads, policy.min_long_side), craft)
+            _cache[key] = TextAndMarks(text, craft)
         return _cache[key]
