@@ -147,6 +147,7 @@ def test_db_in_torch_gives_onnxruntimes_maps_and_boxes(lines):
     normalisations and a batch of two, its probabilities are onnxruntime's to float rounding, and
     its boxes the same."""
     in_torch = db.DbDetector(threads=1, min_long_side=640, engine="torch")
+    assert len(in_torch.network.steps) < 200  # 330 nodes fused (affine blocks into convolutions, hard swish)
     images = [pydicom.dcmread(get_testdata_file(name)).pixel_array[..., :3] for name in ("US1_UNCR.dcm",)]
     page = pydicom.dcmread(Path(__file__).parents[1] / "sample_data" / "dicom" / "sc_form.dcm").pixel_array
     images.append(np.ascontiguousarray(np.repeat(page[..., None], 3, 2) if page.ndim == 2 else page))
@@ -157,12 +158,3 @@ def test_db_in_torch_gives_onnxruntimes_maps_and_boxes(lines):
             assert ours.shape == theirs.shape and float(np.abs(ours - theirs).max()) < 2e-3
             assert in_torch([image], trained=trained) == lines([image], trained=trained)
 
-
-def test_a_graph_with_an_unknown_node_is_refused_not_run_in_part():
-    import onnx
-
-    model = onnx.load_from_string(db.model_bytes()[1])
-    node = next(n for n in model.graph.node if n.op_type == "Sigmoid")
-    node.op_type = "Softsign"
-    with pytest.raises(ModelError, match="Softsign"):
-        TorchGraph(model.SerializeToString())
