@@ -157,4 +157,3 @@ def test_db_in_torch_gives_onnxruntimes_maps_and_boxes(lines):
             ours, theirs = in_torch.network(batch), lines.network(batch)
             assert ours.shape == theirs.shape and float(np.abs(ours - theirs).max()) < 2e-3
             assert in_torch([image], trained=trained) == lines([image], trained=trained)
-
