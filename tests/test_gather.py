@@ -1,5 +1,6 @@
 """Network passes shared by threads (CUDA's several files per batch), checked on the CPU: the joined
-passes give each caller exactly what its own pass would, errors reach every caller, and files
+passes give each caller exactly what its own pass would, an error reaches only the caller whose
+input fails (a pass too large is made again in halves), and files
 scrubbed in threads that share one model come out as they do one after another."""
 from __future__ import annotations
 
@@ -75,16 +76,31 @@ def test_a_pass_holds_at_most_max_rows():
     assert max(seen) <= 4 and sum(seen) == 24  # the warm-up calls and the counted ones
 
 
-def test_an_error_reaches_every_caller_and_the_next_calls_work():
+def test_an_error_reaches_only_the_caller_whose_input_fails_and_the_next_calls_work():
     def network(batch: np.ndarray) -> np.ndarray:
         if batch.max() > 0:
-            raise RuntimeError("out of memory")
+            raise RuntimeError("bad input")
         return batch
 
     gather = Gather(network, window_s=0.2)
-    out = _together(gather, [np.zeros((1, 2)), np.ones((1, 2))], gather)
-    assert all(isinstance(result, RuntimeError) for result in out)
+    out = _together(gather, [np.zeros((1, 2)), np.ones((1, 2)), np.zeros((2, 2))], gather)
+    assert isinstance(out[1], RuntimeError)
+    np.testing.assert_array_equal(out[0], np.zeros((1, 2)))  # its pass with the bad input failed; alone it works
+    np.testing.assert_array_equal(out[2], np.zeros((2, 2)))
     np.testing.assert_array_equal(gather(np.zeros((2, 2))), np.zeros((2, 2)))
+
+
+def test_a_pass_too_large_for_the_card_is_made_again_in_halves():
+    def network(batch: np.ndarray) -> np.ndarray:
+        if len(batch) > 2:
+            raise MemoryError("CUDA out of memory")  # torch.cuda.OutOfMemoryError on a card
+        return batch * 2
+
+    gather = Gather(network, window_s=0.2)
+    out = _together(gather, [np.ones((3, 2)), np.full((2, 2), 3.0)], gather)
+    np.testing.assert_array_equal(out[0], np.full((3, 2), 2.0))
+    np.testing.assert_array_equal(out[1], np.full((2, 2), 6.0))
+    assert gather.passes == 3  # the 3 rows in halves of 1 and 2, the 2 rows whole (joined or not)
 
 
 def test_real_craft_passes_joined_across_threads_give_the_same_boxes():

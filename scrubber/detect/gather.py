@@ -5,7 +5,9 @@ the card idle, so files scrubbed side by side in threads (scrubber/batch.py on C
 network inputs to one ``Gather``: the first call waits a moment (``window_s``) for others (only
 when other threads called lately, so a lone worker never waits), calls
 whose inputs have the same shape go through the network together, and each caller gets its own
-rows back. Pre- and post-processing stay in the callers' threads, so they run side by side.
+rows back. A joined pass that fails is made again call by call (in halves where a call's own rows
+fail too): only the caller whose input fails gets the error. Pre- and post-processing stay in the
+callers' threads, so they run side by side.
 """
 from __future__ import annotations
 
@@ -87,13 +89,19 @@ class Gather:
     def _pass(self, calls: list[_Call]) -> None:
         try:
             joined = calls[0].batch if len(calls) == 1 else np.concatenate([c.batch for c in calls])
-            out = self.network(joined)
-            self.passes += 1
-            if len(out) != len(joined):
-                raise RuntimeError(f"the network gave {len(out)} results for {len(joined)} inputs")
+            try:
+                out = self._network(joined)
+            except Exception:
+                if len(joined) == 1:
+                    raise
+                out = None  # each call on its own, in halves where it fails too (below)
             start = 0
             for call in calls:
-                call.result = out[start:start + len(call.batch)]
+                try:
+                    call.result = (out[start:start + len(call.batch)] if out is not None
+                                   else self._halves(call.batch))
+                except Exception as exc:
+                    call.error = exc
                 start += len(call.batch)
         except BaseException as exc:  # every waiting caller gets the error, none waits forever
             for call in calls:
@@ -101,6 +109,25 @@ class Gather:
         finally:
             for call in calls:
                 call.done.set()
+
+    def _network(self, batch: np.ndarray) -> np.ndarray:
+        out = self.network(batch)
+        self.passes += 1
+        if len(out) != len(batch):
+            raise RuntimeError(f"the network gave {len(out)} results for {len(batch)} inputs")
+        return out
+
+    def _halves(self, batch: np.ndarray) -> np.ndarray:
+        """``batch`` through the network, split in halves where a pass fails: a card out of memory
+        for a joined pass still reads each file's frames, and an input that fails the network
+        fails only its own caller, not the files whose frames shared its pass."""
+        try:
+            return self._network(batch)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            middle = len(batch) // 2
+            return np.concatenate([self._halves(batch[:middle]), self._halves(batch[middle:])])
 
 
 def _groups(calls: list[_Call], max_rows: int) -> list[list[_Call]]:
