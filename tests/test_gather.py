@@ -120,6 +120,23 @@ def test_real_craft_passes_joined_across_threads_give_the_same_boxes():
     assert gather.passes < len(crops)
 
 
+def test_real_db_in_torch_joined_across_threads_gives_the_same_boxes():
+    """DB as it runs on a card (its graph in torch, passes joined): four whole frames, as four files
+    of one layout would send them, give each file the boxes its own pass gives."""
+    from scrubber.detect.db import DbDetector
+
+    frame = pydicom.dcmread(data_path("US1_UNCR.dcm")).pixel_array
+    frames = [frame, frame[::-1].copy(), frame[:, ::-1].copy(), np.ascontiguousarray(np.roll(frame, 40, axis=0))]
+    alone = DbDetector(threads=1, engine="torch")
+    expected = [alone([f])[0] for f in frames]
+    assert all(expected), "the frames hold text"
+    shared = DbDetector(threads=1, engine="torch")
+    shared.network = gather = Gather(shared.network, window_s=0.5)
+    got = _together(lambda f: shared([f])[0], frames, gather)
+    assert got == expected
+    assert gather.passes < len(frames)
+
+
 def test_warnings_stay_off_while_any_thread_is_inside():
     inside, left = threading.Event(), threading.Event()
     caught: list = []
