@@ -5,14 +5,18 @@ import warnings
 from pathlib import Path
 
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import InconsistentImage, NotDicom
 from .quiet import no_warnings
 
 TRUNCATION_HINTS = ("end of file", "truncated", "unexpected end", "not enough data")
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+# (implicit VR, little endian) as pydicom reads a data set that has no file meta -> its transfer syntax
+ENCODINGS = {(True, True): ImplicitVRLittleEndian, (False, True): ExplicitVRLittleEndian,
+             (False, False): ExplicitVRBigEndian}
 
 
 def read(path: Path) -> Dataset:
@@ -22,7 +26,7 @@ def read(path: Path) -> Dataset:
         try:
             ds = pydicom.dcmread(path)
         except InvalidDicomError:
-            raise NotDicom("not a DICOM file (no DICM preamble)") from None
+            ds = _data_set_alone(path)
         except Exception as exc:  # pydicom's own errors too (BytesLengthException on a damaged length)
             raise NotDicom(f"not a readable DICOM file ({type(exc).__name__})") from None
         if any(hint in str(warning.message).lower() for warning in caught for hint in TRUNCATION_HINTS):
@@ -36,6 +40,29 @@ def read(path: Path) -> Dataset:
         raise NotDicom("no data elements after the file meta information")
     if "TransferSyntaxUID" not in ds.file_meta:
         raise NotDicom("no Transfer Syntax UID in the file meta information")
+    return ds
+
+
+def _data_set_alone(path: Path) -> Dataset:
+    """``path`` read as a DICOM data set without the Part 10 preamble and file meta (older
+    archives and some exports write them; DCMTK and pydicom's ``force`` read them so), given the
+    file meta it lacks: its transfer syntax as read, its SOP Class and Instance. Only a file that
+    parses whole and names a valid SOP Class and Instance UID is one; anything else (text, an ICC
+    profile, a gzip, JSON: each reads as one garbage element) is not DICOM."""
+    refused = NotDicom("not a DICOM file (no DICM preamble, and not a DICOM data set without one)")
+    try:
+        ds = pydicom.dcmread(path, force=True)
+        for _ in ds.iterall():
+            pass
+        classes = (UID(str(ds.get("SOPClassUID", ""))), UID(str(ds.get("SOPInstanceUID", ""))))
+    except Exception:
+        raise refused from None
+    syntax = ENCODINGS.get(getattr(ds, "original_encoding", None))
+    if syntax is None or len(ds.file_meta) or not all(uid and uid.is_valid for uid in classes):
+        raise refused
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = classes
     return ds
 
 

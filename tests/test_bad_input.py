@@ -233,3 +233,51 @@ def test_a_damaged_element_deep_in_the_header_fails_at_reading(tmp_path):
         (tmp_path / "garbled_vr.dcm").write_bytes(bytes(raw))
         with pytest.raises(NotDicom, match="a data element cannot be parsed"):
             read(tmp_path / "garbled_vr.dcm")
+
+
+def _data_set_alone(ds: pydicom.Dataset, path: Path) -> None:
+    """``ds`` written as a bare data set (implicit VR little endian): no preamble, no file meta."""
+    from pydicom.filebase import DicomBytesIO
+
+    out = DicomBytesIO()
+    out.is_little_endian, out.is_implicit_VR = True, True
+    pydicom.filewriter.write_dataset(out, ds)
+    path.write_bytes(out.getvalue())
+
+
+def test_a_data_set_without_preamble_and_file_meta_is_cleaned_and_written_as_a_part_10_file(tmp_path):
+    """Older archives hold DICOM data sets without the Part 10 preamble and file meta: each is read
+    as what it is and cleaned as its Part 10 twin is (same boxes, same pixels, PHI gone), and written
+    with the file meta it lacked; a real one (pydicom's OT-PAL-8-face, palette colour) too."""
+    from scrubber.api import scrub_paths
+
+    ds = _explicit("US1_UNCR.dcm")
+    (tmp_path / "in").mkdir()
+    _data_set_alone(ds, tmp_path / "in" / "bare.dcm")
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    _save(ds, tmp_path / "in" / "twin.dcm")
+    shutil.copy(data_path("OT-PAL-8-face.dcm"), tmp_path / "in" / "face.dcm")
+    assert (tmp_path / "in" / "bare.dcm").read_bytes()[128:132] != b"DICM"
+    summary = scrub_paths([tmp_path / "in"], tmp_path / "out", Policy(device="cpu", key=b"k" * 32))
+    reports = {r.rel: r for r in summary.reports}
+    delivered = dict.fromkeys(("bare.dcm", "twin.dcm", "face.dcm"), "delivered")
+    assert {rel: r.decision for rel, r in reports.items()} == delivered
+    assert reports["bare.dcm"].boxes == reports["twin.dcm"].boxes and reports["bare.dcm"].boxes[0]
+    bare, twin = (pydicom.dcmread(tmp_path / "out" / name) for name in ("bare.dcm", "twin.dcm"))  # no force: Part 10
+    assert bare.file_meta.TransferSyntaxUID == pydicom.uid.ImplicitVRLittleEndian
+    assert bare.file_meta.MediaStorageSOPInstanceUID == bare.SOPInstanceUID != ds.SOPInstanceUID
+    np.testing.assert_array_equal(bare.pixel_array, twin.pixel_array)
+    assert MARKER.encode() not in (tmp_path / "out" / "bare.dcm").read_bytes()
+    face = pydicom.dcmread(tmp_path / "out" / "face.dcm")
+    assert face.file_meta.MediaStorageSOPClassUID == face.SOPClassUID == pydicom.uid.SecondaryCaptureImageStorage
+
+
+def test_a_file_that_is_neither_part_10_nor_a_data_set_is_not_dicom(tmp_path):
+    from scrubber.errors import NotDicom
+    from scrubber.read import read
+
+    for name, data in (("notes.txt", b"patient DOE^JANE\n"), ("empty.dcm", b""), ("zeros.dcm", bytes(4096)),
+                       ("icc.dcm", data_path("crayons.icc").read_bytes())):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(NotDicom, match="not a DICOM data set without one"):
+            read(tmp_path / name)
