@@ -46,10 +46,12 @@ def no_warnings() -> Iterator[None]:
 
 
 # What libjpeg (jpeglib's build) writes to stderr itself, one line per message, on damaged but
-# readable data; the frame checks (pixels/frame_checks.py) already judged such frames.
+# readable data; the frame checks (pixels/frame_checks.py) already judged such frames. "DCT
+# coefficient out of range" is its encoder refusing a coefficient that a bit flip made too large
+# to code: the write fails and the frame is written the other way (pixels/encode.py) or refused.
 LIBJPEG_MESSAGES = ("Corrupt JPEG data", "Premature end of JPEG file", "Invalid SOS parameters",
                     "Inconsistent progression sequence", "Application transferred too few scanlines",
-                    "Warning: unknown JFIF revision", "Warning: thumbnail image size")
+                    "Warning: unknown JFIF revision", "Warning: thumbnail image size", "DCT coefficient out of range")
 _stderr_lock = threading.Lock()
 
 

@@ -128,6 +128,28 @@ def test_libjpeg_messages_stay_off_stderr(tmp_path, capfd, detector):
     assert capfd.readouterr().err == ""
 
 
+# bits flipped in SC_rgb_jpeg_lossy_gdcm.dcm by benchmarks/damaged.py (--seed 11, its "flip2"): (offset, xor)
+FLIPS = ((1024, 16), (1669, 16), (1759, 4), (2003, 4), (2129, 4), (2139, 1), (2228, 4), (2521, 2), (2730, 2),
+         (2799, 2), (2891, 2), (3170, 1), (3196, 16), (3412, 8), (3617, 2), (3718, 16), (3728, 8), (4091, 8),
+         (4233, 16), (4673, 1))
+
+
+def test_a_coefficient_too_large_to_code_again_stays_off_stderr(tmp_path, capfd, detector):
+    """Flipped bits that both decoders read alike, but that leave a DC coefficient beside a
+    blanked block too far from it for libjpeg's encoder to code the difference: the DCT rewrite
+    fails (libjpeg prints "DCT coefficient out of range" by itself) and the frame is written as
+    Explicit VR Little Endian, with nothing but scrubber's own lines on stderr."""
+    data = bytearray(data_path("SC_rgb_jpeg_lossy_gdcm.dcm").read_bytes())
+    for offset, bits in FLIPS:
+        data[offset] ^= bits
+    src = tmp_path / "flipped.dcm"
+    src.write_bytes(bytes(data))
+    report = scrub_file(src, tmp_path / "out" / "flipped.dcm", Policy(device="cpu"), quarantine=tmp_path / "q",
+                        detector=detector)
+    assert (report.decision, report.encode_method) == ("delivered", "explicit_le") and any(report.boxes)
+    assert capfd.readouterr().err == ""
+
+
 def test_other_lines_written_meanwhile_still_reach_stderr(capfd):
     with native_stderr():
         os.write(2, b"Corrupt JPEG data: premature end of data segment\n")
