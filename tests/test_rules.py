@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
@@ -337,12 +338,23 @@ def test_cli_rules_check_prints_matches_and_no_header_values(tmp_path, capsys):
 
 
 def test_cli_rules_check_exit_codes(tmp_path, capsys):
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
     good = _write_dicom(tmp_path / "good.dcm", _sc2000())
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"not dicom at all")
-    assert main(["rules", "check", str(good), str(junk), str(tmp_path / "absent.dcm")]) == 1
-    err = capsys.readouterr().err
-    assert f"{junk}: not a DICOM file" in err and "absent.dcm: not readable (FileNotFoundError)" in err
+    bare = DicomBytesIO()  # the same header as a data set alone, without preamble and file meta (as run reads it)
+    bare.is_little_endian, bare.is_implicit_VR = True, True
+    write_dataset(bare, pydicom.dcmread(good))
+    (tmp_path / "bare.dcm").write_bytes(bare.getvalue())
+    files = [good, junk, tmp_path / "absent.dcm", tmp_path / "bare.dcm"]
+    assert main(["rules", "check", *map(str, files)]) == 1
+    captured = capsys.readouterr()
+    assert f"{junk}: not a DICOM file" in captured.err
+    assert "absent.dcm: not a readable DICOM file (FileNotFoundError)" in captured.err
+    assert "bare.dcm" not in captured.err
+    assert captured.out.count(SC2000) == 2  # good.dcm and bare.dcm match the same rule
     with pytest.raises(SystemExit) as refused:
         main(["rules", "check", str(good), "--rules", str(tmp_path / "missing")])
     assert refused.value.code == 2
