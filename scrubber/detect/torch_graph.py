@@ -92,6 +92,9 @@ def _ops() -> dict[str, Callable[[dict], Op]]:
 
 @dataclass
 class Node:
+    """One step: an ONNX node's op type, the names of the values it reads and writes, and its
+    attributes (or a fused step's: HardSwish, Affine)."""
+
     op: str
     inputs: list[str]
     output: str
@@ -108,6 +111,8 @@ def fused(nodes: list[Node], consts: dict[str, np.ndarray], keep: str) -> list[N
     for node in nodes:
         for name in node.inputs:
             readers.setdefault(name, []).append(node)
+    out: list[Node] = []
+    gone: set[str] = set()  # outputs of nodes fused into an earlier step
 
     def next_of(node: Node) -> Node | None:
         """The one node that reads ``node``'s output, where nothing else does."""
@@ -137,8 +142,6 @@ def fused(nodes: list[Node], consts: dict[str, np.ndarray], keep: str) -> list[N
         gone.update((clip.output, mul.output))
         return div
 
-    out: list[Node] = []
-    gone: set[str] = set()
     for node in nodes:
         if node.output in gone:
             continue
