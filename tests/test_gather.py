@@ -173,6 +173,40 @@ def test_files_scrubbed_in_threads_sharing_a_model_match_one_after_another(tmp_p
             assert (tmp_path / "threads" / report.rel).read_bytes() == (tmp_path / "serial" / report.rel).read_bytes()
 
 
+def test_the_cards_code_path_in_threads_gives_what_the_cpu_default_gives(tmp_path, monkeypatch):
+    """What a CUDA device runs, but on the CPU: DB's graph and CRAFT in torch, each network's
+    passes joined across three worker threads (Gather). The sample data comes out as those networks
+    leave it one file after another, and with every box the default CPU detector finds (onnxruntime,
+    CRAFT's 8-bit marks: us_cine gets two more lone-mark boxes from float32 CRAFT)."""
+    from scrubber.detect import layouts, registry
+    from scrubber.detect.db import DbDetector, TextAndMarks
+    from scrubber.detect.ocr import CraftDetector
+
+    jobs, _ = walk([SAMPLE])
+    policy = Policy(device="cpu", key=b"k" * 32)
+
+    def run(name: str, workers: int = 1) -> list:
+        monkeypatch.setattr(layouts, "_memory", layouts.LayoutMemory())  # each run a fresh process's
+        return scrub_jobs(jobs, tmp_path / name, policy, workers=workers)
+
+    default = run("default")
+    in_torch = TextAndMarks(DbDetector(engine="torch"), CraftDetector("cpu"))
+    monkeypatch.setattr(registry, "detector_for", lambda policy, threads=0: in_torch)
+    serial = run("serial")
+    text, marks = DbDetector(engine="torch"), CraftDetector("cpu")
+    text.network, marks.scores = Gather(text.network), Gather(marks.scores)
+    card_like = TextAndMarks(text, marks)
+    monkeypatch.setattr(registry, "detector_for", lambda policy, threads=0: card_like)
+    monkeypatch.setattr(batch, "shares_model", lambda policy: True)
+    threaded = run("threads", workers=3)
+    assert [r.decision for r in threaded] == [r.decision for r in serial] == [r.decision for r in default]
+    assert [r.boxes for r in threaded] == [r.boxes for r in serial]
+    for ours, cpu in zip(threaded, default):
+        assert all(set(theirs) <= set(mine) for mine, theirs in zip(ours.boxes, cpu.boxes)), ours.rel
+    assert {r.backend for r in threaded if r.decision == "delivered"} == {"torch"}
+    assert text.network.passes > 0 and marks.scores.passes > 0
+
+
 def test_workers_are_processes_on_the_cpu():
     assert not batch.shares_model(Policy(device="cpu"))
 
