@@ -44,25 +44,30 @@ def read(path: Path) -> Dataset:
 
 
 def _data_set_alone(path: Path) -> Dataset:
-    """``path`` read as a DICOM data set without the Part 10 preamble and file meta (older
-    archives and some exports write them; DCMTK and pydicom's ``force`` read them so), given the
-    file meta it lacks: its transfer syntax as read, its SOP Class and Instance. Only a file that
-    parses whole and names a valid SOP Class and Instance UID is one; anything else (text, an ICC
-    profile, a gzip, JSON: each reads as one garbage element) is not DICOM."""
+    """``path`` read as a DICOM data set without the Part 10 preamble (older archives and some
+    exports write them; DCMTK and pydicom's ``force`` read them so): with its file meta where it
+    has one, else given the file meta it lacks (its transfer syntax as read, its SOP Class and
+    Instance). Only a file that parses whole and names a valid SOP Class and Instance UID is one;
+    anything else (text, an ICC profile, a gzip, JSON: each reads as one garbage element) is not DICOM."""
     refused = NotDicom("not a DICOM file (no DICM preamble, and not a DICOM data set without one)")
     try:
         ds = pydicom.dcmread(path, force=True)
-        for _ in ds.iterall():
+        for _ in (*ds.file_meta.iterall(), *ds.iterall()):
             pass
         classes = (UID(str(ds.get("SOPClassUID", ""))), UID(str(ds.get("SOPInstanceUID", ""))))
     except Exception:
         raise refused from None
-    syntax = ENCODINGS.get(getattr(ds, "original_encoding", None))
-    if syntax is None or len(ds.file_meta) or not all(uid and uid.is_valid for uid in classes):
+    if not all(uid and uid.is_valid for uid in classes):
         raise refused
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = syntax
-    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = classes
+    if "TransferSyntaxUID" not in ds.file_meta:
+        syntax = ENCODINGS.get(getattr(ds, "original_encoding", None))
+        if syntax is None or len(ds.file_meta):
+            raise refused
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = syntax
+    for name, uid in zip(("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID"), classes):
+        if name not in ds.file_meta:
+            setattr(ds.file_meta, name, uid)
     return ds
 
 

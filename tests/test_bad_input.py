@@ -281,3 +281,20 @@ def test_a_file_that_is_neither_part_10_nor_a_data_set_is_not_dicom(tmp_path):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(NotDicom, match="not a DICOM data set without one"):
             read(tmp_path / name)
+
+
+def test_a_file_with_file_meta_but_no_preamble_keeps_its_transfer_syntax(tmp_path):
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_file_meta_info
+
+    from scrubber.read import read
+
+    ds = pydicom.dcmread(data_path("SC_rgb_rle.dcm"))  # encapsulated: only its file meta can say RLE
+    out = DicomBytesIO()
+    write_file_meta_info(out, ds.file_meta)
+    out.is_little_endian, out.is_implicit_VR = True, False
+    pydicom.filewriter.write_dataset(out, ds)
+    (tmp_path / "meta.dcm").write_bytes(out.getvalue())
+    got = read(tmp_path / "meta.dcm")
+    assert got.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
+    np.testing.assert_array_equal(got.pixel_array, ds.pixel_array)
