@@ -23,6 +23,7 @@ export PYTHONPATH=/tmp/site SCRUBBER_MODEL_DIR=/tmp/models PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PYTHON -c "import torch, scrubber; print('torch', torch.__version__, torch.cuda.is_available())" | tee -a "$OUT/gpu.txt"
 $PYTHON benchmarks/accuracy.py --set device="'cuda'" --json "$OUT/accuracy-cuda.json" 2>&1 | tail -3 | tee "$OUT/accuracy.log"
+$PYTHON benchmarks/db_engines.py --device cuda --json "$OUT/db-engines-cuda.json" 2>&1 | tee "$OUT/db-engines.log"
 $PYTHON benchmarks/detection.py --device cuda --series 100 --json "$OUT/detection-cuda.json" 2>&1 | tee "$OUT/detection.log"
 $PYTHON benchmarks/suite.py --device cuda --no-presidio --sections "$SECTIONS" --json "$OUT/suite-cuda.json" \
   2>&1 | tee "$OUT/suite.log"
