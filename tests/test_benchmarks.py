@@ -273,3 +273,14 @@ def test_a_run_of_some_sections_keeps_the_other_sections():
     assert suite.keeps_others(["series"], merge=False)
     assert suite.keeps_others(list(reversed(suite.SECTIONS)), merge=True)
     assert not suite.keeps_others(list(reversed(suite.SECTIONS)), merge=False)
+
+
+def test_db_engines_compares_the_two_engines_on_the_same_input():
+    import db_engines
+
+    rows = db_engines.rows("cpu", 1)
+    assert [row["input"] for row in rows] == [f"{name} x {count}" for name, count in db_engines.INPUTS]
+    for row in rows:
+        assert set(row["median_ms"]) == {"onnxruntime (cpu)", "torch (cpu)"} and min(row["median_ms"].values()) > 0
+        assert row["max_probability_difference"] < 2e-3
+    assert rows[2]["network_pixels"] == 8 * rows[0]["network_pixels"]
