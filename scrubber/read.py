@@ -17,6 +17,10 @@ DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 # (implicit VR, little endian) as pydicom reads a data set that has no file meta -> its transfer syntax
 ENCODINGS = {(True, True): ImplicitVRLittleEndian, (False, True): ExplicitVRLittleEndian,
              (False, False): ExplicitVRBigEndian}
+# the group a file without the preamble starts with, when it is DICOM: its file meta, or a data
+# set's lowest group (Identifying), in either byte order; anything else (a video, an archive) is
+# not read further, as pydicom's ``force`` would load an arbitrary first "value" whole
+FIRST_GROUPS = {b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08"}
 
 
 def read(path: Path) -> Dataset:
@@ -50,6 +54,9 @@ def _data_set_alone(path: Path) -> Dataset:
     Instance). Only a file that parses whole and names a valid SOP Class and Instance UID is one;
     anything else (text, an ICC profile, a gzip, JSON: each reads as one garbage element) is not DICOM."""
     refused = NotDicom("not a DICOM file (no DICM preamble, and not a DICOM data set without one)")
+    with open(path, "rb") as handle:
+        if handle.read(2) not in FIRST_GROUPS:
+            raise refused
     try:
         ds = pydicom.dcmread(path, force=True)
         for _ in (*ds.file_meta.iterall(), *ds.iterall()):
