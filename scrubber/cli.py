@@ -240,8 +240,8 @@ def _boxes(boxes: tuple) -> str:
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
     """Which rules match each file, from its header alone; prints the path as given, rule names
-    and box coordinates, never a header value. Files are read as ``run`` reads them (a data set
-    without the Part 10 preamble too), and one ``run`` refuses at reading gets its reason."""
+    and box coordinates, never a header value. Headers are read as ``run`` reads them (a data set
+    without the Part 10 preamble too), and a file ``run`` refuses at reading gets its reason."""
     from .read import read
 
     ruleset = _ruleset(args)
@@ -250,7 +250,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     for name in args.files:
         with no_warnings():
             try:
-                ds = read(Path(name))
+                ds = read(Path(name), header_only=True)
             except ScrubError as exc:
                 print(f"scrubber: {name}: {exc.message}", file=sys.stderr)
                 code = EXIT_NOT_ALL_DELIVERED

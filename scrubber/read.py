@@ -23,14 +23,15 @@ ENCODINGS = {(True, True): ImplicitVRLittleEndian, (False, True): ExplicitVRLitt
 FIRST_GROUPS = {b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08"}
 
 
-def read(path: Path) -> Dataset:
-    """Read the whole file (pixel data included); raise NotDicom or InconsistentImage."""
+def read(path: Path, header_only: bool = False) -> Dataset:
+    """Read the whole file (pixel data included; with ``header_only``, the elements before it, as
+    ``scrubber rules check`` needs); raise NotDicom or InconsistentImage."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ds = pydicom.dcmread(path)
+            ds = pydicom.dcmread(path, stop_before_pixels=header_only)
         except InvalidDicomError:
-            ds = _data_set_alone(path)
+            ds = _data_set_alone(path, header_only)
         except Exception as exc:  # pydicom's own errors too (BytesLengthException on a damaged length)
             raise NotDicom(f"not a readable DICOM file ({type(exc).__name__})") from None
         if any(hint in str(warning.message).lower() for warning in caught for hint in TRUNCATION_HINTS):
@@ -47,7 +48,7 @@ def read(path: Path) -> Dataset:
     return ds
 
 
-def _data_set_alone(path: Path) -> Dataset:
+def _data_set_alone(path: Path, header_only: bool = False) -> Dataset:
     """``path`` read as a DICOM data set without the Part 10 preamble (older archives and some
     exports write them; DCMTK and pydicom's ``force`` read them so): with its file meta where it
     has one, else given the file meta it lacks (its transfer syntax as read, its SOP Class and
@@ -58,7 +59,7 @@ def _data_set_alone(path: Path) -> Dataset:
         if handle.read(2) not in FIRST_GROUPS:
             raise refused
     try:
-        ds = pydicom.dcmread(path, force=True)
+        ds = pydicom.dcmread(path, force=True, stop_before_pixels=header_only)
         for _ in (*ds.file_meta.iterall(), *ds.iterall()):
             pass
         classes = (UID(str(ds.get("SOPClassUID", ""))), UID(str(ds.get("SOPInstanceUID", ""))))
