@@ -15,7 +15,7 @@ from scrubber.errors import DetectFailed
 from scrubber.pipeline import scrub_dataset
 from scrubber.policy import Policy
 
-from .util import data_path
+from .util import data_path, without_preamble
 
 MARKER = "LEAKY^MARKER"
 
@@ -235,16 +235,6 @@ def test_a_damaged_element_deep_in_the_header_fails_at_reading(tmp_path):
             read(tmp_path / "garbled_vr.dcm")
 
 
-def _data_set_alone(ds: pydicom.Dataset, path: Path) -> None:
-    """``ds`` written as a bare data set (implicit VR little endian): no preamble, no file meta."""
-    from pydicom.filebase import DicomBytesIO
-
-    out = DicomBytesIO()
-    out.is_little_endian, out.is_implicit_VR = True, True
-    pydicom.filewriter.write_dataset(out, ds)
-    path.write_bytes(out.getvalue())
-
-
 def test_a_data_set_without_preamble_and_file_meta_is_cleaned_and_written_as_a_part_10_file(tmp_path):
     """Older archives hold DICOM data sets without the Part 10 preamble and file meta: each is read
     as what it is and cleaned as its Part 10 twin is (same boxes, same pixels, PHI gone), and written
@@ -253,7 +243,7 @@ def test_a_data_set_without_preamble_and_file_meta_is_cleaned_and_written_as_a_p
 
     ds = _explicit("US1_UNCR.dcm")
     (tmp_path / "in").mkdir()
-    _data_set_alone(ds, tmp_path / "in" / "bare.dcm")
+    without_preamble(ds, tmp_path / "in" / "bare.dcm")
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
     _save(ds, tmp_path / "in" / "twin.dcm")
     shutil.copy(data_path("OT-PAL-8-face.dcm"), tmp_path / "in" / "face.dcm")
@@ -284,17 +274,9 @@ def test_a_file_that_is_neither_part_10_nor_a_data_set_is_not_dicom(tmp_path):
 
 
 def test_a_file_with_file_meta_but_no_preamble_keeps_its_transfer_syntax(tmp_path):
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_file_meta_info
-
     from scrubber.read import read
 
     ds = pydicom.dcmread(data_path("SC_rgb_rle.dcm"))  # encapsulated: only its file meta can say RLE
-    out = DicomBytesIO()
-    write_file_meta_info(out, ds.file_meta)
-    out.is_little_endian, out.is_implicit_VR = True, False
-    pydicom.filewriter.write_dataset(out, ds)
-    (tmp_path / "meta.dcm").write_bytes(out.getvalue())
-    got = read(tmp_path / "meta.dcm")
+    got = read(without_preamble(ds, tmp_path / "meta.dcm", with_meta=True))
     assert got.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
     np.testing.assert_array_equal(got.pixel_array, ds.pixel_array)

@@ -25,7 +25,7 @@ from scrubber.detect.rules import (
 from scrubber.policy import Policy
 from scrubber.rules import import_ctp
 
-from .util import ROOT
+from .util import ROOT, without_preamble
 
 SC2000 = "ctp-031-us-siemens-sc2000-1024x768"
 
@@ -338,16 +338,10 @@ def test_cli_rules_check_prints_matches_and_no_header_values(tmp_path, capsys):
 
 
 def test_cli_rules_check_exit_codes(tmp_path, capsys):
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
-
     good = _write_dicom(tmp_path / "good.dcm", _sc2000())
     junk = tmp_path / "junk.dcm"
     junk.write_bytes(b"not dicom at all")
-    bare = DicomBytesIO()  # the same header as a data set alone, without preamble and file meta (as run reads it)
-    bare.is_little_endian, bare.is_implicit_VR = True, True
-    write_dataset(bare, pydicom.dcmread(good))
-    (tmp_path / "bare.dcm").write_bytes(bare.getvalue())
+    without_preamble(pydicom.dcmread(good), tmp_path / "bare.dcm")  # the same header, as older archives hold it
     files = [good, junk, tmp_path / "absent.dcm", tmp_path / "bare.dcm"]
     assert main(["rules", "check", *map(str, files)]) == 1
     captured = capsys.readouterr()

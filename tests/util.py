@@ -76,6 +76,23 @@ def read(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
 
 
+def without_preamble(ds: pydicom.Dataset, path: Path, with_meta: bool = False) -> Path:
+    """``ds`` written to ``path`` as older archives hold it: no preamble, and no file meta (implicit
+    VR little endian) or, ``with_meta``, its file meta and the encoding that names."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    out = DicomBytesIO()
+    out.is_little_endian, out.is_implicit_VR = True, True
+    if with_meta:
+        write_file_meta_info(out, ds.file_meta)
+        syntax = ds.file_meta.TransferSyntaxUID
+        out.is_little_endian, out.is_implicit_VR = syntax.is_little_endian, syntax.is_implicit_VR
+    write_dataset(out, ds)
+    path.write_bytes(out.getvalue())
+    return path
+
+
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow a boolean mask by ``px`` pixels in every direction (a square neighbourhood)."""
     padded = np.pad(mask, px)
