@@ -34,13 +34,13 @@ def _rgb(name: str) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(pixels[..., None], 3, 2) if pixels.ndim == 2 else pixels[..., :3])
 
 
-def rows(device: str, repeat: int) -> list[dict]:
-    """One row per input: each engine's median pass, and the largest difference between them."""
+def rows(graph: TorchGraph, repeat: int) -> list[dict]:
+    """One row per input: each engine's median pass (``graph``, DB in torch on its device, against
+    onnxruntime on the CPU), and the largest difference between them."""
     import torch
 
     torch.set_num_threads(THREADS)
-    onnx = DbDetector(THREADS)
-    graph = DbDetector(THREADS, engine="torch", device=device).network
+    onnx, device = DbDetector(THREADS), graph.device
     out = []
     for name, count in INPUTS:
         batch = _input([_rgb(name)] * count, 1.0, trained=True)
@@ -67,12 +67,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
-    graph = TorchGraph(model_bytes()[1], "cpu")
+    graph = TorchGraph(model_bytes()[1], args.device)
     results = {"benchmark": "db-engines", "date": date.today().isoformat(),
                "command": " ".join([".venv/bin/python benchmarks/db_engines.py", *sys.argv[1:]]),
                "machine": machine(),
                "versions": versions("torch", "onnxruntime", "onnx", "numpy"), "threads": THREADS, "device": args.device,
-               "fused_steps": len(graph.steps), "rows": rows(args.device, args.repeat)}
+               "fused_steps": len(graph.steps), "rows": rows(graph, args.repeat)}
     save(args.json, results)
     return 0
 

@@ -278,7 +278,10 @@ def test_a_run_of_some_sections_keeps_the_other_sections():
 def test_db_engines_compares_the_two_engines_on_the_same_input():
     import db_engines
 
-    rows = db_engines.rows("cpu", 1)
+    from scrubber.detect.db import model_bytes
+    from scrubber.detect.torch_graph import TorchGraph
+
+    rows = db_engines.rows(TorchGraph(model_bytes()[1]), 1)
     assert [row["input"] for row in rows] == [f"{name} x {count}" for name, count in db_engines.INPUTS]
     for row in rows:
         assert set(row["median_ms"]) == {"onnxruntime (cpu)", "torch (cpu)"} and min(row["median_ms"].values()) > 0
