@@ -85,3 +85,20 @@ def test_an_unknown_node_or_an_asymmetric_padding_is_refused():
     lopsided = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[0, 0, 1, 1], kernel_shape=[3, 3])
     with pytest.raises(ModelError, match="asymmetric"):
         TorchGraph(_graph([lopsided], "y"))
+
+
+def test_convolutions_on_a_card_are_asked_for_in_ieee_float32_not_tf32():
+    """torch runs cuDNN convolutions in TF32 by default on Ampere and later; the maps the annotated
+    set was measured on are float32's."""
+    import torch
+
+    from scrubber.detect.ocr import ieee_convolutions
+
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision
+    try:
+        conv.fp32_precision = "tf32"
+        ieee_convolutions()
+        assert conv.fp32_precision == "ieee"
+    finally:
+        conv.fp32_precision = before

@@ -147,6 +147,9 @@ class DbDetector:
                 torch.set_num_threads(threads)
             self.network: Callable[[np.ndarray], np.ndarray] = TorchGraph(data, device)
             if device == "cuda":
+                from .ocr import ieee_convolutions
+
+                ieee_convolutions()
                 self.batch_pixels = 1 << 22  # whole frames share the card
                 self.network = Gather(self.network)  # ... and so do the frames of files scrubbed side by side
         elif engine == "onnx":

@@ -44,6 +44,20 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def ieee_convolutions() -> None:
+    """Convolutions on a GPU in IEEE float32, not TF32 (torch's default for cuDNN convolutions on
+    Ampere and later, 10 bits of mantissa): the networks' maps on a card then match the CPU's within
+    rounding, and the CPU's are what the annotated set and the recall sweeps measured. Process-wide,
+    as torch's flag is."""
+    import torch
+
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        conv.fp32_precision = "ieee"
+    else:  # torch before 2.9: the legacy flag
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def default_threads(workers: int) -> int:
     """Threads per worker so that workers share the cores instead of fighting for them."""
     return max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -76,6 +90,7 @@ class CraftDetector(CraftBase):
             torch.set_num_threads(threads)
         self.net = load_craft(self.device)
         if self.device == "cuda":
+            ieee_convolutions()
             self.batch_pixels = 1 << 22  # whole frames share the GPU
             self.scores = Gather(self.scores)  # ... and so do the frames of files scrubbed side by side
         self._lock = threading.Lock()
