@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .audit import FileReport
-from .batch import RunSummary, check_layout, scrub_jobs, walk
+from .batch import RunSummary, check_layout, resolve_workers, scrub_jobs, walk
 from .files import scrub_file
 from .naming import RENAMES, Rename
 from .pipeline import ScrubResult, scrub_dataset
@@ -33,7 +33,7 @@ def default_audit(out_dir: Path) -> Path:
 
 
 def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy | None = None, *,
-                workers: int = 1, quarantine: str | Path | None = None, qa: str | Path | None = None,
+                workers: int | str = 1, quarantine: str | Path | None = None, qa: str | Path | None = None,
                 audit: str | Path | None = None,
                 progress: Callable[[FileReport], None] | None = None,
                 on_start: Callable[[int], None] | None = None, rename: Rename = "keep") -> RunSummary:
@@ -45,7 +45,8 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     path is written once per run; another input with that path is quarantined (``duplicate_output``).
     Files that cannot be cleaned go to ``quarantine`` (default OUT.quarantine/) with a reason file;
     ``qa`` (optional) receives before/after PNGs (both under the input's relative path);
-    ``on_start`` hears the number of files found.
+    ``on_start`` hears the number of files found. ``workers="auto"`` picks a count for the cores,
+    the memory and the size of the job (``scrubber.workers``); the summary says which.
     """
     if rename not in RENAMES:
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
@@ -62,8 +63,9 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     qa_dir = Path(qa) if qa is not None else None
     check_layout(inputs, out_dir, [quarantine, qa_dir])
     jobs, skipped = walk(inputs)
+    workers = resolve_workers(workers, jobs, policy)
     if on_start is not None:
         on_start(len(jobs))
     reports = scrub_jobs(jobs, out_dir, policy, workers=workers, quarantine=quarantine, qa=qa_dir,
                          audit=audit, progress=progress, rename=rename)
-    return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started)
+    return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started, workers=workers)

@@ -12,14 +12,18 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .audit import AuditLog, FileReport
+from .detect.layouts import LayoutMemory, Reference, using
 from .detect.ocr import default_threads
 from .files import quarantine_copy, scrub_file
 from .naming import Rename
 from .policy import Policy
+from .grouping import Task, first_tasks, layout_groups, next_tasks
 from .read import is_dicomdir
+from .workers import AUTO, auto_workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class RunSummary:
     reports: list[FileReport] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    workers: int = 1
 
     def count(self, decision: str) -> int:
         return sum(1 for r in self.reports if r.decision == decision)
@@ -108,10 +113,19 @@ def check_layout(inputs: Iterable[Path], out_dir: Path, others: Iterable[Path | 
 _worker_threads = 0
 
 
-def init_worker(threads: int) -> None:
-    """Set this process's detector threads (a pool worker, or the caller itself; Dask's tasks too)."""
+def init_worker(threads: int, policy: Policy | None = None) -> None:
+    """Set this process's detector threads (a pool worker, or the caller itself; Dask's tasks too);
+    with ``policy``, load the detector now: a pool's workers load theirs while the first file of
+    a layout is scrubbed, before the files that wait for it arrive."""
     global _worker_threads
     _worker_threads = threads
+    if policy is not None:
+        from .detect.registry import detector_for
+
+        try:
+            detector_for(policy, threads)
+        except Exception:  # each file reports it (run_job)
+            pass
 
 
 def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
@@ -141,7 +155,16 @@ def shares_model(policy: Policy) -> bool:
         return False
 
 
-def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int = 1,
+def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy) -> int:
+    """A count as given, or what "auto" comes to for these jobs on this machine and device."""
+    if workers == AUTO:
+        return auto_workers([_size(job.src) for job in jobs], shares_model(policy))
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a count of at least 1 or {AUTO!r}, got {workers!r}")
+    return workers
+
+
+def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int | str = 1,
                quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
                progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep") -> list[FileReport]:
     """Scrub every job; reports come back in input order, progress is called as each finishes.
@@ -165,24 +188,20 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
     try:
         if workers <= 1:
             init_worker(threads)
-            for index, job in enumerate(jobs):
-                done(index, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
+            with using(LayoutMemory()):  # the run's own: what this process scrubbed before changes nothing
+                for index, job in enumerate(jobs):
+                    done(index, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
         else:
             if shares_model(policy):
                 init_worker(threads)
                 pool: Executor = ThreadPoolExecutor(workers, thread_name_prefix="scrub")
             else:
                 pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=init_worker, initargs=(threads,))
+                                           initializer=init_worker, initargs=(threads, policy))
             with pool:
-                running: dict[Future, int] = {
-                    pool.submit(run_job, job, out_dir, policy, quarantine, qa, rename, claims): i
-                    for i, job in enumerate(jobs)}
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        index = running.pop(future)
-                        done(index, _collect(future, jobs[index], quarantine))
+                task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
+                               rename=rename, claims=claims)
+                _run_parallel(pool, task, jobs, policy, workers, done, quarantine)
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:
@@ -190,11 +209,56 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int =
     return [reports[i] for i in range(len(jobs))]
 
 
-def _collect(future: Future, job: Job, quarantine: Path | None) -> FileReport:
+def run_task(jobs: list[Job], references: dict[tuple, Reference], lead: bool, *, out_dir: Path, policy: Policy,
+             quarantine: Path | None, qa: Path | None, rename: Rename, claims: Path
+             ) -> tuple[list[FileReport], dict[tuple, Reference]]:
+    """A task of a parallel run: ``jobs`` in order, with a layout memory of their own started from
+    ``references``; a group's first file (``lead``) hands back the reference it leaves its layout."""
+    with using(LayoutMemory(items=references)) as layouts:
+        reports = [run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+        return reports, layouts.snapshot() if lead else {}
+
+
+def _run_parallel(pool: Executor, task: Callable[..., tuple[list[FileReport], dict]], jobs: list[Job],
+                  policy: Policy, workers: int, done: Callable[[int, FileReport], None],
+                  quarantine: Path | None) -> None:
+    """Every job on ``pool``, each file with the layout reference it meets in the serial run, so
+    the outputs do not depend on the number of workers or on which finishes first (``grouping``)."""
+    index = {job.rel: i for i, job in enumerate(jobs)}
+    running: dict[Future, Task] = {}
+
+    def fail(batch: list[Job], exc: BaseException) -> None:
+        for job in batch:
+            done(index[job.rel], failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})",
+                                               quarantine))
+
+    def start(tasks: list[Task]) -> None:
+        for next_task in tasks:
+            try:
+                running[pool.submit(task, next_task.jobs, next_task.references, next_task.lead)] = next_task
+            except Exception as exc:  # the pool broke (a worker died): nothing more runs
+                fail(next_task.jobs + next_task.rest, exc)
+
+    start(first_tasks(layout_groups(jobs, policy)))
+    while running:
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            ended = running.pop(future)
+            try:
+                reports, references = future.result()
+            except Exception as exc:  # a worker that died: its files are not delivered
+                fail(ended.jobs, exc)
+                reports, references = [], {}
+            for job, report in zip(ended.jobs, reports):
+                done(index[job.rel], report)
+            start(next_tasks(ended, references, workers))
+
+
+def _size(src: Path | str) -> int:
     try:
-        return future.result()
-    except Exception as exc:  # a worker that died: the file is not delivered
-        return failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine)
+        return os.stat(src).st_size
+    except OSError:  # gone or unreadable: its own report says so
+        return 0
 
 
 def failed_report(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:

@@ -19,6 +19,7 @@ from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
 from .header.clean import option_names
 from .quiet import no_warnings, silence_pydicom_logging
+from .workers import AUTO, auto_workers, parse_workers
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 
@@ -118,7 +119,8 @@ def summary_table(summary: RunSummary) -> str:
         lines.append(f"{label:14s}{len(reports):8d}{frames:9d}{boxes:15d}")
     lines.append(f"{'skipped':14s}{len(summary.skipped):8d}   (DICOMDIR)")
     rate = summary.frames / summary.seconds if summary.seconds else 0.0
-    lines.append(f"time {summary.seconds:.1f} s, {rate:.2f} frames/s")
+    workers = f"{summary.workers} worker" + ("s" if summary.workers != 1 else "")
+    lines.append(f"time {summary.seconds:.1f} s, {rate:.2f} frames/s, {workers}")
     return "\n".join(lines)
 
 
@@ -153,6 +155,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
 
 
+def workers_arg(text: str) -> int | str:
+    try:
+        return parse_workers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """A DICOM node until SIGINT/SIGTERM: receive, scrub, forward (scrubber.node)."""
     from .node import Address, Node, NodeConfig, serve
@@ -168,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             forward=Address.parse(args.forward) if args.forward else None,
             out=Path(args.out) if args.out else None,
             allow=tuple(a.strip() for a in (args.allow or "").split(",") if a.strip()),
-            tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca, workers=args.workers)
+            tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
+            workers=auto_workers() if args.workers == AUTO else args.workers)
     except ValueError as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -194,7 +204,8 @@ def _run_on_dask(args: argparse.Namespace, out: Path, policy: Policy, options: d
             raise
         raise ValueError("--dask needs dask and distributed installed (pip install 'scrubber[dask]')") from None
     address = on_dask.check_address(args.dask)
-    client = on_dask.local_client(args.workers) if address == "local" else on_dask.connect(address)
+    workers = auto_workers() if args.workers == AUTO else args.workers
+    client = on_dask.local_client(workers) if address == "local" else on_dask.connect(address)
     with client as connected:
         return on_dask.scrub_paths(args.inputs, out, policy, client=connected, **options)
 
@@ -316,9 +327,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, help="output folder (same relative paths)")
     run.add_argument("--quarantine", help="folder for files that cannot be cleaned (default OUT.quarantine)")
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
-    run.add_argument("--workers", type=int, default=1,
+    run.add_argument("--workers", type=workers_arg, default=AUTO,
                      help="worker processes (model loaded once each); on CUDA, threads sharing one model "
-                          "whose network passes hold frames of several files")
+                          "whose network passes hold frames of several files. auto (default): one a core, as "
+                          "many as the memory holds (1.5 GB each) and the input repays (one per 4 files or "
+                          "MiB). The outputs are the same for any number")
     run.add_argument("--dask", metavar="local|tcp://HOST:PORT",
                      help="run on Dask: local starts a LocalCluster of --workers processes; an address uses "
                           "that scheduler (workers must see the same paths)")
@@ -351,7 +364,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="FILE", help="TLS: our certificate (PEM); needs --tls-key")
     serve.add_argument("--tls-key", metavar="FILE", help="TLS: its private key (PEM)")
     serve.add_argument("--tls-ca", metavar="FILE", help="TLS: accept only callers with a certificate signed by these")
-    serve.add_argument("--workers", type=int, default=1, help="scrub worker processes (model loaded once each)")
+    serve.add_argument("--workers", type=workers_arg, default=1,
+                       help="scrub worker processes (model loaded once each; default 1); auto: one a core, as "
+                            "many as the memory holds")
     serve.add_argument("--status-interval", type=float, default=60.0, metavar="SECONDS",
                        help="log the totals this often when they changed (default 60; also on SIGUSR1)")
     serve.add_argument("--jpeg-dct", action=argparse.BooleanOptionalAction, default=True,
@@ -387,9 +402,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     silence_pydicom_logging()
-    if getattr(args, "workers", 1) < 1:
-        print("scrubber: --workers must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
     with no_warnings():  # the whole command: a library warning can quote a header value (PHI)
         return args.func(args)
 

@@ -1,33 +1,30 @@
 """Scrub many files on a Dask cluster, with the same outputs as the local runner, byte for byte.
 
-The local runner (``scrubber.api.scrub_paths``, one worker) scrubs files in walk order, and a
-single-frame image whose layout (``pipeline.layout_key``: device, software, size, colour space,
-calibration) was seen before in the process is compared with the first image of that layout and
-looked at again only where it differs (``Policy.reuse_layouts``). Its boxes therefore depend on
-which file of its layout came first. So that a cluster gives the same boxes:
+The serial runner's boxes depend on which file of a layout came first (``scrubber.grouping``).
+So that a cluster gives the same boxes:
 
-- The client reads every header (no pixels) and groups files by layout key, in walk order. A file
-  whose header cannot be read, a multi-frame file, and every file when reuse is off form groups
-  of their own. The 32-layout memory of the local runner is replayed on the keys, so where it
-  would forget a layout, the next file of that layout starts a new group, as it would start anew.
-- One task per group scrubs the group's files in walk order on one worker, after clearing that
-  worker's layout memory: a worker that ran another group of the same layout first cannot change
-  the result. A series stays on one worker and keeps the benefit of its first image.
+- The client reads every header (no pixels) and groups files by layout key, in walk order
+  (``grouping.layout_groups``).
+- A group's first file goes first, on any worker; then the group's other files follow in chunks
+  on every worker, each task with a layout memory of its own started from the reference the first
+  file left (``grouping.Task``): a series is spread over the cluster, and no other task, nor what a
+  worker scrubbed before, changes its boxes.
 - The detector is built once per worker process (``detect.registry.detector_for`` caches it);
-  a task carries only paths and the Policy (which holds the key: use a trusted network or TLS).
+  a task carries paths, the Policy (which holds the key) and, for a layout's later files, its first
+  file's rendering, pixels that may show PHI (scattered once per group): use a trusted network or TLS.
 
 Workers read the inputs and write outputs, quarantine and QA files themselves, directly under the
 given folders: every worker must see the same paths (one machine, or a shared file system). Inputs
 may also be fsspec URLs (``s3://bucket/export/``, ``file:///data``; scrubber/urls.py): the client
 lists them and reads their headers, and the worker that scrubs a file fetches it first. The
 client writes the audit. A task may run again when its worker dies; it then rewrites the same
-files (an output path is claimed per input, not per attempt). A group whose task fails for good
-is reported file by file as ``worker_failed`` and its inputs are quarantined; outputs that the
-failed task wrote before it died stay in OUT.
+files (an output path is claimed per input, not per attempt). A task that fails for good has its
+files reported as ``worker_failed`` and their inputs quarantined (a group's first file: the next
+one leads the rest); outputs that the failed task wrote before it died stay in OUT.
 
-Limit: the replayed memory assumes the first file of a layout becomes its reference; when that
-file cannot be decoded, the local runner takes the next one, and with more than 32 layouts
-interleaved the two may forget a layout at different files.
+Limit: where the first file of a layout cannot be decoded, the next one leads its group, as in
+the local runner; with more than 32 layouts interleaved, the replayed memory may then forget a
+layout at another file than the local runner does.
 """
 from __future__ import annotations
 
@@ -38,23 +35,22 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, Future, LocalCluster, as_completed
 
 from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
 from scrubber.batch import (Job, RunSummary, check_layout, check_unique, failed_report, init_worker, run_job,
                             walk)
-from scrubber.detect.layouts import MAX_LAYOUTS, memory
+from scrubber.detect.layouts import LayoutMemory, Reference, using
+from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.detect.ocr import default_threads
 from scrubber.naming import RENAMES, Rename
 from scrubber.policy import Policy
-from scrubber.quiet import no_warnings
-from scrubber.urls import is_url, list_url, local_copy, open_url
+from scrubber.urls import is_url, list_url, local_copy
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
            "TABLE_COLUMNS", "check_address", "scrub_group", "warm_up"]
@@ -92,58 +88,18 @@ def connect(address: str) -> Iterator[Client]:
         yield client
 
 
-def _header_key(path: Path | str, policy: Policy) -> tuple | None:
-    """The layout key the pipeline will use for this file, from its header; None when the file does
-    not take part in layout reuse (multi-frame, unreadable header, reuse off)."""
-    import pydicom
-
-    from scrubber.detect.us_regions import image_regions
-    from scrubber.pipeline import layout_key
-
-    if not policy.reuse_layouts:
-        return None
-    try:
-        with no_warnings(), (open_url(path) if is_url(path) else contextlib.nullcontext(path)) as source:
-            ds = pydicom.dcmread(source, stop_before_pixels=True)
-            if int(ds.get("NumberOfFrames") or 1) != 1:
-                return None
-            return layout_key(ds, policy, image_regions(ds).boxes)
-    except Exception:  # the worker will refuse the file with its own reason
-        return None
-
-
-def layout_groups(jobs: list[Job], policy: Policy) -> list[list[Job]]:
-    """Jobs grouped so that each group, scrubbed in order with an empty layout memory, gives what
-    the local runner gives in walk order (module docstring). Groups come in order of their first job."""
-    groups: list[list[Job]] = []
-    open_groups: dict[tuple, list[Job]] = {}
-    seen: OrderedDict[tuple, None] = OrderedDict()  # the runner's memory, replayed on keys
-    for job in jobs:
-        key = _header_key(job.src, policy)
-        if key is None:
-            groups.append([job])
-            continue
-        if key in seen:
-            seen.move_to_end(key)
-            open_groups[key].append(job)
-            continue
-        open_groups[key] = [job]
-        groups.append(open_groups[key])
-        seen[key] = None
-        while len(seen) > MAX_LAYOUTS:
-            forgotten, _ = seen.popitem(last=False)
-            del open_groups[forgotten]
-    return groups
-
-
 def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
-                rename: Rename, claims: Path, share: int) -> list[FileReport]:
-    """The task: one group's files in order, on one worker, starting with no layout seen.
-    ``share``: worker processes on each host, which split its cores between their detectors."""
-    memory().clear()
+                rename: Rename, claims: Path, share: int, references: dict[tuple, Reference] | None = None,
+                lead: bool = False) -> tuple[list[FileReport], dict[tuple, Reference]]:
+    """The task (``grouping.Task``): files in order on one worker, with a layout memory of their own
+    started from ``references`` (none: no layout seen); a group's first file (``lead``) hands back
+    the reference it leaves. ``share``: worker processes on each host, which split its cores
+    between their detectors."""
     init_worker(detector_threads(policy, share))
-    return [_run_fetched(job, out_dir, policy, quarantine, qa, rename, claims) if is_url(job.src)
-            else run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+    with using(LayoutMemory(items=references)) as layouts:
+        reports = [_run_fetched(job, out_dir, policy, quarantine, qa, rename, claims) if is_url(job.src)
+                   else run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+        return reports, layouts.snapshot() if lead else {}
 
 
 def _run_fetched(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
@@ -242,23 +198,38 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
         shutil.rmtree(claims, ignore_errors=True)
         log.close()
     return RunSummary(reports=[reports[i] for i in range(len(jobs))], skipped=skipped,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started,
+                      workers=max(1, len(client.scheduler_info().get("workers", {}))))
 
 
 def _run_groups(client: Client, groups: list[list[Job]], out_dir: Path, policy: Policy, quarantine: Path,
                 qa: Path | None, rename: Rename, claims: Path) -> Iterator[FileReport]:
-    """Submit one task per group and yield reports as groups finish."""
+    """Submit each group's first file, then its other files side by side once the first has left its
+    reference (``grouping.next_tasks``); yield reports as tasks finish."""
     if not groups:
         return
     share = workers_per_host(client)
-    futures = {client.submit(scrub_group, group, out_dir, policy, quarantine, qa, rename, claims, share,
-                             pure=False): group for group in groups}
-    for future in as_completed(futures):
-        group = futures.pop(future)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def submit(task: Task, references: object = None) -> Future:
+        return client.submit(scrub_group, task.jobs, out_dir, policy, quarantine, qa, rename, claims, share,
+                             task.references if references is None else references, task.lead, pure=False)
+
+    futures = {submit(task): task for task in first_tasks(groups)}
+    finishing = as_completed(list(futures))
+    for future in finishing:
+        task = futures.pop(future)
         try:
-            reports = future.result()
+            reports, references = future.result()
         except Exception as exc:  # the task failed for good (a worker died, again and again)
             reports = [failed_report(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
-                       for job in group]
+                       for job in task.jobs]
+            references = {}
         future.release()
+        followers = next_tasks(task, references, workers)
+        shared = client.scatter([references], hash=False)[0] if followers and references else None  # sent once
+        for follower in followers:
+            started = submit(follower, shared)
+            futures[started] = follower
+            finishing.add(started)
         yield from reports

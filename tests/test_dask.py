@@ -80,7 +80,9 @@ def test_files_of_one_layout_form_one_group_in_walk_order(tmp_path):
 
 
 def test_a_forgotten_layout_starts_a_new_group(monkeypatch, tmp_path):
-    monkeypatch.setattr(on_dask, "MAX_LAYOUTS", 1)
+    from scrubber import grouping
+
+    monkeypatch.setattr(grouping, "MAX_LAYOUTS", 1)
     jobs, _ = walk([_inputs(tmp_path, quarantined=False)])
     order = ["series/a.dcm", "us_single.dcm", "series/b.dcm"]
     picked = [next(job for job in jobs if job.rel == rel) for rel in order]
@@ -88,13 +90,20 @@ def test_a_forgotten_layout_starts_a_new_group(monkeypatch, tmp_path):
     assert [[job.rel for job in group] for group in groups] == [[rel] for rel in order]
 
 
-def test_layout_memory_can_be_cleared():
+def test_a_layout_memory_can_be_cleared_and_started_from_anothers_references_sent_to_a_process():
+    import pickle
+
     import numpy as np
 
     memory = LayoutMemory()
-    memory.put(("k",), Reference(np.zeros((1, 1, 3), np.uint8), ()))
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    memory.put(("k",), Reference(image, ()))
+    sent = pickle.loads(pickle.dumps(memory.snapshot()))
     memory.clear()
     assert memory.get(("k",)) is None
+    started = LayoutMemory(items=sent).get(("k",))
+    assert started is not None and np.array_equal(started.image, image)
+    assert np.array_equal(started.grey, Reference(image, ()).grey)
 
 
 def test_same_outputs_reasons_and_audit_as_the_local_runner(tmp_path, client):
@@ -118,6 +127,21 @@ def test_same_outputs_reasons_and_audit_as_the_local_runner(tmp_path, client):
     assert len(audit) == len(spread.reports) == 7
     assert audit == _audit(tmp_path / "local.audit.jsonl")
     assert not list(tmp_path.glob(".dask.claims-*"))  # the run's claims are gone
+
+
+def test_a_series_is_spread_over_the_cluster_with_the_local_runners_outputs(tmp_path, client):
+    """The series' first file leads; its other files follow on both workers, each given the first
+    file's reference: the outputs are the local serial run's, byte for byte."""
+    from .util import color3d_series
+
+    color3d_series(tmp_path / "in", [0, 25, 50, 75, 100, 119, 12, 37])
+    policy = Policy(device="cpu", key=KEY)
+    local = scrub_paths([tmp_path / "in"], tmp_path / "local", policy, workers=1)
+    spread = on_dask.scrub_paths([tmp_path / "in"], tmp_path / "dask", policy, client=client)
+    assert local.ok and spread.ok and spread.workers == 2
+    assert [r.boxes for r in spread.reports] == [r.boxes for r in local.reports]
+    assert all("layout-reference" in r.detectors for r in spread.reports[1:])
+    assert _files(tmp_path / "dask") == _files(tmp_path / "local")
 
 
 def test_table_has_one_row_per_file(tmp_path):
@@ -196,7 +220,6 @@ def test_cli_unreachable_scheduler_is_a_usage_error(tmp_path, monkeypatch):
     assert code == 2 and "no Dask scheduler" in err
 
 
-
 def test_a_group_starts_with_no_layout_seen_and_may_run_twice(tmp_path, client):
     """The worker that scrubbed one file of a layout does not lend it to the next group, and a group
     task run again (its worker died) rewrites its own outputs instead of refusing them as duplicates."""
@@ -208,10 +231,15 @@ def test_a_group_starts_with_no_layout_seen_and_may_run_twice(tmp_path, client):
     claims.mkdir()
     worker = sorted(client.scheduler_info()["workers"])[0]
     args = (tmp_path / "out", Policy(device="cpu", key=KEY), None, None, "keep", claims, 2)
-    together = client.submit(on_dask.scrub_group, [first, second], *args, workers=[worker], pure=False).result()
-    assert "layout-reference" in together[1].detectors
-    alone = client.submit(on_dask.scrub_group, [second], *args, workers=[worker], pure=False).result()
+    together, left = client.submit(on_dask.scrub_group, [first, second], *args, workers=[worker], pure=False).result()
+    assert "layout-reference" in together[1].detectors and left == {}
+    alone, _ = client.submit(on_dask.scrub_group, [second], *args, workers=[worker], pure=False).result()
     assert alone[0].decision == "delivered" and "layout-reference" not in alone[0].detectors
+    led, reference = client.submit(on_dask.scrub_group, [first], *args, None, True, workers=[worker],
+                                   pure=False).result()
+    assert len(reference) == 1  # a group's first file hands back its layout's reference ...
+    followed, _ = client.submit(on_dask.scrub_group, [second], *args, reference, workers=[worker], pure=False).result()
+    assert followed[0].boxes == together[1].boxes  # ... and the next file meets it as in the group
 
 
 def test_an_output_path_is_claimed_once_per_input(tmp_path):

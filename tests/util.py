@@ -93,6 +93,26 @@ def without_preamble(ds: pydicom.Dataset, path: Path, with_meta: bool = False) -
     return path
 
 
+def color3d_series(folder: Path, indices: list[int]) -> list[Path]:
+    """Frames of the color3d clip as single-frame files of one layout (JPEG baseline, calibration
+    kept), as an ultrasound series exports them: the case where layout reuse matters."""
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import generate_uid
+
+    clip = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for position, index in enumerate(indices):
+        ds = clip.copy()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.PixelData = encapsulate([fragments[index]])
+        ds.NumberOfFrames = 1
+        paths.append(folder / f"frame-{position:03d}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    return paths
+
+
 def dilate(mask: np.ndarray, px: int) -> np.ndarray:
     """Grow a boolean mask by ``px`` pixels in every direction (a square neighbourhood)."""
     padded = np.pad(mask, px)

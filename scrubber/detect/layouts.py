@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import cv2
@@ -37,8 +40,8 @@ class Reference:
 class LayoutMemory:
     """References by layout key, least recently used dropped first; safe across threads."""
 
-    def __init__(self, capacity: int = MAX_LAYOUTS) -> None:
-        self._items: OrderedDict[tuple, Reference] = OrderedDict()
+    def __init__(self, capacity: int = MAX_LAYOUTS, items: Mapping[tuple, Reference] | None = None) -> None:
+        self._items: OrderedDict[tuple, Reference] = OrderedDict(items or {})
         self._capacity = capacity
         self._lock = threading.Lock()
 
@@ -57,15 +60,32 @@ class LayoutMemory:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
-        """Forget every layout: what follows cannot depend on what this process scrubbed before
-        (a Dask worker starts each group of files this way, scrubber/dask.py)."""
+        """Forget every layout: what follows cannot depend on what was scrubbed before."""
         with self._lock:
             self._items.clear()
 
+    def snapshot(self) -> dict[tuple, Reference]:
+        """The references held, least recently used first (to start another memory from)."""
+        with self._lock:
+            return dict(self._items)
+
 
 _memory = LayoutMemory()
+_current: ContextVar[LayoutMemory | None] = ContextVar("scrubber_layouts", default=None)
 
 
 def memory() -> LayoutMemory:
-    """This process's layout memory."""
-    return _memory
+    """The layout memory in use here: a task's own (``using``), else this process's."""
+    current = _current.get()
+    return _memory if current is None else current
+
+
+@contextmanager
+def using(layouts: LayoutMemory) -> Iterator[LayoutMemory]:
+    """Scrub with ``layouts`` instead of the process's memory, in this thread only: a parallel
+    run gives each task the references its files would have met in the serial run (batch.py)."""
+    token = _current.set(layouts)
+    try:
+        yield layouts
+    finally:
+        _current.reset(token)

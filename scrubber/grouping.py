@@ -1,0 +1,116 @@
+"""Files grouped by layout, so that a parallel run gives the boxes of the serial run.
+
+The serial runner scrubs files in walk order, and a single-frame image whose layout
+(``pipeline.layout_key``: device, software, size, colour space, calibration) was seen before in
+the run is compared with the first image of that layout and looked at again only where it differs
+(``Policy.reuse_layouts``). Its boxes therefore depend on which file of its layout came first.
+Reading every header first (no pixels) and grouping the files by layout key tells each file which
+file of the run will be its reference, whichever worker scrubs it: the local runner with several
+workers (``batch``) and the Dask runner (``dask``) both start from these groups.
+
+A parallel run then starts each group's first file; when it is done, the group's other files
+follow in chunks, side by side, each chunk given the reference the first file left (``Task``), so
+a series is spread over every worker and each file still meets its serial run's reference.
+
+A file whose header cannot be read, a multi-frame file, and every file when reuse is off form
+groups of their own. The serial runner's 32-layout memory is replayed on the keys, so where it
+would forget a layout, the next file of that layout starts a new group, as it would start anew.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .detect.layouts import MAX_LAYOUTS, Reference
+from .policy import Policy
+from .quiet import no_warnings
+from .urls import is_url, open_url
+
+if TYPE_CHECKING:
+    from .batch import Job
+
+CHUNK_FILES = 4  # at most this many files of a layout in one task of a parallel run (progress stays smooth)
+
+
+def header_key(path: Path | str, policy: Policy) -> tuple | None:
+    """The layout key the pipeline will use for this file, from its header; None when the file does
+    not take part in layout reuse (multi-frame, unreadable header, reuse off)."""
+    import pydicom
+
+    from .detect.us_regions import image_regions
+    from .pipeline import layout_key
+    from .read import read
+
+    if not policy.reuse_layouts:
+        return None
+    try:
+        with no_warnings():
+            if is_url(path):
+                with open_url(str(path)) as source:
+                    ds = pydicom.dcmread(source, stop_before_pixels=True)
+            else:  # as the runner reads it: a data set without the preamble too
+                ds = read(Path(path), header_only=True)
+            if int(ds.get("NumberOfFrames") or 1) != 1:
+                return None
+            return layout_key(ds, policy, image_regions(ds).boxes)
+    except Exception:  # the worker will refuse the file with its own reason
+        return None
+
+
+def layout_groups(jobs: list[Job], policy: Policy) -> list[list[Job]]:
+    """Jobs grouped so that each group, scrubbed in order with an empty layout memory, gives what
+    the serial runner gives in walk order. Groups come in order of their first job."""
+    groups: list[list[Job]] = []
+    open_groups: dict[tuple, list[Job]] = {}
+    seen: OrderedDict[tuple, None] = OrderedDict()  # the runner's memory, replayed on keys
+    for job in jobs:
+        key = header_key(job.src, policy)
+        if key is None:
+            groups.append([job])
+            continue
+        if key in seen:
+            seen.move_to_end(key)
+            open_groups[key].append(job)
+            continue
+        open_groups[key] = [job]
+        groups.append(open_groups[key])
+        seen[key] = None
+        while len(seen) > MAX_LAYOUTS:
+            forgotten, _ = seen.popitem(last=False)
+            del open_groups[forgotten]
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Files one worker scrubs in order, with a layout memory of their own started from
+    ``references``; a layout group's first file carries the group's ``rest``, which waits for the
+    reference it leaves (``lead``)."""
+
+    jobs: list[Job]
+    references: dict[tuple, Reference] = field(default_factory=dict)
+    rest: list[Job] = field(default_factory=list)
+
+    @property
+    def lead(self) -> bool:
+        return bool(self.rest)
+
+
+def first_tasks(groups: list[list[Job]]) -> list[Task]:
+    """Each group's first file: the tasks a parallel run can start at once."""
+    return [Task(group[:1], {}, group[1:]) for group in groups]
+
+
+def next_tasks(task: Task, references: dict[tuple, Reference], workers: int) -> list[Task]:
+    """What ``task``, now done, lets start: its group's other files in chunks side by side, each
+    with the reference it left; or, when it left none (its file was not decoded, or its worker
+    failed), the next file leads, as it would in the serial run."""
+    if not task.rest:
+        return []
+    if not references:
+        return [Task(task.rest[:1], {}, task.rest[1:])]
+    size = max(1, min(CHUNK_FILES, math.ceil(len(task.rest) / (4 * workers))))
+    return [Task(task.rest[at:at + size], references) for at in range(0, len(task.rest), size)]

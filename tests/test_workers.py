@@ -1,0 +1,119 @@
+"""How many workers a run gets, and that their number changes no output."""
+from __future__ import annotations
+
+import pydicom
+import pytest
+
+from scrubber import batch, workers
+from scrubber.api import scrub_paths
+from scrubber.batch import scrub_jobs, walk
+from scrubber.cli import main
+from scrubber.policy import Policy
+
+from .util import color3d_series
+
+KEY = b"w" * 32
+MiB = 1 << 20
+
+
+@pytest.fixture()
+def machine(monkeypatch):
+    """A machine of 8 cores and 4 GiB available, whatever this one has."""
+    monkeypatch.setattr(workers, "usable_cores", lambda: 8)
+    monkeypatch.setattr(workers, "available_memory", lambda: 4 << 30)
+
+
+def test_auto_gives_one_worker_a_core_as_far_as_memory_and_the_input_repay(machine, monkeypatch):
+    assert workers.auto_workers([100 * 1024] * 6) == 1  # six small files: starting a worker costs more
+    assert workers.auto_workers([100 * 1024] * 8) == 2
+    assert workers.auto_workers([100 * 1024] * 400) == 2  # 4 GiB hold two workers at their peak
+    assert workers.auto_workers([40 * MiB] * 3) == 2  # three large clips weigh what they hold
+    assert workers.auto_workers([]) == 1
+    assert workers.auto_workers(None) == 2  # a stream: cores and memory only
+    monkeypatch.setattr(workers, "available_memory", lambda: None)  # unknown: the cores decide
+    assert workers.auto_workers([100 * 1024] * 400) == 8
+    monkeypatch.setattr(workers, "usable_cores", lambda: 32)
+    assert workers.auto_workers([100 * 1024] * 400, on_card=True) == workers.CARD_THREADS
+
+
+def test_the_count_is_a_number_of_at_least_one_or_auto():
+    assert workers.parse_workers("auto") == "auto"
+    assert workers.parse_workers("3") == 3
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ValueError):
+            workers.parse_workers(bad)
+    with pytest.raises(ValueError):
+        batch.resolve_workers(0, [], Policy())
+
+
+def test_a_bad_count_on_the_command_line_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(tmp_path), "-o", str(tmp_path / "out"), "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_a_layouts_other_files_wait_for_its_first_then_go_side_by_side():
+    from scrubber.batch import Job
+    from scrubber.grouping import first_tasks, next_tasks
+
+    series = [Job(f"s{i}", f"s{i}") for i in range(30)]
+    alone = [Job("a", "a")]
+    first = first_tasks([series, alone])
+    assert [(t.jobs, t.lead) for t in first] == [(series[:1], True), (alone, False)]
+    reference = {("layout",): object()}
+    followers = next_tasks(first[0], reference, workers=2)
+    assert [job for task in followers for job in task.jobs] == series[1:]  # every file once, in order
+    assert max(len(task.jobs) for task in followers) <= 4 and len(followers) >= 2 * 2
+    assert all(task.references is reference and not task.lead for task in followers)
+    assert next_tasks(first[1], {}, workers=2) == [] and next_tasks(followers[0], {}, workers=2) == []
+    relead = next_tasks(first[0], {}, workers=2)  # the first left no reference: the next file leads
+    assert [(t.jobs, t.rest, t.lead) for t in relead] == [(series[1:2], series[2:], True)]
+
+
+def _pixel_data(folder, paths):
+    return {p.name: pydicom.dcmread(folder / p.name).PixelData for p in paths}
+
+
+def test_a_series_comes_out_the_same_with_any_number_of_workers(tmp_path):
+    """Later images of a layout are compared with its first: in a parallel run each file meets
+    the reference it meets in the serial run, whichever worker scrubs it and whenever, so the
+    output is the serial run's byte for byte (before, a second worker took its own first file
+    as the layout's reference, and half the files of a series came out with other boxes)."""
+    paths = color3d_series(tmp_path / "in", [0, 20, 40, 60, 80, 100, 119, 30, 90])
+    policy = Policy(device="cpu", key=KEY)
+    serial = scrub_paths([tmp_path / "in"], tmp_path / "serial", policy, workers=1)
+    parallel = scrub_paths([tmp_path / "in"], tmp_path / "processes", policy, workers=2)
+    assert serial.ok and parallel.ok and parallel.workers == 2
+    assert [r.boxes for r in parallel.reports] == [r.boxes for r in serial.reports]
+    assert _pixel_data(tmp_path / "processes", paths) == _pixel_data(tmp_path / "serial", paths)
+    assert sum(r.boxes_removed for r in serial.reports) > 0
+
+
+def test_threads_sharing_a_model_keep_each_files_reference_apart(tmp_path, monkeypatch):
+    """On a card the workers are threads of one process: each task's layout memory is its own."""
+    paths = color3d_series(tmp_path / "in", [0, 50, 100, 10, 60, 110])
+    jobs, _ = walk([tmp_path / "in"])
+    policy = Policy(device="cpu", key=KEY)
+    serial = scrub_jobs(jobs, tmp_path / "serial", policy, workers=1)
+    monkeypatch.setattr(batch, "shares_model", lambda policy: True)
+    threaded = scrub_jobs(jobs, tmp_path / "threads", policy, workers=3)
+    assert [r.boxes for r in threaded] == [r.boxes for r in serial]
+    assert _pixel_data(tmp_path / "threads", paths) == _pixel_data(tmp_path / "serial", paths)
+
+
+def test_a_layouts_first_file_that_cannot_be_read_hands_the_lead_to_the_next(tmp_path, monkeypatch):
+    """The serial run takes a layout's next file as its reference when the first is quarantined;
+    so does the parallel run."""
+    paths = color3d_series(tmp_path / "in", [0, 40, 80, 119, 20])
+    first = pydicom.dcmread(paths[0])
+    first.PixelData = first.PixelData[:-400]  # its one JPEG frame cut short: quarantined after the header
+    first.save_as(paths[0])
+    jobs, _ = walk([tmp_path / "in"])
+    policy = Policy(device="cpu", key=KEY)
+    serial = scrub_jobs(jobs, tmp_path / "serial", policy, workers=1)
+    monkeypatch.setattr(batch, "shares_model", lambda policy: True)
+    threaded = scrub_jobs(jobs, tmp_path / "threads", policy, workers=2)
+    assert [r.decision for r in serial] == [r.decision for r in threaded]
+    assert serial[0].decision != "delivered" and all(r.decision == "delivered" for r in serial[1:])
+    assert [r.boxes for r in threaded] == [r.boxes for r in serial]
