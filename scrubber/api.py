@@ -14,6 +14,7 @@ from .files import scrub_file
 from .naming import RENAMES, Rename
 from .pipeline import ScrubResult, scrub_dataset
 from .policy import Policy
+from .resume import split
 from .urls import is_url
 
 __all__ = ["Policy", "ScrubResult", "FileReport", "RunSummary", "scrub_dataset", "scrub_file",
@@ -36,7 +37,8 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
                 workers: int | str = 1, quarantine: str | Path | None = None, qa: str | Path | None = None,
                 audit: str | Path | None = None,
                 progress: Callable[[FileReport], None] | None = None,
-                on_start: Callable[[int], None] | None = None, rename: Rename = "keep") -> RunSummary:
+                on_start: Callable[[int], None] | None = None, rename: Rename = "keep",
+                resume: bool = False) -> RunSummary:
     """Scrub files and folder trees into ``out_dir`` (same relative paths), one report per file.
 
     ``rename="uid"``: each output is named by its cleaned header instead,
@@ -46,7 +48,9 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     Files that cannot be cleaned go to ``quarantine`` (default OUT.quarantine/) with a reason file;
     ``qa`` (optional) receives before/after PNGs (both under the input's relative path);
     ``on_start`` hears the number of files found. ``workers="auto"`` picks a count for the cores,
-    the memory and the size of the job (``scrubber.workers``); the summary says which.
+    the memory and the size of the job (``scrubber.workers``); the summary says which. ``resume``
+    (with the interrupted run's key in ``policy``): inputs its audit says were delivered, whose
+    outputs are there, are not scrubbed again (``scrubber.resume``; reason_code ``resumed``).
     """
     if rename not in RENAMES:
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
@@ -63,9 +67,10 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     qa_dir = Path(qa) if qa is not None else None
     check_layout(inputs, out_dir, [quarantine, qa_dir])
     jobs, skipped = walk(inputs)
-    workers = resolve_workers(workers, jobs, policy)
+    resumed, todo = split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
+    workers = resolve_workers(workers, todo, policy)
     if on_start is not None:
         on_start(len(jobs))
     reports = scrub_jobs(jobs, out_dir, policy, workers=workers, quarantine=quarantine, qa=qa_dir,
-                         audit=audit, progress=progress, rename=rename)
+                         audit=audit, progress=progress, rename=rename, resumed=resumed)
     return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started, workers=workers)

@@ -73,17 +73,31 @@ def reason_document(report: FileReport) -> dict:
 class AuditLog:
     """Append-only JSONL audit of a run, flushed per line so an interrupted run keeps its record."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, settings: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.key = key
+        self.settings = settings  # Policy.settings_digest(): which settings made each line's file
         self.handle: IO[str] = path.open("a", encoding="utf-8")
+        if _ends_mid_line(path):  # a run stopped while writing: its half line must not swallow our first
+            self.handle.write("\n")
 
     def write(self, report: FileReport) -> None:
-        self.handle.write(json.dumps(record(report, self.key), sort_keys=True) + "\n")
+        line = record(report, self.key)
+        if self.settings:
+            line["settings"] = self.settings
+        self.handle.write(json.dumps(line, sort_keys=True) + "\n")
         self.handle.flush()
 
     def close(self) -> None:
         self.handle.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
 
 
 TABLE_COLUMNS = ("file", "decision", "reason_code", "reason", "frames", "boxes", "seconds")

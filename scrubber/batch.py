@@ -22,6 +22,7 @@ from .files import quarantine_copy, scrub_file
 from .naming import Rename
 from .policy import Policy
 from .grouping import Task, first_tasks, layout_groups, next_tasks
+from .resume import hold_output
 from .read import is_dicomdir
 from .workers import AUTO, auto_workers
 
@@ -166,32 +167,44 @@ def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy) -> int:
 
 def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int | str = 1,
                quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
-               progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep") -> list[FileReport]:
+               progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep",
+               resumed: dict[str, FileReport] | None = None) -> list[FileReport]:
     """Scrub every job; reports come back in input order, progress is called as each finishes.
 
     ``rename="uid"`` names outputs by their new header (see ``files.uid_path``). In either mode an
     output path is written once per run: a later input with the same path is quarantined as
     ``duplicate_output`` (with several workers, "later" is whichever finishes second).
+    ``workers="auto"``: as many as the cores, the memory and the size of the job repay
+    (``scrubber.workers``). ``resumed``: reports, by relative path, of jobs an earlier run
+    delivered (``scrubber.resume``); they are not scrubbed again, and their outputs stay taken.
     """
+    resumed = resumed or {}
+    index = {id(job): i for i, job in enumerate(jobs)}  # by identity: two jobs may share a path (claims catch it)
+    todo = [job for job in jobs if job.rel not in resumed]
+    workers = resolve_workers(workers, todo, policy)
     threads = policy.threads or default_threads(workers)
     claims = Path(tempfile.mkdtemp(prefix="scrubber-claims-"))  # one empty file per output path taken
-    log = AuditLog(audit, policy.key) if audit is not None else None
+    log = AuditLog(audit, policy.key, policy.settings_digest()) if audit is not None else None
     reports: dict[int, FileReport] = {}
 
-    def done(index: int, report: FileReport) -> None:
-        reports[index] = report
-        if log is not None:
+    def done(job: Job, report: FileReport, audited: bool = True) -> None:
+        reports[index[id(job)]] = report
+        if log is not None and audited:
             log.write(report)
         if progress is not None:
             progress(report)
 
     try:
-        if workers <= 1:
+        for job in jobs:
+            if job.rel in resumed:
+                hold_output(claims, job, resumed[job.rel], out_dir, policy, rename)
+                done(job, resumed[job.rel], audited=False)  # the earlier run's audit line stands
+        if todo and workers <= 1:
             init_worker(threads)
             with using(LayoutMemory()):  # the run's own: what this process scrubbed before changes nothing
-                for index, job in enumerate(jobs):
-                    done(index, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
-        else:
+                for job in todo:
+                    done(job, run_job(job, out_dir, policy, quarantine, qa, rename, claims))
+        elif todo:
             if shares_model(policy):
                 init_worker(threads)
                 pool: Executor = ThreadPoolExecutor(workers, thread_name_prefix="scrub")
@@ -201,7 +214,7 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
             with pool:
                 task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
                                rename=rename, claims=claims)
-                _run_parallel(pool, task, jobs, policy, workers, done, quarantine)
+                _run_parallel(pool, task, todo, policy, workers, done, quarantine)
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:
@@ -220,17 +233,15 @@ def run_task(jobs: list[Job], references: dict[tuple, Reference], lead: bool, *,
 
 
 def _run_parallel(pool: Executor, task: Callable[..., tuple[list[FileReport], dict]], jobs: list[Job],
-                  policy: Policy, workers: int, done: Callable[[int, FileReport], None],
+                  policy: Policy, workers: int, done: Callable[[Job, FileReport], None],
                   quarantine: Path | None) -> None:
     """Every job on ``pool``, each file with the layout reference it meets in the serial run, so
     the outputs do not depend on the number of workers or on which finishes first (``grouping``)."""
-    index = {job.rel: i for i, job in enumerate(jobs)}
     running: dict[Future, Task] = {}
 
     def fail(batch: list[Job], exc: BaseException) -> None:
         for job in batch:
-            done(index[job.rel], failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})",
-                                               quarantine))
+            done(job, failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine))
 
     def start(tasks: list[Task]) -> None:
         for next_task in tasks:
@@ -250,7 +261,7 @@ def _run_parallel(pool: Executor, task: Callable[..., tuple[list[FileReport], di
                 fail(ended.jobs, exc)
                 reports, references = [], {}
             for job, report in zip(ended.jobs, reports):
-                done(index[job.rel], report)
+                done(job, report)
             start(next_tasks(ended, references, workers))
 
 

@@ -19,6 +19,7 @@ from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
 from .header.clean import option_names
 from .quiet import no_warnings, silence_pydicom_logging
+from .resume import RESUMED
 from .workers import AUTO, auto_workers, parse_workers
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
@@ -85,7 +86,8 @@ class Progress:
 
     def __call__(self, report: FileReport) -> None:
         self.done += 1
-        self.frames += report.frames
+        if report.reason_code != RESUMED:  # the rate of this run's work
+            self.frames += report.frames
         if report.decision != "delivered":
             self.not_delivered += 1
             self._clear()
@@ -118,7 +120,11 @@ def summary_table(summary: RunSummary) -> str:
         boxes = sum(r.boxes_removed for r in reports)
         lines.append(f"{label:14s}{len(reports):8d}{frames:9d}{boxes:15d}")
     lines.append(f"{'skipped':14s}{len(summary.skipped):8d}   (DICOMDIR)")
-    rate = summary.frames / summary.seconds if summary.seconds else 0.0
+    resumed = [r for r in summary.reports if r.reason_code == RESUMED]
+    if resumed:
+        lines.append(f"{len(resumed)} of the delivered file(s) were delivered by an earlier run (--resume)")
+    scrubbed = summary.frames - sum(r.frames for r in resumed)  # this run's work
+    rate = scrubbed / summary.seconds if summary.seconds else 0.0
     workers = f"{summary.workers} worker" + ("s" if summary.workers != 1 else "")
     lines.append(f"time {summary.seconds:.1f} s, {rate:.2f} frames/s, {workers}")
     return "\n".join(lines)
@@ -130,8 +136,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     audit = Path(args.audit) if args.audit else default_audit(out)
     progress = Progress()
     policy = _policy(args)
+    if args.resume and not args.key_file:
+        print("scrubber: --resume needs the interrupted run's --key-file (with another key the audit cannot be "
+              "matched and the files left would get other pseudonyms)", file=sys.stderr)
+        return EXIT_USAGE
     options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
-                   rename=args.rename)
+                   rename=args.rename, resume=args.resume)
     try:
         if args.dask is not None:
             summary = _run_on_dask(args, out, policy, options)
@@ -335,6 +345,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--dask", metavar="local|tcp://HOST:PORT",
                      help="run on Dask: local starts a LocalCluster of --workers processes; an address uses "
                           "that scheduler (workers must see the same paths)")
+    run.add_argument("--resume", action="store_true",
+                     help="go on with an interrupted run: inputs that the audit says were delivered, under the same "
+                          "settings, whose outputs are there, are not scrubbed again (needs its --key-file)")
     run.add_argument("--table", metavar="FILE", help="also write one CSV row per file (decision, reason, boxes, time)")
     run.add_argument("--qa", help="folder for before/after PNGs with the removed boxes outlined")
     run.add_argument("--rename", choices=("keep", "uid"), default="keep",

@@ -50,6 +50,8 @@ from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.detect.ocr import default_threads
 from scrubber.naming import RENAMES, Rename
 from scrubber.policy import Policy
+from scrubber.resume import hold_output
+from scrubber.resume import split as resume_split
 from scrubber.urls import is_url, list_url, local_copy
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
@@ -166,9 +168,11 @@ def _claims_folder(out_dir: Path) -> Path:
 def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy | None = None, *,
                 client: Client, quarantine: str | Path | None = None, qa: str | Path | None = None,
                 audit: str | Path | None = None, progress: Callable[[FileReport], None] | None = None,
-                on_start: Callable[[int], None] | None = None, rename: Rename = "keep") -> RunSummary:
+                on_start: Callable[[int], None] | None = None, rename: Rename = "keep",
+                resume: bool = False) -> RunSummary:
     """``scrubber.api.scrub_paths`` on the workers of ``client``: same arguments, same outputs,
-    reports and audit lines (in the order files finish); ``progress`` hears each file as its group ends."""
+    reports and audit lines (in the order files finish); ``progress`` hears each file as its task ends.
+    ``resume``: as the local runner's (URL inputs are always scrubbed again)."""
     if rename not in RENAMES:
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
     started = time.perf_counter()
@@ -181,14 +185,21 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     qa_dir = Path(qa).absolute() if qa is not None else None
     check_layout(inputs, out_dir, [quarantine, qa_dir])
     jobs, skipped = _jobs(paths)
+    resumed, todo = resume_split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
     if on_start is not None:
         on_start(len(jobs))
     claims = _claims_folder(out_dir)
-    log = AuditLog(audit, policy.key)
+    log = AuditLog(audit, policy.key, policy.settings_digest())
     order = {job.rel: index for index, job in enumerate(jobs)}
     reports: dict[int, FileReport] = {}
     try:
-        for report in _run_groups(client, layout_groups(jobs, policy), out_dir, policy, quarantine, qa_dir,
+        for job in jobs:
+            if job.rel in resumed:  # the earlier run's audit line stands; its output stays taken
+                reports[order[job.rel]] = resumed[job.rel]
+                hold_output(claims, job, resumed[job.rel], out_dir, policy, rename)
+                if progress is not None:
+                    progress(resumed[job.rel])
+        for report in _run_groups(client, layout_groups(todo, policy), out_dir, policy, quarantine, qa_dir,
                                   rename, claims):
             reports[order[report.rel]] = report
             log.write(report)

@@ -66,7 +66,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
             dst = dst / name
             if src.resolve() == dst.resolve():
                 raise WriteFailed("output path is the input path; inputs are never modified")
-        if claims is not None and not claim(claims, dst, _owner(src, rel, policy)):
+        if claims is not None and not claim(claims, dst, claim_owner(src, rel, policy)):
             raise DuplicateOutput("another input of this run already has this output path; not overwritten")
         if qa is not None and result.before is not None and result.after is not None:
             after = dataclasses.replace(result.before, stored=result.after, photometric=result.after_photometric)
@@ -93,7 +93,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
     return report
 
 
-def _owner(src: Path, rel: str, policy: Policy) -> str:
+def claim_owner(src: Path, rel: str, policy: Policy) -> str:
     """Who claims an output path: this input (its path and output-relative path, keyed digest, no
     PHI on disk); a task run again for the same input may claim it again."""
     return digest(policy.key, f"{src.absolute()}\n{rel}")

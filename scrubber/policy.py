@@ -19,6 +19,8 @@ TEXT_MODELS = ("auto", "db", "craft")
 KeepSyntax = Literal["auto", "strict"]
 KEEP_SYNTAX = ("auto", "strict")
 
+RUNTIME_ONLY = ("key", "device", "backend", "threads")  # fields that leave what is removed as it is
+
 RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth", "turned")
 
 
@@ -127,3 +129,16 @@ class Policy:
     def replace(self, **changes: object) -> "Policy":
         """Return a copy with some fields changed (the Policy itself never changes)."""
         return dataclasses.replace(self, **changes)
+
+    def settings_digest(self) -> str:
+        """A digest of what decides how a file comes out, the key left out (it has its own check:
+        the audit's keyed digests), and so are where the networks run and on how many threads.
+        The audit records it, and ``--resume`` skips only files delivered under the same one."""
+        import hashlib
+
+        from scrubber import __version__
+
+        kept = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in RUNTIME_ONLY}
+        kept["header_options"] = sorted(kept["header_options"])
+        kept["scrubber"] = __version__  # another version may find other text
+        return hashlib.sha256(repr(sorted(kept.items())).encode()).hexdigest()[:16]

@@ -144,6 +144,19 @@ def test_a_series_is_spread_over_the_cluster_with_the_local_runners_outputs(tmp_
     assert _files(tmp_path / "dask") == _files(tmp_path / "local")
 
 
+def test_a_resumed_run_on_the_cluster_skips_what_the_local_run_delivered(tmp_path, client):
+    from scrubber.resume import RESUMED
+
+    inputs = _inputs(tmp_path)
+    policy = Policy(device="cpu", key=KEY)
+    local = scrub_paths([inputs], tmp_path / "out", policy, workers=1)
+    (tmp_path / "out" / "us_single.dcm").unlink()
+    spread = on_dask.scrub_paths([inputs], tmp_path / "out", policy, client=client, resume=True)
+    again = {r.rel for r in spread.reports if r.reason_code != RESUMED}
+    assert again == {"us_single.dcm"} | {r.rel for r in local.reports if r.decision != "delivered"}
+    assert [r.decision for r in spread.reports] == [r.decision for r in local.reports]
+
+
 def test_table_has_one_row_per_file(tmp_path):
     from scrubber.audit import FileReport, write_table
 

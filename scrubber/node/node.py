@@ -64,7 +64,7 @@ class Node:
         self.counters = Counters()
         self.spool = Spool(config.spool)
         self.config.quarantine.mkdir(parents=True, exist_ok=True)
-        self._audit = AuditLog(config.audit, policy.key) if config.audit else None
+        self._audit = AuditLog(config.audit, policy.key, policy.settings_digest()) if config.audit else None
         self._audit_lock = threading.Lock()
         destination = (StoreDestination(config.aet, config.forward) if config.forward
                        else FolderDestination(config.out))

@@ -1,0 +1,96 @@
+"""Resuming an interrupted run: inputs that an earlier run delivered are not scrubbed again.
+
+A run appends one audit line per file as it finishes, so after an interruption the audit says
+which inputs reached OUT. ``scrubber run ... --resume`` (with the earlier run's ``--key-file``)
+skips an input when the audit's last line for it (the keyed digest of its relative path) says
+delivered under the same settings (``Policy.settings_digest``), its output is still there, and the
+input still holds the same instance (the keyed digest of its SOP Instance UID). Anything else is
+scrubbed again, as in a new run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .audit import FileReport
+from .files import claim_owner
+from .header import digest
+from .naming import Rename, claim
+from .policy import Policy
+from .quiet import no_warnings
+from .read import read
+
+if TYPE_CHECKING:
+    from .batch import Job
+
+RESUMED = "resumed"  # reason_code of a file an earlier run delivered
+_FIELDS = {f.name for f in dataclasses.fields(FileReport)}
+
+
+def earlier_deliveries(audit: Path, policy: Policy) -> dict[str, dict]:
+    """The audit's last line per file (keyed digest) where it says delivered under ``policy``'s
+    settings; lines cut short by the interruption, or not JSON, are passed over."""
+    last: dict[str, dict] = {}
+    if not audit.is_file():
+        return last
+    with audit.open(encoding="utf-8", errors="replace") as lines:
+        for text in lines:
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and isinstance(line.get("file"), str):
+                last[line["file"]] = line
+    settings = policy.settings_digest()
+    return {file: line for file, line in last.items()
+            if line.get("decision") == "delivered" and line.get("settings") == settings}
+
+
+def delivered_before(job: Job, line: dict | None, out_dir: Path, policy: Policy, rename: Rename) -> FileReport | None:
+    """The report of ``job`` as an earlier run delivered it (``line``, its audit line), when that
+    still holds: the output is there and the input is the same instance; None to scrub it."""
+    if line is None or not isinstance(job.src, Path):
+        return None
+    if rename == "uid":
+        if not line.get("output"):
+            return None
+        output = out_dir / line["output"]
+    else:
+        output = out_dir / job.rel
+    if not output.is_file():
+        return None
+    try:
+        with no_warnings():
+            instance = str(read(job.src, header_only=True).get("SOPInstanceUID", ""))
+    except Exception:  # unreadable now: scrubbed again, and refused with its own reason
+        return None
+    if digest(policy.key, instance) != line.get("instance"):
+        return None
+    kept = {name: value for name, value in line.items() if name in _FIELDS and name != "rel"}
+    kept["boxes"] = [[tuple(box) for box in frame] for frame in kept.get("boxes", [])]
+    return FileReport(**{**kept, "rel": job.rel, "reason_code": RESUMED,
+                         "reason": "delivered by an earlier run (--resume): not scrubbed again"})
+
+
+def split(jobs: list[Job], audit: Path, out_dir: Path, policy: Policy, rename: Rename
+          ) -> tuple[dict[str, FileReport], list[Job]]:
+    """(reports of the jobs an earlier run delivered, by relative path; the jobs left to scrub)."""
+    earlier = earlier_deliveries(audit, policy)
+    done: dict[str, FileReport] = {}
+    left: list[Job] = []
+    for job in jobs:
+        report = delivered_before(job, earlier.get(digest(policy.key, job.rel)), out_dir, policy, rename)
+        if report is None:
+            left.append(job)
+        else:
+            done[job.rel] = report
+    return done, left
+
+
+def hold_output(claims: Path, job: Job, report: FileReport, out_dir: Path, policy: Policy, rename: Rename) -> None:
+    """Take a resumed file's output path in this run's claims, as scrubbing it would have: another
+    input with that path is a ``duplicate_output``, not written over it."""
+    output = out_dir / (report.output if rename == "uid" else job.rel)
+    claim(claims, output, claim_owner(Path(job.src), job.rel, policy))
