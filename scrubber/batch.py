@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -129,6 +130,13 @@ def init_worker(threads: int, policy: Policy | None = None) -> None:
             pass
 
 
+def _init_pool_worker(threads: int, policy: Policy) -> None:
+    """A worker process of the local pool: Ctrl-C reaches the whole process group, and the run
+    (the parent) decides: the files under way end, no other starts, the run says how to go on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    init_worker(threads, policy)
+
+
 def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
             rename: Rename = "keep", claims: Path | None = None) -> FileReport:
     """One file in this process, with its cached detector; the unit of work of every runner."""
@@ -210,11 +218,15 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
                 pool: Executor = ThreadPoolExecutor(workers, thread_name_prefix="scrub")
             else:
                 pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=init_worker, initargs=(threads, policy))
+                                           initializer=_init_pool_worker, initargs=(threads, policy))
             with pool:
                 task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
                                rename=rename, claims=claims)
-                _run_parallel(pool, task, todo, policy, workers, done, quarantine)
+                try:
+                    _run_parallel(pool, task, todo, policy, workers, done, quarantine)
+                except BaseException:  # Ctrl-C: the files under way end, no other starts
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:

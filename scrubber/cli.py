@@ -23,6 +23,7 @@ from .resume import RESUMED
 from .workers import AUTO, auto_workers, parse_workers
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -150,6 +151,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        how = ("the same command with --resume goes on from there" if args.key_file else
+               "this run's key was random, so it cannot be resumed: run it again (with --key-file to resume later)")
+        print(f"\nscrubber: interrupted; the audit ({audit}) lists every file delivered so far; {how}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(summary_table(summary))
     print(f"output:     {out}")
     if not summary.ok:

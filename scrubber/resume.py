@@ -76,17 +76,24 @@ def delivered_before(job: Job, line: dict | None, out_dir: Path, policy: Policy,
 
 def split(jobs: list[Job], audit: Path, out_dir: Path, policy: Policy, rename: Rename
           ) -> tuple[dict[str, FileReport], list[Job]]:
-    """(reports of the jobs an earlier run delivered, by relative path; the jobs left to scrub)."""
+    """(reports of the jobs an earlier run delivered, by relative path; the jobs left to scrub).
+
+    The first file of a layout is scrubbed again (the same bytes) when files of its layout are
+    left: they are compared with it, as in the uninterrupted run, which the resumed run then
+    matches file for file (``grouping``)."""
+    from .grouping import layout_groups
+
     earlier = earlier_deliveries(audit, policy)
     done: dict[str, FileReport] = {}
-    left: list[Job] = []
     for job in jobs:
         report = delivered_before(job, earlier.get(digest(policy.key, job.rel)), out_dir, policy, rename)
-        if report is None:
-            left.append(job)
-        else:
+        if report is not None:
             done[job.rel] = report
-    return done, left
+    if done and len(done) < len(jobs):
+        for group in layout_groups(jobs, policy):
+            if group[0].rel in done and any(job.rel not in done for job in group[1:]):
+                del done[group[0].rel]
+    return done, [job for job in jobs if job.rel not in done]
 
 
 def hold_output(claims: Path, job: Job, report: FileReport, out_dir: Path, policy: Policy, rename: Rename) -> None:

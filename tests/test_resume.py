@@ -12,7 +12,7 @@ from scrubber.cli import main
 from scrubber.policy import Policy
 from scrubber.resume import RESUMED
 
-from .util import SAMPLE
+from .util import SAMPLE, color3d_series
 
 KEY = b"r" * 32
 
@@ -53,6 +53,19 @@ def test_a_resumed_run_scrubs_only_what_is_left_and_ends_as_an_uninterrupted_run
     assert all(json.loads(line)["decision"] == "delivered" for line in lines[4:])  # not run into the cut line
 
 
+def test_a_series_stopped_half_way_ends_as_the_uninterrupted_run_byte_for_byte(tmp_path):
+    """Its later files are compared with the series' first: that one is scrubbed again (the same
+    bytes) when the files compared with it are left."""
+    color3d_series(tmp_path / "in", [0, 30, 60, 90, 119, 45])
+    policy = Policy(device="cpu", key=KEY)
+    whole = scrub_paths([tmp_path / "in"], tmp_path / "whole", policy)
+    _interrupted(tmp_path / "in", tmp_path / "out", policy, after=2)
+    resumed = scrub_paths([tmp_path / "in"], tmp_path / "out", policy, resume=True)
+    assert [r.reason_code == RESUMED for r in resumed.reports] == [False, True] + [False] * 4
+    assert _files(tmp_path / "out") == _files(tmp_path / "whole")
+    assert [r.boxes for r in resumed.reports] == [r.boxes for r in whole.reports]
+
+
 def test_a_file_is_scrubbed_again_when_its_output_settings_or_instance_changed(tmp_path):
     inputs = tmp_path / "in"
     shutil.copytree(SAMPLE, inputs)
@@ -77,7 +90,7 @@ def test_with_uid_names_a_resumed_file_keeps_its_output_path_taken(tmp_path):
     inputs = tmp_path / "in"
     (inputs / "copy").mkdir(parents=True)
     shutil.copy(SAMPLE / "us_single.dcm", inputs / "us_single.dcm")
-    policy = Policy(device="cpu", key=KEY)
+    policy = Policy(device="cpu", key=KEY, reuse_layouts=False)  # the copy is no later file of its layout
     first = scrub_paths([inputs], tmp_path / "out", policy, rename="uid")
     shutil.copy(SAMPLE / "us_single.dcm", inputs / "copy" / "us_single.dcm")  # the same instance again
     again = scrub_paths([inputs], tmp_path / "out", policy, rename="uid", resume=True)
@@ -93,3 +106,24 @@ def test_with_uid_names_a_resumed_file_keeps_its_output_path_taken(tmp_path):
 def test_resume_without_the_runs_key_is_a_usage_error(tmp_path, capsys):
     assert main(["run", str(SAMPLE), "-o", str(tmp_path / "out"), "--resume"]) == 2
     assert "--key-file" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_the_files_under_way_starts_no_other_and_says_how_to_go_on(tmp_path, monkeypatch, capsys):
+    from scrubber import batch
+    from scrubber import cli
+
+    color3d_series(tmp_path / "in", list(range(0, 120, 10)))
+    monkeypatch.setattr(batch, "shares_model", lambda policy: True)  # workers as threads, in this process
+    _interrupted(tmp_path / "in", tmp_path / "out", Policy(device="cpu", key=KEY), after=2, workers=2)
+    assert len(list((tmp_path / "out").glob("*.dcm"))) < 12
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "scrub_paths", stopped)
+    key = tmp_path / "K"
+    assert main(["keygen", str(key)]) == 0
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--key-file", str(key)]) == 130
+    assert "--resume goes on" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 130
+    assert "cannot be resumed" in capsys.readouterr().err
