@@ -90,14 +90,20 @@ def test_a_series_comes_out_the_same_with_any_number_of_workers(tmp_path):
     assert sum(r.boxes_removed for r in serial.reports) > 0
 
 
-def test_threads_sharing_a_model_keep_each_files_reference_apart(tmp_path, monkeypatch):
-    """On a card the workers are threads of one process: each task's layout memory is its own."""
-    paths = color3d_series(tmp_path / "in", [0, 50, 100, 10, 60, 110])
+def _serial_and_in_threads(tmp_path, monkeypatch, workers: int):
+    """Reports of the files in ``tmp_path/in`` scrubbed one after another, then by ``workers``
+    threads sharing one model (what a card runs), into folders serial/ and threads/."""
     jobs, _ = walk([tmp_path / "in"])
     policy = Policy(device="cpu", key=KEY)
     serial = scrub_jobs(jobs, tmp_path / "serial", policy, workers=1)
     monkeypatch.setattr(batch, "shares_model", lambda policy: True)
-    threaded = scrub_jobs(jobs, tmp_path / "threads", policy, workers=3)
+    return serial, scrub_jobs(jobs, tmp_path / "threads", policy, workers=workers)
+
+
+def test_threads_sharing_a_model_keep_each_files_reference_apart(tmp_path, monkeypatch):
+    """On a card the workers are threads of one process: each task's layout memory is its own."""
+    paths = color3d_series(tmp_path / "in", [0, 50, 100, 10, 60, 110])
+    serial, threaded = _serial_and_in_threads(tmp_path, monkeypatch, 3)
     assert [r.boxes for r in threaded] == [r.boxes for r in serial]
     assert _pixel_data(tmp_path / "threads", paths) == _pixel_data(tmp_path / "serial", paths)
 
@@ -109,11 +115,7 @@ def test_a_layouts_first_file_that_cannot_be_read_hands_the_lead_to_the_next(tmp
     first = pydicom.dcmread(paths[0])
     first.PixelData = first.PixelData[:-400]  # its one JPEG frame cut short: quarantined after the header
     first.save_as(paths[0])
-    jobs, _ = walk([tmp_path / "in"])
-    policy = Policy(device="cpu", key=KEY)
-    serial = scrub_jobs(jobs, tmp_path / "serial", policy, workers=1)
-    monkeypatch.setattr(batch, "shares_model", lambda policy: True)
-    threaded = scrub_jobs(jobs, tmp_path / "threads", policy, workers=2)
+    serial, threaded = _serial_and_in_threads(tmp_path, monkeypatch, 2)
     assert [r.decision for r in serial] == [r.decision for r in threaded]
     assert serial[0].decision != "delivered" and all(r.decision == "delivered" for r in serial[1:])
     assert [r.boxes for r in threaded] == [r.boxes for r in serial]
