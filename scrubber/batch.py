@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -20,11 +20,11 @@ from .audit import AuditLog, FileReport
 from .detect.layouts import LayoutMemory, Reference, using
 from .detect.ocr import default_threads
 from .files import quarantine_copy, scrub_file
+from .grouping import Task, first_tasks, layout_groups, next_tasks
 from .naming import Rename
 from .policy import Policy
-from .grouping import Task, first_tasks, layout_groups, next_tasks
-from .resume import hold_output
 from .read import is_dicomdir
+from .resume import hold_output
 from .workers import AUTO, auto_workers
 
 

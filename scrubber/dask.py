@@ -46,12 +46,11 @@ from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, wr
 from scrubber.batch import (Job, RunSummary, check_layout, check_unique, failed_report, init_worker, run_job,
                             walk)
 from scrubber.detect.layouts import LayoutMemory, Reference, using
-from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.detect.ocr import default_threads
+from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.naming import RENAMES, Rename
 from scrubber.policy import Policy
-from scrubber.resume import hold_output
-from scrubber.resume import split as resume_split
+from scrubber.resume import hold_output, split as resume_split
 from scrubber.urls import is_url, list_url, local_copy
 
 __all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
