@@ -10,8 +10,10 @@ import os
 import shutil
 import signal
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -113,6 +115,7 @@ def check_layout(inputs: Iterable[Path], out_dir: Path, others: Iterable[Path | 
 
 
 _worker_threads = 0
+IN_FLIGHT = 2  # tasks a worker handed to the pool at a time: few to make again when one dies
 
 
 def init_worker(threads: int, policy: Policy | None = None) -> None:
@@ -215,18 +218,13 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
         elif todo:
             if shares_model(policy):
                 init_worker(threads)
-                pool: Executor = ThreadPoolExecutor(workers, thread_name_prefix="scrub")
+                make_pool: Callable[[], Executor] = partial(ThreadPoolExecutor, workers, thread_name_prefix="scrub")
             else:
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_init_pool_worker, initargs=(threads, policy))
-            with pool:
-                task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
-                               rename=rename, claims=claims)
-                try:
-                    _run_parallel(pool, task, todo, policy, workers, done, quarantine)
-                except BaseException:  # Ctrl-C: the files under way end, no other starts
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+                make_pool = partial(ProcessPoolExecutor, workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_init_pool_worker, initargs=(threads, policy))
+            task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
+                           rename=rename, claims=claims)
+            _run_parallel(make_pool, task, todo, policy, workers, done, quarantine)
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:
@@ -244,37 +242,69 @@ def run_task(jobs: list[Job], references: dict[tuple, Reference], lead: bool, *,
         return reports, layouts.snapshot() if lead else {}
 
 
-def _run_parallel(pool: Executor, task: Callable[..., tuple[list[FileReport], dict]], jobs: list[Job],
-                  policy: Policy, workers: int, done: Callable[[Job, FileReport], None],
+def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[list[FileReport], dict]],
+                  jobs: list[Job], policy: Policy, workers: int, done: Callable[[Job, FileReport], None],
                   quarantine: Path | None) -> None:
-    """Every job on ``pool``, each file with the layout reference it meets in the serial run, so
-    the outputs do not depend on the number of workers or on which finishes first (``grouping``)."""
+    """Every job in a pool of ``workers``, each file with the layout reference it meets in the
+    serial run, so the outputs do not depend on the number of workers or on which finishes first
+    (``grouping``). At most ``IN_FLIGHT`` tasks a worker are handed to the pool at a time. When a
+    worker process dies (out of memory, a crash in a decoder), every task in flight fails with it:
+    the pool is made again and those tasks' files are made again one at a time, so the file whose
+    worker dies again, alone, is the one reported, and the batch goes on. Ctrl-C: the files under
+    way end, no other starts."""
+    ready: deque[Task] = deque(first_tasks(layout_groups(jobs, policy)))
+    suspects: deque[Task] = deque()  # in flight when a worker died
     running: dict[Future, Task] = {}
+    lone: Future | None = None  # a suspect made again with nothing else in flight
+    broken = False
+    pool = make_pool()
 
-    def fail(batch: list[Job], exc: BaseException) -> None:
+    def fail(batch: list[Job], reason: str) -> None:
         for job in batch:
-            done(job, failed_report(job, "worker_failed", f"worker process failed ({type(exc).__name__})", quarantine))
+            done(job, failed_report(job, "worker_failed", reason, quarantine))
 
-    def start(tasks: list[Task]) -> None:
-        for next_task in tasks:
-            try:
-                running[pool.submit(task, next_task.jobs, next_task.references, next_task.lead)] = next_task
-            except Exception as exc:  # the pool broke (a worker died): nothing more runs
-                fail(next_task.jobs + next_task.rest, exc)
+    def submit(queue: deque[Task]) -> Future | None:
+        nonlocal broken
+        try:
+            future = pool.submit(task, queue[0].jobs, queue[0].references, queue[0].lead)
+        except BrokenProcessPool:  # a worker died between tasks: made again below
+            broken = True
+            return None
+        running[future] = queue.popleft()
+        return future
 
-    start(first_tasks(layout_groups(jobs, policy)))
-    while running:
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in finished:
-            ended = running.pop(future)
-            try:
-                reports, references = future.result()
-            except Exception as exc:  # a worker that died: its files are not delivered
-                fail(ended.jobs, exc)
-                reports, references = [], {}
-            for job, report in zip(ended.jobs, reports):
-                done(job, report)
-            start(next_tasks(ended, references, workers))
+    try:
+        while ready or suspects or running:
+            if broken and not running:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool, broken = make_pool(), False
+            if suspects and not running:
+                lone = submit(suspects)
+            while not suspects and not broken and ready and len(running) < IN_FLIGHT * workers:
+                submit(ready)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ended = running.pop(future)
+                try:
+                    reports, references = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if future is not lone:
+                        suspects.extend(ended.singles())
+                        continue
+                    fail(ended.jobs, "its worker process died (out of memory, or a crash in a decoder)")
+                    reports, references = [], {}
+                except Exception as exc:
+                    fail(ended.jobs, f"worker process failed ({type(exc).__name__})")
+                    reports, references = [], {}
+                for job, report in zip(ended.jobs, reports):
+                    done(job, report)
+                ready.extendleft(reversed(next_tasks(ended, references, workers)))  # a layout's files together
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _size(src: Path | str) -> int:

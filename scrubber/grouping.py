@@ -98,6 +98,12 @@ class Task:
     def lead(self) -> bool:
         return bool(self.rest)
 
+    def singles(self) -> list[Task]:
+        """This task as one task a file (each with its references; a lead task is one file already)."""
+        if len(self.jobs) == 1:
+            return [self]
+        return [Task([job], self.references) for job in self.jobs]
+
 
 def first_tasks(groups: list[list[Job]]) -> list[Task]:
     """Each group's first file: the tasks a parallel run can start at once."""

@@ -119,3 +119,41 @@ def test_a_layouts_first_file_that_cannot_be_read_hands_the_lead_to_the_next(tmp
     assert [r.decision for r in serial] == [r.decision for r in threaded]
     assert serial[0].decision != "delivered" and all(r.decision == "delivered" for r in serial[1:])
     assert [r.boxes for r in threaded] == [r.boxes for r in serial]
+
+
+def _dies_on_b(jobs, references, lead):
+    """A worker's task that kills its process on the file named b (as the out-of-memory killer or
+    a crashing decoder would), and delivers the others."""
+    import os
+
+    from scrubber.audit import FileReport
+
+    if any(job.rel == "b" for job in jobs):
+        os._exit(9)
+    return [FileReport(rel=job.rel, decision="delivered") for job in jobs], {}
+
+
+def test_a_file_that_kills_its_worker_is_reported_alone_and_the_batch_goes_on(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scrubber.batch import Job, _run_parallel
+
+    names = list("abcdefgh")
+    for name in names:
+        (tmp_path / name).write_text("not DICOM: each its own group\n")
+    jobs = [Job(tmp_path / name, name) for name in names]
+    heard = {}
+    pools = []
+
+    def make_pool():
+        pools.append(ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")))
+        return pools[-1]
+
+    _run_parallel(make_pool, _dies_on_b, jobs, Policy(key=KEY), 2, lambda job, r: heard.setdefault(job.rel, r),
+                  quarantine=None)
+    assert sorted(heard) == names
+    assert heard["b"].decision == "failed" and heard["b"].reason_code == "worker_failed"
+    assert "died" in heard["b"].reason
+    assert all(heard[name].decision == "delivered" for name in names if name != "b")
+    assert len(pools) >= 2  # the pool was made again
