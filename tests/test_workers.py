@@ -157,3 +157,19 @@ def test_a_file_that_kills_its_worker_is_reported_alone_and_the_batch_goes_on(tm
     assert "died" in heard["b"].reason
     assert all(heard[name].decision == "delivered" for name in names if name != "b")
     assert len(pools) >= 2  # the pool was made again
+
+
+def test_the_command_line_picks_its_workers_and_says_how_many(tmp_path, monkeypatch, capsys):
+    """``scrubber run`` without --workers: auto, here two worker processes for nine files."""
+    monkeypatch.setattr(workers, "usable_cores", lambda: 2)
+    monkeypatch.setattr(workers, "available_memory", lambda: 8 << 30)
+    color3d_series(tmp_path / "in", list(range(0, 90, 10)))
+    key = tmp_path / "K"
+    assert main(["keygen", str(key)]) == 0
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "auto"), "--key-file", str(key)]) == 0
+    assert ", 2 workers" in capsys.readouterr().out
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "one"), "--key-file", str(key),
+                 "--workers", "1"]) == 0
+    assert ", 1 worker" in capsys.readouterr().out
+    assert _pixel_data(tmp_path / "auto", list((tmp_path / "in").iterdir())) == \
+        _pixel_data(tmp_path / "one", list((tmp_path / "in").iterdir()))
