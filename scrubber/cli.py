@@ -141,6 +141,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("scrubber: --resume needs the interrupted run's --key-file (with another key the audit cannot be "
               "matched and the files left would get other pseudonyms)", file=sys.stderr)
         return EXIT_USAGE
+    if not args.resume and audit.is_file() and audit.stat().st_size > 0:
+        print(f"scrubber: {audit} holds an earlier run's lines: this run adds its own and writes its files over "
+              f"theirs in {out} (--resume with that run's --key-file skips what it delivered)", file=sys.stderr)
     options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
                    rename=args.rename, resume=args.resume)
     try:

@@ -108,6 +108,16 @@ def test_resume_without_the_runs_key_is_a_usage_error(tmp_path, capsys):
     assert "--key-file" in capsys.readouterr().err
 
 
+def test_a_run_into_an_earlier_runs_output_says_so_and_how_to_resume(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(SAMPLE / "sc_16bit.dcm", inputs / "a.dcm")
+    assert main(["run", str(inputs), "-o", str(tmp_path / "out")]) == 0
+    assert "earlier run" not in capsys.readouterr().err
+    assert main(["run", str(inputs), "-o", str(tmp_path / "out")]) == 0
+    assert "holds an earlier run's lines" in capsys.readouterr().err
+
+
 def test_ctrl_c_ends_the_files_under_way_starts_no_other_and_says_how_to_go_on(tmp_path, monkeypatch, capsys):
     from scrubber import batch
     from scrubber import cli
