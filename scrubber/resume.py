@@ -5,7 +5,8 @@ which inputs reached OUT. ``scrubber run ... --resume`` (with the earlier run's 
 skips an input when the audit's last line for it (the keyed digest of its relative path) says
 delivered under the same settings (``Policy.settings_digest``), its output is still there, and the
 input still holds the same instance (the keyed digest of its SOP Instance UID). Anything else is
-scrubbed again, as in a new run.
+scrubbed again, as in a new run, and so is the first file of a layout whose other files are left:
+the resumed run then ends with the files of an uninterrupted one (``split``).
 """
 from __future__ import annotations
 
