@@ -347,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, help="output folder (same relative paths)")
     run.add_argument("--quarantine", help="folder for files that cannot be cleaned (default OUT.quarantine)")
     run.add_argument("--audit", help="audit file, JSONL without PHI (default OUT.audit.jsonl)")
-    run.add_argument("--workers", type=workers_arg, default=AUTO,
+    run.add_argument("--workers", type=workers_arg, default=AUTO, metavar="N|auto",
                      help="worker processes (model loaded once each); on CUDA, threads sharing one model "
                           "whose network passes hold frames of several files. auto (default): one a core, as "
                           "many as the memory holds (1.5 GB each) and the input repays (one per 4 files or "
@@ -387,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="FILE", help="TLS: our certificate (PEM); needs --tls-key")
     serve.add_argument("--tls-key", metavar="FILE", help="TLS: its private key (PEM)")
     serve.add_argument("--tls-ca", metavar="FILE", help="TLS: accept only callers with a certificate signed by these")
-    serve.add_argument("--workers", type=workers_arg, default=1,
+    serve.add_argument("--workers", type=workers_arg, default=1, metavar="N|auto",
                        help="scrub worker processes (model loaded once each; default 1); auto: one a core, as "
                             "many as the memory holds")
     serve.add_argument("--status-interval", type=float, default=60.0, metavar="SECONDS",
