@@ -43,7 +43,6 @@ from detection import floor_seconds, scrub_seconds
 from machine import machine, save, versions
 from score import score_output, totals
 from scrubber.api import FileReport, scrub_paths
-from scrubber.detect import layouts
 from scrubber.detect.ocr import default_threads
 from scrubber.detect.registry import detector_for
 from scrubber.policy import Policy
@@ -344,8 +343,7 @@ def series(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         subset = files if reuse else files[: max(3, count // 5)]
         policy = policy_for(args.device, reuse_layouts=reuse)
         name = f"{reuse}-{workers}"
-        layouts._memory = layouts.LayoutMemory()
-        if workers == 1:  # the model loaded and another layout seen: what follows is warm
+        if workers == 1:  # the model loaded: what follows is warm (each run has a layout memory of its own)
             scrub_paths(warm_up, work / "series" / f"warm-{name}", policy, workers=1)
         done: list[float] = []
         started = time.perf_counter()

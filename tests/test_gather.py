@@ -178,15 +178,14 @@ def test_the_cards_code_path_in_threads_gives_what_the_cpu_default_gives(tmp_pat
     passes joined across three worker threads (Gather). The sample data comes out as those networks
     leave it one file after another, and with every box the default CPU detector finds (onnxruntime,
     CRAFT's 8-bit marks: us_cine gets two more lone-mark boxes from float32 CRAFT)."""
-    from scrubber.detect import layouts, registry
+    from scrubber.detect import registry
     from scrubber.detect.db import DbDetector, TextAndMarks
     from scrubber.detect.ocr import CraftDetector
 
     jobs, _ = walk([SAMPLE])
     policy = Policy(device="cpu", key=b"k" * 32)
 
-    def run(name: str, workers: int = 1) -> list:
-        monkeypatch.setattr(layouts, "_memory", layouts.LayoutMemory())  # each run a fresh process's
+    def run(name: str, workers: int = 1) -> list:  # each run has a layout memory of its own
         return scrub_jobs(jobs, tmp_path / name, policy, workers=workers)
 
     default = run("default")
