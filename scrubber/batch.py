@@ -232,13 +232,14 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
     return [reports[i] for i in range(len(jobs))]
 
 
-def run_task(jobs: list[Job], references: dict[tuple, Reference], lead: bool, *, out_dir: Path, policy: Policy,
-             quarantine: Path | None, qa: Path | None, rename: Rename, claims: Path
-             ) -> tuple[list[FileReport], dict[tuple, Reference]]:
-    """A task of a parallel run: ``jobs`` in order, with a layout memory of their own started from
-    ``references``; a group's first file (``lead``) hands back the reference it leaves its layout."""
+def run_task(jobs: list[Job], references: dict[tuple, Reference] | None, lead: bool, *, out_dir: Path,
+             policy: Policy, quarantine: Path | None, qa: Path | None, rename: Rename, claims: Path,
+             run: Callable[..., FileReport] = run_job) -> tuple[list[FileReport], dict[tuple, Reference]]:
+    """A task of a parallel run (``grouping.Task``; the Dask runner's too): ``jobs`` in order, each
+    through ``run``, with a layout memory of their own started from ``references``; a group's first
+    file (``lead``) hands back the reference it leaves its layout."""
     with using(LayoutMemory(items=references)) as layouts:
-        reports = [run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
+        reports = [run(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
         return reports, layouts.snapshot() if lead else {}
 
 

@@ -44,8 +44,8 @@ from distributed import Client, Future, LocalCluster, as_completed
 from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
 from scrubber.batch import (Job, RunSummary, check_layout, check_unique, failed_report, init_worker, run_job,
-                            walk)
-from scrubber.detect.layouts import LayoutMemory, Reference, using
+                            run_task, walk)
+from scrubber.detect.layouts import Reference
 from scrubber.detect.ocr import default_threads
 from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.naming import RENAMES, Rename
@@ -97,10 +97,13 @@ def scrub_group(jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path
     the reference it leaves. ``share``: worker processes on each host, which split its cores
     between their detectors."""
     init_worker(detector_threads(policy, share))
-    with using(LayoutMemory(items=references)) as layouts:
-        reports = [_run_fetched(job, out_dir, policy, quarantine, qa, rename, claims) if is_url(job.src)
-                   else run_job(job, out_dir, policy, quarantine, qa, rename, claims) for job in jobs]
-        return reports, layouts.snapshot() if lead else {}
+    return run_task(jobs, references, lead, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
+                    rename=rename, claims=claims, run=_run_any)
+
+
+def _run_any(job: Job, *args) -> FileReport:
+    """A local path as the local runner scrubs it; a URL from a local copy (``_run_fetched``)."""
+    return _run_fetched(job, *args) if is_url(job.src) else run_job(job, *args)
 
 
 def _run_fetched(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa: Path | None,
