@@ -52,15 +52,9 @@ def earlier_deliveries(audit: Path, policy: Policy) -> dict[str, dict]:
 def delivered_before(job: Job, line: dict | None, out_dir: Path, policy: Policy, rename: Rename) -> FileReport | None:
     """The report of ``job`` as an earlier run delivered it (``line``, its audit line), when that
     still holds: the output is there and the input is the same instance; None to scrub it."""
-    if line is None or not isinstance(job.src, Path):
+    if line is None or not isinstance(job.src, Path) or (rename == "uid" and not line.get("output")):
         return None
-    if rename == "uid":
-        if not line.get("output"):
-            return None
-        output = out_dir / line["output"]
-    else:
-        output = out_dir / job.rel
-    if not output.is_file():
+    if not _output(out_dir, job, rename, line.get("output", "")).is_file():
         return None
     try:
         with no_warnings():
@@ -100,5 +94,10 @@ def split(jobs: list[Job], audit: Path, out_dir: Path, policy: Policy, rename: R
 def hold_output(claims: Path, job: Job, report: FileReport, out_dir: Path, policy: Policy, rename: Rename) -> None:
     """Take a resumed file's output path in this run's claims, as scrubbing it would have: another
     input with that path is a ``duplicate_output``, not written over it."""
-    output = out_dir / (report.output if rename == "uid" else job.rel)
-    claim(claims, output, claim_owner(Path(job.src), job.rel, policy))
+    claim(claims, _output(out_dir, job, rename, report.output), claim_owner(Path(job.src), job.rel, policy))
+
+
+def _output(out_dir: Path, job: Job, rename: Rename, named: str) -> Path:
+    """Where ``job``'s output is: under its relative path, or with ``--rename uid`` the path the
+    audit ``named`` (pseudonyms and keyed UIDs)."""
+    return out_dir / (named if rename == "uid" else job.rel)
