@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .audit import FileReport
-from .batch import RunSummary, check_layout, resolve_workers, scrub_jobs, walk
+from .batch import RunSummary, resolve_workers, scrub_jobs, walk
 from .files import scrub_file
 from .naming import RENAMES, Rename
 from .pipeline import ScrubResult, scrub_dataset
+from .places import check_places
 from .policy import Policy
 from .resume import split
 from .urls import is_url
@@ -65,7 +66,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     quarantine = Path(quarantine) if quarantine is not None else default_quarantine(out_dir)
     audit = Path(audit) if audit is not None else default_audit(out_dir)
     qa_dir = Path(qa) if qa is not None else None
-    check_layout(inputs, out_dir, [quarantine, qa_dir])
+    check_places(inputs, [out_dir, quarantine, qa_dir], [audit])
     jobs, skipped = walk(inputs)
     resumed, todo = split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
     workers = resolve_workers(workers, todo, policy)

@@ -104,16 +104,6 @@ def _tree(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def check_layout(inputs: Iterable[Path], out_dir: Path, others: Iterable[Path | None]) -> None:
-    """Refuse an output, quarantine or QA folder inside an input folder (it would be re-read)."""
-    roots = [Path(p).resolve() for p in inputs if Path(p).is_dir()]
-    for folder in [out_dir, *[o for o in others if o is not None]]:
-        target = Path(folder).resolve()
-        for root in roots:
-            if target == root or root in target.parents:
-                raise ValueError(f"{folder} lies inside the input folder {root}")
-
-
 _worker_threads = 0
 IN_FLIGHT = 2  # tasks a worker handed to the pool at a time: few to make again when one dies
 

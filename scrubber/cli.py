@@ -11,6 +11,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from .api import Policy, default_audit, default_quarantine, scrub_paths
 from .audit import FileReport, write_table
@@ -18,6 +19,7 @@ from .batch import RunSummary
 from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
 from .header.clean import option_names
+from .places import check_places
 from .quiet import no_warnings, silence_pydicom_logging
 from .resume import RESUMED
 from .workers import AUTO, auto_workers, parse_workers
@@ -29,8 +31,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 def _policy(args: argparse.Namespace) -> Policy:
     rules_dirs = tuple(args.rules or ())
     if rules_dirs and args.no_known_locations:
-        print("scrubber: --rules and --no-known-locations exclude each other", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
+        _usage("--rules and --no-known-locations exclude each other")
     changes: dict = {"device": args.device, "backend": args.backend, "text_model": args.text_model,
                      "jpeg_dct": getattr(args, "jpeg_dct", True),
                      "keep_syntax": getattr(args, "keep_syntax", "auto"),
@@ -46,28 +47,32 @@ def _policy(args: argparse.Namespace) -> Policy:
             load_rules(policy.rules_dirs)  # a missing folder or bad rule file stops the run up front
         return policy
     except ValueError as exc:
-        print(f"scrubber: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+        _usage(str(exc))
 
 
 def _ruleset(args: argparse.Namespace) -> RuleSet:
     try:
         return load_rules(tuple(args.rules or ()))
     except RuleError as exc:
-        print(f"scrubber: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+        _usage(str(exc))
 
 
 def read_key(path: Path) -> bytes:
     """A key file holds hex (as written by `scrubber keygen`); at least 16 bytes of key."""
-    text = path.read_text().strip()
     try:
-        key = bytes.fromhex(text)
+        key = bytes.fromhex(path.read_text().strip())
+    except OSError as exc:
+        return _usage(f"cannot read the key file {path} ({exc.strerror or exc}); `scrubber keygen FILE` makes one")
     except ValueError:
-        raise SystemExit(f"scrubber: {path} is not a key file (expected hex, see `scrubber keygen`)") from None
+        return _usage(f"{path} is not a key file (expected hex, see `scrubber keygen`)")
     if len(key) < 16:
-        raise SystemExit(f"scrubber: {path} holds fewer than 16 bytes of key")
+        return _usage(f"{path} holds fewer than 16 bytes of key")
     return key
+
+
+def _usage(message: str) -> NoReturn:
+    print(f"scrubber: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
 class Progress:
@@ -147,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
                    rename=args.rename, resume=args.resume)
     try:
+        check_places(args.inputs, [], [args.table and Path(args.table)])
         if args.dask is not None:
             summary = _run_on_dask(args, out, policy, options)
         else:
@@ -199,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow=tuple(a.strip() for a in (args.allow or "").split(",") if a.strip()),
             tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
             workers=auto_workers() if args.workers == AUTO else args.workers)
+        check_places([], [config.spool, config.quarantine, config.out], [config.audit])
     except ValueError as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -43,12 +43,13 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
-from scrubber.batch import (Job, RunSummary, check_layout, check_unique, failed_report, init_worker, run_job,
+from scrubber.batch import (Job, RunSummary, check_unique, failed_report, init_worker, run_job,
                             run_task, walk)
 from scrubber.detect.layouts import Reference
 from scrubber.detect.ocr import default_threads
 from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
 from scrubber.naming import RENAMES, Rename
+from scrubber.places import check_places
 from scrubber.policy import Policy
 from scrubber.resume import hold_output, split as resume_split
 from scrubber.urls import is_url, list_url, local_copy
@@ -185,7 +186,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     quarantine = Path(quarantine).absolute() if quarantine is not None else default_quarantine(out_dir)
     audit = Path(audit) if audit is not None else default_audit(out_dir)
     qa_dir = Path(qa).absolute() if qa is not None else None
-    check_layout(inputs, out_dir, [quarantine, qa_dir])
+    check_places(inputs, [out_dir, quarantine, qa_dir], [audit])
     jobs, skipped = _jobs(paths)
     resumed, todo = resume_split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
     if on_start is not None:

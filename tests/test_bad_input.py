@@ -121,6 +121,43 @@ def test_output_inside_input_is_refused(tmp_path, capsys):
     assert "inside the input folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("where", ["-o", "--quarantine", "--qa", "--audit", "--table"])
+def test_a_place_the_run_cannot_write_is_refused_before_any_file(tmp_path, capsys, where):
+    """Under a plain file nothing can be made: one line naming the place, exit 2, nothing scrubbed
+    and no folder left behind by the check."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    (tmp_path / "plain").write_text("not a folder")
+    blocked = tmp_path / "plain" / "sub" / "x"
+    args = {"-o": ["-o", str(blocked)]}.get(where, ["-o", str(tmp_path / "out"), where, str(blocked)])
+    assert main(["run", str(tmp_path / "in"), *args, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "plain"]
+
+
+def test_an_audit_inside_the_input_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                 "--audit", str(tmp_path / "in" / "audit.jsonl")]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", [None, "not hex", "00ff"])
+def test_a_key_file_that_is_missing_or_not_a_key_is_a_usage_error(tmp_path, capsys, content):
+    key = tmp_path / "key"
+    if content is not None:
+        key.write_text(content)
+    with pytest.raises(SystemExit) as refused:
+        main(["run", str(data_path("SC_rgb.dcm")), "-o", str(tmp_path / "out"), "--key-file", str(key)])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(key) in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_input_is_a_usage_error(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -23,8 +24,6 @@ import pydicom
 import pytest
 
 from scrubber.header.pseudonym import uid_for
-from contextlib import contextmanager
-
 from scrubber.node.forward import Address, Backoff, DestinationDown, Forwarder, Refused
 from scrubber.node.node import NodeConfig
 from scrubber.node.spool import Spool
@@ -234,6 +233,16 @@ def test_addresses_and_config_are_checked(tmp_path):
     with pytest.raises(ValueError):
         NodeConfig(**common, out=tmp_path / "o", tls_cert="cert.pem")  # a certificate without its key
     NodeConfig(**common, out=tmp_path / "o")
+
+
+def test_serve_refuses_a_place_it_cannot_write_before_listening(tmp_path):
+    (tmp_path / "plain").write_text("not a folder")
+    done = subprocess.run([sys.executable, "-m", "scrubber.cli", "serve", "--port", str(free_port()),
+                           "--spool", str(tmp_path / "spool"), "--out", str(tmp_path / "plain" / "out"),
+                           "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "plain/out cannot be written" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
 # -- the node between dcmtk peers ------------------------------------------------------------------
