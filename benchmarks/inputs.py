@@ -54,26 +54,37 @@ def _fresh(ds: pydicom.Dataset) -> pydicom.Dataset:
 
 
 def first_frames(ds: pydicom.Dataset, count: int) -> pydicom.Dataset:
-    """A copy of an encapsulated clip that keeps its first ``count`` frames, fragments as they are."""
+    """A copy of an encapsulated clip that keeps its first ``count`` frames, fragments as they are;
+    a longer one plays the clip forwards and backwards (the image moves on, the text stays)."""
     out = _fresh(ds)
-    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))[:count]
-    out.PixelData = encapsulate(frames)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=int(ds.NumberOfFrames)))
+    loop = frames + frames[::-1]
+    out.PixelData = encapsulate([loop[index % len(loop)] for index in range(count)])
     out.NumberOfFrames = count
+    return out
+
+
+def native(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """A copy in Explicit VR Little Endian of what pydicom shows (YBR as RGB)."""
+    out = _fresh(ds)
+    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if getattr(out, "PhotometricInterpretation", "").startswith("YBR"):
+        out.PhotometricInterpretation = "RGB"
+    if "PlanarConfiguration" in out:
+        out.PlanarConfiguration = 0
+    out.PixelData = np.ascontiguousarray(ds.pixel_array).tobytes()
+    out["PixelData"].VR = "OB" if int(ds.BitsAllocated) == 8 else "OW"
+    out["PixelData"].is_undefined_length = False
     return out
 
 
 def resized(ds: pydicom.Dataset, cols: int, rows: int) -> pydicom.Dataset:
     """A native single-frame copy at another size (text scales with the image, as on a screen)."""
-    out = _fresh(ds)
+    out = native(ds)
     pixels = ds.pixel_array
     interpolation = cv2.INTER_AREA if cols < ds.Columns else cv2.INTER_LINEAR
     scaled = cv2.resize(pixels, (cols, rows), interpolation=interpolation).astype(pixels.dtype)
-    out.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     out.Rows, out.Columns = rows, cols
-    if "PlanarConfiguration" in out:
-        out.PlanarConfiguration = 0
-    if getattr(out, "PhotometricInterpretation", "").startswith("YBR"):
-        out.PhotometricInterpretation = "RGB"
     out.PixelData = np.ascontiguousarray(scaled).tobytes()
     for keyword in ("SequenceOfUltrasoundRegions",):  # calibration of the old size would lie
         if keyword in out:

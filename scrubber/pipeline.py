@@ -6,6 +6,7 @@ blacked out, re-encoded and verified, header cleaned) or not at all, with a Scru
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -177,6 +178,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     if key and reference is None:
         memory().put(key, Reference(full[0], tuple(found[0])))
+    del full, window  # renderings of a long clip weigh as much as its frames: not held while it is encoded
     for frame, extra in zip(found, header_detections(out, policy, regions, frames.count)):
         frame.extend(extra)
     lap("detect")
@@ -187,8 +189,14 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     in_boxes = covered_pixels(boxes, *frames.stored.shape[1:3])
     blanked = in_boxes
     if changed:
-        redacted = redact(frames.stored, boxes, fill_value(frames, out))
-        lap("redact")
+        @functools.cache
+        def redacted() -> np.ndarray:  # made when the codec needs pixels (the DCT domain does not)
+            lap("encode")
+            frames_out = redact(frames.stored, boxes, fill_value(frames, out))
+            lap("redact")
+            return frames_out
+
+        lap("redact")  # planning the boxes, as before
         encoded = encode(out, frames, redacted, boxes, jpeg_dct=policy.jpeg_dct)
         after, syntax_out, method, tolerance = encoded.after, encoded.syntax, encoded.method, encoded.tolerance
         coding_changes = list(encoded.changes)

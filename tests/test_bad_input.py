@@ -177,6 +177,27 @@ def test_encoded_pixels_that_do_not_round_trip_are_refused(monkeypatch):
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     with pytest.raises(EncodeFailed):
         encode_module.verify(ds, wrong)
+    encode_module.verify(ds, frames.stored)
+
+
+def test_verification_frame_by_frame_sees_the_last_frame_and_the_count():
+    """Written frames are decoded one at a time: a change in the last frame of a clip, or a frame
+    too many or too few, still fails."""
+    from scrubber.errors import EncodeFailed
+    from scrubber.pixels import encode as encode_module
+    from scrubber.pixels.decode import decode
+
+    ds = pydicom.dcmread(data_path("emri_small_RLE.dcm"))
+    frames = decode(ds, 1 << 30)
+    assert frames.count == 10
+    encode_module.verify(ds, frames.stored)
+    wrong = frames.stored.copy()
+    wrong[-1, -1, -1, 0] ^= 1
+    with pytest.raises(EncodeFailed, match="does not match"):
+        encode_module.verify(ds, wrong)
+    for other in (frames.stored[:-1], np.concatenate([frames.stored, frames.stored[:1]])):
+        with pytest.raises(EncodeFailed, match="geometry"):
+            encode_module.verify(ds, other)
 
 
 def test_missing_model_fails_every_file_into_quarantine(tmp_path, monkeypatch, capsys):

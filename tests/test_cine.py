@@ -169,6 +169,20 @@ def test_lazy_rendering_of_a_ybr_clip_matches_the_full_rendering():
     assert np.mean(difference <= 2) > 0.999 and difference.max() <= 8
 
 
+def test_a_lazy_rendering_keeps_only_the_frames_asked_for_last(monkeypatch):
+    """A long clip is not held again in RGB: past LAZY_BYTES the oldest frame is rendered anew."""
+    from scrubber.pixels import render
+
+    ds = pydicom.dcmread(data_path("examples_ybr_color.dcm"))
+    frames = decode(ds, 1 << 30)
+    whole = render.full(frames, ds)
+    monkeypatch.setattr(render, "LAZY_BYTES", 4 * whole[0].nbytes)
+    lazy = render.for_detection(frames, ds)
+    for index in [*range(10), 2]:
+        assert (lazy[index] == whole[index]).all()
+    assert list(lazy._rgb) == [7, 8, 9, 2]
+
+
 NAME_FRAMES, KIDNEY_FRAMES, FLASH_FRAMES = range(12, 20), range(22, 26), range(7, 8)
 
 

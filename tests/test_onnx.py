@@ -307,6 +307,20 @@ def test_resolve_device_without_torch(monkeypatch):
         ocr.resolve_device("cuda")
 
 
+def test_auto_without_a_cuda_driver_is_the_cpu_and_imports_no_torch(monkeypatch):
+    """Without the driver torch could see no GPU: "auto" is then decided without importing torch
+    (a second and 500 MB in every worker). Where the driver loads, torch still decides."""
+    from scrubber.detect import ocr
+
+    monkeypatch.setattr(ocr, "CUDA_DRIVERS", {sys.platform: "libno-such-cuda-driver.so.1"})
+    assert not ocr.cuda_driver() and ocr.resolve_device("auto") == "cpu"
+    code = ("import sys; from scrubber.detect import ocr; "
+            "print(ocr.cuda_driver(), ocr.resolve_device('auto'), 'torch' in sys.modules)")
+    driver, device, imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                              check=True).stdout.split()
+    assert (device, imported) == (("cpu", "False") if driver == "False" else (device, "True"))
+
+
 def test_cli_takes_a_backend():
     from scrubber.cli import _policy, parser
 

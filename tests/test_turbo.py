@@ -35,3 +35,17 @@ def test_other_images_and_syntaxes_stay_with_pydicom():
     assert not turbo.decodes_first(signed) and not turbo.decodes_first(palette)
     for name in ("JPGExtended.dcm", "JPEG-LL.dcm", "US1_J2KR.dcm", "US1_UNCR.dcm"):
         assert not turbo.decodes_first(pydicom.dcmread(data_path(name))), name
+
+
+def test_a_frame_of_another_size_is_refused():
+    """Frames are decoded into one array made for the first one's shape: a fragment that decodes to
+    another is an error (the decoder's failure, a quarantine), not a crop or a broadcast."""
+    from pydicom.encaps import encapsulate, generate_frames
+
+    clip = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"))
+    small = pydicom.dcmread(data_path("SC_rgb_jpeg_dcmtk.dcm"))
+    fragments = list(generate_frames(clip.PixelData, number_of_frames=int(clip.NumberOfFrames)))[:2]
+    clip.PixelData = encapsulate([fragments[0], next(generate_frames(small.PixelData, number_of_frames=1))])
+    clip.NumberOfFrames = 2
+    with pytest.raises(ValueError, match="frame 1 decodes to"):
+        turbo.as_array(clip)

@@ -7,8 +7,10 @@ Importing this module does not import torch: only building a ``CraftDetector`` d
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
+import sys
 import threading
 
 import numpy as np
@@ -28,10 +30,26 @@ def importable(name: str) -> bool:
         return False
 
 
+CUDA_DRIVERS = {"linux": "libcuda.so.1", "win32": "nvcuda.dll"}  # what torch's CUDA loads first
+
+
+def cuda_driver() -> bool:
+    """True when the CUDA driver library loads: without it torch sees no GPU either, and asking
+    torch costs every worker a second and 500 MB (it imports the whole of torch)."""
+    name = CUDA_DRIVERS.get(sys.platform)
+    if name is None:
+        return False
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
+
+
 def resolve_device(device: str) -> str:
-    """'auto' means cuda when torch sees a GPU, else cpu (also when torch is not installed);
-    'cuda' without a GPU is an error. 'cpu' never imports torch."""
-    if device == "cpu" or (device == "auto" and not importable("torch")):
+    """'auto' means cuda when torch sees a GPU, else cpu (also when torch is not installed or no
+    CUDA driver is); 'cuda' without a GPU is an error. 'cpu' never imports torch."""
+    if device == "cpu" or (device == "auto" and not (importable("torch") and cuda_driver())):
         return "cpu"
     if device == "cuda" and not importable("torch"):
         raise RuntimeError("--device cuda was asked for, but torch is not installed")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
@@ -95,6 +96,22 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     if turbo.decodes_first(ds):
         return turbo.as_array(ds)
     return get_decoder(tsyntax).as_array(ds, raw=True)
+
+
+def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
+    """The stored values a frame at a time, by the decoder ``as_array`` would use: checking what
+    was written then holds one frame of it, not a second copy of a long clip."""
+    tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    if tsyntax == encapsulated_native.SYNTAX:
+        yield from encapsulated_native.as_array(ds)[0]
+    elif turbo.decodes_first(ds):
+        count = int(ds.get("NumberOfFrames", 1) or 1)
+        photometric = str(ds.PhotometricInterpretation)
+        for fragment in generate_frames(ds.PixelData, number_of_frames=count):
+            yield turbo.decode_frame(fragment, photometric)
+    else:
+        for frame, _ in get_decoder(tsyntax).iter_array(ds, raw=True):
+            yield frame
 
 
 def _unused_bits_set(ds: Dataset, decoder) -> bool:

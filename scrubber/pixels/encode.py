@@ -25,10 +25,10 @@ from pydicom.uid import (HTJ2K, UID, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2
 from ..errors import EncodeFailed
 from . import encapsulated_native, htj2k, jpeg_lossless, jpeg_ls
 from .colour import YBR_FULL_SPACES, ybr_to_rgb
-from .decode import Frames, as_array
+from .decode import Frames, as_array, iter_frames
 from .j2k_codestream import CodingStyle, coding_style
 from .jpeg_dct import check_redacted, redact_frame
-from .redact import Box, box_masks
+from .redact import Box, box_mask, box_masks
 from .syntax import rule_for
 
 DCT_BLACK = ("MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422")  # where a black block is the fill
@@ -61,6 +61,7 @@ class Encoded:
     changes: tuple[str, ...] = ()
     # jpeg_dct: pixels of the blanked blocks (the boxes grown to whole blocks), summed over frames
     grown_pixels: int | None = None
+
 
 NATIVE_PI = {"YBR_FULL_422": "YBR_FULL"}  # our arrays hold full-resolution YBR
 
@@ -106,15 +107,16 @@ def _squeeze(arr: np.ndarray) -> np.ndarray:
     return arr[0] if arr.shape[0] == 1 else arr
 
 
-def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Sequence[Box]],
-           jpeg_dct: bool = True) -> Encoded:
+def encode(ds: Dataset, frames: Frames, redacted: np.ndarray | Callable[[], np.ndarray],
+           boxes: Sequence[Sequence[Box]], jpeg_dct: bool = True) -> Encoded:
     """Replace ``ds``'s Pixel Data by its redacted version, in the syntax the table says.
 
     With ``jpeg_dct`` (the default), JPEG baseline/extended stay JPEG: redacted in the DCT domain (whole
     blocks, no generation loss elsewhere); without it they are written as Explicit VR Little Endian
     (exact boxes, decoded pixels kept as they were, 8-bit YBR as the RGB pydicom shows). A syntax
     whose encoder refuses this image (pydicom's RLE encoder and 32-bit samples, a 12-bit HTJ2K)
-    falls back to Explicit VR Little Endian; ``method`` says which.
+    falls back to Explicit VR Little Endian; ``method`` says which. ``redacted`` may be a function
+    that makes the frames: the DCT domain never needs them, and a long clip is not copied for it.
     """
     source = UID(str(ds.file_meta.TransferSyntaxUID))
     rule = rule_for(source)
@@ -124,7 +126,9 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray, boxes: Sequence[Se
             return _encode_jpeg_dct(ds, frames, boxes)
         except (ValueError, EncodeFailed):
             pass
-    elif rule.method in ("same_near", "same_rate"):
+    if callable(redacted):
+        redacted = redacted()
+    if rule.method in ("same_near", "same_rate"):
         try:
             return _encode_changed_frames(ds, frames, redacted, source, rule.method, boxes)
         except Exception:
@@ -163,22 +167,28 @@ def _encode_jpeg_dct(ds: Dataset, frames: Frames, boxes: Sequence[Sequence[Box]]
     if frames.photometric not in DCT_BLACK:
         raise ValueError(f"a black DCT block is not the fill for {frames.photometric}")
     count, rows, cols = frames.stored.shape[:3]
-    masks = box_masks(boxes, rows, cols)
     rgb = str(ds.PhotometricInterpretation) == "RGB"
-    grown = np.zeros((count, rows, cols), bool)
+    grown: dict[int, np.ndarray] = {}  # per frame with boxes, packed: a long clip's masks stay small
     fragments = []
     for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
-        if masks[index].any():  # checked below, on the decode of the whole file
-            fragment, grown[index] = redact_frame(fragment, masks[index], rgb=rgb, verify=False)
+        mask = box_mask(boxes[index], rows, cols)
+        if mask.any():  # checked below, on the decode of the whole file
+            fragment, blocks = redact_frame(fragment, mask, rgb=rgb, verify=False)
+            grown[index] = np.packbits(blocks)
         fragments.append(fragment)
     _encapsulate(ds, fragments)
     after = _decoded(ds, frames.stored.shape)
+    grown_pixels = 0
     for index in range(count):
+        mask = box_mask(boxes[index], rows, cols)
+        blocks = (np.unpackbits(grown[index], count=rows * cols).reshape(rows, cols).astype(bool)
+                  if index in grown else mask)
+        grown_pixels += int(np.count_nonzero(blocks))
         try:
-            check_redacted(frames.stored[index], after[index], masks[index], grown[index], rgb, frames.bits_stored)
+            check_redacted(frames.stored[index], after[index], mask, blocks, rgb, frames.bits_stored)
         except ValueError as exc:
             raise EncodeFailed(f"DCT-domain redaction of frame {index} failed its check ({exc})") from None
-    return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct", grown_pixels=int(grown.sum()))
+    return Encoded(str(ds.file_meta.TransferSyntaxUID), after, "jpeg_dct", grown_pixels=grown_pixels)
 
 
 def _encode_changed_frames(ds: Dataset, frames: Frames, redacted: np.ndarray, source: UID,
@@ -373,6 +383,19 @@ def _decoded(ds: Dataset, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def verify(ds: Dataset, expected: np.ndarray) -> None:
-    """Decode what we wrote; anything but an exact match with ``expected`` is a failure."""
-    if not np.array_equal(_decoded(ds, expected.shape), expected):
-        raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
+    """Decode what we wrote, a frame at a time; anything but an exact match with ``expected``
+    (frames, rows, cols, samples) is a failure."""
+    count = 0
+    try:
+        for index, frame in enumerate(iter_frames(ds)):
+            if index >= len(expected) or frame.size != expected[index].size:
+                raise EncodeFailed("re-encoded pixel data has another geometry")
+            if not np.array_equal(frame.reshape(expected[index].shape), expected[index]):
+                raise EncodeFailed("re-encoded pixel data does not match the redacted frames")
+            count += 1
+    except EncodeFailed:
+        raise
+    except Exception as exc:
+        raise EncodeFailed(f"re-encoded pixel data does not decode ({type(exc).__name__})") from None
+    if count != len(expected):
+        raise EncodeFailed("re-encoded pixel data has another geometry")

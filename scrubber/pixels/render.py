@@ -6,6 +6,7 @@ still shows) and "window" (the header's VOI transform, the way a reading worksta
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import cv2
@@ -18,6 +19,7 @@ from .decode import Frames
 from .palette import palette_rgb
 
 YBR_SPACES = ("YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_420")
+LAZY_BYTES = 128 << 20  # RGB frames a LazyYbr keeps, the most recently asked for (120 of 640x480: all)
 
 
 def _stretch(values: np.ndarray) -> np.ndarray:
@@ -43,12 +45,14 @@ def _ybr_to_rgb(ybr: np.ndarray) -> np.ndarray:
 
 class LazyYbr:
     """8-bit YBR frames rendered to RGB one at a time, when asked for (a clip's detector looks at
-    a few frames in colour and at every frame in grey, which for YBR is the stored Y itself)."""
+    a few frames in colour and at every frame in grey, which for YBR is the stored Y itself). The
+    frames asked for last are kept, up to LAZY_BYTES: a long clip is not held a second time."""
 
     def __init__(self, ybr: np.ndarray) -> None:
         self._ybr = ybr
-        self._rgb: dict[int, np.ndarray] = {}
+        self._rgb: OrderedDict[int, np.ndarray] = OrderedDict()
         self.shape = ybr.shape[:3] + (3,)
+        self._keep = max(2, LAZY_BYTES // max(1, ybr[0].nbytes))  # a long clip's RGB would double its size
         self.grey = np.ascontiguousarray(ybr[..., 0])
 
     def __len__(self) -> int:
@@ -58,8 +62,12 @@ class LazyYbr:
         if not isinstance(index, (int, np.integer)):
             return np.stack([self[int(i)] for i in index])
         index = int(index) % self.shape[0]
-        if index not in self._rgb:
+        if index in self._rgb:
+            self._rgb.move_to_end(index)
+        else:
             self._rgb[index] = _ybr_to_rgb(self._ybr[index:index + 1])[0]
+            if len(self._rgb) > self._keep:
+                self._rgb.popitem(last=False)
         return self._rgb[index]
 
 

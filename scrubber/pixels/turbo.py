@@ -44,8 +44,18 @@ def decode_frame(fragment: bytes, photometric: str) -> np.ndarray:
 
 
 def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
-    """Every frame, stacked, and the metadata pydicom's ``as_array`` would give with it."""
+    """Every frame, stacked, and the metadata pydicom's ``as_array`` would give with it. Frames are
+    decoded into one array made for them all: a long clip is not held twice on the way."""
     count = int(ds.get("NumberOfFrames", 1) or 1)
     photometric = str(ds.PhotometricInterpretation)
-    frames = [decode_frame(fragment, photometric) for fragment in generate_frames(ds.PixelData, number_of_frames=count)]
-    return np.stack(frames), {"photometric_interpretation": photometric}
+    out: np.ndarray | None = None
+    for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
+        frame = decode_frame(fragment, photometric)
+        if out is None:
+            out = np.empty((count, *frame.shape), frame.dtype)
+        elif index >= count or frame.shape != out.shape[1:]:
+            raise ValueError(f"frame {index} decodes to {frame.shape} after {out.shape[1:]}, or past {count}")
+        out[index] = frame
+    if out is None:
+        raise ValueError("no frames")
+    return out, {"photometric_interpretation": photometric}
