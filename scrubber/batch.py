@@ -27,7 +27,7 @@ from .naming import Rename
 from .policy import Policy
 from .read import is_dicomdir
 from .resume import hold_output
-from .workers import AUTO, auto_workers
+from .workers import AUTO, MemoryGate, auto_workers, memory_budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +214,7 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
                                     initializer=_init_pool_worker, initargs=(threads, policy))
             task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
                            rename=rename, claims=claims)
-            _run_parallel(make_pool, task, todo, policy, workers, done, quarantine)
+            _run_parallel(make_pool, task, todo, policy, workers, done, quarantine, memory_budget(workers))
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:
@@ -235,15 +235,19 @@ def run_task(jobs: list[Job], references: dict[tuple, Reference] | None, lead: b
 
 def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[list[FileReport], dict]],
                   jobs: list[Job], policy: Policy, workers: int, done: Callable[[Job, FileReport], None],
-                  quarantine: Path | None) -> None:
+                  quarantine: Path | None, budget: int | None) -> None:
     """Every job in a pool of ``workers``, each file with the layout reference it meets in the
     serial run, so the outputs do not depend on the number of workers or on which finishes first
-    (``grouping``). At most ``IN_FLIGHT`` tasks a worker are handed to the pool at a time. When a
+    (``grouping``). At most ``IN_FLIGHT`` tasks a worker are handed to the pool at a time, and no
+    more than the memory ``budget`` holds (``workers.MemoryGate``: long clips wait for each other,
+    smaller files go past them). When a
     worker process dies (out of memory, a crash in a decoder), every task in flight fails with it:
     the pool is made again and those tasks' files are made again one at a time, so the file whose
     worker dies again, alone, is the one reported, and the batch goes on. Ctrl-C: the files under
     way end, no other starts."""
-    ready: deque[Task] = deque(first_tasks(layout_groups(jobs, policy)))
+    sizes: dict[int, int] = {}
+    ready: deque[Task] = deque(first_tasks(layout_groups(jobs, policy, sizes)))
+    gate = MemoryGate(budget, sizes)
     suspects: deque[Task] = deque()  # in flight when a worker died
     running: dict[Future, Task] = {}
     lone: Future | None = None  # a suspect made again with nothing else in flight
@@ -254,14 +258,16 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
         for job in batch:
             done(job, failed_report(job, "worker_failed", reason, quarantine))
 
-    def submit(queue: deque[Task]) -> Future | None:
+    def submit(queue: deque[Task], at: int = 0) -> Future | None:
         nonlocal broken
+        chosen = queue[at]
         try:
-            future = pool.submit(task, queue[0].jobs, queue[0].references, queue[0].lead)
+            future = pool.submit(task, chosen.jobs, chosen.references, chosen.lead)
         except BrokenProcessPool:  # a worker died between tasks: made again below
             broken = True
             return None
-        running[future] = queue.popleft()
+        del queue[at]
+        running[future] = chosen
         return future
 
     try:
@@ -271,8 +277,11 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                 pool, broken = make_pool(), False
             if suspects and not running:
                 lone = submit(suspects)
-            while not suspects and not broken and ready and len(running) < IN_FLIGHT * workers:
-                submit(ready)
+            while not suspects and not broken and len(running) < IN_FLIGHT * workers:
+                at = gate.pick(ready, running.values())
+                if at is None:
+                    break
+                submit(ready, at)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 ended = running.pop(future)

@@ -30,14 +30,25 @@ from .quiet import no_warnings
 from .urls import is_url, open_url
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from .batch import Job
 
 CHUNK_FILES = 4  # at most this many files of a layout in one task of a parallel run (progress stays smooth)
 
 
-def header_key(path: Path | str, policy: Policy) -> tuple | None:
-    """The layout key the pipeline will use for this file, from its header; None when the file does
-    not take part in layout reuse (multi-frame, unreadable header, reuse off)."""
+def decoded_bytes(ds: Dataset) -> int:
+    """What a file's frames take decoded, at least as 8-bit RGB (the detector's rendering): the
+    part of a worker's peak memory that grows with the file (``workers.MemoryGate``)."""
+    frames = int(ds.get("NumberOfFrames") or 1)
+    sample = max(1, (int(ds.get("BitsAllocated") or 8) + 7) // 8) * int(ds.get("SamplesPerPixel") or 1)
+    return max(0, frames) * int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * max(3, sample)
+
+
+def _header(path: Path | str, policy: Policy) -> tuple[tuple | None, int]:
+    """(layout key, decoded bytes) from one read of the header. The key is the one the pipeline
+    will use, or None for a file that takes no part in layout reuse (multi-frame, unreadable
+    header, reuse off); the size is 0 for a header that cannot be read."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -45,8 +56,6 @@ def header_key(path: Path | str, policy: Policy) -> tuple | None:
     from .pipeline import layout_key
     from .read import read
 
-    if not policy.reuse_layouts:
-        return None
     try:
         with no_warnings():
             if is_url(path):
@@ -57,21 +66,25 @@ def header_key(path: Path | str, policy: Policy) -> tuple | None:
                     ds = pydicom.dcmread(path, stop_before_pixels=True)
                 except InvalidDicomError:  # a data set without the preamble, as the runner reads it
                     ds = read(Path(path), header_only=True)
-            if int(ds.get("NumberOfFrames") or 1) != 1:
-                return None
-            return layout_key(ds, policy, image_regions(ds).boxes)
+            size = decoded_bytes(ds)
+            if int(ds.get("NumberOfFrames") or 1) != 1 or not policy.reuse_layouts:
+                return None, size
+            return layout_key(ds, policy, image_regions(ds).boxes), size
     except Exception:  # the worker will refuse the file with its own reason
-        return None
+        return None, 0
 
 
-def layout_groups(jobs: list[Job], policy: Policy) -> list[list[Job]]:
+def layout_groups(jobs: list[Job], policy: Policy, sizes: dict[int, int] | None = None) -> list[list[Job]]:
     """Jobs grouped so that each group, scrubbed in order with an empty layout memory, gives what
-    the serial runner gives in walk order. Groups come in order of their first job."""
+    the serial runner gives in walk order. Groups come in order of their first job. ``sizes``, when
+    given, receives each job's ``decoded_bytes`` (by ``id(job)``) from the same read of its header."""
     groups: list[list[Job]] = []
     open_groups: dict[tuple, list[Job]] = {}
     seen: OrderedDict[tuple, None] = OrderedDict()  # the runner's memory, replayed on keys
     for job in jobs:
-        key = header_key(job.src, policy)
+        key, size = _header(job.src, policy) if policy.reuse_layouts or sizes is not None else (None, 0)
+        if sizes is not None:
+            sizes[id(job)] = size
         if key is None:
             groups.append([job])
             continue

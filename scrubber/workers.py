@@ -1,18 +1,26 @@
-"""How many workers a run gets when it is not told: ``--workers auto``.
+"""How many workers a run gets when it is not told (``--workers auto``), and which files they may
+scrub side by side.
 
 Worker processes use a CPU's cores better than one process's threads (1.45-2x the frames/s on two
 cores, benchmarks/README.md), but each costs a second or two to start and load the networks, and
-up to about a gigabyte at its peak (a 120-frame 640x480 clip: 1.04 GB). So a run gets one worker
-per core, no more than the memory holds at that peak, and no more than its work repays: one per
-four units of input, a unit being a file or a MiB of it (a compressed clip weighs what it holds).
+memory: about 300 MB, and at its peak about three to five bytes more for each byte of a file's
+frames decoded (benchmarks/clip_memory.py: a 120-frame 640x480 clip 0.7 GB, 960 frames 2.8 GB).
+So a run gets one worker per core, no more than the memory holds at 1.5 GB each, and no more than
+its work repays: one per four units of input, a unit being a file or a MiB of it (a compressed
+clip weighs what it holds). Long clips side by side could still exhaust the memory: a
+``MemoryGate`` holds a file back while those under way would not leave room for it.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 AUTO = "auto"
 WORKER_MEMORY = 3 << 29  # 1.5 GiB: a worker's peak on a 120-frame clip, with room for larger ones
+WORKER_BASE = 1 << 29  # 512 MiB: a worker before its file (process, libraries, networks), with room
+CLIP_BYTES = 5  # a worker's peak grows by this many bytes per byte of its file decoded (2.9-4.3 measured)
+LOOKAHEAD = 64  # ready tasks looked through for one that fits while the first does not
 UNITS_PER_WORKER = 4  # files or MiB of input that repay starting a worker
 CARD_THREADS = 8  # on a GPU, threads sharing one model: enough to keep its joined passes full
 
@@ -64,3 +72,41 @@ def parse_workers(text: str) -> int | str:
     if count < 1:
         raise ValueError("--workers must be at least 1")
     return count
+
+
+def memory_budget(workers: int) -> int | None:
+    """What the files under way in a run of ``workers`` may take together on this machine: the
+    memory available now less each worker's base; None where the memory is unknown."""
+    memory = available_memory()
+    return None if memory is None else max(0, memory - workers * WORKER_BASE)
+
+
+class _Task(Protocol):
+    jobs: list
+
+
+class MemoryGate:
+    """Which of the ready tasks may be handed to a worker now. A task weighs ``CLIP_BYTES`` times
+    the decoded size of its largest file; tasks under way (handed to the pool) may weigh ``budget``
+    together (``memory_budget``; None: no limit). A task always
+    starts when nothing is under way, however much it weighs, so a file larger than the budget is
+    still scrubbed, alone. Skipping ahead to a task that fits changes no output (``grouping``)."""
+
+    def __init__(self, budget: int | None, sizes: Mapping[int, int]) -> None:
+        self.budget, self.sizes = budget, sizes
+
+    def weight(self, task: _Task) -> int:
+        return CLIP_BYTES * max((self.sizes.get(id(job), 0) for job in task.jobs), default=0)
+
+    def pick(self, ready: Sequence[_Task], under_way: Iterable[_Task]) -> int | None:
+        """The index in ``ready`` of the first task that fits beside ``under_way``, or None."""
+        if not ready:
+            return None
+        under_way = list(under_way)
+        if self.budget is None or not under_way:
+            return 0
+        room = self.budget - sum(self.weight(task) for task in under_way)
+        for index in range(min(len(ready), LOOKAHEAD)):
+            if self.weight(ready[index]) <= room:
+                return index
+        return None

@@ -151,12 +151,80 @@ def test_a_file_that_kills_its_worker_is_reported_alone_and_the_batch_goes_on(tm
         return pools[-1]
 
     _run_parallel(make_pool, _dies_on_b, jobs, Policy(key=KEY), 2, lambda job, r: heard.setdefault(job.rel, r),
-                  quarantine=None)
+                  quarantine=None, budget=None)
     assert sorted(heard) == names
     assert heard["b"].decision == "failed" and heard["b"].reason_code == "worker_failed"
     assert "died" in heard["b"].reason
     assert all(heard[name].decision == "delivered" for name in names if name != "b")
     assert len(pools) >= 2  # the pool was made again
+
+
+def _clip_header(path, frames: int) -> None:
+    """A header of a 64x64 RGB clip of ``frames`` frames (its pixels are never decoded here)."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.3.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.Rows = ds.Columns = 64
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.NumberOfFrames = 3, 8, frames
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_long_clips_wait_for_each_other_and_smaller_files_go_past_them(tmp_path):
+    """With room for one long clip at a time, no two are under way together; single frames still
+    run beside them, and every file is scrubbed (the last clip too, however long the wait)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scrubber.audit import FileReport
+    from scrubber.batch import Job, _run_parallel
+
+    jobs = []
+    for index in range(4):
+        for name, frames in ((f"clip{index}", 200), (f"frame{index}", 1)):
+            _clip_header(tmp_path / name, frames)
+            jobs.append(Job(tmp_path / name, name))
+    clip = workers.CLIP_BYTES * 200 * 64 * 64 * 3
+    lock, under_way, most, beside = threading.Lock(), set(), [0], [0]
+
+    def task(batch, references, lead):
+        with lock:
+            under_way.update(job.rel for job in batch)
+            clips = sum(name.startswith("clip") for name in under_way)
+            most[0], beside[0] = max(most[0], clips), max(beside[0], len(under_way) - clips if clips else 0)
+        time.sleep(0.05)
+        with lock:
+            under_way.difference_update(job.rel for job in batch)
+        return [FileReport(rel=job.rel, decision="delivered") for job in batch], {}
+
+    heard = {}
+    _run_parallel(lambda: ThreadPoolExecutor(4), task, jobs, Policy(key=KEY), 4,
+                  lambda job, r: heard.setdefault(job.rel, r), quarantine=None, budget=clip * 3 // 2)
+    assert sorted(heard) == sorted(job.rel for job in jobs)
+    assert most[0] == 1 and beside[0] >= 1
+    most[0] = 0
+    _run_parallel(lambda: ThreadPoolExecutor(4), task, jobs, Policy(key=KEY), 4, lambda job, r: None,
+                  quarantine=None, budget=None)
+    assert most[0] >= 2  # without a budget they do go side by side
+
+
+def test_a_gate_starts_a_task_alone_however_large(monkeypatch):
+    from scrubber.batch import Job
+    from scrubber.grouping import Task
+
+    big, small = Job("big", "big"), Job("small", "small")
+    gate = workers.MemoryGate(100, {id(big): 1000, id(small): 1})
+    assert gate.pick([Task([big])], []) == 0
+    assert gate.pick([Task([big]), Task([small])], [Task([small])]) == 1
+    assert gate.pick([Task([big])], [Task([small])]) is None
+    assert workers.MemoryGate(None, {id(big): 1000}).pick([Task([big])], [Task([big])]) == 0
+    monkeypatch.setattr(workers, "available_memory", lambda: 4 << 30)
+    assert workers.memory_budget(2) == (4 << 30) - 2 * workers.WORKER_BASE
 
 
 def test_the_command_line_picks_its_workers_and_says_how_many(tmp_path, monkeypatch, capsys):
