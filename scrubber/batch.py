@@ -21,12 +21,13 @@ from pathlib import Path
 from .audit import AuditLog, FileReport
 from .detect.layouts import LayoutMemory, Reference, using
 from .detect.ocr import default_threads
-from .files import quarantine_copy, scrub_file
+from .files import kept_in_quarantine, scrub_file
 from .grouping import Task, first_tasks, layout_groups, next_tasks
 from .naming import Rename
 from .policy import Policy
 from .read import is_dicomdir
 from .resume import hold_output
+from .urls import is_url
 from .workers import AUTO, MemoryGate, auto_workers, memory_budget
 
 
@@ -141,8 +142,10 @@ def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa
         return failed_report(job, "detector_unavailable",
                              f"text detector could not be loaded ({type(exc).__name__}: {exc})", quarantine)
     dst = out_dir if rename == "uid" else out_dir / job.rel
-    return scrub_file(job.src, dst, policy, rel=job.rel, quarantine=quarantine, qa=qa, detector=detector,
-                      rename=rename, claims=claims)
+    report = scrub_file(job.src, dst, policy, rel=job.rel, qa=qa, detector=detector, rename=rename, claims=claims)
+    if report.decision == "delivered" or quarantine is None:
+        return report
+    return kept_in_quarantine(job.src, quarantine / job.rel, report)
 
 
 def shares_model(policy: Policy) -> bool:
@@ -315,8 +318,8 @@ def _size(src: Path | str) -> int:
 
 
 def failed_report(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:
-    """A file the scrubber could not even try: reported as failed, kept in quarantine."""
+    """A file the scrubber could not even try: reported as failed, kept in quarantine (a local one)."""
     report = FileReport(rel=job.rel, decision="failed", reason_code=code, reason=reason)
-    if quarantine is not None:
-        quarantine_copy(job.src, quarantine / job.rel, report)
-    return report
+    if quarantine is None or is_url(job.src):  # a URL input stays where it is, in its store
+        return report
+    return kept_in_quarantine(Path(job.src), quarantine / job.rel, report)

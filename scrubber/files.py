@@ -76,7 +76,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         try:
             atomic_write(dst, lambda handle: result.dataset.save_as(handle, enforce_file_format=True))
         except Exception as exc:
-            raise WriteFailed(f"writing the output failed ({type(exc).__name__})") from None
+            raise WriteFailed(f"writing the output failed ({_why(exc)})") from None
         report.timings["write"] = time.perf_counter() - clock
     except ScrubError as exc:
         report = dataclasses.replace(report, decision="quarantined", reason_code=exc.code, reason=exc.message,
@@ -93,6 +93,17 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
     return report
 
 
+def _why(exc: BaseException) -> str:
+    """The exception's type and the system's words for it (no space left, permission denied) from
+    it or what it wraps (pydicom re-raises with the tag); never its message, which names the path."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"{type(exc).__name__}: {cause.strerror}"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def claim_owner(src: Path, rel: str, policy: Policy) -> str:
     """Who claims an output path: this input (its path and output-relative path, keyed digest, no
     PHI on disk); a task run again for the same input may claim it again."""
@@ -105,3 +116,16 @@ def quarantine_copy(src: Path, target: Path, report: FileReport) -> None:
         atomic_write(target, lambda handle: shutil.copyfileobj(original, handle))
     reason = json.dumps(reason_document(report), indent=2, sort_keys=True).encode()
     atomic_write_bytes(target.with_name(target.name + ".reason.json"), reason)
+
+
+def kept_in_quarantine(src: Path, target: Path, report: FileReport) -> FileReport:
+    """``report`` once ``src`` is copied to quarantine; where the copy cannot be made (a full disk,
+    the input gone), the report says so instead (failed, ``quarantine_failed``) and a batch goes on:
+    the input itself stays where it is, as every input does."""
+    try:
+        quarantine_copy(src, target, report)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        return dataclasses.replace(report, decision="failed", reason_code="quarantine_failed",
+                                   reason=f"{report.reason}; its quarantine copy could not be written ({_why(exc)})")
+    return report

@@ -15,7 +15,7 @@ from scrubber.errors import DetectFailed
 from scrubber.pipeline import scrub_dataset
 from scrubber.policy import Policy
 
-from .util import data_path, without_preamble
+from .util import SAMPLE, data_path, without_preamble
 
 MARKER = "LEAKY^MARKER"
 
@@ -338,3 +338,55 @@ def test_a_file_with_file_meta_but_no_preamble_keeps_its_transfer_syntax(tmp_pat
     got = read(without_preamble(ds, tmp_path / "meta.dcm", with_meta=True))
     assert got.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
     np.testing.assert_array_equal(got.pixel_array, ds.pixel_array)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_named_in_the_reason_and_leaves_no_output(tmp_path, monkeypatch):
+    """Writing on a full disk (/dev/full: every write fails with ENOSPC, through pydicom, which
+    wraps the error with the tag it was writing): quarantined as write_failed, the system's words in
+    the reason, no path in it."""
+    from scrubber import files
+
+    def onto_full_disk(dst, fill):
+        with open("/dev/full", "wb", buffering=0) as handle:
+            fill(handle)
+
+    monkeypatch.setattr(files, "atomic_write", onto_full_disk)
+    dst = tmp_path / "secret-name" / "out.dcm"
+    report = files.scrub_file(SAMPLE / "us_textfree.dcm", dst, Policy(device="cpu"))
+    assert (report.decision, report.reason_code) == ("quarantined", "write_failed")
+    assert report.reason == "writing the output failed (OSError: No space left on device)"
+    assert not dst.exists()
+
+
+def test_a_quarantine_that_cannot_be_written_fails_that_file_and_the_batch_goes_on(tmp_path, monkeypatch):
+    """A full quarantine disk: the file that could not be kept is reported failed
+    (``quarantine_failed``, the first reason and the system's words), nothing half-copied stays,
+    and the other files are delivered; before, the run stopped with a traceback."""
+    import errno
+
+    from scrubber import files
+    from scrubber.api import scrub_paths
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "junk.bin").write_bytes(b"not DICOM at all" * 64)
+    shutil.copy(SAMPLE / "us_textfree.dcm", tmp_path / "in" / "good.dcm")
+    quarantine = tmp_path / "q"
+    real = files.atomic_write
+
+    def full_under_quarantine(dst, fill):
+        if quarantine in dst.parents:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(dst, fill)
+
+    monkeypatch.setattr(files, "atomic_write", full_under_quarantine)
+    summary = scrub_paths([tmp_path / "in"], tmp_path / "out", Policy(device="cpu"), quarantine=quarantine)
+    reports = {r.rel: r for r in summary.reports}
+    assert reports["good.dcm"].decision == "delivered"
+    junk = reports["junk.bin"]
+    assert (junk.decision, junk.reason_code) == ("failed", "quarantine_failed")
+    assert junk.reason.startswith("not a DICOM file")
+    assert junk.reason.endswith("its quarantine copy could not be written (OSError: No space left on device)")
+    assert not quarantine.exists() or not list(quarantine.rglob("*"))
+    audit = [json.loads(line) for line in (tmp_path / "out.audit.jsonl").read_text().splitlines()]
+    assert sorted(line["reason_code"] for line in audit) == ["", "quarantine_failed"]
