@@ -16,13 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from .audit import AuditLog, FileReport
 from .detect.layouts import LayoutMemory, Reference, using
 from .detect.ocr import default_threads
 from .files import kept_in_quarantine, scrub_file
-from .grouping import Task, first_tasks, layout_groups, next_tasks
+from .grouping import Planner, Task
 from .naming import Rename
 from .policy import Policy
 from .read import is_dicomdir
@@ -107,6 +108,7 @@ def _tree(root: Path) -> Iterator[Path]:
 
 _worker_threads = 0
 IN_FLIGHT = 2  # tasks a worker handed to the pool at a time: few to make again when one dies
+READ_AHEAD = 32  # headers a parallel run reads between looks at the pool, while it reads them
 
 
 def init_worker(threads: int, policy: Policy | None = None) -> None:
@@ -241,15 +243,16 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                   quarantine: Path | None, budget: int | None) -> None:
     """Every job in a pool of ``workers``, each file with the layout reference it meets in the
     serial run, so the outputs do not depend on the number of workers or on which finishes first
-    (``grouping``). At most ``IN_FLIGHT`` tasks a worker are handed to the pool at a time, and no
-    more than the memory ``budget`` holds (``workers.MemoryGate``: long clips wait for each other,
-    smaller files go past them). When a
-    worker process dies (out of memory, a crash in a decoder), every task in flight fails with it:
-    the pool is made again and those tasks' files are made again one at a time, so the file whose
-    worker dies again, alone, is the one reported, and the batch goes on. Ctrl-C: the files under
-    way end, no other starts."""
+    (``grouping``). Headers are read as the run goes (``grouping.Planner``): the first files start
+    at once. At most ``IN_FLIGHT`` tasks a worker are handed to the pool at a time, and no more
+    than the memory ``budget`` holds (``workers.MemoryGate``: long clips wait for each other,
+    smaller files go past them). When a worker process dies (out of memory, a crash in a decoder),
+    every task in flight fails with it: the pool is made again and those tasks' files are made
+    again one at a time, so the file whose worker dies again, alone, is the one reported, and the
+    batch goes on. Ctrl-C: the files under way end, no other starts."""
     sizes: dict[int, int] = {}
-    ready: deque[Task] = deque(first_tasks(layout_groups(jobs, policy, sizes)))
+    planner, unread, reading = Planner(policy, workers, sizes), iter(jobs), True
+    ready: deque[Task] = deque()
     gate = MemoryGate(budget, sizes)
     suspects: deque[Task] = deque()  # in flight when a worker died
     running: dict[Future, Task] = {}
@@ -274,7 +277,14 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
         return future
 
     try:
-        while ready or suspects or running:
+        while reading or ready or suspects or running:
+            if reading:  # a few headers at a time: the first files start while the others are read
+                read = list(islice(unread, READ_AHEAD))
+                for job in read:
+                    ready.extend(planner.feed(job))
+                if len(read) < READ_AHEAD:
+                    reading = False
+                    ready.extend(planner.close())
             if broken and not running:
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool, broken = make_pool(), False
@@ -285,7 +295,9 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                 if at is None:
                     break
                 submit(ready, at)
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            if not running:
+                continue
+            finished, _ = wait(running, timeout=0 if reading else None, return_when=FIRST_COMPLETED)
             for future in finished:
                 ended = running.pop(future)
                 try:
@@ -302,7 +314,7 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                     reports, references = [], {}
                 for job, report in zip(ended.jobs, reports):
                     done(job, report)
-                ready.extendleft(reversed(next_tasks(ended, references, workers)))  # a layout's files together
+                ready.extendleft(reversed(planner.finished(ended, references)))  # a layout's files together
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -4,9 +4,10 @@ The serial runner scrubs files in walk order, and a single-frame image whose lay
 (``pipeline.layout_key``: device, software, size, colour space, calibration) was seen before in
 the run is compared with the first image of that layout and looked at again only where it differs
 (``Policy.reuse_layouts``). Its boxes therefore depend on which file of its layout came first.
-Reading every header first (no pixels) and grouping the files by layout key tells each file which
-file of the run will be its reference, whichever worker scrubs it: the local runner with several
-workers (``batch``) and the Dask runner (``dask``) both start from these groups.
+Reading the headers (no pixels) and grouping the files by layout key tells each file which file
+of the run will be its reference, whichever worker scrubs it: the Dask runner (``dask``) reads
+every header first (``layout_groups``); the local runner with several workers (``batch``) plans
+while it reads them (``Planner``), so that its first files start at once, with the same groups.
 
 A parallel run then starts each group's first file; when it is done, the group's other files
 follow in chunks, side by side, each chunk given the reference the first file left (``Task``), so
@@ -22,7 +23,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .detect.layouts import MAX_LAYOUTS, Reference
 from .policy import Policy
@@ -74,30 +75,48 @@ def _header(path: Path | str, policy: Policy) -> tuple[tuple | None, int]:
         return None, 0
 
 
+class _Replay:
+    """The serial runner's layout memory replayed on keys: what the next file of a key joins, or
+    None where the runner would meet that layout anew (never seen, or forgotten since)."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple, Any] = OrderedDict()
+
+    def get(self, key: tuple) -> Any:
+        found = self._seen.get(key)
+        if found is not None:
+            self._seen.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, group: Any) -> None:
+        self._seen[key] = group
+        while len(self._seen) > MAX_LAYOUTS:
+            self._seen.popitem(last=False)
+
+
+def _read(job: Job, policy: Policy, sizes: dict[int, int] | None) -> tuple | None:
+    """``job``'s layout key, reading its header only when the key or its size is wanted."""
+    key, size = _header(job.src, policy) if policy.reuse_layouts or sizes is not None else (None, 0)
+    if sizes is not None:
+        sizes[id(job)] = size
+    return key
+
+
 def layout_groups(jobs: list[Job], policy: Policy, sizes: dict[int, int] | None = None) -> list[list[Job]]:
     """Jobs grouped so that each group, scrubbed in order with an empty layout memory, gives what
     the serial runner gives in walk order. Groups come in order of their first job. ``sizes``, when
     given, receives each job's ``decoded_bytes`` (by ``id(job)``) from the same read of its header."""
     groups: list[list[Job]] = []
-    open_groups: dict[tuple, list[Job]] = {}
-    seen: OrderedDict[tuple, None] = OrderedDict()  # the runner's memory, replayed on keys
+    replay = _Replay()
     for job in jobs:
-        key, size = _header(job.src, policy) if policy.reuse_layouts or sizes is not None else (None, 0)
-        if sizes is not None:
-            sizes[id(job)] = size
-        if key is None:
-            groups.append([job])
+        key = _read(job, policy, sizes)
+        group = None if key is None else replay.get(key)
+        if group is not None:
+            group.append(job)
             continue
-        if key in seen:
-            seen.move_to_end(key)
-            open_groups[key].append(job)
-            continue
-        open_groups[key] = [job]
-        groups.append(open_groups[key])
-        seen[key] = None
-        while len(seen) > MAX_LAYOUTS:
-            forgotten, _ = seen.popitem(last=False)
-            del open_groups[forgotten]
+        groups.append([job])
+        if key is not None:
+            replay.put(key, groups[-1])
     return groups
 
 
@@ -105,15 +124,17 @@ def layout_groups(jobs: list[Job], policy: Policy, sizes: dict[int, int] | None 
 class Task:
     """Files one worker scrubs in order, with a layout memory of their own started from
     ``references``; a layout group's first file carries the group's ``rest``, which waits for the
-    reference it leaves (``lead``)."""
+    reference it leaves (``lead``); ``leads``: a first file whose group's other files are still
+    being read (``Planner``)."""
 
     jobs: list[Job]
     references: dict[tuple, Reference] = field(default_factory=dict)
     rest: list[Job] = field(default_factory=list)
+    leads: bool = False
 
     @property
     def lead(self) -> bool:
-        return bool(self.rest)
+        return self.leads or bool(self.rest)
 
     def singles(self) -> list[Task]:
         """This task as one task a file (each with its references; a lead task is one file already)."""
@@ -137,3 +158,76 @@ def next_tasks(task: Task, references: dict[tuple, Reference], workers: int) -> 
         return [Task(task.rest[:1], {}, task.rest[1:])]
     size = max(1, min(CHUNK_FILES, math.ceil(len(task.rest) / (4 * workers))))
     return [Task(task.rest[at:at + size], references) for at in range(0, len(task.rest), size)]
+
+
+def _chunked(jobs: list[Job], references: dict[tuple, Reference], workers: int) -> list[Task]:
+    """``jobs`` of one layout, side by side in chunks that spread them over ``workers``."""
+    size = max(1, min(CHUNK_FILES, math.ceil(len(jobs) / (4 * workers))))
+    return [Task(jobs[at:at + size], references) for at in range(0, len(jobs), size)]
+
+
+@dataclass(eq=False)
+class _Group:
+    references: dict[tuple, Reference] | None = None  # what its first file left, once it has
+    leading: bool = False  # a first file of it is under way
+    waiting: list[Job] = field(default_factory=list)  # read, not yet handed out
+
+
+class Planner:
+    """The tasks of a parallel run, made while the headers are read (``feed``), so that the first
+    files start at once: on a network share, reading 100,000 headers first would take minutes. The
+    groups, their first files and the references their other files get are those of
+    ``layout_groups`` with ``first_tasks`` and ``next_tasks``, so the outputs are the serial run's.
+    ``finished`` hears each task that ends; ``close`` says every header has been read."""
+
+    def __init__(self, policy: Policy, workers: int, sizes: dict[int, int] | None = None) -> None:
+        self.policy, self.workers, self.sizes = policy, workers, sizes
+        self._replay = _Replay()
+        self._groups: list[_Group] = []
+        self._leads: dict[int, tuple[Task, _Group]] = {}  # by id: tasks hold lists and do not hash
+
+    def feed(self, job: Job) -> list[Task]:
+        """What reading ``job``'s header lets start."""
+        key = _read(job, self.policy, self.sizes)
+        if key is None:
+            return [Task([job])]
+        group = self._replay.get(key)
+        if group is None:
+            group = _Group()
+            self._groups.append(group)
+            self._replay.put(key, group)
+        if group.references is None and not group.leading:  # new, or its first left no reference
+            return self._lead(group, job)
+        group.waiting.append(job)
+        if group.references is None or len(group.waiting) < CHUNK_FILES:
+            return []
+        chunk, group.waiting = group.waiting, []
+        return [Task(chunk, group.references)]
+
+    def finished(self, task: Task, references: dict[tuple, Reference]) -> list[Task]:
+        """What ``task``, now done, lets start (as ``next_tasks``)."""
+        entry = self._leads.pop(id(task), None)
+        if entry is None:
+            return []
+        group = entry[1]
+        group.leading = False
+        if not references:
+            return self._lead(group, group.waiting.pop(0)) if group.waiting else []
+        group.references = references
+        chunks, group.waiting = _chunked(group.waiting, references, self.workers), []
+        return chunks
+
+    def close(self) -> list[Task]:
+        """Every header is read: the files still waiting beside a reference start."""
+        out: list[Task] = []
+        for group in self._groups:
+            if group.references is not None and group.waiting:
+                out += _chunked(group.waiting, group.references, self.workers)
+                group.waiting = []
+        return out
+
+    def _lead(self, group: _Group, job: Job) -> list[Task]:
+        task = Task([job], {}, leads=True)
+        group.leading = True
+        self._leads[id(task)] = (task, group)
+        return [task]

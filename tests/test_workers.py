@@ -71,6 +71,48 @@ def test_a_layouts_other_files_wait_for_its_first_then_go_side_by_side():
     assert [(t.jobs, t.rest, t.lead) for t in relead] == [(series[1:2], series[2:], True)]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_planning_while_reading_gives_each_file_the_lead_or_reference_of_grouping_first(monkeypatch, seed):
+    """The parallel run plans while it reads headers (``Planner``). Against grouping every header
+    first (``layout_groups``, ``first_tasks``, ``next_tasks``), in any order of reading and
+    finishing, with layouts forgotten and found again (40 layouts, a memory of 32), files without a
+    layout and first files that leave no reference: the same files lead and every other file gets
+    the reference of the same first file."""
+    import random
+
+    from scrubber import grouping
+    from scrubber.batch import Job
+    from scrubber.grouping import Planner, first_tasks, layout_groups, next_tasks
+
+    rng = random.Random(seed)
+    keys = {f"f{i}": (None if rng.random() < 0.1 else (f"layout{rng.randrange(40)}",)) for i in range(300)}
+    left_none = {name for name in keys if rng.random() < 0.15}  # first files that leave no reference
+    monkeypatch.setattr(grouping, "_header", lambda path, policy: (keys[str(path)], 0))
+    jobs = [Job(name, name) for name in keys]
+
+    def run(start, ended, feed=None):
+        """Tasks done in a random order; what each file got: the first file it follows, or "first"
+        (scrubbed with an empty layout memory: a first file, or a file alone)."""
+        got, ready = {}, list(start)
+        while ready or (feed and feed[0]):
+            if feed and feed[0] and (not ready or rng.random() < 0.5):
+                ready += feed[1](feed[0].pop(0)) + ([] if feed[0] else feed[2]())
+                continue
+            task = ready.pop(rng.randrange(len(ready)))
+            for job in task.jobs:
+                got[job.rel] = task.references.get("from", "first")
+            references = {} if not task.lead or task.jobs[0].rel in left_none else {"from": task.jobs[0].rel}
+            ready += ended(task, references)
+        return got
+
+    policy = Policy(key=KEY)
+    upfront = run(first_tasks(layout_groups(jobs, policy)), lambda t, r: next_tasks(t, r, 2))
+    planner = Planner(policy, 2)
+    streamed = run([], planner.finished, (list(jobs), planner.feed, planner.close))
+    assert streamed == upfront and len(upfront) == len(jobs)
+    assert sum(got == "first" for got in upfront.values()) > 40 + 30  # layouts forgotten and found again
+
+
 def _pixel_data(folder, paths):
     return {p.name: pydicom.dcmread(folder / p.name).PixelData for p in paths}
 
