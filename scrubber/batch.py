@@ -29,7 +29,7 @@ from .policy import Policy
 from .read import is_dicomdir
 from .resume import hold_output
 from .urls import is_url
-from .workers import AUTO, MemoryGate, auto_workers, memory_budget
+from .workers import AUTO, MemoryGate, auto_workers, input_sizes, memory_budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +165,7 @@ def shares_model(policy: Policy) -> bool:
 def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy) -> int:
     """A count as given, or what "auto" comes to for these jobs on this machine and device."""
     if workers == AUTO:
-        return auto_workers([_size(job.src) for job in jobs], shares_model(policy))
+        return auto_workers(input_sizes([job.src for job in jobs], _size), shares_model(policy))
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a count of at least 1 or {AUTO!r}, got {workers!r}")
     return workers

@@ -13,14 +13,15 @@ clip weighs what it holds). Long clips side by side could still exhaust the memo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 AUTO = "auto"
 WORKER_MEMORY = 3 << 29  # 1.5 GiB: a worker's peak on a 120-frame clip, with room for larger ones
 WORKER_BASE = 1 << 29  # 512 MiB: a worker before its file (process, libraries, networks), with room
 CLIP_BYTES = 5  # a worker's peak grows by this many bytes per byte of its file decoded (2.9-4.3 measured)
 LOOKAHEAD = 64  # ready tasks looked through for one that fits while the first does not
+T = TypeVar("T")
 UNITS_PER_WORKER = 4  # files or MiB of input that repay starting a worker
 CARD_THREADS = 8  # on a GPU, threads sharing one model: enough to keep its joined passes full
 
@@ -48,9 +49,19 @@ def available_memory() -> int | None:
         return None
 
 
+def input_sizes(paths: Sequence[T], size_of: Callable[[T], int]) -> list[int] | None:
+    """The sizes ``auto_workers`` needs of a job's files: none for a job of so many files that,
+    each a unit at least, they repay every core already (a large archive is not statted file by
+    file before it starts; on a network share that is a pass over all of it)."""
+    if len(paths) >= UNITS_PER_WORKER * usable_cores():
+        return None
+    return [size_of(path) for path in paths]
+
+
 def auto_workers(sizes: Sequence[int] | None = None, on_card: bool = False) -> int:
     """Workers for a run over files of ``sizes`` bytes (None: a stream of unknown length, such as
-    a DICOM node's): processes on the CPU, or threads sharing one model ``on_card``."""
+    a DICOM node's, or more files than the cores need, ``input_sizes``): processes on the CPU, or
+    threads sharing one model ``on_card``."""
     limit = min(usable_cores(), CARD_THREADS) if on_card else usable_cores()
     memory = available_memory()
     if memory is not None:

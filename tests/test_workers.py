@@ -36,6 +36,19 @@ def test_auto_gives_one_worker_a_core_as_far_as_memory_and_the_input_repay(machi
     assert workers.auto_workers([100 * 1024] * 400, on_card=True) == workers.CARD_THREADS
 
 
+def test_auto_stats_the_files_of_a_short_job_only(machine, monkeypatch):
+    """Each file is a unit at least: 32 files already repay 8 workers, so a large job is not
+    statted file by file (on a network share that is a pass over the whole archive)."""
+    from scrubber.batch import Job, resolve_workers
+
+    statted = []
+    monkeypatch.setattr(batch, "_size", lambda src: statted.append(src) or 100 * 1024)
+    monkeypatch.setattr(workers, "available_memory", lambda: 64 << 30)
+    many, few = [Job(f"f{i}", f"f{i}") for i in range(32)], [Job(f"f{i}", f"f{i}") for i in range(8)]
+    assert resolve_workers("auto", many, Policy(device="cpu")) == 8 and statted == []
+    assert resolve_workers("auto", few, Policy(device="cpu")) == 2 and len(statted) == 8
+
+
 def test_the_count_is_a_number_of_at_least_one_or_auto():
     assert workers.parse_workers("auto") == "auto"
     assert workers.parse_workers("3") == 3
