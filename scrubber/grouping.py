@@ -88,10 +88,17 @@ class _Replay:
             self._seen.move_to_end(key)
         return found
 
-    def put(self, key: tuple, group: Any) -> None:
+    def put(self, key: tuple, group: Any) -> list[Any]:
+        """Remember ``group`` for ``key``; what the memory forgets to make room, oldest first."""
         self._seen[key] = group
+        forgotten = []
         while len(self._seen) > MAX_LAYOUTS:
-            self._seen.popitem(last=False)
+            forgotten.append(self._seen.popitem(last=False)[1])
+        return forgotten
+
+    def groups(self) -> list[Any]:
+        """What the memory holds, oldest first."""
+        return list(self._seen.values())
 
 
 def _read(job: Job, policy: Policy, sizes: dict[int, int] | None) -> tuple | None:
@@ -156,8 +163,7 @@ def next_tasks(task: Task, references: dict[tuple, Reference], workers: int) -> 
         return []
     if not references:
         return [Task(task.rest[:1], {}, task.rest[1:])]
-    size = max(1, min(CHUNK_FILES, math.ceil(len(task.rest) / (4 * workers))))
-    return [Task(task.rest[at:at + size], references) for at in range(0, len(task.rest), size)]
+    return _chunked(task.rest, references, workers)
 
 
 def _chunked(jobs: list[Job], references: dict[tuple, Reference], workers: int) -> list[Task]:
@@ -182,8 +188,7 @@ class Planner:
 
     def __init__(self, policy: Policy, workers: int, sizes: dict[int, int] | None = None) -> None:
         self.policy, self.workers, self.sizes = policy, workers, sizes
-        self._replay = _Replay()
-        self._groups: list[_Group] = []
+        self._replay = _Replay()  # the groups files may still join (at most MAX_LAYOUTS)
         self._leads: dict[int, tuple[Task, _Group]] = {}  # by id: tasks hold lists and do not hash
 
     def feed(self, job: Job) -> list[Task]:
@@ -191,18 +196,18 @@ class Planner:
         key = _read(job, self.policy, self.sizes)
         if key is None:
             return [Task([job])]
-        group = self._replay.get(key)
+        group, out = self._replay.get(key), []
         if group is None:
             group = _Group()
-            self._groups.append(group)
-            self._replay.put(key, group)
+            for forgotten in self._replay.put(key, group):  # no file joins it any more
+                out += self._rest(forgotten)
         if group.references is None and not group.leading:  # new, or its first left no reference
-            return self._lead(group, job)
+            return out + self._lead(group, job)
         group.waiting.append(job)
-        if group.references is None or len(group.waiting) < CHUNK_FILES:
-            return []
-        chunk, group.waiting = group.waiting, []
-        return [Task(chunk, group.references)]
+        if group.references is not None and len(group.waiting) >= CHUNK_FILES:
+            chunk, group.waiting = group.waiting, []
+            out.append(Task(chunk, group.references))
+        return out
 
     def finished(self, task: Task, references: dict[tuple, Reference]) -> list[Task]:
         """What ``task``, now done, lets start (as ``next_tasks``)."""
@@ -214,17 +219,18 @@ class Planner:
         if not references:
             return self._lead(group, group.waiting.pop(0)) if group.waiting else []
         group.references = references
-        chunks, group.waiting = _chunked(group.waiting, references, self.workers), []
-        return chunks
+        return self._rest(group)
 
     def close(self) -> list[Task]:
         """Every header is read: the files still waiting beside a reference start."""
-        out: list[Task] = []
-        for group in self._groups:
-            if group.references is not None and group.waiting:
-                out += _chunked(group.waiting, group.references, self.workers)
-                group.waiting = []
-        return out
+        return [task for group in self._replay.groups() for task in self._rest(group)]
+
+    def _rest(self, group: _Group) -> list[Task]:
+        """The files waiting in ``group``, in chunks, once its first file has left its reference."""
+        if group.references is None or not group.waiting:
+            return []
+        chunks, group.waiting = _chunked(group.waiting, group.references, self.workers), []
+        return chunks
 
     def _lead(self, group: _Group, job: Job) -> list[Task]:
         task = Task([job], {}, leads=True)
