@@ -14,8 +14,8 @@ from pathlib import Path
 
 
 def check_places(inputs: Iterable[Path], folders: Iterable[Path | None], files: Iterable[Path | None] = ()) -> None:
-    """Raise ValueError, naming the place, for an output ``folders`` entry (the first is the output
-    folder) or ``files`` entry (audit, table) that lies inside an input folder or cannot be written."""
+    """Raise ValueError, naming the place, for one of ``folders`` (output, quarantine, QA) or
+    ``files`` (audit, table) that lies inside an input folder or cannot be written."""
     roots = [Path(p).resolve() for p in inputs if Path(p).is_dir()]
     folders = [Path(f) for f in folders if f is not None]
     files = [Path(f) for f in files if f is not None]

@@ -21,9 +21,9 @@ WORKER_MEMORY = 3 << 29  # 1.5 GiB: a worker's peak on a 120-frame clip, with ro
 WORKER_BASE = 1 << 29  # 512 MiB: a worker before its file (process, libraries, networks), with room
 CLIP_BYTES = 5  # a worker's peak grows by this many bytes per byte of its file decoded (2.9-4.3 measured)
 LOOKAHEAD = 64  # ready tasks looked through for one that fits while the first does not
-T = TypeVar("T")
 UNITS_PER_WORKER = 4  # files or MiB of input that repay starting a worker
 CARD_THREADS = 8  # on a GPU, threads sharing one model: enough to keep its joined passes full
+T = TypeVar("T")
 
 
 def usable_cores() -> int:
@@ -99,9 +99,9 @@ class _Task(Protocol):
 class MemoryGate:
     """Which of the ready tasks may be handed to a worker now. A task weighs ``CLIP_BYTES`` times
     the decoded size of its largest file; tasks under way (handed to the pool) may weigh ``budget``
-    together (``memory_budget``; None: no limit). A task always
-    starts when nothing is under way, however much it weighs, so a file larger than the budget is
-    still scrubbed, alone. Skipping ahead to a task that fits changes no output (``grouping``)."""
+    together (``memory_budget``; None: no limit). A task always starts when nothing is under way,
+    however much it weighs, so a file larger than the budget is still scrubbed, alone. Skipping
+    ahead to a task that fits changes no output (``grouping``)."""
 
     def __init__(self, budget: int | None, sizes: Mapping[int, int]) -> None:
         self.budget, self.sizes = budget, sizes
