@@ -76,6 +76,8 @@ def walk(inputs: Iterable[Path], prefix_roots: bool | None = None) -> tuple[list
             raise FileNotFoundError(f"input {root} does not exist")
         if root.is_file():
             found = [(root, root.name)]
+        elif not root.is_dir():
+            raise ValueError(f"input {root} is neither a file nor a folder")
         else:
             base = root.name if prefix_roots else ""
             found = [(path, str(Path(base) / path.relative_to(root))) for path in _tree(root)]

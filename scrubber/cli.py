@@ -166,6 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\nscrubber: interrupted; the audit ({audit}) lists every file delivered so far; {how}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    if not summary.reports:
+        print("scrubber: no files found in the inputs", file=sys.stderr)
     print(summary_table(summary))
     print(f"output:     {out}")
     if not summary.ok:

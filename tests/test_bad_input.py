@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -156,6 +157,18 @@ def test_a_key_file_that_is_missing_or_not_a_key_is_a_usage_error(tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(key) in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_input_that_is_no_file_nor_folder_is_refused_and_an_empty_one_is_said(tmp_path, capsys):
+    """A device or a pipe named as input is a usage error (it was walked as an empty folder); an
+    input with no files in it is delivered vacuously, and the run says it found none."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert main(["run", str(pipe), "-o", str(tmp_path / "out")]) == 2
+    assert "is neither a file nor a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 0
+    assert "no files found in the inputs" in capsys.readouterr().err
 
 
 def test_missing_input_is_a_usage_error(tmp_path, capsys):
