@@ -39,7 +39,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
                 audit: str | Path | None = None,
                 progress: Callable[[FileReport], None] | None = None,
                 on_start: Callable[[int], None] | None = None, rename: Rename = "keep",
-                resume: bool = False) -> RunSummary:
+                resume: bool = False, memory: int | None = None) -> RunSummary:
     """Scrub files and folder trees into ``out_dir`` (same relative paths), one report per file.
 
     ``rename="uid"``: each output is named by its cleaned header instead,
@@ -52,6 +52,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     the memory and the size of the job (``scrubber.workers``); the summary says which. ``resume``
     (with the interrupted run's key in ``policy``): inputs its audit says were delivered, whose
     outputs are there, are not scrubbed again (``scrubber.resume``; reason_code ``resumed``).
+    ``memory``: the most the run may use, in bytes (``batch.scrub_jobs``).
     """
     if rename not in RENAMES:
         raise ValueError(f"rename must be one of {RENAMES}, got {rename!r}")
@@ -69,9 +70,9 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     check_places(inputs, [out_dir, quarantine, qa_dir], [audit])
     jobs, skipped = walk(inputs)
     resumed, todo = split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
-    workers = resolve_workers(workers, todo, policy)
+    workers = resolve_workers(workers, todo, policy, memory)
     if on_start is not None:
         on_start(len(jobs))
     reports = scrub_jobs(jobs, out_dir, policy, workers=workers, quarantine=quarantine, qa=qa_dir,
-                         audit=audit, progress=progress, rename=rename, resumed=resumed)
+                         audit=audit, progress=progress, rename=rename, resumed=resumed, memory=memory)
     return RunSummary(reports=reports, skipped=skipped, seconds=time.perf_counter() - started, workers=workers)

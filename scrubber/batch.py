@@ -164,10 +164,11 @@ def shares_model(policy: Policy) -> bool:
         return False
 
 
-def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy) -> int:
-    """A count as given, or what "auto" comes to for these jobs on this machine and device."""
+def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy, memory: int | None = None) -> int:
+    """A count as given, or what "auto" comes to for these jobs on this machine and device (and
+    within ``memory`` bytes, where given)."""
     if workers == AUTO:
-        return auto_workers(input_sizes([job.src for job in jobs], _size), shares_model(policy))
+        return auto_workers(input_sizes([job.src for job in jobs], _size), shares_model(policy), memory)
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a count of at least 1 or {AUTO!r}, got {workers!r}")
     return workers
@@ -176,7 +177,7 @@ def resolve_workers(workers: int | str, jobs: list[Job], policy: Policy) -> int:
 def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int | str = 1,
                quarantine: Path | None = None, qa: Path | None = None, audit: Path | None = None,
                progress: Callable[[FileReport], None] | None = None, rename: Rename = "keep",
-               resumed: dict[str, FileReport] | None = None) -> list[FileReport]:
+               resumed: dict[str, FileReport] | None = None, memory: int | None = None) -> list[FileReport]:
     """Scrub every job; reports come back in input order, progress is called as each finishes.
 
     ``rename="uid"`` names outputs by their new header (see ``files.uid_path``). In either mode an
@@ -185,11 +186,13 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
     ``workers="auto"``: as many as the cores, the memory and the size of the job repay
     (``scrubber.workers``). ``resumed``: reports, by relative path, of jobs an earlier run
     delivered (``scrubber.resume``); they are not scrubbed again, and their outputs stay taken.
+    ``memory``: the most the run may use, in bytes (fewer workers under "auto", and long clips
+    wait for each other sooner: ``workers.MemoryGate``); default what the machine has available.
     """
     resumed = resumed or {}
     index = {id(job): i for i, job in enumerate(jobs)}  # by identity: two jobs may share a path (claims catch it)
     todo = [job for job in jobs if job.rel not in resumed]
-    workers = resolve_workers(workers, todo, policy)
+    workers = resolve_workers(workers, todo, policy, memory)
     threads = policy.threads or default_threads(workers)
     claims = Path(tempfile.mkdtemp(prefix="scrubber-claims-"))  # one empty file per output path taken
     log = AuditLog(audit, policy.key, policy.settings_digest()) if audit is not None else None
@@ -221,7 +224,7 @@ def scrub_jobs(jobs: list[Job], out_dir: Path, policy: Policy, *, workers: int |
                                     initializer=_init_pool_worker, initargs=(threads, policy))
             task = partial(run_task, out_dir=out_dir, policy=policy, quarantine=quarantine, qa=qa,
                            rename=rename, claims=claims)
-            _run_parallel(make_pool, task, todo, policy, workers, done, quarantine, memory_budget(workers))
+            _run_parallel(make_pool, task, todo, policy, workers, done, quarantine, memory_budget(workers, memory))
     finally:
         shutil.rmtree(claims, ignore_errors=True)
         if log is not None:

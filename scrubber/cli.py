@@ -22,7 +22,7 @@ from .header.clean import option_names
 from .places import check_places
 from .quiet import no_warnings, silence_pydicom_logging
 from .resume import RESUMED
-from .workers import AUTO, auto_workers, parse_workers
+from .workers import AUTO, auto_workers, parse_memory, parse_workers
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
@@ -149,6 +149,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.resume and audit.is_file() and audit.stat().st_size > 0:
         print(f"scrubber: {audit} holds an earlier run's lines: this run adds its own and writes its files over "
               f"theirs in {out} (--resume with that run's --key-file skips what it delivered)", file=sys.stderr)
+    if args.memory is not None and args.dask is not None:
+        print("scrubber: --memory is for the local runner; a Dask cluster sets its workers' memory itself",
+              file=sys.stderr)
+        return EXIT_USAGE
     options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
                    rename=args.rename, resume=args.resume)
     try:
@@ -156,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.dask is not None:
             summary = _run_on_dask(args, out, policy, options)
         else:
-            summary = scrub_paths(args.inputs, out, policy, workers=args.workers, **options)
+            summary = scrub_paths(args.inputs, out, policy, workers=args.workers, memory=args.memory, **options)
     except (FileNotFoundError, ValueError) as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -181,6 +185,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.qa:
         print(f"qa:         {args.qa} (before/after PNG per file)")
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
+
+
+def memory_arg(text: str) -> int:
+    try:
+        return parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def workers_arg(text: str) -> int | str:
@@ -361,6 +372,9 @@ def parser() -> argparse.ArgumentParser:
                           "whose network passes hold frames of several files. auto (default): one a core, as "
                           "many as the memory holds (1.5 GB each) and the input repays (one per 4 files or "
                           "MiB). The outputs are the same for any number")
+    run.add_argument("--memory", type=memory_arg, metavar="SIZE",
+                     help="the most memory the run may use, such as 8G: fewer workers under auto, and long "
+                          "clips wait for each other (default: what is available when it starts)")
     run.add_argument("--dask", metavar="local|tcp://HOST:PORT",
                      help="run on Dask: local starts a LocalCluster of --workers processes; an address uses "
                           "that scheduler (workers must see the same paths)")

@@ -13,6 +13,7 @@ clip weighs what it holds). Long clips side by side could still exhaust the memo
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
@@ -58,12 +59,18 @@ def input_sizes(paths: Sequence[T], size_of: Callable[[T], int]) -> list[int] | 
     return [size_of(path) for path in paths]
 
 
-def auto_workers(sizes: Sequence[int] | None = None, on_card: bool = False) -> int:
+def _memory(cap: int | None) -> int | None:
+    """What a run may use: the memory available, no more than ``cap`` (``--memory``)."""
+    memory = available_memory()
+    return cap if memory is None else memory if cap is None else min(memory, cap)
+
+
+def auto_workers(sizes: Sequence[int] | None = None, on_card: bool = False, cap: int | None = None) -> int:
     """Workers for a run over files of ``sizes`` bytes (None: a stream of unknown length, such as
     a DICOM node's, or more files than the cores need, ``input_sizes``): processes on the CPU, or
-    threads sharing one model ``on_card``."""
+    threads sharing one model ``on_card``; ``cap``: the most memory the run may use."""
     limit = min(usable_cores(), CARD_THREADS) if on_card else usable_cores()
-    memory = available_memory()
+    memory = _memory(cap)
     if memory is not None:
         limit = min(limit, memory // WORKER_MEMORY)
     if sizes is not None:
@@ -85,11 +92,22 @@ def parse_workers(text: str) -> int | str:
     return count
 
 
-def memory_budget(workers: int) -> int | None:
+def memory_budget(workers: int, cap: int | None = None) -> int | None:
     """What the files under way in a run of ``workers`` may take together on this machine: the
-    memory available now less each worker's base; None where the memory is unknown."""
-    memory = available_memory()
+    memory available now (no more than ``cap``) less each worker's base; None where unknown."""
+    memory = _memory(cap)
     return None if memory is None else max(0, memory - workers * WORKER_BASE)
+
+
+def parse_memory(text: str) -> int:
+    """``--memory``: bytes, or a number with K, M, G or T (powers of 1024), such as 8G or 1.5G."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"--memory takes a size such as 8G or 512M, not {text!r}")
+    size = int(float(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " "))
+    if size < WORKER_BASE:
+        raise ValueError(f"--memory must leave a worker at least {WORKER_BASE >> 20} MB")
+    return size
 
 
 class _Task(Protocol):

@@ -49,6 +49,23 @@ def test_auto_stats_the_files_of_a_short_job_only(machine, monkeypatch):
     assert resolve_workers("auto", few, Policy(device="cpu")) == 2 and len(statted) == 8
 
 
+def test_a_memory_cap_gives_fewer_workers_and_a_smaller_budget(machine, tmp_path, capsys):
+    """``--memory`` caps what the machine has: auto counts workers within it, and the gate's budget
+    is the cap less each worker's base."""
+    assert workers.parse_memory("8G") == 8 << 30 and workers.parse_memory("1.5g") == 3 << 29
+    assert workers.parse_memory("600000000") == 600000000
+    for bad in ("x", "-3G", "1K"):
+        with pytest.raises(ValueError):
+            workers.parse_memory(bad)
+    assert workers.auto_workers([100 * 1024] * 400, cap=2 << 30) == 1  # 4 GiB available (2 workers), 2 allowed
+    assert workers.memory_budget(2, cap=3 << 30) == (3 << 30) - 2 * workers.WORKER_BASE
+    assert workers.memory_budget(2, cap=16 << 30) == (4 << 30) - 2 * workers.WORKER_BASE  # no more than there is
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path), "-o", str(tmp_path / "out"), "--memory", "lots"])
+    assert "--memory takes a size" in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "-o", str(tmp_path / "out"), "--memory", "4G", "--dask", "local"]) == 2
+
+
 def test_the_count_is_a_number_of_at_least_one_or_auto():
     assert workers.parse_workers("auto") == "auto"
     assert workers.parse_workers("3") == 3
