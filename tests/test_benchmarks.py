@@ -78,6 +78,21 @@ def test_peak_memory_is_the_commands_own():
     assert small < 100, small
 
 
+def test_peak_memory_also_sums_a_commands_processes(tmp_path):
+    """Two children holding 200 MB each for a while: the largest process holds about 200 MB, the
+    command and its children together at least 400 (what a machine running workers must hold)."""
+    hold = "import numpy as np, time; a = np.ones(200_000_000, np.uint8); a[::4096] = 2; time.sleep(0.6)"
+    parent = (f"import subprocess, sys; children = [subprocess.Popen([sys.executable, '-c', {hold!r}]) "
+              "for _ in range(2)]; [c.wait() for c in children]")
+    report = tmp_path / "peak.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "peak.py"), str(report), "--", sys.executable,
+                    "-c", parent], check=True, timeout=120)
+    result = json.loads(report.read_text())
+    assert result["exit_code"] == 0
+    assert 200 <= result["peak_rss_mb"] < 350, result
+    assert result["peak_summed_rss_mb"] >= 400, result
+
+
 def test_suite_quick_run_and_its_tables(tmp_path):
     """A real (quick) suite run on three annotated files, then the README tables made from it."""
     results = tmp_path / "results"
