@@ -147,9 +147,7 @@ def run_job(job: Job, out_dir: Path, policy: Policy, quarantine: Path | None, qa
                              f"text detector could not be loaded ({type(exc).__name__}: {exc})", quarantine)
     dst = out_dir if rename == "uid" else out_dir / job.rel
     report = scrub_file(job.src, dst, policy, rel=job.rel, qa=qa, detector=detector, rename=rename, claims=claims)
-    if report.decision == "delivered" or quarantine is None:
-        return report
-    return kept_in_quarantine(job.src, quarantine / job.rel, report)
+    return _kept(job, report, quarantine)
 
 
 def shares_model(policy: Policy) -> bool:
@@ -336,7 +334,12 @@ def _size(src: Path | str) -> int:
 
 def failed_report(job: Job, code: str, reason: str, quarantine: Path | None) -> FileReport:
     """A file the scrubber could not even try: reported as failed, kept in quarantine (a local one)."""
-    report = FileReport(rel=job.rel, decision="failed", reason_code=code, reason=reason)
-    if quarantine is None or is_url(job.src):  # a URL input stays where it is, in its store
+    return _kept(job, FileReport(rel=job.rel, decision="failed", reason_code=code, reason=reason), quarantine)
+
+
+def _kept(job: Job, report: FileReport, quarantine: Path | None) -> FileReport:
+    """``report``, with the input of a file not delivered copied to ``quarantine`` (a local input:
+    a URL input stays where it is, in its store)."""
+    if report.decision == "delivered" or quarantine is None or is_url(job.src):
         return report
     return kept_in_quarantine(Path(job.src), quarantine / job.rel, report)

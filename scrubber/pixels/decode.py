@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
@@ -105,10 +104,7 @@ def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
     if tsyntax == encapsulated_native.SYNTAX:
         yield from encapsulated_native.as_array(ds)[0]
     elif turbo.decodes_first(ds):
-        count = int(ds.get("NumberOfFrames", 1) or 1)
-        photometric = str(ds.PhotometricInterpretation)
-        for fragment in generate_frames(ds.PixelData, number_of_frames=count):
-            yield turbo.decode_frame(fragment, photometric)
+        yield from turbo.iter_frames(ds)
     else:
         for frame, _ in get_decoder(tsyntax).iter_array(ds, raw=True):
             yield frame

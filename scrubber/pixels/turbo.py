@@ -11,6 +11,8 @@ pydicom and pydicom-data (at sharp colour edges, colour Doppler, chroma may diff
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
@@ -43,14 +45,19 @@ def decode_frame(fragment: bytes, photometric: str) -> np.ndarray:
     return imagecodecs.jpeg8_decode(fragment, colorspace=colour, outcolorspace=colour)
 
 
+def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
+    """Each frame's components as stored, one at a time."""
+    photometric = str(ds.PhotometricInterpretation)
+    for fragment in generate_frames(ds.PixelData, number_of_frames=_count(ds)):
+        yield decode_frame(fragment, photometric)
+
+
 def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     """Every frame, stacked, and the metadata pydicom's ``as_array`` would give with it. Frames are
     decoded into one array made for them all: a long clip is not held twice on the way."""
-    count = int(ds.get("NumberOfFrames", 1) or 1)
-    photometric = str(ds.PhotometricInterpretation)
+    count = _count(ds)
     out: np.ndarray | None = None
-    for index, fragment in enumerate(generate_frames(ds.PixelData, number_of_frames=count)):
-        frame = decode_frame(fragment, photometric)
+    for index, frame in enumerate(iter_frames(ds)):
         if out is None:
             out = np.empty((count, *frame.shape), frame.dtype)
         elif index >= count or frame.shape != out.shape[1:]:
@@ -58,4 +65,8 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
         out[index] = frame
     if out is None:
         raise ValueError("no frames")
-    return out, {"photometric_interpretation": photometric}
+    return out, {"photometric_interpretation": str(ds.PhotometricInterpretation)}
+
+
+def _count(ds: Dataset) -> int:
+    return int(ds.get("NumberOfFrames", 1) or 1)
