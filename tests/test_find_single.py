@@ -7,6 +7,7 @@ a crop of that rendering.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable
 
 import cv2
@@ -237,6 +238,32 @@ def test_a_line_that_runs_past_the_crop_of_its_first_word_is_followed_to_its_end
     assert reach() >= org[0] + width
     monkeypatch.setattr(looks, "FOLLOW_ROUNDS", 0)
     assert reach() < org[0] + width - 40
+
+
+def test_a_followed_line_is_cut_from_its_image_given_again_and_a_queued_crop_holds_no_frame(detector):
+    """A clip's crops, queued in every frame, would hold every frame (its RGB frames are rendered
+    on demand): a ``wide`` crop given a ``source`` keeps that instead of its image, and the line
+    it follows is cut from what ``source`` gives, read to its end as from the image itself."""
+    frame = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array).copy()
+    text, first, org = "SMITH^JOHN ACC 99887766", "SMITH^JOHN", (20, 430)
+    cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1, cv2.LINE_AA)
+    (width, height), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+    place = (org[0], org[1] - height, org[0] + cv2.getTextSize(first, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)[0][0],
+             org[1] + base)
+    given: list[int] = []
+
+    def source() -> np.ndarray:
+        given.append(1)
+        return frame.copy()
+
+    image = frame.copy()
+    held = weakref.ref(image)
+    queue = looks.Looks(detector, "test")
+    queue.add(0, image, place, 1.5, wide=True, source=source)
+    del image
+    assert held() is None
+    assert max(d.box[2] for _, d in queue.run()) >= org[0] + width
+    assert given
 
 
 def test_a_label_whose_line_ends_where_it_runs_into_colour_flow_is_read_to_its_end(detector, monkeypatch):

@@ -13,7 +13,9 @@ the number of frames.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -41,6 +43,13 @@ def _new_colour(image: np.ndarray, sparse_layer: np.ndarray) -> bool:
     them are looked at here."""
     sparse = _sparse(image)
     return bool((recoloured(sparse, sparse_layer) & coloured_pixels(sparse)).any())
+
+
+def _frame(full: np.ndarray, frame: int) -> Callable[[], np.ndarray]:
+    """A way to ``full[frame]`` again (``Looks.add``'s ``source``): a YBR clip's RGB frames are
+    rendered on demand and kept up to a bound; a crop queued in each frame that held its frame
+    would hold them all (366 MB of a 480-frame 640x480 clip)."""
+    return functools.partial(operator.getitem, full, frame)
 
 
 def _sparse(image: np.ndarray) -> np.ndarray:
@@ -98,11 +107,11 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
         image = full[frame]
         if _new_colour(image, sparse_layer):
             colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
-                         where=recoloured(image, coloured_layer))
+                         where=recoloured(image, coloured_layer), source=_frame(full, frame))
     changes = Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):
-            changes.add(frame, full[frame], place, zoom, wide=True)
+            changes.add(frame, full[frame], place, zoom, wide=True, source=_frame(full, frame))
     for box in {d.box for _, d in changes.run()}:
         for frame in range(count):
             found[frame].append(Detection(box, detector_name(detector, "motion"), "change"))
@@ -114,10 +123,10 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
         if len(new) > MAX_PLACES:
             whole.append(frame)  # read whole in "full": its faint places still get their own looks
         for place in new if len(new) <= MAX_PLACES else ():
-            _place_looks(full[frame], frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
+            _place_looks(full, frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
         for place in faint_at[frame]:
             if not is_covered(place, known) and not any(is_covered(place, [other]) for other in new):
-                _place_looks(full[frame], frame, place, zoom, looks, faint, policy, True)
+                _place_looks(full, frame, place, zoom, looks, faint, policy, True)
     for frame, boxes in zip(whole, run_once(detector, [full[f] for f in whole])):
         found[frame].extend(Detection(box, detector_name(detector), "full") for box in boxes)
     for frame, detection in looks.run() + faint.run():
@@ -126,22 +135,23 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     return found
 
 
-def _place_looks(image: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
+def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
                  policy: Policy, is_faint: bool) -> None:
-    """Queue the looks at a text-sized ``place`` where a frame of a clip differs from the median:
+    """Queue the looks at a text-sized ``place`` where frame ``frame`` of a clip (``full``) differs from the median:
     a crop of the full rendering; where the place ``is_faint`` (a label a few grey levels off
     black or off its banner, shown for a while), in ``faint`` (looked at again with DB's
     training normalisation), magnified as unread lines are, and also that crop enhanced alone
     and, where the policy asks for "local", made local alone (the renderings that read a single
     image's faint labels)."""
+    image, source = full[frame], _frame(full, frame)
     if not is_faint:
-        looks.add(frame, image, place, zoom, wide=True)
+        looks.add(frame, image, place, zoom, wide=True, source=source)
         return
     closer = closer_zoom(image, place, policy)
-    faint.add(frame, image, place, closer, wide=True)
-    faint.add(frame, image, place, closer, wide=True, rendering="enhanced", render=enhance)
+    faint.add(frame, image, place, closer, wide=True, source=source)
+    faint.add(frame, image, place, closer, wide=True, rendering="enhanced", render=enhance, source=source)
     if "local" in policy.renderings:
-        faint.add(frame, image, place, closer, wide=True, rendering="local", render=localise)
+        faint.add(frame, image, place, closer, wide=True, rendering="local", render=localise, source=source)
 
 
 def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found: list[list[Detection]],
@@ -176,6 +186,7 @@ def _text_over_image(full: np.ndarray, motion: Motion, moving: np.ndarray, found
     for frame, boxes in enumerate(lines.flashing):
         for box in boxes:
             if share_covered(box, [d.box for d in found[frame]]) < LINE_COVERED:
-                looks.add(frame, full[frame], box, zoom, wide=True)  # part of it may be over still image
+                # part of it may be over still image
+                looks.add(frame, full[frame], box, zoom, wide=True, source=_frame(full, frame))
     for frame, detection in looks.run():
         found[frame].append(detection)

@@ -108,9 +108,10 @@ class _Queued(NamedTuple):
     rendering: str
     place: Box  # the line or region it was queued for, in crop coordinates
     again: bool  # a second look with the training normalisation where the first leaves ``place`` unread
-    source: np.ndarray  # the image it was cut from ...
+    source: Callable[[], np.ndarray] | None  # the image it was cut from, where it is ``wide`` ...
     render: Callable[[np.ndarray], np.ndarray] | None  # ... and how its rendering was made
     wide: bool  # it reaches along the line: a box running to its side is followed (``Looks.run``)
+    width: int  # the source's width
 
 
 @dataclass
@@ -136,16 +137,20 @@ class Looks:
 
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full",
-            render: Callable[[np.ndarray], np.ndarray] | None = None, again: bool = False) -> None:
+            render: Callable[[np.ndarray], np.ndarray] | None = None, again: bool = False,
+            source: Callable[[], np.ndarray] | None = None) -> None:
         """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
         from the crop alone; ``again`` asks for the second look for this crop alone, as the
-        queue's ``again`` does for all)."""
+        queue's ``again`` does for all). A ``wide`` crop keeps a way to its image, for a line
+        followed past it: ``source``, which gives ``image`` again, where given (a clip's frames
+        are rendered on demand, and the crops queued in all its frames would hold the clip)."""
         crop, left, top = crop_of(image, box, wide, margin)
         if render is not None:
             crop = render(crop)
         place = shifted(box, -left, -top)
+        again_source = (source or (lambda: image)) if wide else None
         self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again,
-                                   image, render, wide))
+                                   again_source, render, wide, image.shape[1]))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
@@ -178,8 +183,8 @@ class Looks:
             if round_ == FOLLOW_ROUNDS or not running_on:
                 break
             for q, box in running_on:
-                self.add(q.frame, q.source, box, q.zoom, wide=True, rendering=q.rendering, render=q.render,
-                         again=q.again)
+                self.add(q.frame, q.source(), box, q.zoom, wide=True, rendering=q.rendering, render=q.render,
+                         again=q.again, source=q.source)
         return out
 
     def _run_queue(self) -> tuple[list[tuple[int, Detection]], list[tuple[_Queued, Box]]]:
@@ -222,7 +227,7 @@ def _runs_on(q: _Queued, box: Box) -> bool:
     are not followed: their own looks read them."""
     width = q.crop.shape[1]
     at_left = box[0] <= FOLLOW_EDGE and q.left > 0
-    at_right = box[2] >= width - FOLLOW_EDGE and q.left + width < q.source.shape[1]
+    at_right = box[2] >= width - FOLLOW_EDGE and q.left + width < q.width
     return line_like(box) and overlaps(box, q.place) and (at_left or at_right)
 
 

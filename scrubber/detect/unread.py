@@ -231,7 +231,8 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
 
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
-                 wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None) -> None:
+                 wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None,
+                 source: Callable[[], np.ndarray] | None = None) -> None:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
     leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
     policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
@@ -241,8 +242,9 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     the flow's plane and stays hard. The look reaches along the line (``wide``): a line of one
     colour is often only a piece of its label, where JPEG blurs the colour of thin strokes into the
     next hue or below the chroma of colour (a 12 px dark blue label over US1 forms two blue lines,
-    its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py)."""
+    its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py).
+    ``source`` gives ``image`` again (``Looks.add``)."""
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
-                      rendering="colour", render=functools.partial(colour_plane, sector=sector))
+                      rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
