@@ -158,6 +158,22 @@ def test_float_pixel_data_is_refused():
         decode(ds, 1 << 30)
 
 
+@pytest.mark.parametrize("name, viewed", [("US1_UNCR.dcm", True), ("CT_small.dcm", True),
+                                           ("emri_small.dcm", False), ("SC_ybr_full_422_uncompressed.dcm", False)])
+def test_native_frames_are_a_view_of_the_pixel_data_where_nothing_is_changed_in_decoding(name, viewed, caplog):
+    """A long native clip is not held twice: whole-byte little-endian frames with no unused bits
+    are a read-only view of the Pixel Data; 12 bits in 16 (the bits above are cleared) and 4:2:2
+    (expanded) are copies, decoded without pydicom's warning that it cannot give a view."""
+    ds = pydicom.dcmread(data_path(name))
+    expected = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, raw=True)[0]
+    with caplog.at_level("WARNING", logger="pydicom"):
+        stored = decode(ds, 1 << 30).stored
+    assert np.shares_memory(stored, np.frombuffer(ds.PixelData, np.uint8)) == viewed
+    assert stored.flags.writeable != viewed
+    assert np.array_equal(stored.reshape(expected.shape), expected)
+    assert not caplog.records
+
+
 def test_overlay_bits_above_high_bit_are_cleared(detector):
     """An old-style overlay plane (bit 13 of 12-bit data) spelling text is PHI: the file is
     rewritten with those bits cleared even where the detector finds nothing to black out."""

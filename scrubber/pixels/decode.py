@@ -94,7 +94,17 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
         return encapsulated_native.as_array(ds)
     if turbo.decodes_first(ds):
         return turbo.as_array(ds)
-    return get_decoder(tsyntax).as_array(ds, raw=True)
+    return get_decoder(tsyntax).as_array(ds, raw=True, **({"view_only": True} if _viewable(ds, tsyntax) else {}))
+
+
+def _viewable(ds: Dataset, tsyntax: UID) -> bool:
+    """Native little-endian frames that pydicom can hand over as a read-only view of the Pixel
+    Data (whole bytes, no unused bits to clear, no 4:2:2 to expand): a copy would hold a long
+    native clip twice while it is redacted and written (the redaction is a copy anyway)."""
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    return (not tsyntax.is_encapsulated and tsyntax.is_little_endian and bits in (8, 16, 32, 64)
+            and bits == int(ds.get("BitsStored", 0) or 0)
+            and str(ds.get("PhotometricInterpretation", "")) != "YBR_FULL_422")
 
 
 def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
