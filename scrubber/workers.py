@@ -20,7 +20,8 @@ from typing import Protocol, TypeVar
 AUTO = "auto"
 WORKER_MEMORY = 3 << 29  # 1.5 GiB: a worker's peak on a 120-frame clip, with room for larger ones
 WORKER_BASE = 1 << 29  # 512 MiB: a worker before its file (process, libraries, networks), with room
-CLIP_BYTES = 5  # a worker's peak grows by this many bytes per byte of its file decoded (2.9-4.3 measured)
+CLIP_BYTES = 5  # a worker's peak grows by this many bytes per byte of its file decoded (2.3-3.3 measured
+# for JPEG baseline and native clips; codecs that re-encode frames read the whole file back)
 LOOKAHEAD = 64  # ready tasks looked through for one that fits while the first does not
 UNITS_PER_WORKER = 4  # files or MiB of input that repay starting a worker
 CARD_THREADS = 8  # on a GPU, threads sharing one model: enough to keep its joined passes full
