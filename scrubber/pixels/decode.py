@@ -11,7 +11,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from ..errors import DecodeFailed, ScrubError, UnsupportedSyntax, is_failure
-from . import encapsulated_native, frame_checks, turbo
+from . import encapsulated_native, frame_checks, turbo, video
 from .syntax import rule_for
 from .validate import check_decoded, check_geometry, encapsulated_frames
 
@@ -40,8 +40,9 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     rule = rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
-    fragments = encapsulated_frames(ds, frames) if tsyntax.is_encapsulated else []
-    decoder = None if tsyntax == encapsulated_native.SYNTAX else _decoder(tsyntax)
+    streamed = rule.decoder == video.NAME  # one stream over all frames: its fragments are not frames
+    fragments = encapsulated_frames(ds, frames) if tsyntax.is_encapsulated and not streamed else []
+    decoder = None if tsyntax == encapsulated_native.SYNTAX or streamed else _decoder(tsyntax)
     with _checks_must_run():
         frame_checks.before_decoding(rule.checks, fragments, ds)
     try:
@@ -92,6 +93,8 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     if tsyntax == encapsulated_native.SYNTAX:
         return encapsulated_native.as_array(ds)
+    if video.decodes(ds):
+        return video.as_array(ds)
     if turbo.decodes_first(ds):
         return turbo.as_array(ds)
     return get_decoder(tsyntax).as_array(ds, raw=True, **({"view_only": True} if _viewable(ds, tsyntax) else {}))
@@ -113,6 +116,8 @@ def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
     if tsyntax == encapsulated_native.SYNTAX:
         yield from encapsulated_native.as_array(ds)[0]
+    elif video.decodes(ds):
+        yield from video.iter_frames(ds)
     elif turbo.decodes_first(ds):
         yield from turbo.iter_frames(ds)
     else:

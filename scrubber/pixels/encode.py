@@ -147,8 +147,8 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray | Callable[[], np.n
     target = source if rule.method == "same" and not source.is_encapsulated else UID(ExplicitVRLittleEndian)
     photometric, planar, written = _native_colour(ds, frames, redacted, source)
     ds.PhotometricInterpretation = photometric
-    if planar is not None:
-        ds.PlanarConfiguration = planar
+    if planar is not None or (int(ds.SamplesPerPixel) > 1 and "PlanarConfiguration" not in ds):
+        ds.PlanarConfiguration = planar or 0  # colour by pixel; type 1C, which a video header may leave out
     _drop_extended_offsets(ds)
     try:
         ds.PixelData = _native_bytes(written, ds, target.is_little_endian)
