@@ -102,6 +102,14 @@ def _cut(ds: pydicom.Dataset) -> pydicom.Dataset:
     return ds
 
 
+def _flipped(ds: pydicom.Dataset) -> pydicom.Dataset:
+    data = bytearray(b"".join(generate_fragments(ds.PixelData)))
+    for place in np.random.default_rng(0).integers(len(data) // 4, len(data), 5):
+        data[place] ^= 0x55
+    ds.PixelData = encapsulate([bytes(data)], has_bot=False)
+    return ds
+
+
 def _frames(count: int):
     def change(ds: pydicom.Dataset) -> pydicom.Dataset:
         ds.NumberOfFrames = count
@@ -125,10 +133,11 @@ def _stereo(ds: pydicom.Dataset) -> pydicom.Dataset:
 
 
 @pytest.mark.parametrize("change, reasons", [
-    (_cut, ("inconsistent_image",)),  # the second half of the clip's frames missing
+    (_cut, ("decode_failed", "inconsistent_image")),  # the second half of the frames missing, the last cut
     (_frames(FRAMES + 3), ("inconsistent_image",)),  # the header promises frames the stream lacks
     (_frames(FRAMES - 3), ("inconsistent_image",)),  # the stream holds frames the header does not count
     (_garbage, ("decode_failed",)),
+    (_flipped, ("decode_failed",)),  # FFmpeg hides the damage in the frames (other decoders may not) and says so
     (_ten_bit, ("unsupported_image",)),
     (_stereo, ("unsupported_transfer_syntax",)),  # FFmpeg decodes the first view of stereo H.264 only
 ])

@@ -2,22 +2,26 @@
 
 Ultrasound cine and endoscopy are often stored as video. Their Pixel Data is one video stream over
 every frame, cut into fragments that are pieces of the stream, not frames (PS3.5 8.2.5-8.2.7 and
-the fragmentable variants), so the frames come from decoding the stream whole, here to RGB (FFmpeg
-converts YBR_PARTIAL_420 as the standard defines it). A redacted clip is not encoded as video
+the fragmentable variants), so the frames come from decoding the stream whole, here to RGB (FFmpeg's
+conversion of the stream's YUV, which the detector and the written clip both use). A redacted clip is not encoded as video
 again: that would re-encode every frame lossily, outside the boxes too. It is written as Explicit
 VR Little Endian RGB (syntaxes.toml: "explicit_le", recorded in the audit; ``--keep-syntax strict``
 quarantines it instead). A clip in which nothing is removed keeps its stream byte for byte.
+FFmpeg decodes a damaged stream without failing, hiding the damage in the frames, where other
+decoders may show something else; a stream it reports an error in is refused.
 """
 from __future__ import annotations
 
+import functools
 import io
+import logging
 from collections.abc import Iterator
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments
 
-from ..errors import InconsistentImage, UnsupportedImage
+from ..errors import DecodeFailed, InconsistentImage, UnsupportedImage, UnsupportedSyntax
 from .syntax import rule_for
 
 NAME = "video"
@@ -35,18 +39,41 @@ def stream(ds: Dataset) -> bytes:
 
 def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
     """Each decoded frame, (rows, cols, 3) RGB, in the order shown; one of another size is refused."""
-    import av
-
+    try:
+        import av
+        import av.logging
+    except ImportError:
+        raise UnsupportedSyntax("video transfer syntaxes need PyAV (the av package) to be installed") from None
     shape = (int(ds.Rows), int(ds.Columns), 3)
-    with av.open(io.BytesIO(stream(ds)), mode="r") as container:
+    _errors_reported()
+    with av.open(io.BytesIO(stream(ds)), mode="r") as container, av.logging.Capture(local=True) as said:
         if not container.streams.video:
             raise InconsistentImage("the video Pixel Data holds no video stream")
-        for frame in container.decode(container.streams.video[0]):
+        video = container.streams.video[0]
+        video.codec_context.thread_count = 1  # decoded in this thread, so its errors are this capture's
+        for frame in container.decode(video):
+            if any(level <= av.logging.ERROR for level, _, _ in said):
+                break
             rgb = frame.to_ndarray(format="rgb24")
             if rgb.shape != shape:
                 raise InconsistentImage(f"a video frame is {rgb.shape[1]}x{rgb.shape[0]}, "
                                         f"the header gives {shape[1]}x{shape[0]}")
             yield rgb
+    if any(level <= av.logging.ERROR for level, _, _ in said):
+        raise DecodeFailed("the video stream is damaged (FFmpeg reports errors decoding it and hides them "
+                           "in the frames, as other decoders may not)")
+
+
+@functools.cache
+def _errors_reported() -> None:
+    """FFmpeg's errors reach Python (PyAV drops them by default), for ``Capture`` to see a damaged
+    stream by; outside a capture they are dropped, never printed."""
+    import av.logging
+
+    av.logging.set_level(av.logging.ERROR)
+    logger = logging.getLogger("libav")
+    logger.setLevel(logging.CRITICAL + 1)
+    logger.propagate = False
 
 
 def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
