@@ -43,7 +43,7 @@ class ScrubResult:
     boxes: list[list[Box]]  # per frame, what was blacked out (lines joined, padded)
     pixels_changed: bool  # text was blacked out, or bits above High Bit (overlay planes) cleared
     unused_bits_cleared: bool
-    encode_method: str  # unchanged | same | same_near | jpeg_dct (whole blocks) | explicit_le
+    encode_method: str  # unchanged | same | same_near | same_rate | jpeg_dct (whole blocks) | lossless | explicit_le
     encode_tolerance: int  # same_near: the JPEG-LS NEAR a re-encoded frame may differ by
     encode_changes: list[str]  # JPEG 2000 coding parameters a re-encoded frame could not keep
     backend: str  # the detector's runtime: onnx | torch (or the name of a caller's own detector)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import pydicom
 import pytest
+from pydicom.uid import JPEG2000Lossless
 
 from scrubber.header.pseudonym import uid_for
 from scrubber.node.forward import Address, Backoff, DestinationDown, Forwarder, Refused
@@ -29,7 +30,7 @@ from scrubber.node.node import NodeConfig
 from scrubber.node.spool import Spool
 from scrubber.pixels.syntax import rule_for
 
-from .util import ROOT, SAMPLE, data_path
+from .util import ROOT, SAMPLE, data_path, video
 
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark's SC builder (as test_benchmarks does)
 from inputs import secondary_capture  # noqa: E402
@@ -359,6 +360,22 @@ def test_an_instance_that_cannot_be_cleaned_is_quarantined_never_delivered(gatek
     totals = gatekeeper.status()
     assert totals["quarantined"] == 1 and totals["delivered"] == 1 and totals["pending"] == 0
     assert "decision=quarantined seconds=" in gatekeeper.text() and "reason=inconsistent_image" in gatekeeper.text()
+
+
+@needs_dcmtk
+def test_a_video_clip_is_received_in_its_syntax_and_written_clean_losslessly(gatekeeper, tmp_path):
+    """storescu offers an H.264 clip in its own syntax; the node takes it (it accepts every syntax
+    the pipeline reads) and writes it clean, whole, in JPEG 2000 Lossless (tests/test_video.py)."""
+    path = tmp_path / "clip.dcm"
+    video(pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array[:8]).save_as(path,
+                                                                                          enforce_file_format=True)
+    out = gatekeeper.root / "out"
+    before = set(out.rglob("*.dcm"))
+    assert storescu(gatekeeper.port, [path], "-xn", *tls(gatekeeper)).returncode == 0
+    written = wait_for(lambda: [p for p in out.rglob("*.dcm") if p not in before], 60, "the clean clip")
+    clean = pydicom.dcmread(written[0])
+    assert (clean.file_meta.TransferSyntaxUID, int(clean.NumberOfFrames)) == (JPEG2000Lossless, 8)
+    assert clean.SOPInstanceUID == uid_for(bytes.fromhex(KEY), str(pydicom.dcmread(path).SOPInstanceUID))
 
 
 def _openssl(*args: str) -> None:

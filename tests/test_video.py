@@ -16,7 +16,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.encaps import encapsulate, generate_fragments
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
 
 from scrubber.files import scrub_file
 from scrubber.pixels.decode import decode
@@ -51,23 +51,22 @@ def _covered(boxes, box) -> float:
 @pytest.mark.parametrize("syntax, fragment", [("1.2.840.10008.1.2.4.100", 0), ("1.2.840.10008.1.2.4.102", 0),
                                               ("1.2.840.10008.1.2.4.102.1", 50_000),
                                               ("1.2.840.10008.1.2.4.107", 0)])
-def test_a_video_clip_is_scrubbed_in_every_frame_and_written_as_explicit_le(clip, syntax, fragment, tmp_path,
-                                                                            detector):
+def test_a_video_clip_is_scrubbed_in_every_frame_and_written_losslessly(clip, syntax, fragment, tmp_path, detector):
     """Every annotated label of color3d is covered in every frame; outside the boxes the output's
-    pixels are the decoded stream's, exactly; it is Explicit VR Little Endian RGB, as the syntax
-    table says, and the audit records the change."""
+    pixels are the decoded stream's, exactly; it is JPEG 2000 Lossless (RGB through the RCT), as the
+    syntax table says, and the audit records the change."""
     src, dst, report = _scrub(video(clip, syntax, fragment), tmp_path, detector)
     assert report.decision == "delivered", report.reason
-    assert (report.syntax_in, report.syntax_out, report.encode_method) == (syntax, ExplicitVRLittleEndian,
-                                                                           "explicit_le")
+    assert (report.syntax_in, report.syntax_out, report.encode_method) == (syntax, JPEG2000Lossless, "lossless")
     labels = json.loads((ANNOTATIONS / "color3d_jpeg_baseline.json").read_text())["boxes"]
     for label in labels:
         for frame in range(FRAMES) if label["frame"] is None else [label["frame"]] if label["frame"] < FRAMES else []:
             assert _covered(report.boxes[frame], label["box"]) >= COVERED, (label, frame)
     out = pydicom.dcmread(dst)
-    assert (out.PhotometricInterpretation, int(out.PlanarConfiguration), int(out.NumberOfFrames)) == ("RGB", 0, FRAMES)
+    assert (out.PhotometricInterpretation, int(out.PlanarConfiguration)) == ("YBR_RCT", 0)
+    assert int(out.NumberOfFrames) == FRAMES
     decoded = decode(pydicom.dcmread(src), 1 << 30).stored
-    written = out.pixel_array
+    written = out.pixel_array  # RGB: pydicom undoes the RCT
     for frame in range(FRAMES):
         outside = np.ones((480, 640), bool)
         for x0, y0, x1, y1 in report.boxes[frame]:
@@ -88,6 +87,21 @@ def test_a_clip_with_nothing_to_remove_keeps_its_stream_byte_for_byte(tmp_path, 
     src, dst, report = _scrub(video(frames), tmp_path, detector)
     assert (report.decision, report.boxes_removed, report.syntax_out) == ("delivered", 0, "1.2.840.10008.1.2.4.102")
     assert pydicom.dcmread(dst).PixelData == pydicom.dcmread(src).PixelData
+
+
+def test_a_clip_the_lossless_encoder_refuses_is_written_as_explicit_le(clip, tmp_path, detector, monkeypatch):
+    """The fallback of every syntax: the redacted frames written natively, RGB, recorded."""
+    from scrubber.pixels import encode
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no JPEG 2000 encoder")
+
+    monkeypatch.setattr(encode, "_compress", refuse)
+    _, dst, report = _scrub(video(clip[:4]), tmp_path, detector)
+    assert (report.decision, report.syntax_out, report.encode_method) == ("delivered", ExplicitVRLittleEndian,
+                                                                          "explicit_le")
+    out = pydicom.dcmread(dst)
+    assert (out.PhotometricInterpretation, int(out.PlanarConfiguration)) == ("RGB", 0)
 
 
 def test_with_keep_syntax_strict_a_redacted_video_goes_to_quarantine(clip, tmp_path, detector):

@@ -50,7 +50,7 @@ class Encoded:
 
     syntax: str
     after: np.ndarray  # (frames, rows, cols, samples), decoded from the written Pixel Data
-    method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
+    method: str  # same | same_near | same_rate | jpeg_dct | lossless | explicit_le
     # same_near: largest |after - redacted| allowed (JPEG-LS NEAR), boxes included;
     # same_rate: largest |after - fill| allowed inside the boxes (DARK_SHARE of the sample range)
     tolerance: int = 0
@@ -142,6 +142,13 @@ def encode(ds: Dataset, frames: Frames, redacted: np.ndarray | Callable[[], np.n
             _compress(ds, source, photometric, redacted)
             verify(ds, redacted)
             return Encoded(str(source), redacted, "same")
+        except Exception:
+            pass
+    elif rule.method == "lossless":  # another syntax, whole (video: re-encoding it would be lossy everywhere)
+        try:
+            _compress(ds, UID(rule.write_uid), photometric, redacted)
+            verify(ds, redacted)
+            return Encoded(rule.write_uid, redacted, "lossless")
         except Exception:
             pass
     target = source if rule.method == "same" and not source.is_encapsulated else UID(ExplicitVRLittleEndian)

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from ..errors import UnsupportedSyntax
+
+
+LOSSLESS_TARGETS = (str(JPEG2000Lossless), str(JPEGLSLossless), str(RLELossless))  # "lossless": write_as one of these
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +19,7 @@ class SyntaxRule:
     uid: str
     name: str
     write_uid: str
-    method: str  # same | same_near | same_rate | jpeg_dct | explicit_le
+    method: str  # same | same_near | same_rate | jpeg_dct | lossless | explicit_le
     checks: tuple[str, ...] = ()  # frame_checks run on every decoded frame
     decoder: str = "pydicom"  # who decodes the frames: pydicom's plugins, or "libjpeg-turbo" (turbo.py)
 
@@ -26,7 +29,9 @@ def _table() -> dict[str, SyntaxRule]:
     raw = tomllib.loads(resources.files(__package__).joinpath("syntaxes.toml").read_text())
     rules = {}
     for uid, row in raw.items():
-        write_uid = str(ExplicitVRLittleEndian) if row["write"] == "explicit_le" else uid
+        write_uid = {"explicit_le": str(ExplicitVRLittleEndian), "lossless": row.get("write_as")}.get(row["write"], uid)
+        if row["write"] == "lossless" and write_uid not in LOSSLESS_TARGETS:
+            raise ValueError(f"syntaxes.toml: {uid} is written as {write_uid}, not a lossless syntax scrubber writes")
         rules[uid] = SyntaxRule(uid=uid, name=row["name"], write_uid=write_uid, method=row["write"],
                                 checks=tuple(row.get("checks", ())), decoder=row.get("decoder", "pydicom"))
     return rules

@@ -2,13 +2,14 @@
 
 Ultrasound cine and endoscopy are often stored as video. Their Pixel Data is one video stream over
 every frame, cut into fragments that are pieces of the stream, not frames (PS3.5 8.2.5-8.2.7 and
-the fragmentable variants), so the frames come from decoding the stream whole, here to RGB (FFmpeg's
-conversion of the stream's YUV, which the detector and the written clip both use). A redacted clip is not encoded as video
-again: that would re-encode every frame lossily, outside the boxes too. It is written as Explicit
-VR Little Endian RGB (syntaxes.toml: "explicit_le", recorded in the audit; ``--keep-syntax strict``
-quarantines it instead). A clip in which nothing is removed keeps its stream byte for byte.
-FFmpeg decodes a damaged stream without failing, hiding the damage in the frames, where other
-decoders may show something else; a stream it reports an error in is refused.
+the fragmentable variants), so the frames come from decoding the stream whole, here to RGB
+(FFmpeg's conversion of the stream's YUV, which the detector and the written clip both use). A
+redacted clip is not encoded as video again: that would re-encode every frame lossily, outside
+the boxes too. It is written whole in a lossless syntax (syntaxes.toml: "lossless", JPEG 2000
+Lossless, recorded in the audit; ``--keep-syntax strict`` quarantines it instead). A clip in which
+nothing is removed keeps its stream byte for byte. FFmpeg decodes a damaged stream without failing,
+hiding the damage in the frames, where other decoders may show something else; a stream it
+reports an error in is refused.
 """
 from __future__ import annotations
 
