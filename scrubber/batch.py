@@ -16,7 +16,6 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExe
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
 from pathlib import Path
 
 from .audit import AuditLog, FileReport
@@ -110,7 +109,6 @@ def _tree(root: Path) -> Iterator[Path]:
 
 _worker_threads = 0
 IN_FLIGHT = 2  # tasks a worker handed to the pool at a time: few to make again when one dies
-READ_AHEAD = 32  # headers a parallel run reads between looks at the pool, while it reads them
 
 
 def init_worker(threads: int, policy: Policy | None = None) -> None:
@@ -282,12 +280,8 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
     try:
         while reading or ready or suspects or running:
             if reading:  # a few headers at a time: the first files start while the others are read
-                read = list(islice(unread, READ_AHEAD))
-                for job in read:
-                    ready.extend(planner.feed(job))
-                if len(read) < READ_AHEAD:
-                    reading = False
-                    ready.extend(planner.close())
+                tasks, reading = planner.read(unread)
+                ready.extend(tasks)
             if broken and not running:
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool, broken = make_pool(), False

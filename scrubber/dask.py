@@ -3,15 +3,17 @@
 The serial runner's boxes depend on which file of a layout came first (``scrubber.grouping``).
 So that a cluster gives the same boxes:
 
-- The client reads every header (no pixels) and groups files by layout key, in walk order
-  (``grouping.layout_groups``).
+- The client reads the headers (no pixels), a few at a time, and groups files by layout key in
+  walk order as it reads them (``grouping.Planner``, as the local runner does): the cluster starts
+  on the first files while the client reads the others.
 - A group's first file goes first, on any worker; then the group's other files follow in chunks
   on every worker, each task with a layout memory of its own started from the reference the first
   file left (``grouping.Task``): a series is spread over the cluster, and no other task, nor what a
   worker scrubbed before, changes its boxes.
 - The detector is built once per worker process (``detect.registry.detector_for`` caches it);
   a task carries paths, the Policy (which holds the key) and, for a layout's later files, its first
-  file's rendering, pixels that may show PHI (scattered once per group): use a trusted network or TLS.
+  file's rendering, pixels that may show PHI (scattered once per group, while the group is among the
+  32 last begun): use a trusted network or TLS.
 
 Workers read the inputs and write outputs, quarantine and QA files themselves, directly under the
 given folders: every worker must see the same paths (one machine, or a shared file system). Inputs
@@ -35,6 +37,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,9 +48,9 @@ from scrubber.api import default_audit, default_quarantine
 from scrubber.audit import TABLE_COLUMNS, AuditLog, FileReport, report_table, write_table
 from scrubber.batch import (Job, RunSummary, check_unique, failed_report, init_worker, run_job,
                             run_task, walk)
-from scrubber.detect.layouts import Reference
+from scrubber.detect.layouts import MAX_LAYOUTS, Reference
 from scrubber.detect.ocr import default_threads
-from scrubber.grouping import Task, first_tasks, layout_groups, next_tasks
+from scrubber.grouping import Planner, Task, layout_groups
 from scrubber.naming import RENAMES, Rename
 from scrubber.places import check_places
 from scrubber.policy import Policy
@@ -202,8 +205,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
                 hold_output(claims, job, resumed[job.rel], out_dir, policy, rename)
                 if progress is not None:
                     progress(resumed[job.rel])
-        for report in _run_groups(client, layout_groups(todo, policy), out_dir, policy, quarantine, qa_dir,
-                                  rename, claims):
+        for report in _run_planned(client, todo, out_dir, policy, quarantine, qa_dir, rename, claims):
             reports[order[report.rel]] = report
             log.write(report)
             if progress is not None:
@@ -216,34 +218,45 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
                       workers=max(1, len(client.scheduler_info().get("workers", {}))))
 
 
-def _run_groups(client: Client, groups: list[list[Job]], out_dir: Path, policy: Policy, quarantine: Path,
-                qa: Path | None, rename: Rename, claims: Path) -> Iterator[FileReport]:
-    """Submit each group's first file, then its other files side by side once the first has left its
-    reference (``grouping.next_tasks``); yield reports as tasks finish."""
-    if not groups:
-        return
+def _run_planned(client: Client, jobs: list[Job], out_dir: Path, policy: Policy, quarantine: Path,
+                 qa: Path | None, rename: Rename, claims: Path) -> Iterator[FileReport]:
+    """Submit each group's first file as its header is read (``grouping.Planner``, as the local
+    runner does: the cluster starts while the client reads the other headers), then its other
+    files side by side once the first has left its reference; yield reports as tasks finish."""
     share = workers_per_host(client)
     workers = max(1, len(client.scheduler_info().get("workers", {})))
+    planner, unread, reading = Planner(policy, workers), iter(jobs), True
+    sent: OrderedDict[int, tuple[dict, Future]] = OrderedDict()  # a group's references, scattered once
+    futures: dict[Future, Task] = {}
+    finishing = as_completed()
 
-    def submit(task: Task, references: object = None) -> Future:
-        return client.submit(scrub_group, task.jobs, out_dir, policy, quarantine, qa, rename, claims, share,
-                             task.references if references is None else references, task.lead, pure=False)
+    def start(tasks: list[Task]) -> None:
+        for task in tasks:
+            references: object = task.references
+            if task.references:  # the entry holds the dict, so its id stays its own
+                if id(task.references) not in sent:
+                    sent[id(task.references)] = (task.references,
+                                                 client.scatter([task.references], hash=False)[0])
+                    if len(sent) > MAX_LAYOUTS:
+                        sent.popitem(last=False)
+                references = sent[id(task.references)][1]
+            future = client.submit(scrub_group, task.jobs, out_dir, policy, quarantine, qa, rename, claims, share,
+                                   references, task.lead, pure=False)
+            futures[future] = task
+            finishing.add(future)
 
-    futures = {submit(task): task for task in first_tasks(groups)}
-    finishing = as_completed(list(futures))
-    for future in finishing:
-        task = futures.pop(future)
-        try:
-            reports, references = future.result()
-        except Exception as exc:  # the task failed for good (a worker died, again and again)
-            reports = [failed_report(job, "worker_failed", f"Dask task failed ({type(exc).__name__})", quarantine)
-                       for job in task.jobs]
-            references = {}
-        future.release()
-        followers = next_tasks(task, references, workers)
-        shared = client.scatter([references], hash=False)[0] if followers and references else None  # sent once
-        for follower in followers:
-            started = submit(follower, shared)
-            futures[started] = follower
-            finishing.add(started)
-        yield from reports
+    while reading or futures:
+        if reading:
+            tasks, reading = planner.read(unread)
+            start(tasks)
+        for future in finishing.next_batch(block=not reading) if futures else ():
+            task = futures.pop(future)
+            try:
+                reports, references = future.result()
+            except Exception as exc:  # the task failed for good (a worker died, again and again)
+                reports = [failed_report(job, "worker_failed", f"Dask task failed ({type(exc).__name__})",
+                                         quarantine) for job in task.jobs]
+                references = {}
+            future.release()
+            start(planner.finished(task, references))
+            yield from reports

@@ -5,9 +5,10 @@ The serial runner scrubs files in walk order, and a single-frame image whose lay
 the run is compared with the first image of that layout and looked at again only where it differs
 (``Policy.reuse_layouts``). Its boxes therefore depend on which file of its layout came first.
 Reading the headers (no pixels) and grouping the files by layout key tells each file which file
-of the run will be its reference, whichever worker scrubs it: the Dask runner (``dask``) reads
-every header first (``layout_groups``); the local runner with several workers (``batch``) plans
-while it reads them (``Planner``), so that its first files start at once, with the same groups.
+of the run will be its reference, whichever worker scrubs it: the parallel runners (``batch``
+with several workers, and ``dask``) plan while they read the headers (``Planner``), so that their
+first files start at once, with the groups that reading every header first gives
+(``layout_groups``, which ``--resume`` uses).
 
 A parallel run then starts each group's first file; when it is done, the group's other files
 follow in chunks, side by side, each chunk given the reference the first file left (``Task``), so
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from .batch import Job
 
 CHUNK_FILES = 4  # at most this many files of a layout in one task of a parallel run (progress stays smooth)
+READ_AHEAD = 32  # headers a parallel run reads between looks at its running tasks, while it reads them
 
 
 def decoded_bytes(ds: Dataset) -> int:
@@ -130,40 +134,18 @@ def layout_groups(jobs: list[Job], policy: Policy, sizes: dict[int, int] | None 
 @dataclass(frozen=True, slots=True)
 class Task:
     """Files one worker scrubs in order, with a layout memory of their own started from
-    ``references``; a layout group's first file carries the group's ``rest``, which waits for the
-    reference it leaves (``lead``); ``leads``: a first file whose group's other files are still
-    being read (``Planner``)."""
+    ``references``; ``lead``: a layout's first file, whose reference its group's other files wait
+    for (``Planner``)."""
 
     jobs: list[Job]
     references: dict[tuple, Reference] = field(default_factory=dict)
-    rest: list[Job] = field(default_factory=list)
-    leads: bool = False
-
-    @property
-    def lead(self) -> bool:
-        return self.leads or bool(self.rest)
+    lead: bool = False
 
     def singles(self) -> list[Task]:
         """This task as one task a file (each with its references; a lead task is one file already)."""
         if len(self.jobs) == 1:
             return [self]
         return [Task([job], self.references) for job in self.jobs]
-
-
-def first_tasks(groups: list[list[Job]]) -> list[Task]:
-    """Each group's first file: the tasks a parallel run can start at once."""
-    return [Task(group[:1], {}, group[1:]) for group in groups]
-
-
-def next_tasks(task: Task, references: dict[tuple, Reference], workers: int) -> list[Task]:
-    """What ``task``, now done, lets start: its group's other files in chunks side by side, each
-    with the reference it left; or, when it left none (its file was not decoded, or its worker
-    failed), the next file leads, as it would in the serial run."""
-    if not task.rest:
-        return []
-    if not references:
-        return [Task(task.rest[:1], {}, task.rest[1:])]
-    return _chunked(task.rest, references, workers)
 
 
 def _chunked(jobs: list[Job], references: dict[tuple, Reference], workers: int) -> list[Task]:
@@ -182,8 +164,10 @@ class _Group:
 class Planner:
     """The tasks of a parallel run, made while the headers are read (``feed``), so that the first
     files start at once: on a network share, reading 100,000 headers first would take minutes. The
-    groups, their first files and the references their other files get are those of
-    ``layout_groups`` with ``first_tasks`` and ``next_tasks``, so the outputs are the serial run's.
+    groups, their first files and the references their other files get are those of grouping
+    every header first (``layout_groups``; each group's first file, then the others in chunks with
+    the reference it left, or the next file first where it left none), so the outputs are the
+    serial run's.
     ``finished`` hears each task that ends; ``close`` says every header has been read."""
 
     def __init__(self, policy: Policy, workers: int, sizes: dict[int, int] | None = None) -> None:
@@ -209,8 +193,19 @@ class Planner:
             out.append(Task(chunk, group.references))
         return out
 
+    def read(self, jobs: Iterator[Job]) -> tuple[list[Task], bool]:
+        """READ_AHEAD more headers of ``jobs`` read (``feed``): what they let start, and whether
+        any are left; after the last, what ``close`` lets start too."""
+        batch = list(islice(jobs, READ_AHEAD))
+        tasks = [task for job in batch for task in self.feed(job)]
+        if len(batch) < READ_AHEAD:
+            return tasks + self.close(), False
+        return tasks, True
+
     def finished(self, task: Task, references: dict[tuple, Reference]) -> list[Task]:
-        """What ``task``, now done, lets start (as ``next_tasks``)."""
+        """What ``task``, now done, lets start: its group's files read so far, in chunks side by
+        side, each with the reference it left; or, when it left none (its file was not decoded, or
+        its worker failed), the next file first, as in the serial run."""
         entry = self._leads.pop(id(task), None)
         if entry is None:
             return []
@@ -233,7 +228,7 @@ class Planner:
         return chunks
 
     def _lead(self, group: _Group, job: Job) -> list[Task]:
-        task = Task([job], {}, leads=True)
+        task = Task([job], {}, lead=True)
         group.leading = True
         self._leads[id(task)] = (task, group)
         return [task]

@@ -83,28 +83,58 @@ def test_a_bad_count_on_the_command_line_is_a_usage_error(tmp_path, capsys):
     assert "--workers must be at least 1" in capsys.readouterr().err
 
 
-def test_a_layouts_other_files_wait_for_its_first_then_go_side_by_side():
+def test_a_layouts_other_files_wait_for_its_first_then_go_side_by_side(monkeypatch):
+    from scrubber import grouping
     from scrubber.batch import Job
-    from scrubber.grouping import first_tasks, next_tasks
+    from scrubber.grouping import Planner
 
     series = [Job(f"s{i}", f"s{i}") for i in range(30)]
     alone = [Job("a", "a")]
-    first = first_tasks([series, alone])
-    assert [(t.jobs, t.lead) for t in first] == [(series[:1], True), (alone, False)]
+    monkeypatch.setattr(grouping, "_header", lambda path, policy: (None if path == "a" else ("series",), 0))
+
+    def first(planner):
+        return [task for job in series + alone for task in planner.feed(job)] + planner.close()
+
+    planner = Planner(Policy(key=KEY), workers=2)
+    tasks = first(planner)
+    assert [(t.jobs, t.lead) for t in tasks] == [(series[:1], True), (alone, False)]
     reference = {("layout",): object()}
-    followers = next_tasks(first[0], reference, workers=2)
+    followers = planner.finished(tasks[0], reference)
     assert [job for task in followers for job in task.jobs] == series[1:]  # every file once, in order
     assert max(len(task.jobs) for task in followers) <= 4 and len(followers) >= 2 * 2
     assert all(task.references is reference and not task.lead for task in followers)
-    assert next_tasks(first[1], {}, workers=2) == [] and next_tasks(followers[0], {}, workers=2) == []
-    relead = next_tasks(first[0], {}, workers=2)  # the first left no reference: the next file leads
-    assert [(t.jobs, t.rest, t.lead) for t in relead] == [(series[1:2], series[2:], True)]
+    assert planner.finished(tasks[1], {}) == [] and planner.finished(followers[0], {}) == []
+    planner = Planner(Policy(key=KEY), workers=2)
+    relead = planner.finished(first(planner)[0], {})  # the first left no reference: the next file leads
+    assert [(t.jobs, t.lead) for t in relead] == [(series[1:2], True)]
+
+
+def _grouped_first(groups, workers):
+    """The plan of reading every header first (``layout_groups``): each group's first file; when
+    it ends, the group's other files in chunks with the reference it left, or, where it left none,
+    the next file first. (The tasks to start, and what a task's end lets start.)"""
+    from scrubber.grouping import Task, _chunked
+
+    rest = {}
+
+    def lead(group):
+        task = Task(group[:1], {}, lead=len(group) > 1)
+        rest[id(task)] = (task, group[1:])  # the entry holds the task, so its id stays its own
+        return task
+
+    def ended(task, references):
+        later = rest.pop(id(task), (None, []))[1]
+        if not later:
+            return []
+        return _chunked(later, references, workers) if references else [lead(later)]
+
+    return [lead(group) for group in groups], ended
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_planning_while_reading_gives_each_file_the_lead_or_reference_of_grouping_first(monkeypatch, seed):
     """The parallel run plans while it reads headers (``Planner``). Against grouping every header
-    first (``layout_groups``, ``first_tasks``, ``next_tasks``), in any order of reading and
+    first (``layout_groups``, ``_grouped_first``), in any order of reading and
     finishing, with layouts forgotten and found again (40 layouts, a memory of 32), files without a
     layout and first files that leave no reference: the same files lead and every other file gets
     the reference of the same first file."""
@@ -112,7 +142,7 @@ def test_planning_while_reading_gives_each_file_the_lead_or_reference_of_groupin
 
     from scrubber import grouping
     from scrubber.batch import Job
-    from scrubber.grouping import Planner, first_tasks, layout_groups, next_tasks
+    from scrubber.grouping import Planner, layout_groups
 
     rng = random.Random(seed)
     keys = {f"f{i}": (None if rng.random() < 0.1 else (f"layout{rng.randrange(40)}",)) for i in range(300)}
@@ -136,7 +166,7 @@ def test_planning_while_reading_gives_each_file_the_lead_or_reference_of_groupin
         return got
 
     policy = Policy(key=KEY)
-    upfront = run(first_tasks(layout_groups(jobs, policy)), lambda t, r: next_tasks(t, r, 2))
+    upfront = run(*_grouped_first(layout_groups(jobs, policy), 2))
     planner = Planner(policy, 2)
     streamed = run([], planner.finished, (list(jobs), planner.feed, planner.close))
     assert streamed == upfront and len(upfront) == len(jobs)
