@@ -34,6 +34,9 @@ SOURCES = ["US1_UNCR.dcm", "US1_J2KR.dcm", "US1_J2KI.dcm", "color3d_jpeg_baselin
            "SC_rgb_jpeg_lossy_gdcm.dcm", "MR_small_jpeg_ls_lossless.dcm", "JPEGLSNearLossless_16.dcm",
            "SC_rgb_small_odd.dcm", "rtdose.dcm", "examples_rgb_color.dcm", "SC_ybr_full_uncompressed.dcm",
            "MR_small_RLE.dcm", "J2K_pixelrep_mismatch.dcm"]
+VIDEO_SOURCES = {  # made here (no test file comes as video): color3d's first 24 frames encoded by FFmpeg
+    "color3d_h264.dcm": "1.2.840.10008.1.2.4.102", "color3d_mpeg2.dcm": "1.2.840.10008.1.2.4.100",
+    "color3d_hevc.dcm": "1.2.840.10008.1.2.4.107"}
 HEADER_DAMAGE = (("Rows", 1), ("Columns", 65535), ("BitsAllocated", 12), ("BitsStored", 17), ("SamplesPerPixel", 2),
                  ("HighBit", 3), ("NumberOfFrames", 1000), ("PixelRepresentation", 1),
                  ("PhotometricInterpretation", "PALETTE COLOR"), ("PlanarConfiguration", 1))
@@ -48,12 +51,22 @@ def _flipped(data: bytes, rng: random.Random, start: int, stop: int, counts: tup
     return bytes(out)
 
 
+def _sources(made: Path) -> list[tuple[str, Path]]:
+    """(name, path) of every source: the test files, then the video clips written into ``made``."""
+    import inputs as makers
+
+    made.mkdir(exist_ok=True)
+    frames = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array[:24]
+    for name, syntax in VIDEO_SOURCES.items():
+        makers.video(frames, syntax).save_as(made / name, enforce_file_format=True)
+    return [(name, Path(get_testdata_file(name))) for name in SOURCES] + [(n, made / n) for n in VIDEO_SOURCES]
+
+
 def damaged_variants(folder: Path, seed: int) -> Counter:
     """Write the damaged copies of every source into ``folder``; how many of each kind."""
     rng = random.Random(seed)
     kinds: Counter = Counter()
-    for name in SOURCES:
-        path = Path(get_testdata_file(name))
+    for name, path in _sources(folder.parent / "made"):
         data, stem = path.read_bytes(), name.removesuffix(".dcm")
         for index, share in enumerate((0.3, 0.7, 0.97, 0.999)):
             (folder / f"{stem}_cut{index}.dcm").write_bytes(data[:int(len(data) * share)])
@@ -103,8 +116,8 @@ def main() -> int:
         "benchmark": "damaged", "date": date.today().isoformat(),
         "command": "benchmarks/damaged.py " + " ".join(sys.argv[1:]), "machine": machine(),
         "versions": versions("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
-                             "imagecodecs"),
-        "seed": args.seed, "sources": len(SOURCES), "inputs": sum(kinds.values()), "kinds": dict(kinds),
+                             "imagecodecs", "av"),
+        "seed": args.seed, "sources": len(SOURCES) + len(VIDEO_SOURCES), "inputs": sum(kinds.values()), "kinds": dict(kinds),
         "exit_code": run.returncode, "seconds": round(seconds, 1), "decisions": dict(decisions),
         "reasons": dict(Counter(r["reason_code"] for r in audit if r["decision"] != "delivered")),
         "failed": [r.get("reason", "") for r in audit if r["decision"] == "failed"],

@@ -8,6 +8,7 @@ series row, which measures reuse, uses distinct frames.
 from __future__ import annotations
 
 import copy
+import io
 from pathlib import Path
 
 import cv2
@@ -138,3 +139,39 @@ def series(folder: Path, count: int) -> list[Path]:
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+VIDEO = {  # transfer syntax -> (PyAV container format, encoder)
+    "1.2.840.10008.1.2.4.100": ("mpeg2video", "mpeg2video"),
+    "1.2.840.10008.1.2.4.102": ("h264", "libx264"),
+    "1.2.840.10008.1.2.4.107": ("hevc", "libx265"),
+}
+
+
+def video(frames: np.ndarray, syntax: str = "1.2.840.10008.1.2.4.102", fragment: int = 0) -> pydicom.Dataset:
+    """pydicom-data's color3d header over ``frames`` (RGB) encoded as a video stream by FFmpeg
+    (PyAV): no test file comes as video. ``fragment``: the stream cut into fragments of that many
+    bytes, as the fragmentable syntaxes allow."""
+    import av
+
+    form, codec = VIDEO[syntax.removesuffix(".1")]
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=form) as container:
+        video_stream = container.add_stream(codec, rate=25)
+        video_stream.width, video_stream.height, video_stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if codec.startswith("libx26"):  # near the input, as a device's recorder would be set
+            video_stream.options = {"crf": "12", **({"x265-params": "log-level=none"} if codec == "libx265" else {})}
+        for frame in frames:
+            container.mux(video_stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        container.mux(video_stream.encode())
+    data = out.getvalue()
+    pieces = [data[i:i + fragment] for i in range(0, len(data), fragment)] if fragment else [data]
+    ds = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"), stop_before_pixels=True)
+    ds.NumberOfFrames = len(frames)
+    ds.Rows, ds.Columns = frames.shape[1:3]
+    ds.PhotometricInterpretation = "YBR_PARTIAL_420"
+    ds.PixelData = encapsulate(pieces, has_bot=False)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = syntax
+    return ds

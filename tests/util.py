@@ -1,8 +1,8 @@
 """Test helpers: real test files from pydicom / pydicom-data, sample data paths."""
 from __future__ import annotations
 
-import io
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "dicom"
 TRUTH = ROOT / "sample_data" / "truth.json"
 ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
+
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmarks' input makers
+import inputs  # noqa: E402
+
+video = inputs.video  # no test file comes as video
 
 
 def data_path(name: str) -> Path:
@@ -51,43 +56,6 @@ def htj2k(name: str, syntax: str, photometric: str | None = None, **options) -> 
         ds.PlanarConfiguration = 0
     if options.get("reversible") is False:
         ds.LossyImageCompression = "01"
-    return ds
-
-
-VIDEO = {  # transfer syntax -> (PyAV container format, encoder)
-    "1.2.840.10008.1.2.4.100": ("mpeg2video", "mpeg2video"),
-    "1.2.840.10008.1.2.4.102": ("h264", "libx264"),
-    "1.2.840.10008.1.2.4.107": ("hevc", "libx265"),
-}
-
-
-def video(frames: np.ndarray, syntax: str = "1.2.840.10008.1.2.4.102", fragment: int = 0) -> pydicom.Dataset:
-    """pydicom-data's color3d header over ``frames`` (RGB) encoded as a video stream by FFmpeg
-    (PyAV): no test file comes as video. ``fragment``: the stream cut into fragments of that many
-    bytes, as the fragmentable syntaxes allow."""
-    import av
-    from pydicom.encaps import encapsulate
-
-    form, codec = VIDEO[syntax.removesuffix(".1")]
-    out = io.BytesIO()
-    with av.open(out, mode="w", format=form) as container:
-        video_stream = container.add_stream(codec, rate=25)
-        video_stream.width, video_stream.height, video_stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        if codec.startswith("libx26"):  # near the input, as a device's recorder would be set
-            video_stream.options = {"crf": "12", **({"x265-params": "log-level=none"} if codec == "libx265" else {})}
-        for frame in frames:
-            container.mux(video_stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        container.mux(video_stream.encode())
-    data = out.getvalue()
-    pieces = [data[i:i + fragment] for i in range(0, len(data), fragment)] if fragment else [data]
-    ds = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm"), stop_before_pixels=True)
-    ds.NumberOfFrames = len(frames)
-    ds.Rows, ds.Columns = frames.shape[1:3]
-    ds.PhotometricInterpretation = "YBR_PARTIAL_420"
-    ds.PixelData = encapsulate(pieces, has_bot=False)
-    ds["PixelData"].VR = "OB"
-    ds["PixelData"].is_undefined_length = True
-    ds.file_meta.TransferSyntaxUID = syntax
     return ds
 
 
