@@ -75,6 +75,13 @@ def test_a_video_clip_is_scrubbed_in_every_frame_and_written_losslessly(clip, sy
     if shutil.which("dcmdump"):
         done = subprocess.run(["dcmdump", "+P", "7fe0,0010", str(dst)], capture_output=True, text=True)
         assert done.returncode == 0 and "PixelData" in done.stdout
+    if shutil.which("dciodvfy"):  # no new errors (color3d's header has its own)
+        assert _dciodvfy_errors(dst) <= _dciodvfy_errors(src)
+
+
+def _dciodvfy_errors(path: Path) -> int:
+    done = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    return sum(line.startswith("Error") for line in (done.stdout + done.stderr).splitlines())
 
 
 def test_a_clip_with_nothing_to_remove_keeps_its_stream_byte_for_byte(tmp_path, detector):
