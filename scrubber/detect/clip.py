@@ -137,12 +137,12 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
 
 def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
                  policy: Policy, is_faint: bool) -> None:
-    """Queue the looks at a text-sized ``place`` where frame ``frame`` of a clip (``full``) differs from the median:
-    a crop of the full rendering; where the place ``is_faint`` (a label a few grey levels off
-    black or off its banner, shown for a while), in ``faint`` (looked at again with DB's
-    training normalisation), magnified as unread lines are, and also that crop enhanced alone
-    and, where the policy asks for "local", made local alone (the renderings that read a single
-    image's faint labels)."""
+    """Queue the looks at a text-sized ``place`` where frame ``frame`` of a clip (``full``)
+    differs from the median: a crop of the full rendering; where the place ``is_faint`` (a label a
+    few grey levels off black or off its banner, shown for a while), in ``faint`` (looked at again
+    with DB's training normalisation), magnified as unread lines are, and also that crop enhanced
+    alone and, where the policy asks for "local", made local alone (the renderings that read a
+    single image's faint labels)."""
     image, source = full[frame], _frame(full, frame)
     if not is_faint:
         looks.add(frame, image, place, zoom, wide=True, source=source)
