@@ -13,6 +13,8 @@ every frame. Lossless multi-frame files: one box in one frame, ``scrubber.pixels
 (untouched frames keep their bytes) against pydicom's ``compress`` of the whole redacted array (for
 HTJ2K, which pydicom cannot write, OpenJPH on every frame). Single JPEG frames (12-bit and 8-bit):
 one box through the DCT path, its time and whether the image away from the box is unchanged.
+Video: the JPEG clip's frames encoded as H.264, MPEG-2 and HEVC by FFmpeg, scrubbed whole (written
+as JPEG 2000 Lossless: re-encoding video would be lossy everywhere), sizes and times.
 ``--markdown`` prints the README table from an existing ``--json`` file instead of running.
 """
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import compress
-from pydicom.uid import HTJ2KLosslessRPCL, RLELossless
+from pydicom.uid import UID, HTJ2KLosslessRPCL, RLELossless
 
 from accuracy import annotated_set
 from machine import machine, save
@@ -57,8 +59,10 @@ HALO = 1
 NAIVE_QUALITY = 95
 LOSSLESS = ("emri_small_RLE.dcm", "emri_small_jpeg_2k_lossless.dcm")
 JPEG_FRAMES = ("JPGExtended.dcm", "SC_rgb_dcmtk_+eb+cy+s2.dcm")  # 12-bit (own codec) and 8-bit (jpeglib)
+VIDEO = (("H.264", "1.2.840.10008.1.2.4.102"), ("MPEG-2", "1.2.840.10008.1.2.4.100"),
+         ("HEVC", "1.2.840.10008.1.2.4.107"))
 PACKAGES = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "jpeglib",
-            "imagecodecs", "numpy", "pillow")
+            "imagecodecs", "numpy", "pillow", "av")
 
 
 def raw_frames(ds: pydicom.Dataset) -> np.ndarray:
@@ -256,6 +260,26 @@ def jpeg_frame(name: str) -> dict[str, object]:
     }
 
 
+def video_clip(name: str, syntax: str, detector) -> dict[str, object]:
+    """The JPEG clip's 120 frames encoded as a video stream by FFmpeg (``inputs.video``: no test
+    file comes as video), scrubbed whole: the syntax it is written in, its size against the
+    stream's and against the frames written natively, and the stages' time."""
+    import inputs
+
+    frames = pydicom.dcmread(get_testdata_file(CLIP)).pixel_array
+    ds = inputs.video(frames, syntax)
+    started = time.perf_counter()
+    result = scrub_dataset(ds, Policy(device="cpu"), detector)
+    seconds = time.perf_counter() - started
+    return {
+        "kind": "video", "file": f"{CLIP} as {name}", "syntax": UID(syntax).name, "frames": result.frames,
+        "written_as": UID(result.syntax_out).name, "method": result.encode_method, "boxes": result.boxes_removed,
+        "pixel_data_in": len(ds.PixelData), "pixel_data_out": len(result.dataset.PixelData),
+        "native_bytes": int(frames.nbytes), "decode_s": round(result.timings["decode"], 3),
+        "encode_s": round(result.timings["encode"], 3), "scrub_s": round(seconds, 2),
+    }
+
+
 def _percent(value: float | None, sign: str = "") -> str:
     return "" if value is None else f"{100 * value:{sign}.2f} %"
 
@@ -266,6 +290,8 @@ CLIP_COLUMNS = ("file", "frames", "method", "PSNR away from boxes, min / median"
 LOSSLESS_COLUMNS = ("file", "syntax", "frames", "size", "method", "encode, untouched frames kept (s)",
                     "compress all frames (s)", "compress all + decode check (s)", "ratio (checked)",
                     "Pixel Data in / kept / all")
+VIDEO_COLUMNS = ("file", "syntax", "frames", "written as", "method", "boxes", "Pixel Data in / out / native",
+                 "decode s", "encode s (decode check included)", "whole scrub s")
 FRAME_COLUMNS = ("file", "syntax", "size", "method", "syntax kept", "identical away from the box",
                  "encode s (decode check included)", "Pixel Data in / out")
 
@@ -290,6 +316,12 @@ def _frame_cells(r: dict) -> list[object]:
             f"{r['pixel_data_in']} / {r['pixel_data_out']}"]
 
 
+def _video_cells(r: dict) -> list[object]:
+    return [r["file"], r["syntax"], r["frames"], r["written_as"], r["method"], r["boxes"],
+            f"{r['pixel_data_in']} / {r['pixel_data_out']} / {r['native_bytes']}", r["decode_s"], r["encode_s"],
+            r["scrub_s"]]
+
+
 def _row(cells: list[object] | tuple[str, ...]) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
@@ -299,12 +331,15 @@ def _table(columns: tuple[str, ...], rows: list[list[object]]) -> list[str]:
 
 
 def markdown(results: dict) -> str:
-    """The README tables, from a results JSON: the JPEG clip, the lossless files, single JPEG frames."""
+    """The README tables, from a results JSON: the JPEG clip, the lossless files, single JPEG frames,
+    video clips (the last two where the results have them)."""
     tables = []
-    for kind, columns, cells in (("jpeg_dct", CLIP_COLUMNS, _clip_cells), ("lossless", LOSSLESS_COLUMNS, _lossless_cells),
-                                 ("jpeg_dct_frame", FRAME_COLUMNS, _frame_cells)):
+    for kind, columns, cells in (("jpeg_dct", CLIP_COLUMNS, _clip_cells),
+                                 ("lossless", LOSSLESS_COLUMNS, _lossless_cells),
+                                 ("jpeg_dct_frame", FRAME_COLUMNS, _frame_cells),
+                                 ("video", VIDEO_COLUMNS, _video_cells)):
         rows = [cells(r) for r in results["rows"] if r["kind"] == kind]
-        if rows or kind != "jpeg_dct_frame":
+        if rows or kind not in ("jpeg_dct_frame", "video"):
             tables.append("\n".join(_table(columns, rows)))
     return "\n\n".join(tables)
 
@@ -322,6 +357,9 @@ def all_rows(detector) -> list[dict[str, object]]:
     print(json.dumps(rows[-1]), flush=True)
     for name in JPEG_FRAMES:
         rows.append(jpeg_frame(name))
+        print(json.dumps(rows[-1]), flush=True)
+    for name, syntax in VIDEO:
+        rows.append(video_clip(name, syntax, detector))
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
