@@ -161,6 +161,8 @@ def video(frames: np.ndarray, syntax: str = "1.2.840.10008.1.2.4.102", fragment:
         video_stream.width, video_stream.height, video_stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         if codec.startswith("libx26"):  # near the input, as a device's recorder would be set
             video_stream.options = {"crf": "12", **({"x265-params": "log-level=none"} if codec == "libx265" else {})}
+        else:  # MPEG-2 at 8 Mbit/s (its Main Level allows 15; FFmpeg's default, 0.2, smears the text)
+            video_stream.bit_rate = 8_000_000
         for frame in frames:
             container.mux(video_stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         container.mux(video_stream.encode())
