@@ -144,6 +144,33 @@ def test_a_series_is_spread_over_the_cluster_with_the_local_runners_outputs(tmp_
     assert _files(tmp_path / "dask") == _files(tmp_path / "local")
 
 
+def test_a_first_file_whose_task_fails_for_good_is_reported_and_the_next_file_leads(tmp_path, monkeypatch):
+    """A task that fails for good (its worker dying again and again; staged here on a cluster of
+    threads) has its file reported ``worker_failed`` and quarantined; where that was a layout's
+    first file, the layout's next file leads, and the others follow with its reference."""
+    from .util import color3d_series
+
+    first = color3d_series(tmp_path / "in", [0, 25, 50, 75])[0].name
+    real = on_dask.scrub_group
+
+    def dying(jobs, *args, **kwargs):
+        if jobs[0].rel == first:
+            raise RuntimeError("the worker died")
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(on_dask, "scrub_group", dying)
+    with LocalCluster(n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None) as cluster, \
+            Client(cluster) as threads:
+        summary = on_dask.scrub_paths([tmp_path / "in"], tmp_path / "out", Policy(device="cpu", key=KEY),
+                                      client=threads)
+    failed, *others = summary.reports
+    assert (failed.rel, failed.decision, failed.reason_code) == (first, "failed", "worker_failed")
+    assert (tmp_path / "out.quarantine" / first).is_file()
+    assert [r.decision for r in others] == ["delivered"] * 3
+    assert "layout-reference" not in others[0].detectors  # it led
+    assert all("layout-reference" in r.detectors for r in others[1:])
+
+
 def test_a_resumed_run_on_the_cluster_skips_what_the_local_run_delivered(tmp_path, client):
     from scrubber.resume import RESUMED
 
