@@ -158,8 +158,8 @@ def test_float_pixel_data_is_refused():
         decode(ds, 1 << 30)
 
 
-@pytest.mark.parametrize("name, viewed", [("US1_UNCR.dcm", True), ("CT_small.dcm", True),
-                                           ("emri_small.dcm", False), ("SC_ybr_full_422_uncompressed.dcm", False)])
+@pytest.mark.parametrize("name, viewed", [("US1_UNCR.dcm", True), ("CT_small.dcm", True), ("emri_small.dcm", False),
+                                          ("SC_ybr_full_422_uncompressed.dcm", False)])
 def test_native_frames_are_a_view_of_the_pixel_data_where_nothing_is_changed_in_decoding(name, viewed, caplog):
     """A long native clip is not held twice: whole-byte little-endian frames with no unused bits
     are a read-only view of the Pixel Data; 12 bits in 16 (the bits above are cleared) and 4:2:2

@@ -367,8 +367,8 @@ def test_a_video_clip_is_received_in_its_syntax_and_written_clean_losslessly(gat
     """storescu offers an H.264 clip in its own syntax; the node takes it (it accepts every syntax
     the pipeline reads) and writes it clean, whole, in JPEG 2000 Lossless (tests/test_video.py)."""
     path = tmp_path / "clip.dcm"
-    video(pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array[:8]).save_as(path,
-                                                                                          enforce_file_format=True)
+    clip = video(pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array[:8])
+    clip.save_as(path, enforce_file_format=True)
     out = gatekeeper.root / "out"
     before = set(out.rglob("*.dcm"))
     assert storescu(gatekeeper.port, [path], "-xn", *tls(gatekeeper)).returncode == 0
