@@ -159,7 +159,7 @@ def test_a_first_file_whose_task_fails_for_good_is_reported_and_the_next_file_le
         return real(jobs, *args, **kwargs)
 
     monkeypatch.setattr(on_dask, "scrub_group", dying)
-    with LocalCluster(n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, processes=False, threads_per_worker=2, dashboard_address=":0") as cluster, \
             Client(cluster) as threads:
         summary = on_dask.scrub_paths([tmp_path / "in"], tmp_path / "out", Policy(device="cpu", key=KEY),
                                       client=threads)
