@@ -50,14 +50,14 @@ from scrubber.batch import (Job, RunSummary, check_unique, failed_report, init_w
                             run_task, walk)
 from scrubber.detect.layouts import MAX_LAYOUTS, Reference
 from scrubber.detect.ocr import default_threads
-from scrubber.grouping import Planner, Task, layout_groups
+from scrubber.grouping import Planner, Task
 from scrubber.naming import RENAMES, Rename
 from scrubber.places import check_places
 from scrubber.policy import Policy
 from scrubber.resume import hold_output, split as resume_split
 from scrubber.urls import is_url, list_url, local_copy
 
-__all__ = ["scrub_paths", "local_client", "connect", "layout_groups", "report_table", "write_table",
+__all__ = ["scrub_paths", "local_client", "connect", "report_table", "write_table",
            "TABLE_COLUMNS", "check_address", "scrub_group", "warm_up"]
 
 CONNECT_TIMEOUT_S = 10

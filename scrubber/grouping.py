@@ -113,14 +113,13 @@ def _read(job: Job, policy: Policy, sizes: dict[int, int] | None) -> tuple | Non
     return key
 
 
-def layout_groups(jobs: list[Job], policy: Policy, sizes: dict[int, int] | None = None) -> list[list[Job]]:
+def layout_groups(jobs: list[Job], policy: Policy) -> list[list[Job]]:
     """Jobs grouped so that each group, scrubbed in order with an empty layout memory, gives what
-    the serial runner gives in walk order. Groups come in order of their first job. ``sizes``, when
-    given, receives each job's ``decoded_bytes`` (by ``id(job)``) from the same read of its header."""
+    the serial runner gives in walk order. Groups come in order of their first job."""
     groups: list[list[Job]] = []
     replay = _Replay()
     for job in jobs:
-        key = _read(job, policy, sizes)
+        key = _read(job, policy, None)
         group = None if key is None else replay.get(key)
         if group is not None:
             group.append(job)

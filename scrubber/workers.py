@@ -3,8 +3,8 @@ scrub side by side.
 
 Worker processes use a CPU's cores better than one process's threads (1.45-2x the frames/s on two
 cores, benchmarks/README.md), but each costs a second or two to start and load the networks, and
-memory: about 300 MB, and at its peak about three to five bytes more for each byte of a file's
-frames decoded (benchmarks/clip_memory.py: a 120-frame 640x480 clip 0.7 GB, 960 frames 2.8 GB).
+memory: about 300 MB, and at its peak about two to four bytes more for each byte of a file's
+frames decoded (benchmarks/clip_memory.py: a 120-frame 640x480 clip 0.7 GB, 960 frames 2.4 GB).
 So a run gets one worker per core, no more than the memory holds at 1.5 GB each, and no more than
 its work repays: one per four units of input, a unit being a file or a MiB of it (a compressed
 clip weighs what it holds). Long clips side by side could still exhaust the memory: a

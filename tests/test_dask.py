@@ -19,6 +19,7 @@ from scrubber import Policy, scrub_paths  # noqa: E402
 from scrubber.batch import walk  # noqa: E402
 from scrubber.cli import main  # noqa: E402
 from scrubber.detect.layouts import LayoutMemory, Reference  # noqa: E402
+from scrubber.grouping import layout_groups  # noqa: E402
 
 from .util import SAMPLE, data_path  # noqa: E402
 
@@ -69,13 +70,13 @@ def test_the_real_dask_package_is_imported():
 
 def test_files_of_one_layout_form_one_group_in_walk_order(tmp_path):
     jobs, _ = walk([_inputs(tmp_path)])
-    groups = on_dask.layout_groups(jobs, Policy(key=KEY))
+    groups = layout_groups(jobs, Policy(key=KEY))
     rels = [[job.rel for job in group] for group in groups]
     assert ["series/a.dcm", "series/b.dcm"] in rels
     assert ["us_single.dcm", "us_textfree.dcm"] in rels
     assert ["notes.txt"] in rels and ["rtplan.dcm"] in rels and ["US1_J2KR.dcm"] in rels
     assert sorted(r for group in rels for r in group) == sorted(job.rel for job in jobs)
-    no_reuse = on_dask.layout_groups(jobs, Policy(key=KEY, reuse_layouts=False))
+    no_reuse = layout_groups(jobs, Policy(key=KEY, reuse_layouts=False))
     assert all(len(group) == 1 for group in no_reuse)
 
 
@@ -86,7 +87,7 @@ def test_a_forgotten_layout_starts_a_new_group(monkeypatch, tmp_path):
     jobs, _ = walk([_inputs(tmp_path, quarantined=False)])
     order = ["series/a.dcm", "us_single.dcm", "series/b.dcm"]
     picked = [next(job for job in jobs if job.rel == rel) for rel in order]
-    groups = on_dask.layout_groups(picked, Policy(key=KEY))
+    groups = layout_groups(picked, Policy(key=KEY))
     assert [[job.rel for job in group] for group in groups] == [[rel] for rel in order]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -90,14 +91,22 @@ def _decoder(tsyntax: UID):
 def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
     """Every frame's stored values and the decoder's metadata (pydicom's ``as_array(raw=True)``,
     libjpeg-turbo's where the syntax table names it, or ours for the syntax pydicom cannot decode)."""
+    own = _own_decoder(ds)
+    if own is not None:
+        return own.as_array(ds)
     tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
-    if tsyntax == encapsulated_native.SYNTAX:
-        return encapsulated_native.as_array(ds)
-    if video.decodes(ds):
-        return video.as_array(ds)
-    if turbo.decodes_first(ds):
-        return turbo.as_array(ds)
     return get_decoder(tsyntax).as_array(ds, raw=True, **({"view_only": True} if _viewable(ds, tsyntax) else {}))
+
+
+def _own_decoder(ds: Dataset) -> ModuleType | None:
+    """The module of ours that decodes ``ds`` (each has ``as_array`` and ``iter_frames``): for the
+    syntax pydicom cannot decode, video, or libjpeg-turbo where the syntax table names it; None
+    where pydicom's plugins do."""
+    if UID(str(ds.file_meta.TransferSyntaxUID)) == encapsulated_native.SYNTAX:
+        return encapsulated_native
+    if video.decodes(ds):
+        return video
+    return turbo if turbo.decodes_first(ds) else None
 
 
 def _viewable(ds: Dataset, tsyntax: UID) -> bool:
@@ -113,16 +122,12 @@ def _viewable(ds: Dataset, tsyntax: UID) -> bool:
 def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
     """The stored values a frame at a time, by the decoder ``as_array`` would use: checking what
     was written then holds one frame of it, not a second copy of a long clip."""
-    tsyntax = UID(str(ds.file_meta.TransferSyntaxUID))
-    if tsyntax == encapsulated_native.SYNTAX:
-        yield from encapsulated_native.as_array(ds)[0]
-    elif video.decodes(ds):
-        yield from video.iter_frames(ds)
-    elif turbo.decodes_first(ds):
-        yield from turbo.iter_frames(ds)
-    else:
-        for frame, _ in get_decoder(tsyntax).iter_array(ds, raw=True):
-            yield frame
+    own = _own_decoder(ds)
+    if own is not None:
+        yield from own.iter_frames(ds)
+        return
+    for frame, _ in get_decoder(UID(str(ds.file_meta.TransferSyntaxUID))).iter_array(ds, raw=True):
+        yield frame
 
 
 def _unused_bits_set(ds: Dataset, decoder) -> bool:

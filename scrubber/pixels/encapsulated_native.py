@@ -8,6 +8,8 @@ encapsulated syntax.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import generate_frames
@@ -41,3 +43,8 @@ def as_array(ds: Dataset) -> tuple[np.ndarray, dict]:
             setattr(native, keyword, ds[keyword].value)
     native.PixelData = b"".join(bytes(f[:size]) for f in fragments)
     return get_decoder(ExplicitVRLittleEndian).as_array(native, raw=True)
+
+
+def iter_frames(ds: Dataset) -> Iterator[np.ndarray]:
+    """Each frame's stored values (from ``as_array``: the fragments are checked as a whole)."""
+    yield from as_array(ds)[0]
