@@ -23,7 +23,8 @@ import numpy as np
 from ..policy import Policy
 from .boxes import Box, Detection, overlaps
 from .looks import LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered
-from .motion import MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, static_layer
+from .motion import (MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, showing_layer,
+                     static_layer)
 from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
@@ -87,8 +88,12 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     key_image = lambda i: full[keys[i]]  # noqa: E731
     for index, detection in extra_renderings(key_views, lambda _: static_boxes, key_image, policy, detector):
         key_found.setdefault(keys[index], []).append(detection)
-    for frame in range(count):
-        found[frame].extend(static)
+    for detection in static:  # in each frame that shows it: elsewhere the layer's box may blend slices
+        for frame, shown in enumerate(showing_layer(motion, detection.box)):
+            if shown:
+                found[frame].append(detection)
+            else:
+                looks.add(frame, full[frame], detection.box, zoom, source=_frame(full, frame))
     for key, detections in key_found.items():
         for detection in detections:
             if is_covered(detection.box, static_boxes):
