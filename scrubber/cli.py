@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import sys
 import time
@@ -20,6 +21,7 @@ from .detect.rules import Header, RuleError, RuleSet, load_rules
 from .errors import ScrubError
 from .header.clean import option_names
 from .places import check_places
+from .policy import MAX_SAMPLES
 from .quiet import no_warnings, silence_pydicom_logging
 from .resume import RESUMED
 from .workers import AUTO, auto_workers, parse_memory, parse_workers
@@ -38,7 +40,7 @@ def _policy(args: argparse.Namespace) -> Policy:
                      "header_options": frozenset(o.replace("-", "_") for o in args.option or ()),
                      "rules_dirs": rules_dirs, "known_locations": not args.no_known_locations,
                      "outside_regions": "blank" if args.blank_outside_regions else "ocr",
-                     "reuse_layouts": not args.no_layout_reuse}
+                     "reuse_layouts": not args.no_layout_reuse, "max_samples": args.max_samples}
     if getattr(args, "key_file", None):
         changes["key"] = read_key(Path(args.key_file))
     try:
@@ -192,6 +194,15 @@ def memory_arg(text: str) -> int:
         return parse_memory(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def samples_arg(text: str) -> int:
+    """``--max-samples``: a count, or a number with K, M or G (powers of 1024), such as 2G."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)\s*", text, re.IGNORECASE)
+    count = int(float(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")) if match else 0
+    if count <= 0:
+        raise argparse.ArgumentTypeError(f"--max-samples takes a positive count such as 2G or 500M, not {text!r}")
+    return count
 
 
 def workers_arg(text: str) -> int | str:
@@ -354,6 +365,11 @@ def parser() -> argparse.ArgumentParser:
                        help="apply no known-location rule (built-in or --rules)")
         p.add_argument("--blank-outside-regions", action="store_true",
                        help="ultrasound: also blank everything outside the calibrated image regions")
+        p.add_argument("--max-samples", type=samples_arg, default=MAX_SAMPLES, metavar="N",
+                       help="refuse (too_large) a file of more than N samples, Rows x Columns x Frames x Samples "
+                            "per Pixel, such as 2G (default 1G: a 640x480 colour clip of 1165 frames). A file is "
+                            "held whole: an 8-bit colour clip peaks at 2.3-3.3 bytes a sample "
+                            "(benchmarks/clip_memory.py)")
         p.add_argument("--no-layout-reuse", action="store_true",
                        help="read every single-frame file whole instead of comparing it with the first file of "
                             "its layout (slower; the boxes do not depend on the order of the inputs)")

@@ -22,6 +22,7 @@ KEEP_SYNTAX = ("auto", "strict")
 RUNTIME_ONLY = ("key", "device", "backend", "threads")  # fields that leave what is removed as it is
 
 RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth", "turned")
+MAX_SAMPLES = 1 << 30  # the default absurd-size guard: a 640x480 colour clip of 1165 frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class Policy:
     # (syntax_not_kept). A file whose Pixel Data is left as it was keeps its syntax either way.
     keep_syntax: KeepSyntax = "auto"
     # Absurd-size guard: Rows x Columns x Frames x Samples per Pixel above this is refused.
-    max_samples: int = 1 << 30
+    max_samples: int = MAX_SAMPLES
     # Detector threads per worker (torch or onnxruntime); 0 means the number of cores divided by
     # the worker count.
     threads: int = 0

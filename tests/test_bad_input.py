@@ -106,6 +106,23 @@ def test_batch_quarantines_each_bad_file_and_goes_on(tmp_path, capsys):
     assert all("rel" not in line for line in audit)
 
 
+def test_max_samples_sets_the_size_above_which_a_file_is_too_large(tmp_path, capsys):
+    """US1 holds 640 x 480 x 3 = 921,600 samples: refused under 800K, with the option named in its
+    one error line, and delivered under 1M; a limit that is no count stops the run as a usage error."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(data_path("US1_UNCR.dcm"), inputs / "us.dcm")
+    assert main(["run", str(inputs), "-o", str(tmp_path / "small"), "--device", "cpu", "--max-samples", "800K"]) == 1
+    reason = json.loads((tmp_path / "small.quarantine" / "us.dcm.reason.json").read_text())
+    assert reason["reason_code"] == "too_large"
+    assert "--max-samples" in capsys.readouterr().err
+    assert main(["run", str(inputs), "-o", str(tmp_path / "large"), "--device", "cpu", "--max-samples", "1M"]) == 0
+    assert (tmp_path / "large" / "us.dcm").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(inputs), "-o", str(tmp_path / "none"), "--max-samples", "0"])
+    assert stop.value.code == 2
+
+
 def test_detector_failure_quarantines_instead_of_delivering():
     def broken(images, **kwargs):
         raise RuntimeError("no frame for you")

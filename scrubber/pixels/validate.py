@@ -68,7 +68,8 @@ def check_geometry(ds: Dataset, max_samples: int, encapsulated: bool) -> int:
     frames = number_of_frames(ds)
     total = rows * cols * frames * spp
     if total > max_samples:
-        raise TooLarge(f"{rows}x{cols}x{frames} frames x{spp} samples exceeds the limit of {max_samples} samples")
+        raise TooLarge(f"{rows}x{cols}x{frames} frames x{spp} samples exceeds the limit of {max_samples} samples "
+                       "(--max-samples)")
     if pi == "PALETTE COLOR":
         check_palette(ds)
     if not encapsulated:
