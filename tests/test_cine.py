@@ -405,12 +405,14 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     cardiac clip over its sector: the static layer, a median of luminance, shows it about as dark
     as the tissue, and no look there reads it; in the colours of a frame at the pixels that never
     change, it is a line of the blue sector, and the look at that line in the blue plane reads
-    it, in every frame."""
+    it, in every frame (as does the look at it by its exact colour, ``ink_looks``: both are
+    taken away to show that no other look reads it)."""
     from scrubber.detect import unread
 
     covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
     monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
+    monkeypatch.setattr(unread, "ink_lines", lambda image: [])
     assert covered() < 0.5
 
 

@@ -198,11 +198,13 @@ def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detect
     """The recall sweep's "colour" labels in blue over US1's panes, 8 and 12 px (one touches the
     colour flow): blue has about the luminance of the tissue under it, so the labels form no
     strokes in the image and DB gives them no box; in the blue plane (``colour_plane``) they
-    stand alone, light on black, and the closer look at their lines there reads them."""
+    stand alone, light on black, and the closer look at their lines there reads them (as does the
+    look by their exact colour, ``ink_looks``: both are taken away to show that nothing else does)."""
     wanted = {"colour": "blue", "over": "US1", "font": "hershey-duplex", "jpeg": None}
     small, middle = (_sweep_label_covered(detector, wanted, height) for height in (8, 12))
     assert small() == 1.0 and middle() == 1.0
     monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
+    monkeypatch.setattr(unread, "ink_lines", lambda image: [])
     assert small() < 0.5 and middle() < 0.5
 
 
@@ -300,6 +302,42 @@ def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
     plane = colour_plane(image, 4)
     assert np.all(plane[blue] == 255) and not plane[~blue].any()
     assert not any(colour_plane(image, sector)[blue].any() for sector in (0, 1))
+
+
+def test_type_of_the_flow_s_hue_is_read_in_the_rendering_of_its_exact_colour(detector, monkeypatch):
+    """The recall sweep's red labels over US1: the 12 px date runs over the red-to-yellow Doppler,
+    and the 8 px one (truetype) crosses its red edge. Their strokes join the flow's in their hue
+    sector, so no line of one hue is found there; in the rendering of how near each pixel is to
+    their exact colour (``ink_looks``), the flow falls dark and DB reads them."""
+    date = _sweep_label_covered(detector, {"colour": "red", "over": "US1", "font": "hershey-simplex", "jpeg": None}, 12)
+    small = _sweep_label_covered(detector, {"colour": "red", "over": "US1", "font": "truetype", "jpeg": None}, 8)
+    assert date() > 0.95 and small() > 0.95  # before the padding that takes both to 1.0 in the sweep
+    monkeypatch.setattr(unread, "ink_lines", lambda image: [])
+    assert date() < 0.5 and small() < 0.5
+
+
+def test_ink_lines_are_the_lines_of_one_exact_colour_not_of_a_palette_s_ramp():
+    """Red type over a ramp from red to yellow (a Doppler palette): the ramp's colours each hold
+    a band of it, too thick to be strokes, and the type's colour gives one line, around it; in
+    ``near_colour`` of that colour the type is white, and the ramp fades away from red. A grey
+    image has no such line."""
+    from scrubber.detect.renderings import near_colour
+
+    grey = np.repeat(np.tile(np.arange(256, dtype=np.uint8), (64, 1))[..., None], 3, axis=2)
+    assert proposer.ink_lines(grey) == []
+    image = grey.copy()
+    image[:, :192] = np.stack([np.full(192, 255), np.linspace(40, 255, 192), np.zeros(192)], axis=1).astype(np.uint8)
+    red = np.zeros(image.shape[:2], np.uint8)
+    cv2.putText(red, "03/12/2026 14:22", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1, 1, cv2.LINE_8)
+    red = red.astype(bool)
+    image[red] = (255, 0, 0)
+    found = proposer.ink_lines(image)
+    assert [colour for colour, _ in found] == [(255, 0, 0)]
+    ys, xs = np.nonzero(red)
+    x0, y0, x1, y1 = found[0][1]
+    assert x0 <= xs.min() and y0 <= ys.min() and xs.max() < x1 and ys.max() < y1
+    near = near_colour(image, (255, 0, 0))
+    assert np.all(near[red] == 255) and near[~red].max() < 255 - 4 * 24
 
 
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .blobs import components_with_stats
 from .boxes import Box
-from .renderings import HUE_SECTORS, hue_sectors
+from .renderings import HUE_SECTORS, coloured_pixels, hue_sectors, off_colour
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
 MAX_WIDTH = 60
@@ -346,6 +346,35 @@ def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tup
         mask = (sectors == sector).astype(np.uint8)
         rims = mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))  # a glyph's thin strokes whole, a blob's rim
         out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box)]
+    return out
+
+
+INK_COLOURS = 6  # "one ink": the most frequent exact colours among an image's coloured pixels tried ...
+INK_PIXELS = 40  # ... each held by at least this many pixels ...
+INK_TOLERANCE = 24  # ... with the pixels within this many levels of it in every channel ...
+INK_THIN = 0.5  # ... where at most this share of those survive a 3x3 erosion (strokes, not a blob of flow)
+
+
+def ink_lines(image: np.ndarray) -> list[tuple[tuple[int, int, int], Box]]:
+    """(colour, line) for the text-shaped lines (``text_shaped``) of the pixels within
+    INK_TOLERANCE of each of the INK_COLOURS most frequent exact colours of ``image`` (RGB) that
+    form thin strokes: type is drawn in one colour, while flow is a ramp of a palette's colours.
+    Red type over red-to-yellow Doppler shares its hue sector with the flow, and its strokes join
+    the flow's in ``colour_lines``; by its exact colour it stands alone (pure red: no pixel of US1's
+    flow lies within 48 levels of it)."""
+    pixels = image[coloured_pixels(image)].astype(np.int32)
+    if len(pixels) < INK_PIXELS:
+        return []
+    values, counts = np.unique((pixels[:, 0] << 16) | (pixels[:, 1] << 8) | pixels[:, 2], return_counts=True)
+    out = []
+    for index in np.argsort(-counts)[:INK_COLOURS]:
+        if counts[index] < INK_PIXELS:
+            break
+        value = int(values[index])
+        colour = (value >> 16, (value >> 8) & 255, value & 255)
+        mask = (off_colour(image, colour) <= INK_TOLERANCE).astype(np.uint8)
+        if cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8))) <= INK_THIN * cv2.countNonZero(mask):
+            out += [(colour, box) for box in lines_of(mask) if text_shaped(box)]
     return out
 
 

@@ -164,6 +164,28 @@ def neutral(image: np.ndarray) -> np.ndarray:
     return np.repeat(image.min(axis=2, keepdims=True), 3, axis=2)
 
 
+NEAR_GAIN = 4  # "near": a pixel's brightness falls this many levels for each level it lies off the colour
+
+
+def near_colour(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """How near each pixel of ``image`` (RGB) lies to ``colour``, grey (uint8, one plane): 255 for
+    that colour, NEAR_GAIN levels less for each level off it in its furthest channel. Type of one
+    colour over flow of its own hue stands alone here, light on dark (red over red-yellow
+    Doppler, whose hue plane, ``colour_plane``, holds the flow too)."""
+    return cv2.bitwise_not(cv2.multiply(off_colour(image, colour), np.full(image.shape[:2], NEAR_GAIN, np.uint8)))
+
+
+def off_colour(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """How many levels each pixel of ``image`` (RGB) lies off ``colour`` in its furthest channel."""
+    red, green, blue = cv2.split(cv2.absdiff(image, (*colour, 0)))  # (OpenCV takes the tuple as a scalar)
+    return cv2.max(cv2.max(red, green), blue)
+
+
+def near_rendering(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """``near_colour`` as an RGB image, for the detector."""
+    return cv2.cvtColor(near_colour(image, colour), cv2.COLOR_GRAY2RGB)
+
+
 HUE_SECTORS = 6  # colour planes: from red, yellow, green, cyan, blue and magenta each to the next
 HUE_LEAD = 21  # a sector starts this many 1/(6 x 256) turns (5 degrees) before its colour
 

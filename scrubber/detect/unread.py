@@ -13,10 +13,10 @@ from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
 from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
                     zoom_to)
-from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, lines_of, propose, stroke_level, strokes,
-                       text_lines, text_shaped, unruled)
+from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, ink_lines, lines_of, propose, stroke_level,
+                       strokes, text_lines, text_shaped, unruled)
 from .registry import Detector
-from .renderings import colour_plane, coloured, coloured_pixels, neutral
+from .renderings import colour_plane, coloured, coloured_pixels, near_rendering, neutral
 
 LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
 # pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
@@ -139,7 +139,8 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
         looks.add(frame, image, line, zoom)
         if coloured(crop_of(image, line)[0]):
             looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
-    colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
+    looked = colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
+    ink_looks(image, frame, known, looks, policy, wanted, looked)
 
 
 def _turn(box: Box, shape: tuple[int, ...]) -> Box:
@@ -232,19 +233,38 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
                  wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None,
-                 source: Callable[[], np.ndarray] | None = None) -> None:
+                 source: Callable[[], np.ndarray] | None = None) -> list[Box]:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
     leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
     policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
     tissue's luminance and forms no strokes in the image (US1 with blue labels over its panes:
     6 of 18 removed); in its plane it is alone, light on black (17 of 18; the recall sweep's
     "colour" group). Type of the hue of the flow under it (red over red-yellow Doppler) shares
-    the flow's plane and stays hard. The look reaches along the line (``wide``): a line of one
+    the flow's plane: ``ink_looks`` looks at it by its exact colour. The look reaches along the line (``wide``): a line of one
     colour is often only a piece of its label, where JPEG blurs the colour of thin strokes into the
     next hue or below the chroma of colour (a 12 px dark blue label over US1 forms two blue lines,
     its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py).
-    ``source`` gives ``image`` again (``Looks.add``)."""
+    ``source`` gives ``image`` again (``Looks.add``). Returns the lines queued."""
+    queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
+            queued.append(line)
+    return queued
+
+
+def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+              wanted: Callable[[Box], bool] = lambda box: True, looked: Sequence[Box] = ()) -> None:
+    """Queue a closer look at every (wanted) line of one exact colour (``ink_lines``) that ``known``
+    leaves unread and the lines of one hue already queued (``looked``, ``colour_looks``) leave
+    uncovered, in the rendering of how near each pixel is to that colour (``near_rendering``),
+    where the policy asks for "colour". Red type over red-yellow Doppler forms no line of its
+    own hue, and its hue plane holds the flow too; alone in its colour, DB reads it (the recall
+    sweep's "colour" group over US1). Single images and a clip's static layer only: a colour
+    Doppler image gets some such looks at its palette's colours (11 on US1, about 55 ms), which
+    every frame of a clip would pay."""
+    for colour, line in ink_lines(image) if "colour" in policy.renderings else ():
+        if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="colour",
+                      render=functools.partial(near_rendering, colour=colour))
