@@ -240,11 +240,11 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     tissue's luminance and forms no strokes in the image (US1 with blue labels over its panes:
     6 of 18 removed); in its plane it is alone, light on black (17 of 18; the recall sweep's
     "colour" group). Type of the hue of the flow under it (red over red-yellow Doppler) shares
-    the flow's plane: ``ink_looks`` looks at it by its exact colour. The look reaches along the line (``wide``): a line of one
-    colour is often only a piece of its label, where JPEG blurs the colour of thin strokes into the
-    next hue or below the chroma of colour (a 12 px dark blue label over US1 forms two blue lines,
-    its middle letters magenta and grey): colour 188 -> 193 of 216 (benchmarks/recall_sweep.py).
-    ``source`` gives ``image`` again (``Looks.add``). Returns the lines queued."""
+    the flow's plane: ``ink_looks`` looks at it by its exact colour. The look reaches along the
+    line (``wide``): a line of one colour is often only a piece of its label, where JPEG blurs the
+    colour of thin strokes into the next hue or below the chroma of colour (a 12 px dark blue
+    label over US1 forms two blue lines, its middle letters magenta and grey): colour 188 -> 193
+    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``). Returns the lines queued."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
