@@ -244,7 +244,8 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     line (``wide``): a line of one colour is often only a piece of its label, where JPEG blurs the
     colour of thin strokes into the next hue or below the chroma of colour (a 12 px dark blue
     label over US1 forms two blue lines, its middle letters magenta and grey): colour 188 -> 193
-    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``). Returns the lines queued."""
+    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``).
+    Returns the lines queued."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
