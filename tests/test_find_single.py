@@ -280,20 +280,29 @@ def test_a_label_whose_line_ends_where_it_runs_into_colour_flow_is_read_to_its_e
     assert covered() < 0.9
 
 
+def _type_over_flow(text: str, ink: tuple[int, int, int], width: int, least_green: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a grey ramp; the same with a red-to-yellow ramp, a Doppler palette, over its first
+    ``width`` columns and ``text`` drawn over that in ``ink``, without anti-aliasing; the type's mask)."""
+    grey = np.repeat(np.tile(np.arange(256, dtype=np.uint8), (64, 1))[..., None], 3, axis=2)
+    image = grey.copy()
+    flow = np.stack([np.full(width, 255), np.linspace(least_green, 255, width), np.zeros(width)], axis=1)
+    image[:, :width] = flow.astype(np.uint8)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.putText(mask, text, (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1, 1, cv2.LINE_8)
+    mask = mask.astype(bool)
+    image[mask] = ink
+    return grey, image, mask
+
+
 def test_colour_lines_find_type_of_one_colour_over_flow_of_others():
     """A grey image has no coloured pixel and no colour line; blue type over red-to-yellow flow
     forms a line in its own hue sector, whose plane holds the type alone, light on black, while
     the flow's planes hold none of it."""
     from scrubber.detect.renderings import colour_plane, hue_sectors
 
-    grey = np.repeat(np.tile(np.arange(256, dtype=np.uint8), (64, 1))[..., None], 3, axis=2)
+    grey, image, blue = _type_over_flow("ID 0012345678", (0, 0, 255), 128, 0)
     assert (hue_sectors(grey) == -1).all() and proposer.colour_lines(grey) == []
-    image = grey.copy()
-    image[:, :128] = np.stack([np.full(128, 255), np.linspace(0, 255, 128), np.zeros(128)], axis=1).astype(np.uint8)
-    blue = np.zeros(image.shape[:2], np.uint8)
-    cv2.putText(blue, "ID 0012345678", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1, 1, cv2.LINE_8)
-    blue = blue.astype(bool)
-    image[blue] = (0, 0, 255)
     ys, xs = np.nonzero(blue)
     lines = [box for sector, box in proposer.colour_lines(image) if sector == 4]  # blue
     assert len(lines) == 1
@@ -323,14 +332,8 @@ def test_ink_lines_are_the_lines_of_one_exact_colour_not_of_a_palette_s_ramp():
     image has no such line."""
     from scrubber.detect.renderings import near_colour
 
-    grey = np.repeat(np.tile(np.arange(256, dtype=np.uint8), (64, 1))[..., None], 3, axis=2)
+    grey, image, red = _type_over_flow("03/12/2026 14:22", (255, 0, 0), 192, 40)
     assert proposer.ink_lines(grey) == []
-    image = grey.copy()
-    image[:, :192] = np.stack([np.full(192, 255), np.linspace(40, 255, 192), np.zeros(192)], axis=1).astype(np.uint8)
-    red = np.zeros(image.shape[:2], np.uint8)
-    cv2.putText(red, "03/12/2026 14:22", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1, 1, cv2.LINE_8)
-    red = red.astype(bool)
-    image[red] = (255, 0, 0)
     found = proposer.ink_lines(image)
     assert [colour for colour, _ in found] == [(255, 0, 0)]
     ys, xs = np.nonzero(red)
