@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -90,21 +90,13 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     key_image = lambda i: full[keys[i]]  # noqa: E731
     for index, detection in extra_renderings(key_views, lambda _: static_boxes, key_image, policy, detector):
         key_found.setdefault(keys[index], []).append(detection)
-    for detection in static:  # in each frame that shows it: elsewhere the layer's box may blend slices
-        for frame, shown in enumerate(showing_layer(motion, detection.box)):
-            if shown:
-                found[frame].append(detection)
-            else:
-                looks.add(frame, full[frame], detection.box, zoom, source=_frame(full, frame))
+    for detection in static:  # elsewhere than where a frame shows it, the layer's box may blend slices
+        _carry(detection, showing_layer(motion, detection.box), full, found, looks, zoom)
     for key, detections in key_found.items():
         for detection in detections:
-            if is_covered(detection.box, static_boxes):
-                continue
-            for frame in range(count):
-                if frame == key or same_content(motion.grey[frame], motion.grey[key], detection.box):
-                    found[frame].append(detection)
-                else:
-                    looks.add(frame, full[frame], detection.box, zoom)
+            if not is_covered(detection.box, static_boxes):
+                _carry(detection, (frame == key or same_content(motion.grey[frame], motion.grey[key], detection.box)
+                                   for frame in range(count)), full, found, looks, zoom)
     moving, places, faint_at = appearing(motion, image_regions)
     _text_over_image(full, motion, moving, found, zoom, detector)
     # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
@@ -140,6 +132,17 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
     return found
+
+
+def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found: list[list[Detection]],
+           looks: Looks, zoom: float) -> None:
+    """``detection`` (of the static layer or a key frame) added to each frame that ``shown`` says
+    shows what it was found on; in each other frame, a look at its box is queued instead."""
+    for frame, here in enumerate(shown):
+        if here:
+            found[frame].append(detection)
+        else:
+            looks.add(frame, full[frame], detection.box, zoom)
 
 
 def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
