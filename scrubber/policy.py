@@ -21,7 +21,7 @@ KEEP_SYNTAX = ("auto", "strict")
 
 RUNTIME_ONLY = ("key", "device", "backend", "threads")  # fields that leave what is removed as it is
 
-RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth", "turned")
+RENDERINGS = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "level", "smooth", "turned")
 MAX_SAMPLES = 1 << 30  # the default absurd-size guard: a 640x480 colour clip of 1165 frames
 
 
@@ -45,11 +45,13 @@ class Policy:
     # "dark" (the darkest eighth of the range stretched: near-black text on black, in images that
     # have a window), "ink" (the darkest quarter of the range stretched and inverted: dark type over
     # bright tissue, whose speckle it flattens), "colour" (one plane per hue of the coloured pixels:
-    # blue or magenta type over grey tissue or red-yellow flow, whose luminance hides it), "smooth"
-    # (speckle smoothed away, looked at half size: large type over tissue), "turned" (the full rendering
-    # turned a quarter, for lines of text that run up or down the image).
-    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "smooth",
-                                   "turned")
+    # blue or magenta type over grey tissue or red-yellow flow, whose luminance hides it), "level"
+    # (how near each pixel lies to one exact grey: dark grey type over tissue, looked at where the
+    # pixels of that grey form lines of strokes), "smooth" (speckle smoothed away, looked at half
+    # size: large type over tissue), "turned" (the full rendering turned a quarter, for lines of
+    # text that run up or down the image).
+    renderings: tuple[str, ...] = ("full", "window", "enhanced", "local", "dark", "ink", "colour", "level",
+                                   "smooth", "turned")
     # Clips: this many key frames get the extra renderings (spread over the clip). "full" is
     # looked at on the static layer (median of the frames) and, frame by frame, wherever a frame
     # shows something new (scrubber/detect/clip.py).

@@ -329,11 +329,12 @@ def test_a_faint_line_the_local_rendering_shows_is_read_to_its_ends_close_up(det
 def test_small_faint_type_on_a_clip_s_static_layer_is_read_in_its_local_rendering_magnified(detector, monkeypatch):
     """The recall sweep's 8 px "static" label 8 grey levels below a grey banner of 100: DB's whole
     pass over the static layer's "local" rendering at 1x gives it no box; magnified 1.5x (a cost
-    paid once per clip) it reads the label, in every frame. (The look at its banner alone reads it
-    too: turned off here.)"""
-    from scrubber.detect import clip, single
+    paid once per clip) it reads the label, in every frame. (The look at its banner alone and the
+    look by its exact grey read it too: turned off here.)"""
+    from scrubber.detect import clip, single, unread
 
     monkeypatch.setattr(single, "panels", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     covered = _static_label_covered(detector, {"ground": 100, "delta": -8, "font": "truetype", "jpeg": None}, 8)
     assert covered() == 1.0
     monkeypatch.setattr(clip, "STATIC_LOCAL_ZOOMS", ())
@@ -344,11 +345,13 @@ def test_a_label_its_banner_enhanced_alone_misses_is_read_on_the_banner_stretche
     """The recall sweep's 8 px "static" label 8 grey levels above a banner of 100 over color3d's
     sector, through JPEG q85 (Hershey duplex): neither the enhanced static layer's crop of its
     banner nor that crop enhanced alone gives it a box; the banner stretched by its own grey range,
-    on black (``panel_alone``), reads it in every frame."""
-    from scrubber.detect import single
+    on black (``panel_alone``), reads it in every frame. (The look by the banner's exact grey,
+    which JPEG leaves between the glyphs, reads it too: turned off here.)"""
+    from scrubber.detect import single, unread
 
     covered = _static_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
     assert covered() == 1.0
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     monkeypatch.setattr(single, "panel_alone", lambda crop, inner: np.zeros_like(crop))
     assert covered() < 0.5
 
@@ -357,8 +360,9 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
     """The recall sweep's 8 px "static" label 8 grey levels above a banner of 170 over color3d's
     sector, through JPEG q85: it forms no strokes, but its banner is a panel of the static layer,
     and a look at that panel, enhanced (CLAHE) on its own, reads it in every frame. Cropped from
-    the enhanced static layer, whose tiles also hold the sector, the same panel reads none of it."""
-    from scrubber.detect import looks, single
+    the enhanced static layer, whose tiles also hold the sector, the same panel reads none of it.
+    (The look by the banner's exact grey reads it too: turned off here.)"""
+    from scrubber.detect import looks, single, unread
     from scrubber.detect.motion import static_layer
     from scrubber.detect.proposer import panels
     from scrubber.detect.renderings import enhance
@@ -382,6 +386,7 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
 
     assert panel_looks(layer, enhance) == 1.0
     assert panel_looks(enhance(layer), None) < 0.5
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 

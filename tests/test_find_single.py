@@ -151,9 +151,11 @@ def test_a_label_too_faint_for_strokes_is_found_by_its_banner(detector, monkeypa
     """The recall sweep's 8 px label 8 grey levels above a grey banner of 100, through JPEG q85:
     it forms no line of strokes in any rendering (CLAHE lifts the banner's JPEG noise as much as
     the glyphs), but its banner is a flat panel, and a look at that panel alone in the enhanced
-    rendering reads it (``proposer.panels``)."""
+    rendering reads it (``proposer.panels``). (The look by the banner's exact grey, which JPEG
+    leaves between the glyphs, reads it too: turned off here.)"""
     covered = _sweep_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
     assert covered() == 1.0
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 
@@ -343,6 +345,44 @@ def test_ink_lines_are_the_lines_of_one_exact_colour_not_of_a_palette_s_ramp():
     assert np.all(near[red] == 255) and near[~red].max() < 255 - 4 * 24
 
 
+def test_dark_grey_type_over_tissue_is_read_in_the_rendering_of_its_exact_grey(detector):
+    """The recall sweep's dark labels (grey 25) over US1's panes: no darker than the speckle's
+    grains and the hollows of the anatomy, they form no line in any rendering by brightness, and
+    DB reads none of them there; by their exact grey (``level_lines``) they stand alone, and the
+    look in ``level_rendering`` reads them, small type and large."""
+    small = _sweep_label_covered(detector, {"style": "dark", "font": "hershey-duplex", "jpeg": None}, 12, "tissue")
+    large = _sweep_label_covered(detector, {"style": "dark", "font": "truetype", "jpeg": None}, 36, "large")
+    assert small() > 0.98 and large() > 0.98
+    without = Policy(device="cpu", reuse_layouts=False, renderings=tuple(r for r in Policy().renderings
+                                                                         if r != "level"))
+    assert small(without) < 0.5 and large(without) < 0.5
+
+
+def test_level_lines_are_the_lines_of_type_in_one_grey_not_speckle_an_ecg_trace_or_jpeg():
+    """On the sweep's dark label over US1, ``level_lines`` gives the label's grey and a line over
+    it; on US1 alone no grey but white (its own read labels) gives one, nor in the same label
+    through JPEG, whose grey is no longer exact; on an echo with an ECG trace drawn in one grey
+    (one long piece) and flat patches of one dark grey in its smooth sector (not standing out from
+    the greys around them), none either but white."""
+    from scrubber.detect.renderings import level_rendering
+
+    base = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    cases = {c.condition["jpeg"]: c for c in recall_sweep().cases(base)
+             if c.group == "large" and c.condition["style"] == "dark" and c.condition["font"] == "truetype"}
+    found = proposer.level_lines(cases[None].image)
+    assert {level for level, _ in found} == {25, 255}
+    for x, y, mask in cases[None].glyphs:
+        assert any(level == 25 and overlaps(line, (x, y, x + mask.shape[1], y + mask.shape[0]))
+                   for level, line in found)
+    assert {level for level, _ in proposer.level_lines(base)} == {255}
+    assert {level for level, _ in proposer.level_lines(cases[85].image)} <= {255}
+    echo = cv2.cvtColor(dcmread(data_path("JPGLosslessP14SV1_1s_1f_8b.dcm")).pixel_array, cv2.COLOR_GRAY2RGB)
+    assert {level for level, _ in proposer.level_lines(echo)} == {255}
+    x, y, mask = cases[None].glyphs[0]
+    shown = level_rendering(cases[None].image, 25)[y:y + mask.shape[0], x:x + mask.shape[1], 0]
+    assert shown[mask].mean() > 200 > shown[~mask].mean()
+
+
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
     a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""
@@ -358,11 +398,12 @@ def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
 def test_large_type_over_tissue_is_read_in_the_smooth_rendering(detector):
     """The recall sweep's "large" labels in mid grey over US1's panes: DB gives the 36 px "ID 4455"
     (thin strokes among speckle grains of their own width) no box in "full"; in "smooth" (the
-    least channel, speckle smoothed away) it reads the line, in boxes that fit it."""
+    least channel, speckle smoothed away) it reads the line, in boxes that fit it. (Its exact grey,
+    "level", reads it too: left out here.)"""
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered = _sweep_label_covered(detector, wanted, 36, group="large")
     assert covered() == 1.0
-    renderings = tuple(r for r in Policy().renderings if r != "smooth")
+    renderings = tuple(r for r in Policy().renderings if r not in ("smooth", "level"))
     assert covered(Policy(device="cpu", reuse_layouts=False, renderings=renderings)) < 0.5
 
 

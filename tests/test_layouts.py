@@ -243,10 +243,12 @@ def test_a_faint_place_left_unread_in_a_later_image_gets_the_training_normalisat
     """The recall sweep's 8 px label 8 grey levels above a grey banner of 100, through JPEG q85, in
     a later image of US1's layout: the look at its place at [-1, 1] does not read it; the second
     look with DB's training normalisation, given to places faint on flat ground, does. (The look
-    at its banner stretched alone reads it too: turned off here.)"""
-    from scrubber.detect import single
+    at its banner stretched alone and the look by the banner's exact grey read it too: turned off
+    here.)"""
+    from scrubber.detect import single, unread
 
     monkeypatch.setattr(single, "panel_alone", lambda crop, inner: np.zeros_like(crop))
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     covered, heights = _later_sweep_image(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     small = heights.index(8)
     assert covered()[small] == 1.0
@@ -288,10 +290,14 @@ def test_a_faint_label_on_a_banner_new_in_a_later_image_is_read_on_its_banner_al
                                                                                    monkeypatch):
     """The recall sweep's 8 px label 8 grey levels above a grey banner of 170, through JPEG q85, in
     a later image of US1's layout: the banner is a changed place, but no look at it reads the
-    label; the look at the changed panel alone in "enhanced" does (``_changed_panels``)."""
+    label; the look at the changed panel alone in "enhanced" does (``_changed_panels``). (The look
+    by the banner's exact grey reads it too: turned off here.)"""
+    from scrubber.detect import unread
+
     covered, heights = _later_sweep_image(detector, {"ground": 170, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     small = heights.index(8)
     assert covered()[small] == 1.0
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     monkeypatch.setattr(series, "_changed_panels", lambda *args: [])
     assert covered()[small] < 0.98
 
@@ -359,10 +365,14 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
                                                                                  monkeypatch):
     """The recall sweep's 36 px grey "ID 4455" over US1's pane, new in a later image of its layout:
     the look at its changed place in "full", "enhanced" and "local" gives it no box; its line of
-    strokes in "smooth" at half size, looked at close up (``_smooth_lines``), reads it."""
+    strokes in "smooth" at half size, looked at close up (``_smooth_lines``), reads it. (The look by
+    its exact grey reads it too: turned off here.)"""
+    from scrubber.detect import unread
+
     wanted = {"style": "grey", "font": "hershey-simplex", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "large")
     assert covered()[heights.index(36)] == 1.0
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
     monkeypatch.setattr(series, "_smooth_lines", lambda *args: [])
     assert covered()[heights.index(36)] < 0.5
 
@@ -374,8 +384,11 @@ def test_a_label_whose_line_breaks_at_colour_flow_in_a_later_image_is_read_whole
     of strokes breaks in two. Two things read it whole, each alone: the two pieces are looked at as
     one line (``unread.joined``), and the "neutral" look at a piece reaches along the line. With
     crops that do not reach along lines, joining still reads it; without joining too, each piece
-    was read in part and its middle letters in neither."""
+    was read in part and its middle letters in neither. (The look by its exact grey reads it too:
+    turned off here.)"""
     from scrubber.detect import looks, unread
+
+    monkeypatch.setattr(unread, "level_lines", lambda image: [])
 
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "tissue")

@@ -378,6 +378,86 @@ def ink_lines(image: np.ndarray) -> list[tuple[tuple[int, int, int], Box]]:
     return out
 
 
+LEVELS = 6  # "one grey": the greys held by the most flat grey pixels tried ...
+LEVEL_FLAT = 40  # ... each by at least this many (a flat pixel: its right and lower neighbours hold its grey) ...
+LEVEL_APART = 3  # ... and more than any grey this many levels or fewer from it (JPEG leaves greys 1-2 in
+# strokes along the edges of the black surround, next to its flat black) ...
+LEVEL_THIN = 0.75  # ... where at most this share of its pixels survive a 3x3 erosion (bold 36 px type: 0.54;
+# a banner's or the surround's grey: over 0.9)
+LEVEL_SPECK = 4  # pixels of the grey in clusters of fewer than this are the speckle's (US1: 2 of 1032 clusters
+# of its grey 25 hold 4); larger ones are pieces of strokes ...
+LEVEL_JOIN = (5, 2 * LINE_CLOSE + 3)  # ... and pieces this close (rows, columns) form one line: thin strokes
+# keep their exact grey only here and there (an 8 px label: 46 pixels in clusters of 1-4) ...
+LEVEL_PIECES = 3  # ... of at least this many pieces ...
+LEVEL_BLUR = 4  # ... whose surroundings (all but the greys this close to theirs: anti-aliasing) ...
+LEVEL_CONTRAST = 12  # ... lie this many levels off their grey (median; 25 grey type over US1's tissue: 15-42,
+# the flat patches of a smooth dark echo: 6-11)
+
+
+def level_lines(image: np.ndarray) -> list[tuple[int, Box]]:
+    """(grey, line) for the text-shaped lines of the pieces of strokes of exactly one grey, for
+    each of the LEVELS greys held by the most flat pixels of ``image`` (RGB) whose pixels form
+    thin strokes: type is drawn in one grey, flat inside its strokes, while speckle's pixels of
+    any one grey are scattered and seldom flat (on US1 no grey but black, white and a marker's
+    has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey type over tissue is no
+    darker than the speckle's grains and the hollows of anatomy, so it forms no line in any
+    rendering by brightness; by its exact grey it stands alone. Lossy compression leaves no
+    grey of fine strokes exact; the flat ground of a small banner it leaves so, and between the
+    glyphs that ground forms the pieces of a line too (its type then dark in the look)."""
+    red, green, blue = cv2.split(image)
+    grey = cv2.bitwise_and(cv2.compare(red, green, cv2.CMP_EQ), cv2.compare(green, blue, cv2.CMP_EQ))
+    flat = np.zeros_like(grey)
+    flat[:-1, :-1] = grey[:-1, :-1] & cv2.compare(red[:-1, :-1], red[:-1, 1:], cv2.CMP_EQ) & cv2.compare(
+        red[:-1, :-1], red[1:, :-1], cv2.CMP_EQ)
+    counts = cv2.calcHist([red], [0], flat, [256], [0, 256]).ravel()
+    padded = np.pad(counts, LEVEL_APART)
+    steps = [step for step in range(-LEVEL_APART, LEVEL_APART + 1) if step]
+    nearby = np.max([padded[LEVEL_APART + step:LEVEL_APART + step + 256] for step in steps], axis=0)
+    out = []
+    for level in np.argsort(-counts)[:LEVELS]:
+        if counts[level] < LEVEL_FLAT:
+            break
+        if nearby[level] >= counts[level]:
+            continue
+        exact = grey & cv2.compare(red, int(level), cv2.CMP_EQ)
+        if cv2.countNonZero(cv2.erode(exact, np.ones((3, 3), np.uint8))) > LEVEL_THIN * cv2.countNonZero(exact):
+            continue  # a ground, not strokes (the speckle's scattered pixels only lower this share)
+        _, labels, stats = components_with_stats(exact, 8)
+        big = stats[:, 4] >= LEVEL_SPECK
+        big[0] = False
+        out += [(int(level), box) for box in _level_lines(red, int(level), np.where(big[labels], labels, 0))]
+    return out
+
+
+def _level_lines(grey: np.ndarray, level: int, pieces: np.ndarray) -> list[Box]:
+    """The text-shaped lines of ``pieces`` (labels, 0 for none) of strokes of grey ``level`` in
+    ``grey``: pieces within LEVEL_JOIN of each other, at least LEVEL_PIECES of them (an ECG trace
+    in one grey is one long piece), standing out from what surrounds them (LEVEL_CONTRAST: the
+    flat patches of a smooth dark echo hold one grey too, amid greys a few levels off it)."""
+    rows, cols = LEVEL_JOIN
+    mask = (pieces > 0).astype(np.uint8)
+    count, joined, stats = components_with_stats(cv2.dilate(mask, np.ones(LEVEL_JOIN, np.uint8)), 8)
+    inside = mask > 0
+    pairs = np.unique(joined[inside].astype(np.int64) << 32 | pieces[inside])
+    per_line = np.bincount((pairs >> 32).astype(np.int64), minlength=count)
+    out = []
+    for index in np.flatnonzero(per_line >= LEVEL_PIECES):
+        x, y, w, h, _ = stats[index]
+        box = (int(x) + cols // 2, int(y) + rows // 2, int(x + w) - cols // 2, int(y + h) - rows // 2)
+        if text_shaped(box) and _stands_out(grey, level, mask, box):
+            out.append(box)
+    return out
+
+
+def _stands_out(grey: np.ndarray, level: int, mask: np.ndarray, box: Box) -> bool:
+    """The pixels around the pieces of ``mask`` in ``box`` (within 2 px, off ``level`` by more
+    than anti-aliasing's few levels) lie LEVEL_CONTRAST or more levels off ``level`` (median)."""
+    x0, y0, x1, y1 = max(0, box[0] - 2), max(0, box[1] - 2), box[2] + 2, box[3] + 2
+    off = cv2.absdiff(grey[y0:y1, x0:x1], level)
+    ring = (cv2.dilate(mask[y0:y1, x0:x1], np.ones((5, 5), np.uint8)) > 0) & (off > LEVEL_BLUR)
+    return bool(ring.any()) and float(np.median(off[ring])) >= LEVEL_CONTRAST
+
+
 def dark_on_bright(ink: np.ndarray, outside: Sequence[Box] = ()) -> list[Box]:
     """Text-shaped lines (``text_shaped``) of the pixels an "ink" rendering shows (the darkest
     quarter of the range: light there) that touch its black (bright ground in the image), outside

@@ -13,10 +13,10 @@ from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
 from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
                     zoom_to)
-from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, ink_lines, lines_of, propose, stroke_level,
-                       strokes, text_lines, text_shaped, unruled)
+from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, ink_lines, level_lines, lines_of, propose,
+                       stroke_level, strokes, text_lines, text_shaped, unruled)
 from .registry import Detector
-from .renderings import colour_plane, coloured, coloured_pixels, near_rendering, neutral
+from .renderings import colour_plane, coloured, coloured_pixels, level_rendering, near_rendering, neutral
 
 LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
 # pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
@@ -141,6 +141,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
             looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
     looked = colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
     ink_looks(image, frame, known, looks, policy, wanted, looked)
+    level_looks(image, frame, known, looks, policy, wanted)
 
 
 def _turn(box: Box, shape: tuple[int, ...]) -> Box:
@@ -269,3 +270,18 @@ def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
         if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="colour",
                       render=functools.partial(near_rendering, colour=colour))
+
+
+def level_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+                wanted: Callable[[Box], bool] = lambda box: True) -> None:
+    """Queue a closer look, reaching along the line, at every (wanted) line of one exact grey
+    (``level_lines``) that ``known`` leaves unread, in the rendering of how near each pixel is to
+    that grey (``level_rendering``), where the policy asks for "level": dark grey type over
+    tissue, which no rendering by brightness sets apart from the speckle's dark grains (the recall
+    sweep's "dark" labels). A line of a small banner's ground is the banner, taller than its type:
+    it is read when its columns are (``line_read``), whatever share of it the type's boxes cover;
+    a look at it would blank the whole banner."""
+    for level, line in level_lines(image) if "level" in policy.renderings else ():
+        if not line_read(line, known) and wanted(line):
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="level",
+                      render=functools.partial(level_rendering, level=level))
