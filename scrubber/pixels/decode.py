@@ -41,7 +41,7 @@ def decode(ds: Dataset, max_samples: int) -> Frames:
     tsyntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     rule = rule_for(tsyntax)
     frames = check_geometry(ds, max_samples, encapsulated=tsyntax.is_encapsulated)
-    streamed = rule.decoder == video.NAME  # one stream over all frames: its fragments are not frames
+    streamed = video.decodes(ds)  # one stream over all frames: its fragments are not frames
     fragments = encapsulated_frames(ds, frames) if tsyntax.is_encapsulated and not streamed else []
     decoder = None if tsyntax == encapsulated_native.SYNTAX or streamed else _decoder(tsyntax)
     with _checks_must_run():
