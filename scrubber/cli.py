@@ -24,7 +24,7 @@ from .places import check_places
 from .policy import MAX_SAMPLES
 from .quiet import no_warnings, silence_pydicom_logging
 from .resume import RESUMED
-from .workers import AUTO, auto_workers, parse_memory, parse_workers
+from .workers import AUTO, auto_workers, parse_memory, parse_workers, scaled
 
 EXIT_OK, EXIT_NOT_ALL_DELIVERED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
@@ -199,7 +199,7 @@ def memory_arg(text: str) -> int:
 def samples_arg(text: str) -> int:
     """``--max-samples``: a count, or a number with K, M or G (powers of 1024), such as 2G."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)\s*", text, re.IGNORECASE)
-    count = int(float(match.group(1)) * 1024 ** " KMG".index(match.group(2).upper() or " ")) if match else 0
+    count = scaled(match.group(1), match.group(2)) if match else 0
     if count <= 0:
         raise argparse.ArgumentTypeError(f"--max-samples takes a positive count such as 2G or 500M, not {text!r}")
     return count

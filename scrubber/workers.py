@@ -100,12 +100,17 @@ def memory_budget(workers: int, cap: int | None = None) -> int | None:
     return None if memory is None else max(0, memory - workers * WORKER_BASE)
 
 
+def scaled(number: str, unit: str) -> int:
+    """``number`` times 1024 to the power of ``unit``'s place in K, M, G, T ("" for none)."""
+    return int(float(number) * 1024 ** " KMGT".index(unit.upper() or " "))
+
+
 def parse_memory(text: str) -> int:
     """``--memory``: bytes, or a number with K, M, G or T (powers of 1024), such as 8G or 1.5G."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
     if match is None:
         raise ValueError(f"--memory takes a size such as 8G or 512M, not {text!r}")
-    size = int(float(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " "))
+    size = scaled(match.group(1), match.group(2))
     if size < WORKER_BASE:
         raise ValueError(f"--memory must leave a worker at least {WORKER_BASE >> 20} MB")
     return size

@@ -373,9 +373,15 @@ def ink_lines(image: np.ndarray) -> list[tuple[tuple[int, int, int], Box]]:
         value = int(values[index])
         colour = (value >> 16, (value >> 8) & 255, value & 255)
         mask = (off_colour(image, colour) <= INK_TOLERANCE).astype(np.uint8)
-        if cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8))) <= INK_THIN * cv2.countNonZero(mask):
+        if _thin(mask, INK_THIN):
             out += [(colour, box) for box in lines_of(mask) if text_shaped(box)]
     return out
+
+
+def _thin(mask: np.ndarray, share: float) -> bool:
+    """The pixels of ``mask`` (uint8) form thin strokes: at most ``share`` of them survive a 3x3
+    erosion (not a blob of flow, a banner, the black surround)."""
+    return cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8))) <= share * cv2.countNonZero(mask)
 
 
 LEVELS = 6  # "one grey": the greys held by the most flat grey pixels tried ...
@@ -405,9 +411,9 @@ def level_lines(image: np.ndarray) -> list[tuple[int, Box]]:
     grey of fine strokes exact; the flat ground of a small banner it leaves so, and between the
     glyphs that ground forms the pieces of a line too (its type then dark in the look)."""
     red, green, blue = cv2.split(image)
-    grey = cv2.bitwise_and(cv2.compare(red, green, cv2.CMP_EQ), cv2.compare(green, blue, cv2.CMP_EQ))
-    flat = np.zeros_like(grey)
-    flat[:-1, :-1] = grey[:-1, :-1] & cv2.compare(red[:-1, :-1], red[:-1, 1:], cv2.CMP_EQ) & cv2.compare(
+    neutral = cv2.bitwise_and(cv2.compare(red, green, cv2.CMP_EQ), cv2.compare(green, blue, cv2.CMP_EQ))
+    flat = np.zeros_like(neutral)
+    flat[:-1, :-1] = neutral[:-1, :-1] & cv2.compare(red[:-1, :-1], red[:-1, 1:], cv2.CMP_EQ) & cv2.compare(
         red[:-1, :-1], red[1:, :-1], cv2.CMP_EQ)
     counts = cv2.calcHist([red], [0], flat, [256], [0, 256]).ravel()
     padded = np.pad(counts, LEVEL_APART)
@@ -419,8 +425,8 @@ def level_lines(image: np.ndarray) -> list[tuple[int, Box]]:
             break
         if nearby[level] >= counts[level]:
             continue
-        exact = grey & cv2.compare(red, int(level), cv2.CMP_EQ)
-        if cv2.countNonZero(cv2.erode(exact, np.ones((3, 3), np.uint8))) > LEVEL_THIN * cv2.countNonZero(exact):
+        exact = neutral & cv2.compare(red, int(level), cv2.CMP_EQ)
+        if not _thin(exact, LEVEL_THIN):
             continue  # a ground, not strokes (the speckle's scattered pixels only lower this share)
         _, labels, stats = components_with_stats(exact, 8)
         big = stats[:, 4] >= LEVEL_SPECK
