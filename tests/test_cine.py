@@ -334,7 +334,7 @@ def test_small_faint_type_on_a_clip_s_static_layer_is_read_in_its_local_renderin
     from scrubber.detect import clip, single, unread
 
     monkeypatch.setattr(single, "panels", lambda image: [])
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     covered = _static_label_covered(detector, {"ground": 100, "delta": -8, "font": "truetype", "jpeg": None}, 8)
     assert covered() == 1.0
     monkeypatch.setattr(clip, "STATIC_LOCAL_ZOOMS", ())
@@ -351,7 +351,7 @@ def test_a_label_its_banner_enhanced_alone_misses_is_read_on_the_banner_stretche
 
     covered = _static_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(single, "panel_alone", lambda crop, inner: np.zeros_like(crop))
     assert covered() < 0.5
 
@@ -386,7 +386,7 @@ def test_a_label_too_faint_for_strokes_over_a_clip_s_sector_is_read_on_its_banne
 
     assert panel_looks(layer, enhance) == 1.0
     assert panel_looks(enhance(layer), None) < 0.5
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 
@@ -485,8 +485,9 @@ def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_fram
     from the median by less than STRONG, so they form no place where a frame changes; as faint
     places (pixels that seldom leave the median, lines with still rows above and below) each is
     looked at, magnified, in its enhanced and local renderings too, and is covered in every
-    frame that shows it. Without faint places, none is."""
-    from scrubber.detect import find, motion
+    frame that shows it. Without faint places (and without the level looks, which read the
+    label by its exact grey in the frames that hold it), none is."""
+    from scrubber.detect import find, motion, unread
     from scrubber.pipeline import plan_boxes
 
     from .util import glyph_covered, recall_sweep
@@ -503,7 +504,76 @@ def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_fram
 
     assert min(covered()) == 1.0
     monkeypatch.setattr(motion, "faint_places", lambda difference, quiet: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     assert max(covered()) < 0.5
+
+
+def test_dark_grey_type_shown_for_a_moment_over_the_dark_heart_is_read_by_its_grey(detector):
+    """The recall sweep's "clip" labels in dark grey (25), shown in one of 12 frames of the real
+    cardiac clip over its sector: no darker than the heart's hollows, they leave the median by too
+    little to make a place. The frame holds flat pixels of their grey beyond what the clip's
+    frames usually hold (``beyond``), so its level looks read them: covered in the frame that
+    shows them. Without the "level" rendering, none is."""
+    from scrubber.detect import find
+    from scrubber.pipeline import plan_boxes
+
+    from .util import glyph_covered, recall_sweep
+
+    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    wanted = {"style": "dark", "font": "hershey-duplex", "jpeg": None, "frames": 1}
+    case = next(c for _, cases in recall_sweep().clip_cases(frames) for c in cases if c.condition == wanted)
+
+    def covered(policy: Policy) -> list[float]:
+        found = find.find_text(case.image, None, policy, detector, [(84, 31, 595, 414)])
+        boxes = plan_boxes(found, case.image, policy)
+        return [glyph_covered(boxes[f], frames.shape[1:3], glyph) for glyph in case.glyphs for f in case.shown]
+
+    policy = Policy(device="cpu")
+    assert min(covered(policy)) == 1.0
+    without = policy.replace(renderings=tuple(r for r in policy.renderings if r != "level"))
+    assert max(covered(without)) < 0.5
+
+
+def test_no_frame_of_a_real_clip_holds_a_grey_beyond_the_others_until_type_is_drawn():
+    """``beyond``: color3d's frames (in RGB) vary by thousands of flat black and near-black pixels
+    from frame to frame, yet none holds any grey LEVEL_FLAT beyond and twice what they usually
+    hold, so no frame pays for level lines; one with a dark grey label drawn in it does, by the
+    label's grey, and its level lines lie over the label."""
+    from scrubber.detect.proposer import LEVEL_FLAT, beyond, flat_counts, level_lines
+
+    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    flat = [flat_counts(frame) for frame in frames]
+    usual = np.median(flat, axis=0)
+    assert max(float(np.max(counts - usual)) for counts in flat) >= LEVEL_FLAT, "no frame varies; this shows nothing"
+    assert all(beyond(counts, usual).max() < LEVEL_FLAT for counts in flat)
+    labelled = frames[40].copy()
+    cv2.putText(labelled, "DOE JANE 0412", (200, 250), cv2.FONT_HERSHEY_DUPLEX, 0.6, (25, 25, 25), 1, cv2.LINE_AA)
+    assert int(np.argmax(beyond(flat_counts(labelled), usual))) == 25
+    lines = level_lines(labelled, usual)
+    assert lines and all(level == 25 and overlaps(line, (200, 235, 340, 255)) for level, line in lines)
+
+
+def test_a_clip_whose_tissue_saturates_in_some_frames_gets_no_level_look_at_its_white(detector, monkeypatch):
+    """The sample clip's tissue clips to white in frames 11-13: those frames hold 65-84 flat white
+    pixels where the others hold none, and a level look there read a patch of tissue as text.
+    Black and white come and go with the image, so no frame of it is searched for level lines."""
+    from scrubber.detect import clip as clip_module
+    from scrubber.detect import unread
+    from scrubber.detect.looks import Looks
+    from scrubber.detect.proposer import LEVEL_FLAT, beyond, flat_counts
+
+    from .util import SAMPLE
+
+    stored = pydicom.dcmread(SAMPLE / "us_cine.dcm").pixel_array
+    full = np.repeat(stored[..., None], 3, axis=-1)
+    flat = [flat_counts(frame) for frame in full]
+    usual = np.median(flat, axis=0)
+    white = [i for i, counts in enumerate(flat) if beyond(counts, usual)[255] >= LEVEL_FLAT]
+    assert white, "no frame saturates; this shows nothing"
+    searched = []
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: searched.append(image) or [])
+    clip_module._level_moments(full, flat, [[] for _ in full], Looks(detector, "motion"), Policy(device="cpu"))
+    assert searched == []
 
 
 def test_faint_places_leave_out_the_speckle_at_the_sides_of_a_real_sector(monkeypatch):

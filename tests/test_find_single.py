@@ -155,7 +155,7 @@ def test_a_label_too_faint_for_strokes_is_found_by_its_banner(detector, monkeypa
     leaves between the glyphs, reads it too: turned off here.)"""
     covered = _sweep_label_covered(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85}, 8)
     assert covered() == 1.0
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(single, "panels", lambda image: [])
     assert covered() < 0.5
 

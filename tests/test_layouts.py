@@ -248,7 +248,7 @@ def test_a_faint_place_left_unread_in_a_later_image_gets_the_training_normalisat
     from scrubber.detect import single, unread
 
     monkeypatch.setattr(single, "panel_alone", lambda crop, inner: np.zeros_like(crop))
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     covered, heights = _later_sweep_image(detector, {"ground": 100, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     small = heights.index(8)
     assert covered()[small] == 1.0
@@ -297,7 +297,7 @@ def test_a_faint_label_on_a_banner_new_in_a_later_image_is_read_on_its_banner_al
     covered, heights = _later_sweep_image(detector, {"ground": 170, "delta": 8, "font": "hershey-duplex", "jpeg": 85})
     small = heights.index(8)
     assert covered()[small] == 1.0
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(series, "_changed_panels", lambda *args: [])
     assert covered()[small] < 0.98
 
@@ -372,7 +372,7 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
     wanted = {"style": "grey", "font": "hershey-simplex", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "large")
     assert covered()[heights.index(36)] == 1.0
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(series, "_smooth_lines", lambda *args: [])
     assert covered()[heights.index(36)] < 0.5
 
@@ -388,7 +388,7 @@ def test_a_label_whose_line_breaks_at_colour_flow_in_a_later_image_is_read_whole
     turned off here.)"""
     from scrubber.detect import looks, unread
 
-    monkeypatch.setattr(unread, "level_lines", lambda image: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
 
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "tissue")

@@ -25,11 +25,12 @@ from .boxes import Box, Detection, overlaps
 from .looks import LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered
 from .motion import (MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, showing_layer,
                      static_layer)
+from .proposer import LEVEL_FLAT, beyond, flat_counts
 from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, ink_looks
+from .unread import closer_zoom, colour_looks, ink_looks, level_looks
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -102,9 +103,13 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     # coloured type shown for a moment: blue or dark red over tissue forms no grey strokes of its
     # own; it is looked for in every frame among the pixels whose colour is not the static layer's
     sparse_layer = _sparse(coloured_layer)
-    for frame in range(count) if "colour" in policy.renderings else ():
+    colours, by_level = "colour" in policy.renderings, "level" in policy.renderings
+    flat = []  # flat_counts per frame: a grey that one frame holds beyond the others (_level_moments)
+    for frame in range(count) if colours or by_level else ():
         image = full[frame]
-        if _new_colour(image, sparse_layer):
+        if by_level:
+            flat.append(flat_counts(image))
+        if colours and _new_colour(image, sparse_layer):
             colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
                          where=recoloured(image, coloured_layer), source=_frame(full, frame))
     changes = Looks(detector, "motion")
@@ -131,6 +136,10 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     for frame, detection in looks.run() + faint.run():
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
+    levels = Looks(detector, "motion")
+    _level_moments(full, flat, found, levels, policy)
+    for frame, detection in levels.run():
+        found[frame].append(detection)
     return found
 
 
@@ -143,6 +152,25 @@ def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found:
             found[frame].append(detection)
         else:
             looks.add(frame, full[frame], detection.box, zoom)
+
+
+def _level_moments(full: np.ndarray, flat: Sequence[np.ndarray], found: list[list[Detection]], looks: Looks,
+                   policy: Policy) -> None:
+    """Queue the level looks (``level_looks``) of each frame of a clip that holds LEVEL_FLAT more
+    flat pixels of some grey than its frames usually do (``beyond`` the median of ``flat``, their
+    ``flat_counts``), at the lines that every other look (``found``) leaves unread: dark grey type
+    shown for a moment over the dark heart, where it leaves the median by too little to make a
+    place. A frame holding no such grey costs only its count (0.5 ms at 640x480). Black and white
+    are left out: where the moving image saturates, they come and go with it (the sample clip's
+    tissue clips to white in 3 of its 16 frames, in patches that DB read in the look)."""
+    if not flat:
+        return
+    usual = np.median(flat, axis=0)
+    usual[[0, 255]] = np.inf
+    for frame, counts in enumerate(flat):
+        if beyond(counts, usual).max() >= LEVEL_FLAT:
+            level_looks(full[frame], frame, [d.box for d in found[frame]], looks, policy, usual=usual,
+                        source=_frame(full, frame))
 
 
 def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,

@@ -398,9 +398,35 @@ LEVEL_PIECES = 3  # ... of at least this many pieces ...
 LEVEL_BLUR = 4  # ... whose surroundings (all but the greys this close to theirs: anti-aliasing) ...
 LEVEL_CONTRAST = 12  # ... lie this many levels off their grey (median; 25 grey type over US1's tissue: 15-42,
 # the flat patches of a smooth dark echo: 6-11)
+LEVEL_MOMENT = 2  # a frame of a clip holds a grey beyond the usual when it has this many times as many flat pixels
+# of it as its frames usually have (and LEVEL_FLAT more): the black and near-black greys of a sector vary by
+# thousands from frame to frame (color3d in RGB: grey 1 in 2009-2841), type shown for a moment adds a grey the
+# frames hold little of (25 grey: 6 usually)
 
 
-def level_lines(image: np.ndarray) -> list[tuple[int, Box]]:
+def flat_counts(image: np.ndarray) -> np.ndarray:
+    """Per grey (256 floats), how many pixels of ``image`` (RGB) are of that grey and flat: their
+    right and lower neighbours hold it too."""
+    return _flat(image)[2]
+
+
+def beyond(counts: np.ndarray, usual: np.ndarray) -> np.ndarray:
+    """``counts`` (``flat_counts``) less ``usual`` (those a clip's frames usually hold), per grey
+    held at least LEVEL_MOMENT times as often as usual; 0 for the other greys."""
+    return np.where(counts >= LEVEL_MOMENT * usual, counts - usual, 0)
+
+
+def _flat(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(red channel, mask of neutral pixels, ``flat_counts``) of ``image`` (RGB)."""
+    red, green, blue = cv2.split(image)
+    neutral = cv2.bitwise_and(cv2.compare(red, green, cv2.CMP_EQ), cv2.compare(green, blue, cv2.CMP_EQ))
+    flat = np.zeros_like(neutral)
+    flat[:-1, :-1] = neutral[:-1, :-1] & cv2.compare(red[:-1, :-1], red[:-1, 1:], cv2.CMP_EQ) & cv2.compare(
+        red[:-1, :-1], red[1:, :-1], cv2.CMP_EQ)
+    return red, neutral, cv2.calcHist([red], [0], flat, [256], [0, 256]).ravel()
+
+
+def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(grey, line) for the text-shaped lines of the pieces of strokes of exactly one grey, for
     each of the LEVELS greys held by the most flat pixels of ``image`` (RGB) whose pixels form
     thin strokes: type is drawn in one grey, flat inside its strokes, while speckle's pixels of
@@ -409,13 +435,12 @@ def level_lines(image: np.ndarray) -> list[tuple[int, Box]]:
     darker than the speckle's grains and the hollows of anatomy, so it forms no line in any
     rendering by brightness; by its exact grey it stands alone. Lossy compression leaves no
     grey of fine strokes exact; the flat ground of a small banner it leaves so, and between the
-    glyphs that ground forms the pieces of a line too (its type then dark in the look)."""
-    red, green, blue = cv2.split(image)
-    neutral = cv2.bitwise_and(cv2.compare(red, green, cv2.CMP_EQ), cv2.compare(green, blue, cv2.CMP_EQ))
-    flat = np.zeros_like(neutral)
-    flat[:-1, :-1] = neutral[:-1, :-1] & cv2.compare(red[:-1, :-1], red[:-1, 1:], cv2.CMP_EQ) & cv2.compare(
-        red[:-1, :-1], red[1:, :-1], cv2.CMP_EQ)
-    counts = cv2.calcHist([red], [0], flat, [256], [0, 256]).ravel()
+    glyphs that ground forms the pieces of a line too (its type then dark in the look).
+    With ``usual`` (``flat_counts`` per grey, as a clip's frames usually hold them), a frame of a
+    clip is searched for the greys it holds ``beyond`` the others only."""
+    red, neutral, counts = _flat(image)
+    if usual is not None:
+        counts = beyond(counts, usual)
     padded = np.pad(counts, LEVEL_APART)
     steps = [step for step in range(-LEVEL_APART, LEVEL_APART + 1) if step]
     nearby = np.max([padded[LEVEL_APART + step:LEVEL_APART + step + 256] for step in steps], axis=0)

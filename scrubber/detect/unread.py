@@ -273,15 +273,17 @@ def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
 
 
 def level_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
-                wanted: Callable[[Box], bool] = lambda box: True) -> None:
+                wanted: Callable[[Box], bool] = lambda box: True, usual: np.ndarray | None = None,
+                source: Callable[[], np.ndarray] | None = None) -> None:
     """Queue a closer look, reaching along the line, at every (wanted) line of one exact grey
-    (``level_lines``) that ``known`` leaves unread, in the rendering of how near each pixel is to
-    that grey (``level_rendering``), where the policy asks for "level": dark grey type over
-    tissue, which no rendering by brightness sets apart from the speckle's dark grains (the recall
-    sweep's "dark" labels). A line of a small banner's ground is the banner, taller than its type:
-    it is read when its columns are (``line_read``), whatever share of it the type's boxes cover;
-    a look at it would blank the whole banner."""
-    for level, line in level_lines(image) if "level" in policy.renderings else ():
+    (``level_lines``, beyond the ``usual`` counts of a clip's frames when given) that ``known``
+    leaves unread, in the rendering of how near each pixel is to that grey (``level_rendering``),
+    where the policy asks for "level": dark grey type over tissue, which no rendering by
+    brightness sets apart from the speckle's dark grains (the recall sweep's "dark" labels). A
+    line of a small banner's ground is the banner, taller than its type: it is read when its
+    columns are (``line_read``), whatever share of it the type's boxes cover; a look at it would
+    blank the whole banner. ``source`` gives ``image`` again (``Looks.add``)."""
+    for level, line in level_lines(image, usual) if "level" in policy.renderings else ():
         if not line_read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="level",
-                      render=functools.partial(level_rendering, level=level))
+                      render=functools.partial(level_rendering, level=level), source=source)
