@@ -383,6 +383,36 @@ def test_level_lines_are_the_lines_of_type_in_one_grey_not_speckle_an_ecg_trace_
     assert shown[mask].mean() > 200 > shown[~mask].mean()
 
 
+def test_level_lines_try_the_greys_that_stand_out_from_their_neighbours_not_the_most_held():
+    """On color3d's sector the near-black greys 1-6 each hold more flat pixels than the sweep's 25
+    grey truetype type ("moving"), but each fewer than its darker neighbour: grey 25 is among the
+    LEVELS greys tried only when those are chosen among the greys that stand out from their
+    neighbours, and its lines then lie over the 12 and 18 px labels."""
+    frames = dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
+    case = next(c for c in recall_sweep().moving_cases(frames)
+                if c.condition == {"style": "dark", "font": "truetype", "jpeg": None})
+    counts = proposer.flat_counts(case.image)
+    assert list(np.argsort(-counts)).index(25) >= proposer.LEVELS, "25 is among the most held; this shows nothing"
+    found = proposer.level_lines(case.image)
+    for (x, y, mask), height in zip(case.glyphs, case.heights):
+        if height > 8:
+            assert any(level == 25 and overlaps(line, (x, y, x + mask.shape[1], y + mask.shape[0]))
+                       for level, line in found), height
+
+
+def test_a_ct_s_near_black_noise_around_the_body_is_no_line_of_one_grey(detector, monkeypatch):
+    """A CT (explicit_VR-UN, no text): its near-black noise around the body holds one grey (9) in
+    pieces that join into a line 85 px tall, and a look there read a patch of anatomy as text.
+    Level lines are at most LEVEL_TALL high: nothing is found."""
+    from scrubber.pipeline import scrub_dataset
+
+    ds = dcmread(data_path("explicit_VR-UN.dcm"))
+    policy = Policy(device="cpu", reuse_layouts=False)
+    assert scrub_dataset(ds, policy, detector).boxes == [[]]
+    monkeypatch.setattr(proposer, "LEVEL_TALL", 10 ** 6)
+    assert scrub_dataset(ds, policy, detector).boxes != [[]], "no tall line; this shows nothing"
+
+
 def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     """With the training normalisation DB marks US1's colour Doppler as text; the whole pass keeps
     a box over colour only where a look at its crop at [-1, 1] confirms it: none in the panes."""

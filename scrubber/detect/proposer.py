@@ -384,10 +384,12 @@ def _thin(mask: np.ndarray, share: float) -> bool:
     return cv2.countNonZero(cv2.erode(mask, np.ones((3, 3), np.uint8))) <= share * cv2.countNonZero(mask)
 
 
-LEVELS = 6  # "one grey": the greys held by the most flat grey pixels tried ...
-LEVEL_FLAT = 40  # ... each by at least this many (a flat pixel: its right and lower neighbours hold its grey) ...
-LEVEL_APART = 3  # ... and more than any grey this many levels or fewer from it (JPEG leaves greys 1-2 in
-# strokes along the edges of the black surround, next to its flat black) ...
+LEVELS = 6  # "one grey": of the greys held by at least LEVEL_FLAT flat pixels (a flat pixel: its right and
+# lower neighbours hold its grey) and by more than any grey LEVEL_APART levels or fewer from it, the LEVELS held
+# by the most are tried (color3d's near-black greys 1-6, each below its darker neighbour, outnumber 25 grey
+# truetype type: taken first, they left it out) ...
+LEVEL_FLAT = 40
+LEVEL_APART = 3  # (JPEG leaves greys 1-2 in strokes along the edges of the black surround, next to its flat black)
 LEVEL_THIN = 0.75  # ... where at most this share of its pixels survive a 3x3 erosion (bold 36 px type: 0.54;
 # a banner's or the surround's grey: over 0.9)
 LEVEL_SPECK = 4  # pixels of the grey in clusters of fewer than this are the speckle's (US1: 2 of 1032 clusters
@@ -395,6 +397,7 @@ LEVEL_SPECK = 4  # pixels of the grey in clusters of fewer than this are the spe
 LEVEL_JOIN = (5, 2 * LINE_CLOSE + 3)  # ... and pieces this close (rows, columns) form one line: thin strokes
 # keep their exact grey only here and there (an 8 px label: 46 pixels in clusters of 1-4) ...
 LEVEL_PIECES = 3  # ... of at least this many pieces ...
+LEVEL_TALL = 48  # ... at most this tall (36 px type: 37 rows; a CT's near-black noise around the body: 85) ...
 LEVEL_BLUR = 4  # ... whose surroundings (all but the greys this close to theirs: anti-aliasing) ...
 LEVEL_CONTRAST = 12  # ... lie this many levels off their grey (median; 25 grey type over US1's tissue: 15-42,
 # the flat patches of a smooth dark echo: 6-11)
@@ -428,8 +431,8 @@ def _flat(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(grey, line) for the text-shaped lines of the pieces of strokes of exactly one grey, for
-    each of the LEVELS greys held by the most flat pixels of ``image`` (RGB) whose pixels form
-    thin strokes: type is drawn in one grey, flat inside its strokes, while speckle's pixels of
+    each of the LEVELS greys (see there) held by the most flat pixels of ``image`` (RGB) whose
+    pixels form thin strokes: type is drawn in one grey, flat inside its strokes, while speckle's pixels of
     any one grey are scattered and seldom flat (on US1 no grey but black, white and a marker's
     has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey type over tissue is no
     darker than the speckle's grains and the hollows of anatomy, so it forms no line in any
@@ -444,12 +447,11 @@ def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tupl
     padded = np.pad(counts, LEVEL_APART)
     steps = [step for step in range(-LEVEL_APART, LEVEL_APART + 1) if step]
     nearby = np.max([padded[LEVEL_APART + step:LEVEL_APART + step + 256] for step in steps], axis=0)
+    peaks = np.where((counts >= LEVEL_FLAT) & (counts > nearby), counts, 0)
     out = []
-    for level in np.argsort(-counts)[:LEVELS]:
-        if counts[level] < LEVEL_FLAT:
+    for level in np.argsort(-peaks)[:LEVELS]:
+        if not peaks[level]:
             break
-        if nearby[level] >= counts[level]:
-            continue
         exact = neutral & cv2.compare(red, int(level), cv2.CMP_EQ)
         if not _thin(exact, LEVEL_THIN):
             continue  # a ground, not strokes (the speckle's scattered pixels only lower this share)
@@ -463,8 +465,9 @@ def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tupl
 def _level_lines(grey: np.ndarray, level: int, pieces: np.ndarray) -> list[Box]:
     """The text-shaped lines of ``pieces`` (labels, 0 for none) of strokes of grey ``level`` in
     ``grey``: pieces within LEVEL_JOIN of each other, at least LEVEL_PIECES of them (an ECG trace
-    in one grey is one long piece), standing out from what surrounds them (LEVEL_CONTRAST: the
-    flat patches of a smooth dark echo hold one grey too, amid greys a few levels off it)."""
+    in one grey is one long piece), at most LEVEL_TALL high, standing out from what surrounds
+    them (LEVEL_CONTRAST: the flat patches of a smooth dark echo hold one grey too, amid greys a
+    few levels off it)."""
     rows, cols = LEVEL_JOIN
     mask = (pieces > 0).astype(np.uint8)
     count, joined, stats = components_with_stats(cv2.dilate(mask, np.ones(LEVEL_JOIN, np.uint8)), 8)
@@ -475,7 +478,7 @@ def _level_lines(grey: np.ndarray, level: int, pieces: np.ndarray) -> list[Box]:
     for index in np.flatnonzero(per_line >= LEVEL_PIECES):
         x, y, w, h, _ = stats[index]
         box = (int(x) + cols // 2, int(y) + rows // 2, int(x + w) - cols // 2, int(y + h) - rows // 2)
-        if text_shaped(box) and _stands_out(grey, level, mask, box):
+        if text_shaped(box) and box[3] - box[1] <= LEVEL_TALL and _stands_out(grey, level, mask, box):
             out.append(box)
     return out
 
