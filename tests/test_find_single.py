@@ -383,6 +383,21 @@ def test_level_lines_are_the_lines_of_type_in_one_grey_not_speckle_an_ecg_trace_
     assert shown[mask].mean() > 200 > shown[~mask].mean()
 
 
+def test_a_level_look_s_box_a_letter_short_of_its_line_is_widened_to_it(detector, monkeypatch):
+    """The sweep's 18 px dark Hershey simplex label over US1: DB in the level rendering leaves its
+    first letter out (0.976 of its glyph pixels covered), while its line of exact grey reaches
+    it. A box over at least WIDEN_SHARE of the line's columns is widened to them, by a letter at
+    most each way; a box over a short part of a longer line (one of two labels it joins) is not."""
+    covered = _sweep_label_covered(detector, {"style": "dark", "font": "hershey-simplex", "jpeg": None}, 18, "tissue")
+    assert covered() >= 0.98
+    monkeypatch.setattr(looks, "WIDEN_SHARE", 2.0)
+    assert covered() < 0.98
+    monkeypatch.undo()
+    assert looks._widened((92, 20, 194, 31), (64, 16, 194, 32)) == (81, 20, 194, 31)
+    assert looks._widened((65, 32, 189, 60), (67, 35, 548, 70)) == (65, 32, 189, 60)
+    assert looks._widened((10, 0, 40, 10), (0, 20, 50, 30)) == (10, 0, 40, 10)
+
+
 def test_level_lines_try_the_greys_that_stand_out_from_their_neighbours_not_the_most_held():
     """On color3d's sector the near-black greys 1-6 each hold more flat pixels than the sweep's 25
     grey truetype type ("moving"), but each fewer than its darker neighbour: grey 25 is among the

@@ -27,6 +27,8 @@ LINE_COVERED = 0.9  # an extra rendering's line is left alone when OCR on "full"
 LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many times as wide as high
 FOLLOW_EDGE = 3  # a box this close to a side of a crop that reaches along its line may run on past it ...
 FOLLOW_ROUNDS = 2  # ... and is followed this many crops further at most
+WIDEN_SHARE = 0.5  # a box over at least this share of the columns of the line it was looked for is widened to it
+# (``Looks.add``'s ``widen``: the level looks' boxes over 25 grey type left a first letter out, 0.78-0.95 of the line)
 
 
 def detector_name(detector: Detector, suffix: str = "") -> str:
@@ -112,6 +114,7 @@ class _Queued(NamedTuple):
     render: Callable[[np.ndarray], np.ndarray] | None  # ... and how its rendering was made
     wide: bool  # it reaches along the line: a box running to its side is followed (``Looks.run``)
     width: int  # the source's width
+    widen: bool  # a box found over ``place`` is widened to its columns
 
 
 @dataclass
@@ -138,19 +141,22 @@ class Looks:
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full",
             render: Callable[[np.ndarray], np.ndarray] | None = None, again: bool = False,
-            source: Callable[[], np.ndarray] | None = None) -> None:
+            source: Callable[[], np.ndarray] | None = None, widen: bool = False) -> None:
         """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
         from the crop alone; ``again`` asks for the second look for this crop alone, as the
         queue's ``again`` does for all). A ``wide`` crop keeps a way to its image, for a line
         followed past it: ``source``, which gives ``image`` again, where given (a clip's frames
-        are rendered on demand, and the crops queued in all its frames would hold the clip)."""
+        are rendered on demand, and the crops queued in all its frames would hold the clip).
+        With ``widen``, a box found over ``box`` is widened to its columns: ``box`` is where the
+        text's own pixels lie, and the look confirms it is text (a line of type's exact grey, of
+        which DB in that rendering may leave a first or last thin letter out)."""
         crop, left, top = crop_of(image, box, wide, margin)
         if render is not None:
             crop = render(crop)
         place = shifted(box, -left, -top)
         again_source = (source or (lambda: image)) if wide else None
         self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again,
-                                   again_source, render, wide, image.shape[1]))
+                                   again_source, render, wide, image.shape[1], widen))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
@@ -213,11 +219,22 @@ class Looks:
         name = detector_name(self.detector, self.suffix)
         for index, looked in enumerate(target):
             q = self._queue[index]
-            out.extend((q.frame, Detection(shifted(b, q.left, q.top), name, q.rendering)) for b in boxes[looked])
+            found = [_widened(b, q.place) for b in boxes[looked]] if q.widen else boxes[looked]
+            out.extend((q.frame, Detection(shifted(b, q.left, q.top), name, q.rendering)) for b in found)
             if q.wide:
                 running_on.extend((q, shifted(b, q.left, q.top)) for b in boxes[looked] if _runs_on(q, b))
         self._queue.clear()
         return out, running_on
+
+
+def _widened(box: Box, place: Box) -> Box:
+    """``box`` reaching to the columns of ``place``, by at most its height (a letter) each way,
+    where it reads at least WIDEN_SHARE of them: a letter short of the line's end (a box over one
+    of two labels that a line joins is left as it is)."""
+    reach = box[3] - box[1]
+    if not overlaps(box, place) or min(box[2], place[2]) - max(box[0], place[0]) < WIDEN_SHARE * (place[2] - place[0]):
+        return box
+    return max(min(box[0], place[0]), box[0] - reach), box[1], min(max(box[2], place[2]), box[2] + reach), box[3]
 
 
 def _runs_on(q: _Queued, box: Box) -> bool:

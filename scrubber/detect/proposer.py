@@ -432,9 +432,9 @@ def _flat(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(grey, line) for the text-shaped lines of the pieces of strokes of exactly one grey, for
     each of the LEVELS greys (see there) held by the most flat pixels of ``image`` (RGB) whose
-    pixels form thin strokes: type is drawn in one grey, flat inside its strokes, while speckle's pixels of
-    any one grey are scattered and seldom flat (on US1 no grey but black, white and a marker's
-    has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey type over tissue is no
+    pixels form thin strokes: type is drawn in one grey, flat inside its strokes, while
+    speckle's pixels of any one grey are scattered and seldom flat (on US1 no grey but black,
+    white and a marker's has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey type over tissue is no
     darker than the speckle's grains and the hollows of anatomy, so it forms no line in any
     rendering by brightness; by its exact grey it stands alone. Lossy compression leaves no
     grey of fine strokes exact; the flat ground of a small banner it leaves so, and between the

@@ -282,8 +282,9 @@ def level_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Look
     brightness sets apart from the speckle's dark grains (the recall sweep's "dark" labels). A
     line of a small banner's ground is the banner, taller than its type: it is read when its
     columns are (``line_read``), whatever share of it the type's boxes cover; a look at it would
-    blank the whole banner. ``source`` gives ``image`` again (``Looks.add``)."""
+    blank the whole banner. A box over most of its line is widened to it (``Looks.add``'s
+    ``widen``: DB there may leave a thin first letter out); ``source`` gives ``image`` again."""
     for level, line in level_lines(image, usual) if "level" in policy.renderings else ():
         if not line_read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="level",
-                      render=functools.partial(level_rendering, level=level), source=source)
+                      render=functools.partial(level_rendering, level=level), source=source, widen=True)
