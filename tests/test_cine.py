@@ -2,6 +2,8 @@
 every frame (static text, a clock that changes, a label shown in a few frames only)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pydicom
@@ -489,25 +491,35 @@ def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_fram
     looked at, magnified, in its enhanced and local renderings too, and is covered in every
     frame that shows it. Without faint places (and without the level looks, which read the
     label by its exact grey in the frames that hold it), none is."""
-    from scrubber.detect import find, motion, unread
+    from scrubber.detect import motion, unread
+
+    covered = _moment_covered(detector, "faint_moment_cases",
+                              {"ground": 0, "delta": 12, "font": "hershey-simplex", "jpeg": None, "frames": 5})
+    policy = Policy(device="cpu")
+    assert min(covered(policy)) == 1.0
+    monkeypatch.setattr(motion, "faint_places", lambda difference, quiet: [])
+    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
+    assert max(covered(policy)) < 0.5
+
+
+def _moment_covered(detector, cases: str, wanted: dict) -> Callable[[Policy], list[float]]:
+    """A function giving, under a policy, the shares of each glyph of the recall sweep's case
+    ``wanted`` (of its ``cases`` function, labels shown for a moment in the real cardiac clip)
+    that the padded redaction of ``find_text`` covers, in each frame that shows it."""
+    from scrubber.detect import find
     from scrubber.pipeline import plan_boxes
 
     from .util import glyph_covered, recall_sweep
 
     frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    wanted = {"ground": 0, "delta": 12, "font": "hershey-simplex", "jpeg": None, "frames": 5}
-    case = next(c for _, cases in recall_sweep().faint_moment_cases(frames) for c in cases if c.condition == wanted)
-    policy = Policy(device="cpu")
+    case = next(c for _, found in getattr(recall_sweep(), cases)(frames) for c in found if c.condition == wanted)
 
-    def covered() -> list[float]:
+    def covered(policy: Policy) -> list[float]:
         found = find.find_text(case.image, None, policy, detector, [(84, 31, 595, 414)])
         boxes = plan_boxes(found, case.image, policy)
         return [glyph_covered(boxes[f], frames.shape[1:3], glyph) for glyph in case.glyphs for f in case.shown]
 
-    assert min(covered()) == 1.0
-    monkeypatch.setattr(motion, "faint_places", lambda difference, quiet: [])
-    monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
-    assert max(covered()) < 0.5
+    return covered
 
 
 def test_dark_grey_type_shown_for_a_moment_over_the_dark_heart_is_read_by_its_grey(detector):
@@ -516,20 +528,8 @@ def test_dark_grey_type_shown_for_a_moment_over_the_dark_heart_is_read_by_its_gr
     little to make a place. The frame holds flat pixels of their grey beyond what the clip's
     frames usually hold (``beyond``), so its level looks read them: covered in the frame that
     shows them. Without the "level" rendering, none is."""
-    from scrubber.detect import find
-    from scrubber.pipeline import plan_boxes
-
-    from .util import glyph_covered, recall_sweep
-
-    frames = pydicom.dcmread(data_path("color3d_jpeg_baseline.dcm")).pixel_array
-    wanted = {"style": "dark", "font": "hershey-duplex", "jpeg": None, "frames": 1}
-    case = next(c for _, cases in recall_sweep().clip_cases(frames) for c in cases if c.condition == wanted)
-
-    def covered(policy: Policy) -> list[float]:
-        found = find.find_text(case.image, None, policy, detector, [(84, 31, 595, 414)])
-        boxes = plan_boxes(found, case.image, policy)
-        return [glyph_covered(boxes[f], frames.shape[1:3], glyph) for glyph in case.glyphs for f in case.shown]
-
+    covered = _moment_covered(detector, "clip_cases", {"style": "dark", "font": "hershey-duplex", "jpeg": None,
+                                                       "frames": 1})
     policy = Policy(device="cpu")
     assert min(covered(policy)) == 1.0
     without = policy.replace(renderings=tuple(r for r in policy.renderings if r != "level"))

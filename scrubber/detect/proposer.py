@@ -434,9 +434,9 @@ def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tupl
     each of the LEVELS greys (see there) held by the most flat pixels of ``image`` (RGB) whose
     pixels form thin strokes: type is drawn in one grey, flat inside its strokes, while
     speckle's pixels of any one grey are scattered and seldom flat (on US1 no grey but black,
-    white and a marker's has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey type over tissue is no
-    darker than the speckle's grains and the hollows of anatomy, so it forms no line in any
-    rendering by brightness; by its exact grey it stands alone. Lossy compression leaves no
+    white and a marker's has LEVEL_FLAT flat pixels; 25 grey type adds 140-3400). Dark grey
+    type over tissue is no darker than the speckle's grains and the hollows of anatomy, so it
+    forms no line in any rendering by brightness; by its exact grey it stands alone. Lossy compression leaves no
     grey of fine strokes exact; the flat ground of a small banner it leaves so, and between the
     glyphs that ground forms the pieces of a line too (its type then dark in the look).
     With ``usual`` (``flat_counts`` per grey, as a clip's frames usually hold them), a frame of a
