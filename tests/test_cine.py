@@ -412,14 +412,16 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     cardiac clip over its sector: the static layer, a median of luminance, shows it about as dark
     as the tissue, and no look there reads it; in the colours of a frame at the pixels that never
     change, it is a line of the blue sector, and the look at that line in the blue plane reads
-    it, in every frame (as does the look at it by its exact colour, ``ink_looks``: both are
-    taken away to show that no other look reads it)."""
+    it, in every frame (as do the look at it by its exact colour, ``ink_looks``, and the one at
+    its line of blue's core hue, ``hue_lines``: all three are taken away to show that no other
+    look reads it)."""
     from scrubber.detect import unread
 
     covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
     monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
     monkeypatch.setattr(unread, "ink_lines", lambda image: [])
+    monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
     assert covered() < 0.5
 
 
@@ -428,14 +430,15 @@ def test_a_coloured_line_read_to_a_letter_short_of_its_end_is_looked_at_again(de
     clip: the static layer's whole pass reads it to its last "6" (a box over 0.91 of its line of
     the red sector). A line counts as read only where no run of its columns longer than half its
     height is left (``unread._read``), so its line in the red plane is looked at and read to its
-    end; by share alone, it counted as read (and the level looks, which read the label's grey in
-    the layer, left out)."""
+    end; by share alone, it counted as read (and the level and core-hue looks, which read the
+    label's grey and its line of red's core hue in the layer, left out)."""
     from scrubber.detect import unread
 
     covered = _static_label_covered(detector, {"colour": "dark red", "font": "hershey-duplex", "jpeg": None}, 18)
     assert covered() >= 0.98
     monkeypatch.setattr(unread, "_read", lambda line, known: unread.share_covered(line, known) >= unread.LINE_COVERED)
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
+    monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
     assert covered() < 0.95
 
 

@@ -200,13 +200,15 @@ def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detect
     """The recall sweep's "colour" labels in blue over US1's panes, 8 and 12 px (one touches the
     colour flow): blue has about the luminance of the tissue under it, so the labels form no
     strokes in the image and DB gives them no box; in the blue plane (``colour_plane``) they
-    stand alone, light on black, and the closer look at their lines there reads them (as does the
-    look by their exact colour, ``ink_looks``: both are taken away to show that nothing else does)."""
+    stand alone, light on black, and the closer look at their lines there reads them (as do the
+    look by their exact colour, ``ink_looks``, and the one at their lines of blue's core hue,
+    ``hue_lines``: all three are taken away to show that nothing else does)."""
     wanted = {"colour": "blue", "over": "US1", "font": "hershey-duplex", "jpeg": None}
     small, middle = (_sweep_label_covered(detector, wanted, height) for height in (8, 12))
     assert small() == 1.0 and middle() == 1.0
     monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
     monkeypatch.setattr(unread, "ink_lines", lambda image: [])
+    monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
     assert small() < 0.5 and middle() < 0.5
 
 
@@ -319,12 +321,46 @@ def test_type_of_the_flow_s_hue_is_read_in_the_rendering_of_its_exact_colour(det
     """The recall sweep's red labels over US1: the 12 px date runs over the red-to-yellow Doppler,
     and the 8 px one (truetype) crosses its red edge. Their strokes join the flow's in their hue
     sector, so no line of one hue is found there; in the rendering of how near each pixel is to
-    their exact colour (``ink_looks``), the flow falls dark and DB reads them."""
+    their exact colour (``ink_looks``), the flow falls dark and DB reads them (as does the look
+    at the lines of red's core hue, ``hue_lines``: both are taken away to show that nothing else
+    does)."""
     date = _sweep_label_covered(detector, {"colour": "red", "over": "US1", "font": "hershey-simplex", "jpeg": None}, 12)
     small = _sweep_label_covered(detector, {"colour": "red", "over": "US1", "font": "truetype", "jpeg": None}, 8)
     assert date() > 0.95 and small() > 0.95  # before the padding that takes both to 1.0 in the sweep
     monkeypatch.setattr(unread, "ink_lines", lambda image: [])
+    monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
     assert date() < 0.5 and small() < 0.5
+
+
+def test_red_type_through_jpeg_is_read_in_the_rendering_of_its_hue(detector, monkeypatch):
+    """The recall sweep's red labels over US1 through JPEG q85 (truetype): the 12 px date over dark
+    tissue between blobs of red-to-yellow flow, the 8 px one crossing the flow's red edge. JPEG's
+    4:2:0 chroma leaves them no exact colour (``ink_lines``) and smears their red over the ground
+    between their strokes, which joins the flow in their hue sector (``colour_lines``); within
+    red's core hue they form lines of their own (``hue_lines``: the 8 px one only in the image
+    blurred over HUE_BLUR pixels), and in the rendering of that hue DB reads them."""
+    wanted = {"colour": "red", "over": "US1", "font": "truetype", "jpeg": 85}
+    date, small = (_sweep_label_covered(detector, wanted, height) for height in (12, 8))
+    assert date() > 0.95 and small() > 0.95  # before the padding that takes both to 1.0 in the sweep
+    monkeypatch.setattr(proposer, "HUE_BLUR", 1)
+    assert date() > 0.95 and small() < 0.5
+    monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
+    assert date() < 0.5
+
+
+def test_hue_lines_are_lines_of_type_not_pieces_or_hearts_of_flow(monkeypatch):
+    """pydicom's examples_rgb_color (US1 at half size, with its red-to-yellow Doppler) holds no
+    text in its flow: the flow's red pieces are line-shaped within red's core hue but smooth in
+    its rendering (``_stroked``), and the yellow heart of its largest blob is solid colour amid
+    colour (``_apart``), so ``hue_lines`` gives none of them a look."""
+    image = np.ascontiguousarray(dcmread(data_path("examples_rgb_color.dcm")).pixel_array)
+    assert proposer.hue_lines(image) == []
+    monkeypatch.setattr(proposer, "HUE_STROKES", 0.0)
+    pieces = proposer.hue_lines(image)
+    assert pieces and {hue for hue, _ in pieces} == {0}
+    monkeypatch.setattr(proposer, "HUE_SOLID", 1.0)
+    monkeypatch.setattr(proposer, "HUE_AMID", 1.0)
+    assert {hue for hue, _ in proposer.hue_lines(image)} == {0, 43}
 
 
 def test_ink_lines_are_the_lines_of_one_exact_colour_not_of_a_palette_s_ramp():

@@ -18,7 +18,8 @@ import numpy as np
 
 from .blobs import components_with_stats
 from .boxes import Box
-from .renderings import HUE_SECTORS, coloured_pixels, hue_sectors, off_colour
+from .renderings import (HUE_BLUR, HUE_CORE, HUE_SECTORS, coloured_pixels, hue_distances, hue_rendering, hue_sectors,
+                         off_colour)
 
 MIN_HEIGHT, MAX_HEIGHT = 5, 40
 MAX_WIDTH = 60
@@ -347,6 +348,65 @@ def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tup
         rims = mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))  # a glyph's thin strokes whole, a blob's rim
         out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box)]
     return out
+
+
+HUES = tuple(round(256 * k / HUE_SECTORS) for k in range(HUE_SECTORS))  # red, yellow, green, cyan, blue, magenta
+HUE_SOLID = 0.85  # a line of one hue whose box is coloured over this share is a blob of flow: type leaves
+# ground between its strokes (red type over US1, through JPEG too: 0.30-0.79; the yellow heart of a
+# red-to-yellow Doppler blob: 0.88-0.95)
+HUE_RING = 4  # pixels around a line of one hue ...
+HUE_AMID = 0.6  # ... of which at most this share may be coloured: type over tissue has grey around it (red
+# type over US1: 0.0-0.40), a piece of flow has flow (US1's red pieces: 0.35-0.79)
+HUE_STROKES = 0.15  # share of a line's pixels that are strokes (a gradient of STROKE_RISE) in its hue's
+STROKE_RISE = 48  # rendering: type's strokes are sharp (red type over US1, through JPEG too: 0.24-0.96),
+# flow is smooth (pieces of red flow in US1 and in its half-size copy: 0.0-0.22)
+
+
+def hue_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tuple[int, Box]]:
+    """(hue, line) for the text-shaped lines of the coloured pixels (only those in ``where``, when
+    given) within HUE_CORE of each of the six pure hues (``HUES``), judged on the image (the rims
+    of those pixels, as ``colour_lines`` takes them) and on it blurred over HUE_BLUR pixels (the
+    hue of 8 px type's thin strokes through JPEG is noisy), that are neither solid colour nor amid
+    colour (``_apart``) and show strokes in that hue's rendering (``_stroked``). Red type through
+    JPEG next to red-to-yellow Doppler joins the flow in its hue sector (``colour_lines``) and has
+    no exact colour left (``ink_lines``), but in red's core hue it stands nearly alone."""
+    coloured = coloured_pixels(image)
+    if not (coloured if where is None else coloured & where).any():  # none where asked; blurred, none either
+        return []  # (a blurred pixel is no more coloured than the most coloured one around it)
+    out: dict[tuple[int, Box], None] = {}
+    for seen, rims in ((image, True), (cv2.blur(image, (HUE_BLUR, HUE_BLUR)), False)):
+        strong = coloured_pixels(seen)
+        if where is not None:
+            strong &= where
+        if not strong.any():
+            continue
+        for hue, distance in zip(HUES, hue_distances(seen, HUES, strong)):
+            mask = (distance <= HUE_CORE).astype(np.uint8)
+            if rims:
+                mask &= 1 - cv2.erode(mask, np.ones((3, 3), np.uint8))
+            out.update(((hue, box), None) for box in lines_of(mask)
+                       if text_shaped(box) and _apart(coloured, box) and _stroked(image, hue, box))
+    return list(out)
+
+
+def _apart(coloured: np.ndarray, box: Box) -> bool:
+    """A line of one hue is not solid colour (HUE_SOLID) and not amid colour (HUE_AMID): type over
+    tissue, not a piece of flow."""
+    x0, y0, x1, y1 = box
+    inside = int(coloured[y0:y1, x0:x1].sum())
+    if inside > HUE_SOLID * (x1 - x0) * (y1 - y0):
+        return False
+    around = coloured[max(0, y0 - HUE_RING):y1 + HUE_RING, max(0, x0 - HUE_RING):x1 + HUE_RING]
+    return int(around.sum()) - inside <= HUE_AMID * (around.size - (x1 - x0) * (y1 - y0))
+
+
+def _stroked(image: np.ndarray, hue: int, box: Box) -> bool:
+    """The line ``box`` of one hue shows strokes (HUE_STROKES) in that hue's rendering (``hue_rendering``)."""
+    x0, y0, x1, y1 = box
+    left, top = max(0, x0 - HUE_BLUR), max(0, y0 - HUE_BLUR)
+    shown = hue_rendering(np.ascontiguousarray(image[top:y1 + HUE_BLUR, left:x1 + HUE_BLUR]), hue)[..., 0]
+    edges = gradient(shown)[y0 - top:y1 - top, x0 - left:x1 - left]
+    return float(np.mean(edges >= STROKE_RISE)) >= HUE_STROKES
 
 
 INK_COLOURS = 6  # "one ink": the most frequent exact colours among an image's coloured pixels tried ...

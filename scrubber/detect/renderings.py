@@ -223,6 +223,35 @@ def _sectors(image: np.ndarray, spread: np.ndarray, where: np.ndarray | None) ->
     return sectors
 
 
+HUE_CORE = 8  # 1/256 turns (11 degrees): the core of a colour's hue, either side of it (``hue_rendering``)
+HUE_BLUR = 3  # ``hue_rendering`` judges hues over this many pixels (JPEG's chroma is shared by 2x2)
+
+
+def hue_distances(image: np.ndarray, hues: tuple[int, ...], where: np.ndarray) -> list[np.ndarray]:
+    """How far (1/256 turns, 0-128) the hue of each pixel of ``image`` (RGB) in ``where`` lies from
+    each of ``hues`` (255 elsewhere), the pixels' hue found once."""
+    out = [np.full(where.shape, 255, np.uint8) for _ in hues]
+    if where.any():
+        own = cv2.cvtColor(image[where][None], cv2.COLOR_RGB2HSV_FULL)[0, :, 0].astype(np.int16)
+        for plane, hue in zip(out, hues):
+            plane[where] = np.abs((own - hue + 128) % 256 - 128)
+    return out
+
+
+def hue_rendering(image: np.ndarray, hue: int) -> np.ndarray:
+    """Each pixel's brightest channel times how near its hue lies to ``hue`` (falling to 0 at
+    HUE_CORE off it; the hue of the image blurred over HUE_BLUR pixels, coloured pixels only);
+    light on black. Red type through JPEG over red-to-yellow Doppler shares its hue sector with
+    the flow and has no exact colour left (4:2:0 chroma smears it over the ground between the
+    strokes), but its hue is red's while the flow beside it is mostly orange and yellow: here it
+    stands out, the flow fades. The blur steadies the hue of dark strokes, which JPEG leaves
+    noisy; the brightness keeps the strokes' shape, which lives in the luminance."""
+    blurred = cv2.blur(image, (HUE_BLUR, HUE_BLUR))
+    distance = hue_distances(blurred, (hue,), coloured_pixels(blurred))[0].astype(np.float32)
+    near = np.clip(1 - distance / HUE_CORE, 0, 1) * image.max(axis=2)
+    return cv2.cvtColor(near.astype(np.uint8), cv2.COLOR_GRAY2RGB)
+
+
 def colour_plane(image: np.ndarray, sector: int) -> np.ndarray:
     """The chroma (spread of the channels) of the pixels of one hue sector (``hue_sectors``),
     others black: type of one colour over flow of others (blue over red and yellow Doppler)

@@ -13,10 +13,11 @@ from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
 from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
                     zoom_to)
-from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, ink_lines, level_lines, lines_of, propose,
-                       stroke_level, strokes, text_lines, text_shaped, unruled)
+from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, hue_lines, ink_lines, level_lines, lines_of,
+                       propose, stroke_level, strokes, text_lines, text_shaped, unruled)
 from .registry import Detector
-from .renderings import colour_plane, coloured, coloured_pixels, level_rendering, near_rendering, neutral
+from .renderings import (colour_plane, coloured, coloured_pixels, hue_rendering, level_rendering, near_rendering,
+                         neutral)
 
 LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
 # pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
@@ -245,14 +246,22 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     line (``wide``): a line of one colour is often only a piece of its label, where JPEG blurs the
     colour of thin strokes into the next hue or below the chroma of colour (a 12 px dark blue
     label over US1 forms two blue lines, its middle letters magenta and grey): colour 188 -> 193
-    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``).
-    Returns the lines queued."""
+    of 216 (benchmarks/recall_sweep.py). Through JPEG that type has no exact colour left, and its
+    red is smeared over the ground between its strokes into the flow beside it; the lines of
+    each pure hue's core (``hue_lines``) that those queued leave uncovered are looked at the same
+    way in the rendering of that hue (``hue_rendering``: the flow's orange and yellow fade;
+    colour 199 -> 206). ``source`` gives ``image`` again (``Looks.add``). Returns the lines
+    queued in the colours' planes (``ink_looks`` still looks at the others by exact colour)."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
             queued.append(line)
+    for hue, line in hue_lines(image, where) if "colour" in policy.renderings else ():
+        if not _read(line, known) and wanted(line) and share_covered(line, queued) < LINE_COVERED:
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
+                      rendering="colour", render=functools.partial(hue_rendering, hue=hue), source=source)
     return queued
 
 
