@@ -363,6 +363,25 @@ def test_hue_lines_are_lines_of_type_not_pieces_or_hearts_of_flow(monkeypatch):
     assert {hue for hue, _ in proposer.hue_lines(image)} == {0, 43}
 
 
+def test_the_bands_of_a_colour_bar_are_not_lines_of_one_colour(monkeypatch):
+    """US1's two Doppler scales (colour bars left and right of its panes, one colour a row) hold
+    bands of one hue sector and of one exact colour that have a line's shape; each band is
+    filled by its colour (``_band``), where type leaves ground between its strokes, so neither
+    ``colour_lines`` nor ``ink_lines`` gives it a look. US1's other lines of one colour (pieces
+    of its flow) stay."""
+    image = np.ascontiguousarray(dcmread(data_path("US1_UNCR.dcm")).pixel_array)
+    bars = ((14, 46), (595, 627))  # columns of the two colour bars
+
+    def on_bars(lines) -> int:
+        return sum(any(a <= box[0] and box[2] <= b for a, b in bars) for _, box in lines)
+
+    colour, ink = proposer.colour_lines(image), proposer.ink_lines(image)
+    assert on_bars(colour) == 0 and on_bars(ink) == 0 and len(ink) >= 5
+    monkeypatch.setattr(proposer, "BAND_FILL", 1.01)
+    assert on_bars(proposer.colour_lines(image)) == 2 and on_bars(proposer.ink_lines(image)) == 4
+    assert len(proposer.ink_lines(image)) == len(ink) + 4
+
+
 def test_ink_lines_are_the_lines_of_one_exact_colour_not_of_a_palette_s_ramp():
     """Red type over a ramp from red to yellow (a Doppler palette): the ramp's colours each hold
     a band of it, too thick to be strokes, and the type's colour gives one line, around it; in

@@ -335,18 +335,29 @@ def _inside(box: Box, outer: Box) -> bool:
     return outer[0] <= box[0] and outer[1] <= box[1] and box[2] <= outer[2] and box[3] <= outer[3]
 
 
+BAND_FILL = 0.95  # a line of one colour that its colour fills this much is a band of a colour bar (a Doppler
+# scale's legend, one colour a row: 0.99-1.0 on US1), not type, whose strokes leave ground between them (the
+# recall sweep's colour labels: at most 0.76 in their hue sector through JPEG, 0.46 by exact colour)
+
+
+def _band(mask: np.ndarray, box: Box) -> bool:
+    """The line ``box`` of a colour's pixels (``mask``) is a band of a colour bar (BAND_FILL)."""
+    x0, y0, x1, y1 = box
+    return float(mask[y0:y1, x0:x1].mean()) >= BAND_FILL
+
+
 def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(hue sector, line) for the text-shaped lines (``text_shaped``) of each hue sector's
-    coloured pixels (``hue_sectors``; only those in ``where``, when given): where type of one
-    colour may be, also where its luminance is that of the tissue under it or it crosses flow of
-    other colours."""
+    coloured pixels (``hue_sectors``; only those in ``where``, when given) that are not bands of
+    a colour bar (``_band``): where type of one colour may be, also where its luminance is that of
+    the tissue under it or it crosses flow of other colours."""
     sectors = hue_sectors(image, where)
     found = np.flatnonzero(np.bincount(sectors[sectors >= 0].ravel(), minlength=HUE_SECTORS))
     out = []
     for sector in found:
         mask = (sectors == sector).astype(np.uint8)
         rims = mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))  # a glyph's thin strokes whole, a blob's rim
-        out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box)]
+        out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box) and not _band(mask, box)]
     return out
 
 
@@ -416,9 +427,10 @@ INK_THIN = 0.5  # ... where at most this share of those survive a 3x3 erosion (s
 
 
 def ink_lines(image: np.ndarray) -> list[tuple[tuple[int, int, int], Box]]:
-    """(colour, line) for the text-shaped lines (``text_shaped``) of the pixels within
-    INK_TOLERANCE of each of the INK_COLOURS most frequent exact colours of ``image`` (RGB) that
-    form thin strokes: type is drawn in one colour, while flow is a ramp of a palette's colours.
+    """(colour, line) for the text-shaped lines (``text_shaped``, not a colour bar's bands:
+    ``_band``) of the pixels within INK_TOLERANCE of each of the INK_COLOURS most frequent exact
+    colours of ``image`` (RGB) that form thin strokes: type is drawn in one colour, while flow is
+    a ramp of a palette's colours.
     Red type over red-to-yellow Doppler shares its hue sector with the flow, and its strokes join
     the flow's in ``colour_lines``; by its exact colour it stands alone (pure red: no pixel of US1's
     flow lies within 48 levels of it)."""
@@ -434,7 +446,7 @@ def ink_lines(image: np.ndarray) -> list[tuple[tuple[int, int, int], Box]]:
         colour = (value >> 16, (value >> 8) & 255, value & 255)
         mask = (off_colour(image, colour) <= INK_TOLERANCE).astype(np.uint8)
         if _thin(mask, INK_THIN):
-            out += [(colour, box) for box in lines_of(mask) if text_shaped(box)]
+            out += [(colour, box) for box in lines_of(mask) if text_shaped(box) and not _band(mask, box)]
     return out
 
 

@@ -273,7 +273,7 @@ def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
     where the policy asks for "colour". Red type over red-yellow Doppler forms no line of its
     own hue, and its hue plane holds the flow too; alone in its colour, DB reads it (the recall
     sweep's "colour" group over US1). Single images and a clip's static layer only: a colour
-    Doppler image gets some such looks at its palette's colours (11 on US1, about 55 ms), which
+    Doppler image gets some such looks at its palette's colours (7 on US1, about 35 ms), which
     every frame of a clip would pay."""
     for colour, line in ink_lines(image) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
