@@ -486,6 +486,56 @@ def test_coloured_type_shown_for_a_moment_over_the_moving_image_is_gone_in_each_
     assert min(without.values()) > 0.5, without
 
 
+def _doppler_clip(count: int) -> Dataset:
+    """US1 as a clip of ``count`` frames whose colour flow (not its colour bars) moves and grows a
+    little from frame to frame over its grey image, as a colour Doppler clip's does."""
+    from scrubber.detect.renderings import coloured_pixels
+
+    ds = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    still = np.ascontiguousarray(ds.pixel_array)
+    flow = coloured_pixels(still)
+    flow[:, :50] = flow[:, 590:] = False  # the colour bars stay
+    grey = np.repeat(cv2.cvtColor(still, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    frames = []
+    for i in range(count):
+        move = np.float32([[1 + 0.02 * (i % 5), 0, 3 * (i % 7) - 9], [0, 1 + 0.02 * (i % 5), 2 * (i % 3) - 2]])
+        moved = cv2.warpAffine(still, move, (still.shape[1], still.shape[0]), flags=cv2.INTER_NEAREST)
+        where = cv2.warpAffine(flow.astype(np.uint8), move, (still.shape[1], still.shape[0]),
+                               flags=cv2.INTER_NEAREST) > 0
+        frame = np.where(flow[..., None], grey, still)
+        frame[where] = moved[where]
+        frames.append(frame)
+    ds.NumberOfFrames, ds.PixelData = count, np.stack(frames).tobytes()
+    return ds
+
+
+def test_a_doppler_clip_s_frames_look_for_no_lines_of_a_core_hue(detector, monkeypatch):
+    """The lines of a pure hue's core (``hue_lines``: red type through JPEG beside red-to-yellow
+    flow) are looked for in a clip's static layer, as in single images, but not in each frame
+    with new colour: in a colour Doppler clip that is every frame, and its moving flow's pieces
+    gave such lines, each a look (30 frames made of US1: 64 lines, detection 1.45x, no box more)."""
+    from scrubber.detect import unread
+
+    real, asked = unread.hue_lines, []
+
+    def counted(image, where=None):
+        lines = real(image, where)
+        asked.append((where is not None, len(lines)))
+        return lines
+
+    monkeypatch.setattr(unread, "hue_lines", counted)
+    ds = _doppler_clip(8)
+    scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
+    assert asked and not any(in_frame for in_frame, _ in asked)  # the static layer's (and key frame's) only
+    from scrubber.detect import clip
+
+    looks = clip.colour_looks
+    monkeypatch.setattr(clip, "colour_looks", lambda *a, **k: looks(*a, **{**k, "hues": True}))
+    asked.clear()
+    scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
+    assert sum(count for in_frame, count in asked if in_frame) > 0
+
+
 def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_frame(detector, monkeypatch):
     """The recall sweep's "faint-moment" labels, 12 grey levels above black, shown in 5 of 12
     frames of the real cardiac clip, in the black corner of its calibrated region: they differ

@@ -111,7 +111,7 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             flat.append(flat_counts(image))
         if colours and _new_colour(image, sparse_layer):
             colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
-                         where=recoloured(image, coloured_layer), source=_frame(full, frame))
+                         where=recoloured(image, coloured_layer), source=_frame(full, frame), hues=False)
     changes = Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):

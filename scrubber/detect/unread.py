@@ -235,7 +235,7 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
                  wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None,
-                 source: Callable[[], np.ndarray] | None = None) -> list[Box]:
+                 source: Callable[[], np.ndarray] | None = None, hues: bool = True) -> list[Box]:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
     leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
     policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
@@ -250,7 +250,9 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     red is smeared over the ground between its strokes into the flow beside it; the lines of
     each pure hue's core (``hue_lines``) that those queued leave uncovered are looked at the same
     way in the rendering of that hue (``hue_rendering``: the flow's orange and yellow fade;
-    colour 199 -> 206). ``source`` gives ``image`` again (``Looks.add``). Returns the lines
+    colour 199 -> 206); not with ``hues`` False (a clip's frames: in a Doppler clip the flow's
+    pieces are new in every frame, and their lines cost a 30-frame clip made of US1 1.45x its
+    detection for no box). ``source`` gives ``image`` again (``Looks.add``). Returns the lines
     queued in the colours' planes (``ink_looks`` still looks at the others by exact colour)."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
@@ -258,7 +260,7 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
             queued.append(line)
-    for hue, line in hue_lines(image, where) if "colour" in policy.renderings else ():
+    for hue, line in hue_lines(image, where) if hues and "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line) and share_covered(line, queued) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(hue_rendering, hue=hue), source=source)
