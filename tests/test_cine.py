@@ -510,7 +510,7 @@ def _doppler_clip(count: int) -> Dataset:
 
 
 def test_a_doppler_clip_s_frames_look_for_no_lines_of_a_core_hue(detector, monkeypatch):
-    """The lines of a pure hue's core (``hue_lines``: red type through JPEG beside red-to-yellow
+    """The lines of a pure hue's core (``hue_looks``: red type through JPEG beside red-to-yellow
     flow) are looked for in a clip's static layer, as in single images, but not in each frame
     with new colour: in a colour Doppler clip that is every frame, and its moving flow's pieces
     gave such lines, each a look (30 frames made of US1: 64 lines, detection 1.45x, no box more)."""
@@ -530,7 +530,13 @@ def test_a_doppler_clip_s_frames_look_for_no_lines_of_a_core_hue(detector, monke
     from scrubber.detect import clip
 
     looks = clip.colour_looks
-    monkeypatch.setattr(clip, "colour_looks", lambda *a, **k: looks(*a, **{**k, "hues": True}))
+
+    def with_hues(*args, **kwargs):  # the frames' colour looks and, beside them, the hue looks
+        queued = looks(*args, **kwargs)
+        unread.hue_looks(*args[:5], where=kwargs.get("where"), looked=queued)
+        return queued
+
+    monkeypatch.setattr(clip, "colour_looks", with_hues)
     asked.clear()
     scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector)
     assert sum(count for in_frame, count in asked if in_frame) > 0

@@ -30,7 +30,7 @@ from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, ink_looks, level_looks
+from .unread import closer_zoom, colour_looks, hue_looks, ink_looks, level_looks
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -82,8 +82,9 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     # for in its colours, which a frame holds where the pixels never change
     colour, coloured_layer = Looks(detector, "recheck"), static_layer(motion, full[keys[0]])
     static_known = [d.box for d in static]
-    ink_looks(coloured_layer, 0, static_known, colour, policy,
-              looked=colour_looks(coloured_layer, 0, static_known, colour, policy))
+    looked = colour_looks(coloured_layer, 0, static_known, colour, policy)
+    hue_looks(coloured_layer, 0, static_known, colour, policy, looked=looked)
+    ink_looks(coloured_layer, 0, static_known, colour, policy, looked=looked)
     static += [Detection(d.box, d.detector, "static") for _, d in colour.run()]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))
@@ -111,7 +112,7 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             flat.append(flat_counts(image))
         if colours and _new_colour(image, sparse_layer):
             colour_looks(image, frame, [d.box for d in found[frame]], looks, policy,
-                         where=recoloured(image, coloured_layer), source=_frame(full, frame), hues=False)
+                         where=recoloured(image, coloured_layer), source=_frame(full, frame))
     changes = Looks(detector, "motion")
     for place in changing_places(motion, moving):
         for frame in key_frames(count, SAMPLES):

@@ -346,6 +346,11 @@ def _band(mask: np.ndarray, box: Box) -> bool:
     return float(mask[y0:y1, x0:x1].mean()) >= BAND_FILL
 
 
+def _rims(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` (uint8) at its edge: a glyph's thin strokes whole, a blob's rim."""
+    return mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))
+
+
 def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tuple[int, Box]]:
     """(hue sector, line) for the text-shaped lines (``text_shaped``) of each hue sector's
     coloured pixels (``hue_sectors``; only those in ``where``, when given) that are not bands of
@@ -356,8 +361,7 @@ def colour_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tup
     out = []
     for sector in found:
         mask = (sectors == sector).astype(np.uint8)
-        rims = mask & (1 - cv2.erode(mask, np.ones((3, 3), np.uint8)))  # a glyph's thin strokes whole, a blob's rim
-        out += [(int(sector), box) for box in lines_of(rims) if text_shaped(box) and not _band(mask, box)]
+        out += [(int(sector), box) for box in lines_of(_rims(mask)) if text_shaped(box) and not _band(mask, box)]
     return out
 
 
@@ -384,18 +388,15 @@ def hue_lines(image: np.ndarray, where: np.ndarray | None = None) -> list[tuple[
     coloured = coloured_pixels(image)
     if not (coloured if where is None else coloured & where).any():  # none where asked; blurred, none either
         return []  # (a blurred pixel is no more coloured than the most coloured one around it)
+    blurred = cv2.blur(image, (HUE_BLUR, HUE_BLUR))
     out: dict[tuple[int, Box], None] = {}
-    for seen, rims in ((image, True), (cv2.blur(image, (HUE_BLUR, HUE_BLUR)), False)):
-        strong = coloured_pixels(seen)
-        if where is not None:
-            strong &= where
+    for seen, seen_coloured, rims in ((image, coloured, True), (blurred, coloured_pixels(blurred), False)):
+        strong = seen_coloured if where is None else seen_coloured & where
         if not strong.any():
             continue
         for hue, distance in zip(HUES, hue_distances(seen, HUES, strong)):
             mask = (distance <= HUE_CORE).astype(np.uint8)
-            if rims:
-                mask &= 1 - cv2.erode(mask, np.ones((3, 3), np.uint8))
-            out.update(((hue, box), None) for box in lines_of(mask)
+            out.update(((hue, box), None) for box in lines_of(_rims(mask) if rims else mask)
                        if text_shaped(box) and _apart(coloured, box) and _stroked(image, hue, box))
     return list(out)
 

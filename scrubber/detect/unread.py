@@ -141,6 +141,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
         if coloured(crop_of(image, line)[0]):
             looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
     looked = colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
+    hue_looks(image, frame, known, looks, policy, wanted, coloured_where, looked)
     ink_looks(image, frame, known, looks, policy, wanted, looked)
     level_looks(image, frame, known, looks, policy, wanted)
 
@@ -235,7 +236,7 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
                  wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None,
-                 source: Callable[[], np.ndarray] | None = None, hues: bool = True) -> list[Box]:
+                 source: Callable[[], np.ndarray] | None = None) -> list[Box]:
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line of one colour that ``known``
     leaves uncovered (``colour_lines``), in that colour's plane (``colour_plane``), where the
     policy asks for "colour". Blue, magenta or dark red type over grey tissue has about the
@@ -246,25 +247,34 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     line (``wide``): a line of one colour is often only a piece of its label, where JPEG blurs the
     colour of thin strokes into the next hue or below the chroma of colour (a 12 px dark blue
     label over US1 forms two blue lines, its middle letters magenta and grey): colour 188 -> 193
-    of 216 (benchmarks/recall_sweep.py). Through JPEG that type has no exact colour left, and its
-    red is smeared over the ground between its strokes into the flow beside it; the lines of
-    each pure hue's core (``hue_lines``) that those queued leave uncovered are looked at the same
-    way in the rendering of that hue (``hue_rendering``: the flow's orange and yellow fade;
-    colour 199 -> 206); not with ``hues`` False (a clip's frames: in a Doppler clip the flow's
-    pieces are new in every frame, and their lines cost a 30-frame clip made of US1 1.45x its
-    detection for no box). ``source`` gives ``image`` again (``Looks.add``). Returns the lines
-    queued in the colours' planes (``ink_looks`` still looks at the others by exact colour)."""
+    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``).
+    Returns the lines queued."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
             queued.append(line)
-    for hue, line in hue_lines(image, where) if hues and "colour" in policy.renderings else ():
-        if not _read(line, known) and wanted(line) and share_covered(line, queued) < LINE_COVERED:
-            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
-                      rendering="colour", render=functools.partial(hue_rendering, hue=hue), source=source)
     return queued
+
+
+def hue_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+              wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None,
+              looked: Sequence[Box] = ()) -> None:
+    """Queue a closer look, reaching along the line, at every (wanted) line of a pure hue's core
+    (``hue_lines``; of the pixels in ``where``, when given) that ``known`` leaves unread and the
+    lines of one hue already queued (``looked``, ``colour_looks``) leave uncovered, in the
+    rendering of that hue (``hue_rendering``: the flow's orange and yellow fade), where the
+    policy asks for "colour". Red type through JPEG over red-to-yellow Doppler has no exact
+    colour left (``ink_looks``), and its red is smeared over the ground between its strokes into
+    the flow beside it, so it forms no line of its hue sector: colour 199 -> 206 of 216
+    (benchmarks/recall_sweep.py). Single images, later images and a clip's static layer only: in
+    a Doppler clip every frame holds new colour, and the lines of its moving flow's pieces cost a
+    30-frame clip made of US1 1.45x its detection for no box."""
+    for hue, line in hue_lines(image, where) if "colour" in policy.renderings else ():
+        if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
+                      rendering="colour", render=functools.partial(hue_rendering, hue=hue))
 
 
 def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
