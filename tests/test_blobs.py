@@ -51,3 +51,21 @@ def test_more_components_than_16_bit_labels_hold():
     assert count == 240 * 320 + 1
     assert labels.dtype == np.int32 and int(labels.max()) == 240 * 320
     assert stats[1:, cv2.CC_STAT_AREA].tolist() == [1] * (240 * 320)
+
+
+def test_an_empty_mask_is_not_labelled(monkeypatch):
+    """An empty mask (most of a later image's masks of rules and new strokes) gives OpenCV's
+    result, background row and 16-bit labels alike, without a call to OpenCV."""
+    wants = {}
+    for shape in ((480, 640), (7, 3), (1, 1)):
+        for connectivity in (4, 8):
+            wants[shape, connectivity] = cv2.connectedComponentsWithStats(
+                np.zeros(shape, np.uint8), connectivity=connectivity, ltype=cv2.CV_16U)[:3]
+    calls = []
+    monkeypatch.setattr(cv2, "connectedComponentsWithStats", lambda *a, **k: calls.append(a))
+    for (shape, connectivity), (want_count, want_labels, want_stats) in wants.items():
+        count, labels, stats = components_with_stats(np.zeros(shape, np.uint8), connectivity)
+        assert count == want_count == 1
+        assert labels.dtype == want_labels.dtype and np.array_equal(labels, want_labels)
+        assert stats.dtype == want_stats.dtype and np.array_equal(stats, want_stats)
+    assert calls == []

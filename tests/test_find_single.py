@@ -1021,6 +1021,27 @@ def test_small_print_in_the_table_of_a_turned_page_forms_flat_lines():
     assert all(b[3] - b[1] <= 20 for b in lines), lines
 
 
+def test_a_mask_without_a_run_of_a_rule_piece_is_not_searched_for_rules(monkeypatch):
+    """Strokes with no run of RULE_PIECE along a row or a column (speckle, most masks of a later
+    image) hold no rule: ``unruled`` gives them back whole without labelling them or opening them
+    by a rule's length; a run of RULE along a row is still taken out."""
+    rng = np.random.default_rng(11)
+    mask = np.zeros((480, 640), np.uint8)
+    mask[20:-20, 20:-20] = rng.random((440, 600)) < 0.3  # (OpenCV's erosion counts the border as strokes)
+    mask[100, 50:50 + proposer.RULE_PIECE - 1] = 1
+    mask[200:200 + proposer.RULE_PIECE - 1, 300] = 1
+    assert cv2.countNonZero(cv2.erode(mask, np.ones((1, proposer.RULE_PIECE), np.uint8))) == 0
+    labelled, opened = [], []
+    monkeypatch.setattr(proposer, "components_with_stats", lambda *args: labelled.append(args))
+    monkeypatch.setattr(proposer.cv2, "morphologyEx", lambda *args, **kwargs: opened.append(args))
+    assert np.array_equal(proposer.unruled(mask), mask)
+    assert np.array_equal(proposer.unruled(mask, (rng.random(mask.shape) * 255).astype(np.uint8)), mask)
+    assert labelled == [] and opened == []
+    monkeypatch.undo()
+    mask[300, 100:100 + proposer.RULE] = 1
+    assert not proposer.unruled(mask)[300, 100 + proposer.RULE_PIECE:100 + proposer.RULE - proposer.RULE_PIECE].any()
+
+
 def test_long_lines_of_small_print_are_not_taken_for_rules():
     """Four lines of 5 px faded print 210-220 px long below a straight form's table: their strokes'
     gradients join into one band, which runs straight along far more than RULE pixels of a row.

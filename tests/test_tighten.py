@@ -89,6 +89,24 @@ def test_a_box_where_nothing_stands_out_is_kept_whole():
     assert marks(stored, [0], (300, 410, 360, 430), TOLERANCE, *PAD) == [(300, 410, 360, 430)]
 
 
+def test_a_box_over_the_same_pixels_is_judged_once(monkeypatch):
+    """The files of a series blank their labels' boxes over the same pixels file after file: a box
+    is judged once and the same parts are given again; over other pixels (a mark between the
+    words) it is judged again, and its parts follow them."""
+    from scrubber.detect import tighten as module
+
+    judged = []
+    monkeypatch.setattr(module, "_memory", {})
+    monkeypatch.setattr(module, "marks", lambda *args: judged.append(args[2]) or marks(*args))
+    first = tighten([[LINE]], _panel(), TOLERANCE, *PAD)
+    assert first == [marks(_panel(), [0], LINE, TOLERANCE, *PAD)] and len(first[0]) == 2
+    assert tighten([[LINE], [LINE]], _panel(2)[:1].repeat(2, axis=0), TOLERANCE, *PAD) == [first[0], first[0]]
+    assert tighten([[LINE]], _panel(), TOLERANCE, *PAD) == first and len(judged) == 2  # one frame, then two
+    stored = _panel()
+    stored[0, 425:428, 99:101] = 200
+    assert len(tighten([[LINE]], stored, TOLERANCE, *PAD)[0]) == 1 and len(judged) == 3
+
+
 def test_a_box_too_large_to_judge_over_its_frames_is_kept_whole(monkeypatch):
     from scrubber.detect import tighten as module
 
@@ -291,4 +309,5 @@ def test_a_label_beside_rows_a_clip_marks_end_to_end_keeps_its_strokes(detector,
     assert min(covered()) >= recall_sweep().COVERED
     rules = tighten._rules
     monkeypatch.setattr(tighten, "_rules", lambda marked, rims: rules(marked, True))
+    monkeypatch.setattr(tighten, "_memory", {})  # the same pixels' boxes were tightened before the change
     assert min(covered()) < recall_sweep().COVERED

@@ -5,7 +5,9 @@ on a 640x480 mask here, nearly all of it per pixel, whatever the mask holds). 16
 up to 65534 components; past that OpenCV raises instead of wrapping, and the 32-bit call is made.
 Only the bounding rectangle of the mask's pixels is labelled: the masks of rules, of a later
 image's new strokes or of a clip's new lines are sparse (a 640x480 frame's rule pieces: 0.4 ms
-whole, a tenth of it within their rectangle). The result is the whole mask's, label for label.
+whole, a tenth of it within their rectangle), and often empty (a later file of a color3d series:
+5 of its 15 masks, 2.3 ms of labelling), which is not labelled at all. The result is the whole
+mask's, label for label.
 """
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ def components_with_stats(mask: np.ndarray, connectivity: int) -> tuple[int, np.
     # OpenCV labels 2x2 blocks in raster order: a crop on the mask's block grid keeps its labels' order
     right, bottom = min(cols, left + width + (left + width) % 2), min(rows, top + height + (top + height) % 2)
     left, top = left - left % 2, top - top % 2
-    if width == 0 or (right - left, bottom - top) == (cols, rows):
+    if width == 0:
+        return 1, np.zeros(mask.shape, np.uint16), np.array([[0, 0, cols, rows, rows * cols]], np.int32)
+    if (right - left, bottom - top) == (cols, rows):
         return _labelled(mask, connectivity)
     count, inside, stats = _labelled(np.ascontiguousarray(mask[top:bottom, left:right]), connectivity)
     labels = np.zeros(mask.shape, inside.dtype)

@@ -113,15 +113,20 @@ def unruled(mask: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray:
     strokes as thick as a line of print whose grey changes along it nearly as much as across it
     stays (``_smooth``): a long line of small print, whose strokes' gradients join into one band."""
     rules = np.zeros_like(mask)
-    if grey is not None:  # how much the grey changes along rows and along columns, for ``_smooth``
-        changes = [cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones(shape, np.uint8)) for shape in ((1, 3), (3, 1))]
+    changes = None
     for along_rows in (True, False):
-        kernel = np.ones((1, RULE) if along_rows else (RULE, 1), np.uint8)
-        straight = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+        kernel = np.ones((1, RULE_PIECE) if along_rows else (RULE_PIECE, 1), np.uint8)
+        runs = cv2.erode(mask, kernel)
+        if not cv2.countNonZero(runs):
+            continue  # no run of RULE_PIECE strokes, so no rule of RULE either (most masks of a later image)
+        straight = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, RULE) if along_rows else (RULE, 1), np.uint8))
         if grey is not None:
+            if changes is None:  # how much the grey changes along rows and along columns, for ``_smooth``
+                changes = [cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones(shape, np.uint8))
+                           for shape in ((1, 3), (3, 1))]
             along, across = changes if along_rows else changes[::-1]
             straight = _smooth(straight, along, across, along_rows)
-        rules |= straight | _chained(mask, along_rows)
+        rules |= straight | _chained(mask, cv2.dilate(runs, kernel), along_rows)
     return mask & ~rules
 
 
@@ -151,13 +156,11 @@ def _smooth(found: np.ndarray, along: np.ndarray, across: np.ndarray, along_rows
     return out
 
 
-def _chained(mask: np.ndarray, along_rows: bool) -> np.ndarray:
-    """The runs of at least RULE_PIECE strokes along rows (or columns) of ``mask`` that join, 8-connected,
-    into a chain at least RULE long, flat within RULE_SLOPE and RULE_BAND and turned (``_turned``): a
-    slightly turned rule; with the strokes beside them in line (a step's joints, and the shorter run
-    at each end)."""
-    kernel = np.ones((1, RULE_PIECE) if along_rows else (RULE_PIECE, 1), np.uint8)
-    pieces = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+def _chained(mask: np.ndarray, pieces: np.ndarray, along_rows: bool) -> np.ndarray:
+    """The ``pieces`` (``mask`` opened along rows, or columns, by RULE_PIECE: its runs of at least
+    that many strokes) that join, 8-connected, into a chain at least RULE long, flat within
+    RULE_SLOPE and RULE_BAND and turned (``_turned``): a slightly turned rule; with the strokes of
+    ``mask`` beside them in line (a step's joints, and the shorter run at each end)."""
     count, labels, stats = components_with_stats(pieces, 8)
     length, rise = (stats[1:, 2], stats[1:, 3]) if along_rows else (stats[1:, 3], stats[1:, 2])
     out = np.zeros_like(mask)
