@@ -128,6 +128,35 @@ def test_a_big_endian_palette_renders_as_its_little_endian_copy():
     assert bytes(big.RedPaletteColorLookupTableData) == lut
 
 
+def test_a_palette_is_expanded_once_and_shows_what_pydicom_shows(monkeypatch):
+    """gdcm-US-ALOKA-16's segmented 16-bit palette costs pydicom about 40 ms to expand: a file's
+    rendering and fill, and the next file with the same palette, expand it once (the colours of
+    every index, remembered), and show what ``apply_color_lut`` shows; another palette (its red
+    entries changed) is expanded anew."""
+    from pydicom.pixels import apply_color_lut
+
+    from scrubber.lru import Lru
+    from scrubber.pixels import palette
+
+    expanded = []
+    monkeypatch.setattr(palette, "_tables", Lru(palette.TABLES))
+    monkeypatch.setattr(palette, "apply_color_lut", lambda indices, ds: expanded.append(indices.size)
+                        or apply_color_lut(indices, ds))
+    for name in ("gdcm-US-ALOKA-16.dcm", "OBXXXX1A.dcm"):
+        for _ in range(2):
+            ds = pydicom.dcmread(data_path(name))
+            frames = decode(ds, 1 << 30)
+            want = apply_color_lut(frames.stored[..., 0], ds)
+            assert np.array_equal(palette.palette_rgb(frames.stored[..., 0], ds), want)
+            render.full(frames, ds)
+            fill_value(frames, ds)
+    assert expanded == [65536, 256]
+    ds = pydicom.dcmread(data_path("OBXXXX1A.dcm"))
+    ds.RedPaletteColorLookupTableData = bytes(len(ds.RedPaletteColorLookupTableData))
+    shown = palette.palette_rgb(ds.pixel_array, ds)
+    assert expanded == [65536, 256, 256] and shown[..., 0].max() == 0 and shown[..., 1].max() > 0
+
+
 def test_a_palette_that_shows_everything_as_one_colour_is_refused():
     """OBXXXX1A with its palette bytes swapped (what a byte-order mistake reads: every entry under
     256, black once shown in 8 bits) renders as one flat colour though its indices vary: refused

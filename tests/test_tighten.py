@@ -11,6 +11,7 @@ import numpy as np
 
 from scrubber.detect.find import find_text
 from scrubber.detect.tighten import FAINT, TOLERANCE, marks, tighten
+from scrubber.lru import Lru
 from scrubber.pipeline import plan_boxes, scrub_dataset
 from scrubber.policy import Policy
 
@@ -96,7 +97,7 @@ def test_a_box_over_the_same_pixels_is_judged_once(monkeypatch):
     from scrubber.detect import tighten as module
 
     judged = []
-    monkeypatch.setattr(module, "_memory", {})
+    monkeypatch.setattr(module, "_memory", Lru(module.REMEMBERED))
     monkeypatch.setattr(module, "marks", lambda *args: judged.append(args[2]) or marks(*args))
     first = tighten([[LINE]], _panel(), TOLERANCE, *PAD)
     assert first == [marks(_panel(), [0], LINE, TOLERANCE, *PAD)] and len(first[0]) == 2
@@ -309,5 +310,5 @@ def test_a_label_beside_rows_a_clip_marks_end_to_end_keeps_its_strokes(detector,
     assert min(covered()) >= recall_sweep().COVERED
     rules = tighten._rules
     monkeypatch.setattr(tighten, "_rules", lambda marked, rims: rules(marked, True))
-    monkeypatch.setattr(tighten, "_memory", {})  # the same pixels' boxes were tightened before the change
+    monkeypatch.setattr(tighten, "_memory", Lru(tighten.REMEMBERED))  # its boxes were tightened before the change
     assert min(covered()) < recall_sweep().COVERED

@@ -6,8 +6,6 @@ looked at again only where they differ (scrubber/detect/series.py).
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..lru import Lru
 from .boxes import Detection
 from .renderings import enhance
 
@@ -37,37 +36,11 @@ class Reference:
         object.__setattr__(self, "enhanced_grey", cv2.cvtColor(enhance(self.image), cv2.COLOR_RGB2GRAY))
 
 
-class LayoutMemory:
+class LayoutMemory(Lru[Reference]):
     """References by layout key, least recently used dropped first; safe across threads."""
 
     def __init__(self, capacity: int = MAX_LAYOUTS, items: Mapping[tuple, Reference] | None = None) -> None:
-        self._items: OrderedDict[tuple, Reference] = OrderedDict(items or {})
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Reference | None:
-        with self._lock:
-            reference = self._items.get(key)
-            if reference is not None:
-                self._items.move_to_end(key)
-            return reference
-
-    def put(self, key: tuple, reference: Reference) -> None:
-        with self._lock:
-            self._items[key] = reference
-            self._items.move_to_end(key)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every layout: what follows cannot depend on what was scrubbed before."""
-        with self._lock:
-            self._items.clear()
-
-    def snapshot(self) -> dict[tuple, Reference]:
-        """The references held, least recently used first (to start another memory from)."""
-        with self._lock:
-            return dict(self._items)
+        super().__init__(capacity, items)
 
 
 _memory = LayoutMemory()

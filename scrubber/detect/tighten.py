@@ -24,12 +24,12 @@ the rows of its box, and blanking it strip by strip leaves the paper above and b
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
+from ..lru import Lru
 from .boxes import Box, padding, shifted
 
 TOLERANCE = 4  # stored values within this of their row's ground are ground (8-bit JPEG noise on flat ground)
@@ -218,8 +218,7 @@ def tighten(boxes: Sequence[Sequence[Box]], stored: np.ndarray, tolerance: int, 
     return [[part for box in frame for part in parts[box]] for frame in boxes]
 
 
-_memory: dict[tuple, list[Box]] = {}
-_memory_lock = threading.Lock()  # a Dask worker scrubs files in threads
+_memory: Lru[list[Box]] = Lru(REMEMBERED)
 
 
 def _remembered(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, pad_px: int,
@@ -227,20 +226,16 @@ def _remembered(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: 
     """``marks``, remembered by the stored values it judges (their digest, shape and type) and its
     arguments: the files of a series blank their labels' boxes over the same pixels file after
     file (a color3d series: 840 boxes tightened in 54 later files, 38 of them distinct; 6 ms a
-    file). The oldest of REMEMBERED are forgotten first."""
+    file). The least recently used of REMEMBERED are forgotten first."""
     x0, y0, x1, y1 = box
     if len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > REMEMBERED_VALUES:
         return marks(stored, frames, box, tolerance, pad_px, pad_frac)
     region = np.ascontiguousarray(stored[list(frames), y0:y1, x0:x1])
     key = (box, tolerance, pad_px, pad_frac, region.shape, region.dtype.str,
            hashlib.blake2b(region.data, digest_size=16).digest())
-    with _memory_lock:
-        known = _memory.get(key)
+    known = _memory.get(key)
     if known is not None:
         return list(known)
     parts = marks(stored, frames, box, tolerance, pad_px, pad_frac)
-    with _memory_lock:
-        if len(_memory) >= REMEMBERED:
-            _memory.pop(next(iter(_memory)))
-        _memory[key] = list(parts)
+    _memory.put(key, list(parts))
     return parts
