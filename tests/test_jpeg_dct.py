@@ -244,3 +244,28 @@ def test_check_redacted_tells_each_fault(dtype) -> None:
     rgb[15, 15, 2] = DARK_MAX + 1
     with pytest.raises(ValueError, match="not black"):
         check_redacted(old, rgb, mask, grown, rgb=True, precision=precision)
+
+
+def test_the_codec_s_files_go_to_memory_and_are_removed(monkeypatch, tmp_path) -> None:
+    """jpeglib reads and writes files: the input's codestream (its burned-in text) and the
+    rewritten one. They go to a private folder in MEMORY (RAM-backed) where it has room, and
+    nothing is left there after; where it has no room, or there is none, to the system's
+    temporary folder."""
+    import tempfile
+
+    from scrubber.pixels import jpeg_dct, scratch
+
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    monkeypatch.setattr(scratch, "MEMORY", str(memory))
+    folders, real = [], tempfile.TemporaryDirectory
+    monkeypatch.setattr(jpeg_dct.tempfile, "TemporaryDirectory", lambda dir=None: folders.append(dir) or real(dir=dir))
+    fragment, ds = _frame("color3d_jpeg_baseline.dcm", 0)
+    mask = _mask(int(ds.Rows), int(ds.Columns))
+    out, grown = redact_frame(fragment, mask)
+    assert grown.any() and out != fragment
+    assert folders == [str(memory)] and list(memory.iterdir()) == []
+    monkeypatch.setattr(scratch, "MEMORY_FREE", 1 << 62)
+    assert redact_frame(fragment, mask)[0] == out and folders[-1] is None
+    monkeypatch.setattr(scratch, "MEMORY", str(tmp_path / "none"))
+    assert redact_frame(fragment, mask)[0] == out and folders[-1] is None

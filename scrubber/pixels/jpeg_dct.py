@@ -26,6 +26,7 @@ import numpy as np
 from ..quiet import native_stderr
 from . import jpeg_entropy
 from .jpeg_entropy import huffman_tables, marker_segments
+from .scratch import scratch_folder
 
 SOI = b"\xff\xd8"
 SOF_SEQUENTIAL = (0xC0, 0xC1)
@@ -307,7 +308,7 @@ def _rewrite_8bit(fragment: bytes, header: _Header, touched: list[np.ndarray], r
     """The touched blocks blacked out through libjpeg's coefficient access (jpeglib)."""
     import jpeglib
 
-    with tempfile.TemporaryDirectory() as tmp, native_stderr():
+    with tempfile.TemporaryDirectory(dir=scratch_folder()) as tmp, native_stderr():
         src, dst = os.path.join(tmp, "in.jpg"), os.path.join(tmp, "out.jpg")
         with open(src, "wb") as fh:
             fh.write(fragment)
