@@ -6,7 +6,7 @@ up to 65534 components; past that OpenCV raises instead of wrapping, and the 32-
 Only the bounding rectangle of the mask's pixels is labelled: the masks of rules, of a later
 image's new strokes or of a clip's new lines are sparse (a 640x480 frame's rule pieces: 0.4 ms
 whole, a tenth of it within their rectangle), and often empty (a later file of a color3d series:
-5 of its 15 masks, 2.3 ms of labelling), which is not labelled at all. The result is the whole
+5 of its 17 masks, 2.3 ms of labelling), which is not labelled at all. The result is the whole
 mask's, label for label.
 """
 from __future__ import annotations
