@@ -30,7 +30,7 @@ from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, hue_looks, ink_looks, level_looks
+from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -82,9 +82,7 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     # for in its colours, which a frame holds where the pixels never change
     colour, coloured_layer = Looks(detector, "recheck"), static_layer(motion, full[keys[0]])
     static_known = [d.box for d in static]
-    looked = colour_looks(coloured_layer, 0, static_known, colour, policy)
-    hue_looks(coloured_layer, 0, static_known, colour, policy, looked=looked)
-    ink_looks(coloured_layer, 0, static_known, colour, policy, looked=looked)
+    looks_by_colour(coloured_layer, 0, static_known, colour, policy)
     static += [Detection(d.box, d.detector, "static") for _, d in colour.run()]
     static_boxes = [d.box for d in static]
     key_views = views(full[keys], None if window is None else window[keys], extra, len(keys))

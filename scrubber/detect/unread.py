@@ -140,9 +140,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
         looks.add(frame, image, line, zoom)
         if coloured(crop_of(image, line)[0]):
             looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
-    looked = colour_looks(image, frame, known, looks, policy, wanted, coloured_where)
-    hue_looks(image, frame, known, looks, policy, wanted, coloured_where, looked)
-    ink_looks(image, frame, known, looks, policy, wanted, looked)
+    looks_by_colour(image, frame, known, looks, policy, wanted, coloured_where)
     level_looks(image, frame, known, looks, policy, wanted)
 
 
@@ -232,6 +230,17 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
                       render=neutral)
     found = [d for _, d in looks.run()] + [d for _, d in along.run() if line_like(d.box)]
     return [Detection(_unturn(d.box, image.shape), d.detector, d.rendering) for d in found]
+
+
+def looks_by_colour(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
+                    wanted: Callable[[Box], bool] = lambda box: True, where: np.ndarray | None = None) -> None:
+    """Queue the looks at lines of colour (of the pixels in ``where``, when given), in order: of one
+    hue sector (``colour_looks``), of a pure hue's core (``hue_looks``) and of one exact colour
+    (``ink_looks``), the last two where the first leaves a line uncovered. Single and later
+    images (``recheck``) and a clip's static layer; a clip's frames look by hue sector only."""
+    looked = colour_looks(image, frame, known, looks, policy, wanted, where)
+    hue_looks(image, frame, known, looks, policy, wanted, where, looked)
+    ink_looks(image, frame, known, looks, policy, wanted, looked)
 
 
 def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, policy: Policy,
