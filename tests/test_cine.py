@@ -548,8 +548,10 @@ def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_fram
     from the median by less than STRONG, so they form no place where a frame changes; as faint
     places (pixels that seldom leave the median, lines with still rows above and below) each is
     looked at, magnified, in its enhanced and local renderings too, and is covered in every
-    frame that shows it. Without faint places (and without the level looks, which read the
-    label by its exact grey in the frames that hold it), none is."""
+    frame that shows it. Without faint places (and without the level looks and the whole reads of
+    its grey's rendering, which read the label by its exact grey in the frames that hold it),
+    none is."""
+    from scrubber.detect import clip as clip_module
     from scrubber.detect import motion, unread
 
     covered = _moment_covered(detector, "faint_moment_cases",
@@ -558,6 +560,7 @@ def test_a_faint_label_shown_for_a_moment_in_a_black_corner_is_read_in_each_fram
     assert min(covered(policy)) == 1.0
     monkeypatch.setattr(motion, "faint_places", lambda difference, quiet: [])
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
+    monkeypatch.setattr(clip_module, "stroke_levels", lambda image, usual=None: [])
     assert max(covered(policy)) < 0.5
 
 
@@ -633,7 +636,8 @@ def test_a_clip_whose_tissue_saturates_in_some_frames_gets_no_level_look_at_its_
     assert white, "no frame saturates; this shows nothing"
     searched = []
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: searched.append(image) or [])
-    clip_module._level_moments(full, flat, [[] for _ in full], Looks(detector, "motion"), Policy(device="cpu"))
+    clip_module._level_moments(full, flat, [[] for _ in full], Looks(detector, "motion"),
+                               Looks(detector, "motion"), Policy(device="cpu"))
     assert searched == []
 
 
@@ -650,3 +654,18 @@ def test_faint_places_leave_out_the_speckle_at_the_sides_of_a_real_sector(monkey
     assert count() <= 6
     monkeypatch.setattr(motion, "ALONE", 1.0)
     assert count() > 100
+
+
+def test_small_dark_grey_type_shown_for_a_moment_is_read_in_its_grey_s_rendering_whole(detector, monkeypatch):
+    """The recall sweep's "clip" labels in dark grey (25), truetype, shown in 5 of 12 frames over
+    the real cardiac clip's sector: the 8 and 12 px ones keep their exact grey in too few pixels
+    to form the pieces of a level line, so no level look reads them; the frames hold their grey
+    beyond the others, and that grey's rendering of each, read whole, does: every label covered in
+    every frame that shows it. Without that whole read, not."""
+    from scrubber.detect import clip as clip_module
+
+    covered = _moment_covered(detector, "clip_cases", {"style": "dark", "font": "truetype", "jpeg": None, "frames": 5})
+    policy = Policy(device="cpu")
+    assert min(covered(policy)) == 1.0
+    monkeypatch.setattr(clip_module, "stroke_levels", lambda image, usual=None: [])
+    assert min(covered(policy)) < 0.5

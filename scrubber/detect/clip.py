@@ -22,12 +22,13 @@ import numpy as np
 
 from ..policy import Policy
 from .boxes import Box, Detection, overlaps
-from .looks import LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, run_once, share_covered
+from .looks import (LINE_COVERED, Looks, crop_zoom, detector_name, is_covered, line_like, run_once, share_covered,
+                    whole_zoom)
 from .motion import (MAX_PLACES, Motion, analyse, appearing, changing_places, new_lines, showing_layer,
                      static_layer)
-from .proposer import LEVEL_FLAT, beyond, flat_counts
+from .proposer import LEVEL_FLAT, beyond, flat_counts, stroke_levels
 from .registry import Detector
-from .renderings import coloured_pixels, enhance, faint_in, key_frames, localise, views
+from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
 from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour
@@ -135,9 +136,9 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     for frame, detection in looks.run() + faint.run():
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
-    levels = Looks(detector, "motion")
-    _level_moments(full, flat, found, levels, policy)
-    for frame, detection in levels.run():
+    levels, wholes = Looks(detector, "motion"), Looks(detector, "motion")
+    _level_moments(full, flat, found, levels, wholes, policy)
+    for frame, detection in levels.run() + [(f, d) for f, d in wholes.run() if line_like(d.box)]:
         found[frame].append(detection)
     return found
 
@@ -154,22 +155,33 @@ def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found:
 
 
 def _level_moments(full: np.ndarray, flat: Sequence[np.ndarray], found: list[list[Detection]], looks: Looks,
-                   policy: Policy) -> None:
+                   wholes: Looks, policy: Policy) -> None:
     """Queue the level looks (``level_looks``) of each frame of a clip that holds LEVEL_FLAT more
     flat pixels of some grey than its frames usually do (``beyond`` the median of ``flat``, their
     ``flat_counts``), at the lines that every other look (``found``) leaves unread: dark grey type
     shown for a moment over the dark heart, where it leaves the median by too little to make a
     place. A frame holding no such grey costs only its count (0.5 ms at 640x480). Black and white
     are left out: where the moving image saturates, they come and go with it (the sample clip's
-    tissue clips to white in 3 of its 16 frames, in patches that DB read in the look)."""
-    if not flat:
+    tissue clips to white in 3 of its 16 frames, in patches that DB read in the look).
+
+    Such a frame's rendering of each grey whose pixels form strokes (``stroke_levels``) is also
+    queued in ``wholes``, to be read whole (the caller keeps its lines, ``line_like``): small or
+    thin type keeps its exact grey in too few pixels to form the pieces of a level line (8 px
+    labels, 12 px truetype ones), but DB reads it there whole (recall sweep, "clip": its dark labels
+    without JPEG 10 -> 14 of 18; through JPEG no grey is exact, and no frame holds one beyond the
+    others). No frame of a real clip holds such a grey (``beyond``)."""
+    if not flat or "level" not in policy.renderings:
         return
     usual = np.median(flat, axis=0)
     usual[[0, 255]] = np.inf
     for frame, counts in enumerate(flat):
         if beyond(counts, usual).max() >= LEVEL_FLAT:
-            level_looks(full[frame], frame, [d.box for d in found[frame]], looks, policy, usual=usual,
-                        source=_frame(full, frame))
+            image, source = full[frame], _frame(full, frame)
+            level_looks(image, frame, [d.box for d in found[frame]], looks, policy, usual=usual, source=source)
+            height, width = image.shape[:2]
+            for level in stroke_levels(image, usual):
+                wholes.add(frame, image, (0, 0, width, height), whole_zoom(image, policy), rendering="level",
+                           render=functools.partial(level_rendering, level=level))
 
 
 def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,

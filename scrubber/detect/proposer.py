@@ -11,7 +11,7 @@ points at lines where dark type may sit on bright ground; ``colour_lines`` at li
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -518,24 +518,36 @@ def level_lines(image: np.ndarray, usual: np.ndarray | None = None) -> list[tupl
     With ``usual`` (``flat_counts`` per grey, as a clip's frames usually hold them), a frame of a
     clip is searched for the greys it holds ``beyond`` the others only."""
     red, neutral, counts = _flat(image)
+    out = []
+    for level, exact in _stroke_levels(red, neutral, counts, usual):
+        _, labels, stats = components_with_stats(exact, 8)
+        big = stats[:, 4] >= LEVEL_SPECK
+        big[0] = False
+        out += [(level, box) for box in _level_lines(red, level, np.where(big[labels], labels, 0))]
+    return out
+
+
+def stroke_levels(image: np.ndarray, usual: np.ndarray | None = None) -> list[int]:
+    """The greys whose lines ``level_lines`` looks for in ``image`` (RGB; beyond ``usual``, when
+    given): of the LEVELS held by the most flat pixels, those whose pixels form thin strokes."""
+    return [level for level, _ in _stroke_levels(*_flat(image), usual)]
+
+
+def _stroke_levels(red: np.ndarray, neutral: np.ndarray, counts: np.ndarray,
+                   usual: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
+    """(grey, mask of its neutral pixels) for each grey of ``stroke_levels``, from ``_flat``'s parts."""
     if usual is not None:
         counts = beyond(counts, usual)
     padded = np.pad(counts, LEVEL_APART)
     steps = [step for step in range(-LEVEL_APART, LEVEL_APART + 1) if step]
     nearby = np.max([padded[LEVEL_APART + step:LEVEL_APART + step + 256] for step in steps], axis=0)
     peaks = np.where((counts >= LEVEL_FLAT) & (counts > nearby), counts, 0)
-    out = []
     for level in np.argsort(-peaks)[:LEVELS]:
         if not peaks[level]:
             break
         exact = neutral & cv2.compare(red, int(level), cv2.CMP_EQ)
-        if not _thin(exact, LEVEL_THIN):
-            continue  # a ground, not strokes (the speckle's scattered pixels only lower this share)
-        _, labels, stats = components_with_stats(exact, 8)
-        big = stats[:, 4] >= LEVEL_SPECK
-        big[0] = False
-        out += [(int(level), box) for box in _level_lines(red, int(level), np.where(big[labels], labels, 0))]
-    return out
+        if _thin(exact, LEVEL_THIN):  # else a ground, not strokes (the speckle's scattered pixels only lower it)
+            yield int(level), exact
 
 
 def _level_lines(grey: np.ndarray, level: int, pieces: np.ndarray) -> list[Box]:

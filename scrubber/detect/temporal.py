@@ -2,7 +2,13 @@
 
 A box seen in at least ``static_fraction`` of the frames is a burned-in overlay: it is blanked in
 every frame, which also covers frames where the detector flickered. A box seen in fewer frames
-(a label shown for a moment) is blanked in those frames and in the short gaps between them.
+(a label shown for a moment) is blanked in those frames and in the short gaps between them, each
+run of such frames with the boxes of its track seen in that run: the same line read whole in one
+frame and in part in the next is blanked whole in both, while a label shown at the same place at
+another moment, longer or shorter, leaves its own boxes in its own frames (a track joins all the
+boxes ever seen at a place; blanked in every frame of it, they changed 1.6-3.6 % of a clip's pixels
+outside its text in the recall sweep's "clip" cases, which show labels at the same three places in
+turn: 1.6-2.2 % when each moment keeps its own).
 """
 from __future__ import annotations
 
@@ -25,31 +31,40 @@ def spread(frames: Sequence[Sequence[Box]], static_fraction: float = 0.5, max_ga
            same: float = 0.5) -> list[list[Box]]:
     """Per-frame boxes to blank, from per-frame detections (see the module docstring)."""
     count = len(frames)
-    tracks: list[tuple[dict[Box, None], set[int]]] = []  # distinct member boxes (in order), frames
+    tracks: list[dict[Box, set[int]]] = []  # per track: its distinct member boxes (in order), each with its frames
     track_of: dict[Box, int] = {}
     for index, boxes in enumerate(frames):
         for box in boxes:
             known = track_of.get(box)
             if known is None:
-                known = next((t for t, (members, _) in enumerate(tracks)
-                              if any(_overlap(box, m) >= same for m in members)), None)
+                known = next((t for t, members in enumerate(tracks) if any(_overlap(box, m) >= same for m in members)),
+                             None)
             if known is None:
-                tracks.append(({box: None}, {index}))
-                track_of[box] = len(tracks) - 1
-            else:
-                tracks[known][0].setdefault(box, None)
-                tracks[known][1].add(index)
-                track_of.setdefault(box, known)
+                tracks.append({})
+                known = len(tracks) - 1
+            tracks[known].setdefault(box, set()).add(index)
+            track_of.setdefault(box, known)
     out: list[list[Box]] = [[] for _ in range(count)]
-    for members, seen in tracks:
+    for members in tracks:
+        seen = sorted(set().union(*members.values()))
         if len(seen) >= static_fraction * count:
-            shown = range(count)
-        else:
-            ordered = sorted(seen)
-            shown = set(ordered)
-            for a, b in zip(ordered, ordered[1:]):
-                if b - a - 1 <= max_gap:
-                    shown.update(range(a, b))
-        for index in shown:
-            out[index].extend(members)
+            for index in range(count):
+                out[index].extend(members)
+            continue
+        for first, last in _runs(seen, max_gap):
+            boxes = [box for box, at in members.items() if any(first <= frame <= last for frame in at)]
+            for index in range(first, last + 1):
+                out[index].extend(boxes)
     return [simplify(boxes) for boxes in out]
+
+
+def _runs(seen: Sequence[int], max_gap: int) -> list[tuple[int, int]]:
+    """(first, last) frame of each run of ``seen`` (sorted frame indices) whose gaps are at most
+    ``max_gap`` frames."""
+    runs = [[seen[0], seen[0]]] if seen else []
+    for frame in seen[1:]:
+        if frame - runs[-1][1] - 1 <= max_gap:
+            runs[-1][1] = frame
+        else:
+            runs.append([frame, frame])
+    return [(first, last) for first, last in runs]
