@@ -636,8 +636,8 @@ def test_a_clip_whose_tissue_saturates_in_some_frames_gets_no_level_look_at_its_
     assert white, "no frame saturates; this shows nothing"
     searched = []
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: searched.append(image) or [])
-    clip_module._level_moments(full, flat, [[] for _ in full], Looks(detector, "motion"),
-                               Looks(detector, "motion"), Policy(device="cpu"))
+    assert clip_module._level_moments(full, flat, [[] for _ in full], Looks(detector, "motion"),
+                                      Policy(device="cpu")) == []
     assert searched == []
 
 

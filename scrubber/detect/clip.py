@@ -136,10 +136,15 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     for frame, detection in looks.run() + faint.run():
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
-    levels, wholes = Looks(detector, "motion"), Looks(detector, "motion")
-    _level_moments(full, flat, found, levels, wholes, policy)
-    for frame, detection in levels.run() + [(f, d) for f, d in wholes.run() if line_like(d.box)]:
+    levels = Looks(detector, "motion")
+    wholes = _level_moments(full, flat, found, levels, policy)
+    for frame, detection in levels.run():
         found[frame].append(detection)
+    for frame, level in wholes:  # one frame at a time: a frame's rendering is as large as the frame
+        image = full[frame]
+        boxes = detector([level_rendering(image, level)], magnify=whole_zoom(image, policy))[0]
+        found[frame].extend(Detection(box, detector_name(detector, "motion"), "level") for box in boxes
+                            if line_like(box))
     return found
 
 
@@ -155,7 +160,7 @@ def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found:
 
 
 def _level_moments(full: np.ndarray, flat: Sequence[np.ndarray], found: list[list[Detection]], looks: Looks,
-                   wholes: Looks, policy: Policy) -> None:
+                   policy: Policy) -> list[tuple[int, int]]:
     """Queue the level looks (``level_looks``) of each frame of a clip that holds LEVEL_FLAT more
     flat pixels of some grey than its frames usually do (``beyond`` the median of ``flat``, their
     ``flat_counts``), at the lines that every other look (``found``) leaves unread: dark grey type
@@ -164,24 +169,24 @@ def _level_moments(full: np.ndarray, flat: Sequence[np.ndarray], found: list[lis
     are left out: where the moving image saturates, they come and go with it (the sample clip's
     tissue clips to white in 3 of its 16 frames, in patches that DB read in the look).
 
-    Such a frame's rendering of each grey whose pixels form strokes (``stroke_levels``) is also
-    queued in ``wholes``, to be read whole (the caller keeps its lines, ``line_like``): small or
-    thin type keeps its exact grey in too few pixels to form the pieces of a level line (8 px
-    labels, 12 px truetype ones), but DB reads it there whole (recall sweep, "clip": its dark labels
-    without JPEG 10 -> 14 of 18; through JPEG no grey is exact, and no frame holds one beyond the
-    others). No frame of a real clip holds such a grey (``beyond``)."""
+    Returns (frame, grey) for such a frame and each grey whose pixels form strokes there
+    (``stroke_levels``): the caller reads the frame's rendering of that grey whole and keeps its
+    lines (``line_like``). Small or thin type keeps its exact grey in too few pixels to form the
+    pieces of a level line (8 px labels, 12 px truetype ones), but DB reads it there whole (recall
+    sweep, "clip": its dark labels without JPEG 10 -> 14 of 18; through JPEG no grey is exact, and
+    no frame holds one beyond the others). No frame of a real clip holds such a grey (``beyond``)."""
     if not flat or "level" not in policy.renderings:
-        return
+        return []
     usual = np.median(flat, axis=0)
     usual[[0, 255]] = np.inf
+    wholes = []
     for frame, counts in enumerate(flat):
         if beyond(counts, usual).max() >= LEVEL_FLAT:
-            image, source = full[frame], _frame(full, frame)
-            level_looks(image, frame, [d.box for d in found[frame]], looks, policy, usual=usual, source=source)
-            height, width = image.shape[:2]
-            for level in stroke_levels(image, usual):
-                wholes.add(frame, image, (0, 0, width, height), whole_zoom(image, policy), rendering="level",
-                           render=functools.partial(level_rendering, level=level))
+            image = full[frame]
+            level_looks(image, frame, [d.box for d in found[frame]], looks, policy, usual=usual,
+                        source=_frame(full, frame))
+            wholes += [(frame, level) for level in stroke_levels(image, usual)]
+    return wholes
 
 
 def _place_looks(full: np.ndarray, frame: int, place: Box, zoom: float, looks: Looks, faint: Looks,
