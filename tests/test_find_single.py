@@ -224,6 +224,18 @@ def test_the_look_at_a_line_of_one_colour_reaches_along_it(detector, monkeypatch
     assert covered() < 0.8
 
 
+def test_a_colour_look_s_box_a_letter_short_of_its_line_is_widened_to_it(detector, monkeypatch):
+    """The recall sweep's 8 px dark red label over US1's pane, through JPEG q85: DB in its colour
+    plane leaves its first letter out, while its line of dark red reaches it. As for the level
+    looks, a box over at least WIDEN_SHARE of the line's columns is widened to them (the sweep,
+    padded and tightened: 0.81 -> 0.98 of its glyph pixels covered)."""
+    covered = _sweep_label_covered(detector, {"colour": "dark red", "over": "US1", "font": "hershey-duplex",
+                                              "jpeg": 85}, 8)
+    assert covered() > 0.9
+    monkeypatch.setattr(looks, "WIDEN_SHARE", 2.0)
+    assert covered() < 0.85
+
+
 def test_a_line_that_runs_past_the_crop_of_its_first_word_is_followed_to_its_end(detector, monkeypatch):
     """A look at the place of a label's first word that reaches along the line (``wide``: four
     heights past it) reads the label up to the crop's side; that box is followed, a crop reaching

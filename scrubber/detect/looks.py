@@ -28,7 +28,8 @@ LOCAL_ASPECT = 2.0  # a box from "local" is kept only when at least this many ti
 FOLLOW_EDGE = 3  # a box this close to a side of a crop that reaches along its line may run on past it ...
 FOLLOW_ROUNDS = 2  # ... and is followed this many crops further at most
 WIDEN_SHARE = 0.5  # a box over at least this share of the columns of the line it was looked for is widened to it
-# (``Looks.add``'s ``widen``: the level looks' boxes over 25 grey type left a first letter out, 0.78-0.95 of the line)
+# (``Looks.add``'s ``widen``: the level looks' boxes over 25 grey type left a first letter out, 0.78-0.95 of the line;
+# the colour looks' over 8 px dark red type through JPEG one too)
 
 
 def detector_name(detector: Detector, suffix: str = "") -> str:

@@ -256,13 +256,17 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     line (``wide``): a line of one colour is often only a piece of its label, where JPEG blurs the
     colour of thin strokes into the next hue or below the chroma of colour (a 12 px dark blue
     label over US1 forms two blue lines, its middle letters magenta and grey): colour 188 -> 193
-    of 216 (benchmarks/recall_sweep.py). ``source`` gives ``image`` again (``Looks.add``).
+    of 216 (benchmarks/recall_sweep.py). A box over most of its line is widened to it
+    (``Looks.add``'s ``widen``: in the plane DB may leave a first letter out; colour 206 -> 207).
+    Not so the looks by core hue or exact colour: their lines over Doppler of the type's hue take
+    in the flow, and widened to them a red label's boxes blanked more of it (colour over-redaction
+    1.29 -> 1.33 % mean, for one more label). ``source`` gives ``image`` again (``Looks.add``).
     Returns the lines queued."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
         if not _read(line, known) and wanted(line):
-            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
-                      rendering="colour", render=functools.partial(colour_plane, sector=sector), source=source)
+            looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="colour",
+                      render=functools.partial(colour_plane, sector=sector), source=source, widen=True)
             queued.append(line)
     return queued
 
