@@ -96,11 +96,12 @@ def test_a_box_over_the_same_pixels_is_judged_once(monkeypatch):
     words) it is judged again, and its parts follow them."""
     from scrubber.detect import tighten as module
 
-    judged = []
+    judged, alone = [], marks(_panel(), [0], LINE, TOLERANCE, *PAD)
     monkeypatch.setattr(module, "_memory", Lru(module.REMEMBERED))
-    monkeypatch.setattr(module, "marks", lambda *args: judged.append(args[2]) or marks(*args))
+    judge = module._judged
+    monkeypatch.setattr(module, "_judged", lambda region, box, *args: judged.append(box) or judge(region, box, *args))
     first = tighten([[LINE]], _panel(), TOLERANCE, *PAD)
-    assert first == [marks(_panel(), [0], LINE, TOLERANCE, *PAD)] and len(first[0]) == 2
+    assert first == [alone] and len(first[0]) == 2 and len(judged) == 1
     assert tighten([[LINE], [LINE]], _panel(2)[:1].repeat(2, axis=0), TOLERANCE, *PAD) == [first[0], first[0]]
     assert tighten([[LINE]], _panel(), TOLERANCE, *PAD) == first and len(judged) == 2  # one frame, then two
     stored = _panel()

@@ -174,15 +174,23 @@ def marks(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: int, p
     the rows of each strip of such a run (``_strips``). A box too narrow or too large to judge
     (MOST_VALUES), in which nothing stands out, or of faint text (FAINT), is kept whole."""
     x0, y0, x1, y1 = box
-    original = tolerance
-    if x1 - x0 < 2 * END + NARROW or len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
+    if len(frames) * (y1 - y0) * (x1 - x0) * stored.shape[3] > MOST_VALUES:
         return [box]
-    region = stored[list(frames), y0:y1, x0:x1, :]  # (frames, rows, cols, samples) -> (frames x samples, rows, cols)
-    wide = np.int16 if stored.itemsize == 1 else np.int32  # room for differences of stored values
-    region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)
+    return _judged(stored[list(frames), y0:y1, x0:x1, :], box, tolerance, pad_px, pad_frac)
+
+
+def _judged(region: np.ndarray, box: Box, tolerance: int, pad_px: int, pad_frac: float) -> list[Box]:
+    """``marks`` of ``box`` in ``region``, its stored values (frames, rows, cols, samples)."""
+    x0, y0, x1, y1 = box
+    original = tolerance
+    if x1 - x0 < 2 * END + NARROW:
+        return [box]
+    frames = region.shape[0]
+    wide = np.int16 if region.itemsize == 1 else np.int32  # room for differences of stored values
+    region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)  # (frames x samples, rows, cols)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
     offsets = _offsets(region, left, right, tolerance)
-    single = len(frames) == 1  # a scanned page is one image; over a clip's frames, the box's ends take in the moving
+    single = frames == 1  # a scanned page is one image; over a clip's frames, the box's ends take in the moving
     if single:  # image (speckle beside a faint banner passes for grain) and mark rows end to end beside a label
         tolerance = _grain_tolerance(region, offsets, tolerance)
     deviation = np.abs(offsets).max(axis=0)
@@ -236,6 +244,6 @@ def _remembered(stored: np.ndarray, frames: Sequence[int], box: Box, tolerance: 
     known = _memory.get(key)
     if known is not None:
         return list(known)
-    parts = marks(stored, frames, box, tolerance, pad_px, pad_frac)
+    parts = _judged(region, box, tolerance, pad_px, pad_frac)
     _memory.put(key, list(parts))
     return parts
