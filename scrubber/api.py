@@ -67,7 +67,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     quarantine = Path(quarantine) if quarantine is not None else default_quarantine(out_dir)
     audit = Path(audit) if audit is not None else default_audit(out_dir)
     qa_dir = Path(qa) if qa is not None else None
-    check_places(inputs, [out_dir, quarantine, qa_dir], [audit])
+    check_places(inputs, [out_dir, quarantine, qa_dir], [audit], out=out_dir, private=[quarantine, qa_dir])
     jobs, skipped = walk(inputs)
     resumed, todo = split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
     workers = resolve_workers(workers, todo, policy, memory)

@@ -158,7 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = dict(quarantine=quarantine, qa=args.qa, audit=audit, progress=progress, on_start=progress.start,
                    rename=args.rename, resume=args.resume)
     try:
-        check_places(args.inputs, [], [args.table and Path(args.table)])
+        check_places(args.inputs, [], [args.table and Path(args.table)], out=out,
+                     private=[args.table and Path(args.table)])
         if args.dask is not None:
             summary = _run_on_dask(args, out, policy, options)
         else:
@@ -185,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.key_file:
         print("pseudonyms: random key for this run only (--key-file KEY keeps them consistent across runs)")
     if args.qa:
-        print(f"qa:         {args.qa} (before/after PNG per file)")
+        print(f"qa:         {args.qa} (before/after PNG per file: the before side shows the input's text)")
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
 
 
@@ -229,7 +230,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             allow=tuple(a.strip() for a in (args.allow or "").split(",") if a.strip()),
             tls_cert=args.tls_cert, tls_key=args.tls_key, tls_ca=args.tls_ca,
             workers=auto_workers() if args.workers == AUTO else args.workers)
-        check_places([], [config.spool, config.quarantine, config.out], [config.audit])
+        check_places([], [config.spool, config.quarantine, config.out], [config.audit], out=config.out,
+                     private=[config.spool, config.quarantine])
     except ValueError as exc:
         print(f"scrubber: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -189,7 +189,7 @@ def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy
     quarantine = Path(quarantine).absolute() if quarantine is not None else default_quarantine(out_dir)
     audit = Path(audit) if audit is not None else default_audit(out_dir)
     qa_dir = Path(qa).absolute() if qa is not None else None
-    check_places(inputs, [out_dir, quarantine, qa_dir], [audit])
+    check_places(inputs, [out_dir, quarantine, qa_dir], [audit], out=out_dir, private=[quarantine, qa_dir])
     jobs, skipped = _jobs(paths)
     resumed, todo = resume_split(jobs, audit, out_dir, policy, rename) if resume else ({}, jobs)
     if on_start is not None:

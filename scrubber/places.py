@@ -2,8 +2,12 @@
 every file of a long run one by one, or be found only at the end.
 
 A folder inside an input folder is refused (its files would be read as inputs by the next run),
-and so is a folder or file the run could not create or write. The check writes nothing that
-stays: folders it makes to try them are removed again, so an unused quarantine leaves no trace.
+and so is a folder or file the run could not create or write. A place that holds what the run was
+given is refused inside the output folder, which is what gets handed on: the quarantine keeps the
+inputs as they came, QA pictures show each input's pixels beside the result, the table names the
+input paths (which often hold patient names), a node's spool holds what it received. The check
+writes nothing that stays: folders it makes to try them are removed again, so an unused quarantine
+leaves no trace.
 """
 from __future__ import annotations
 
@@ -13,17 +17,23 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def check_places(inputs: Iterable[Path], folders: Iterable[Path | None], files: Iterable[Path | None] = ()) -> None:
+def check_places(inputs: Iterable[Path], folders: Iterable[Path | None], files: Iterable[Path | None] = (),
+                 out: Path | None = None, private: Iterable[Path | None] = ()) -> None:
     """Raise ValueError, naming the place, for one of ``folders`` (output, quarantine, QA) or
-    ``files`` (audit, table) that lies inside an input folder or cannot be written."""
+    ``files`` (audit, table) that lies inside an input folder or cannot be written, or for one of
+    ``private`` (quarantine, QA, table, spool: what the run was given) that is or lies inside
+    ``out``, the output folder."""
     roots = [Path(p).resolve() for p in inputs if Path(p).is_dir()]
     folders = [Path(f) for f in folders if f is not None]
     files = [Path(f) for f in files if f is not None]
     for place in (*folders, *files):
-        target = place.resolve()
         for root in roots:
-            if target == root or root in target.parents:
+            if _within(place, root):
                 raise ValueError(f"{place} lies inside the input folder {root}")
+    for place in (Path(p) for p in private if p is not None):
+        if out is not None and _within(place, out.resolve()):
+            raise ValueError(f"{place} lies inside the output folder {out}: it holds what the run was given, "
+                             f"the output what is handed on")
     for folder in folders:
         _try_folder(folder)
     for file in files:
@@ -32,6 +42,12 @@ def check_places(inputs: Iterable[Path], folders: Iterable[Path | None], files: 
         _try_folder(file.parent)
         if file.exists() and not os.access(file, os.W_OK):
             raise ValueError(f"{file} cannot be written (permission denied)")
+
+
+def _within(place: Path, root: Path) -> bool:
+    """``place`` is the folder ``root`` (resolved) or lies inside it."""
+    target = place.resolve()
+    return target == root or root in target.parents
 
 
 def _try_folder(folder: Path) -> None:

@@ -163,6 +163,24 @@ def test_an_audit_inside_the_input_folder_is_refused(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["--quarantine", "--qa", "--table"])
+def test_a_place_that_holds_the_inputs_phi_is_refused_inside_the_output(tmp_path, capsys, where):
+    """The output folder is what gets handed on: the quarantine (inputs as they came), the QA
+    pictures (each input's pixels beside the result) and the table (input paths) are refused in it
+    or as it, one line and exit 2, before any file is scrubbed or any folder made."""
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    out = tmp_path / "out"
+    for place in (out / "private", out):
+        if where == "--table":
+            place = place / "table.csv"
+        assert main(["run", str(tmp_path / "in"), "-o", str(out), where, str(place), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "inside the output folder" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    assert main(["run", str(tmp_path / "in"), "-o", str(out), where, str(tmp_path / "beside"), "--device", "cpu"]) == 0
+
+
 @pytest.mark.parametrize("content", [None, "not hex", "00ff"])
 def test_a_key_file_that_is_missing_or_not_a_key_is_a_usage_error(tmp_path, capsys, content):
     key = tmp_path / "key"

@@ -246,6 +246,17 @@ def test_serve_refuses_a_place_it_cannot_write_before_listening(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
 
 
+def test_serve_refuses_a_spool_inside_its_output_folder(tmp_path):
+    """The spool holds every instance as it was received; written under the folder of clean
+    files, it would be handed on with them."""
+    done = subprocess.run([sys.executable, "-m", "scrubber.cli", "serve", "--port", str(free_port()),
+                           "--spool", str(tmp_path / "out" / "spool"), "--out", str(tmp_path / "out"),
+                           "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "inside the output folder" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- the node between dcmtk peers ------------------------------------------------------------------
 
 @needs_dcmtk
