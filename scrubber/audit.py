@@ -42,6 +42,9 @@ class FileReport:
     # --rename uid only: the output's path relative to OUT (new PatientID and keyed UIDs, no PHI);
     # for duplicate_output, the path another input of the run already took. Empty with keep.
     output: str = ""
+    # --rename keep only: keywords of the input header's identifying elements whose values the
+    # output path holds (``naming.held_values``: a patient's name or ID, a UID), never the values
+    path_holds: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property

@@ -187,6 +187,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("pseudonyms: random key for this run only (--key-file KEY keeps them consistent across runs)")
     if args.qa:
         print(f"qa:         {args.qa} (before/after PNG per file: the before side shows the input's text)")
+    named = [r for r in summary.reports if r.decision == "delivered" and r.path_holds]
+    if named:
+        held = ", ".join(sorted({keyword for r in named for keyword in r.path_holds}))
+        print(f"scrubber: {len(named)} output path(s) hold a value of their input's header ({held}): the output "
+              f"mirrors the input's names; --rename uid names each file by its cleaned header", file=sys.stderr)
     return EXIT_OK if summary.ok else EXIT_NOT_ALL_DELIVERED
 
 

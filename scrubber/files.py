@@ -11,7 +11,7 @@ from .audit import FileReport, reason_document
 from .detect.registry import Detector
 from .errors import DuplicateOutput, ScrubError, WriteFailed, is_failure
 from .header import digest
-from .naming import RENAMES, Rename, claim, uid_path
+from .naming import RENAMES, Rename, claim, held_values, uid_path
 from .pipeline import scrub_dataset
 from .pixels import render
 from .policy import Policy
@@ -51,6 +51,8 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         ds = read(src)
         report.syntax_in = str(ds.file_meta.TransferSyntaxUID)
         report.instance = digest(policy.key, str(ds.get("SOPInstanceUID", "")))
+        if rename == "keep":
+            report.path_holds = held_values(rel, ds)
         result = scrub_dataset(ds, policy, detector, keep_pixels=qa is not None)
         report = dataclasses.replace(
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],

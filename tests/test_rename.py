@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from scrubber import Policy, scrub_paths
 from scrubber.batch import Job, scrub_jobs
 from scrubber.cli import main
-from scrubber.naming import safe_component, uid_path
+from scrubber.naming import held_values, safe_component, uid_path
 
 from .util import data_path
 
@@ -153,6 +153,39 @@ def test_default_mode_keeps_relative_paths(tmp_path, detector):
     code, _, stderr = _cli(["run", str(inputs), "-o", str(tmp_path / "out_keep"), "--rename", "keep",
                             "--device", "cpu"])
     assert code == 0 and _files(tmp_path / "out_keep") == _files(tmp_path / "out")
+
+
+def test_held_values_are_the_header_s_names_ids_and_uids_a_path_holds():
+    """US1_UNCR's patient is "CompressedSamples^US1", its ID "13US1": its own file name holds a word
+    of the name. Words match whole, IDs and dates whole, UIDs as they are; keywords, not values."""
+    ds = pydicom.dcmread(data_path("US1_UNCR.dcm"), stop_before_pixels=True)
+    assert held_values("US1_UNCR.dcm", ds) == ["PatientName"]
+    assert held_values("study/image.dcm", ds) == [] and held_values("US10/X.dcm", ds) == []
+    assert held_values(f"13us1/{ds.SOPInstanceUID}.dcm", ds) == ["PatientID", "SOPInstanceUID"]
+    ds.OtherPatientIDs, ds.AccessionNumber = ["AB-778", "99887766"], "123"
+    assert held_values("x/ab-778.dcm", ds) == ["OtherPatientIDs"] and held_values("x/99887766/a.dcm", ds) == [
+        "OtherPatientIDs"]
+    assert held_values("x/ab778/img_123.dcm", ds) == []  # a value of fewer than MIN_HELD characters is not looked for
+
+
+def test_keep_mode_says_which_outputs_mirror_names_of_their_input_s_header(tmp_path, detector):
+    """An export's folders named by patient name and ID: with --rename keep those names go into
+    the output tree. The run delivers the file and says so (keywords only, in one line), the audit
+    line lists the keywords; --rename uid names it by the cleaned header and says nothing."""
+    folder = tmp_path / "in" / "DOE_JANE"
+    folder.mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parent.parent / "sample_data" / "dicom" / "us_single.dcm",
+                folder / "0012345678.dcm")
+    code, _, stderr = _cli(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 0 and _files(tmp_path / "out") == ["DOE_JANE/0012345678.dcm"]
+    assert "1 output path(s) hold a value of their input's header (PatientID, PatientName)" in stderr
+    assert "DOE" not in stderr.upper() and "0012345678" not in stderr
+    audit = json.loads((tmp_path / "out.audit.jsonl").read_text())
+    assert audit["path_holds"] == ["PatientName", "PatientID"]
+    code, _, stderr = _cli(["run", str(tmp_path / "in"), "-o", str(tmp_path / "renamed"), "--rename", "uid",
+                            "--device", "cpu"])
+    assert code == 0 and "hold a value" not in stderr
+    assert json.loads((tmp_path / "renamed.audit.jsonl").read_text())["path_holds"] == []
 
 
 def test_run_help_documents_rename(capsys):
