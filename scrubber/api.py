@@ -4,6 +4,7 @@ This is the stage that pipelines call (Dask, the DICOM network node, user code).
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,14 +25,20 @@ __all__ = ["Policy", "ScrubResult", "FileReport", "RunSummary", "scrub_dataset",
 
 def default_quarantine(out_dir: Path) -> Path:
     """Quarantine lives beside the output, never inside it: OUT.quarantine/."""
-    out_dir = Path(out_dir)
+    out_dir = _named(out_dir)
     return out_dir.with_name(out_dir.name + ".quarantine")
 
 
 def default_audit(out_dir: Path) -> Path:
     """The run's audit (JSONL, no PHI) beside the output: OUT.audit.jsonl."""
-    out_dir = Path(out_dir)
+    out_dir = _named(out_dir)
     return out_dir.with_name(out_dir.name + ".audit.jsonl")
+
+
+def _named(out_dir: Path) -> Path:
+    """``out_dir``, made absolute where it ends in "." or ".." (``-o .``): a name to put beside."""
+    out_dir = Path(out_dir)
+    return Path(os.path.abspath(out_dir)) if out_dir.name in ("", "..") else out_dir
 
 
 def scrub_paths(paths: Iterable[str | Path], out_dir: str | Path, policy: Policy | None = None, *,

@@ -181,6 +181,20 @@ def test_a_place_that_holds_the_inputs_phi_is_refused_inside_the_output(tmp_path
     assert main(["run", str(tmp_path / "in"), "-o", str(out), where, str(tmp_path / "beside"), "--device", "cpu"]) == 0
 
 
+def test_an_output_named_dot_gets_its_audit_and_quarantine_beside_it(tmp_path, monkeypatch):
+    """``-o .`` (or ``..``) has no name to put ``.audit.jsonl`` or ``.quarantine`` after: the run
+    ended in a traceback, and ``..`` gave a quarantine "...quarantine" inside the output."""
+    from scrubber.api import default_quarantine
+
+    (tmp_path / "in").mkdir()
+    shutil.copy(data_path("SC_rgb.dcm"), tmp_path / "in" / "a.dcm")
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "out")
+    assert main(["run", str(tmp_path / "in"), "-o", ".", "--device", "cpu"]) == 0
+    assert (tmp_path / "out" / "a.dcm").is_file() and (tmp_path / "out.audit.jsonl").is_file()
+    assert default_quarantine(Path(".")) == default_quarantine(Path("sub/..")) == tmp_path / "out.quarantine"
+
+
 @pytest.mark.parametrize("content", [None, "not hex", "00ff"])
 def test_a_key_file_that_is_missing_or_not_a_key_is_a_usage_error(tmp_path, capsys, content):
     key = tmp_path / "key"
