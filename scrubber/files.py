@@ -56,7 +56,8 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         result = scrub_dataset(ds, policy, detector, keep_pixels=qa is not None)
         report = dataclasses.replace(
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
-            detectors=result.detectors, backend=result.backend, pixels_changed=result.pixels_changed,
+            detectors=result.detectors, backend=result.backend, frames_read=result.frames_read,
+            pixels_changed=result.pixels_changed,
             unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
             encode_tolerance=result.encode_tolerance, encode_changes=result.encode_changes,
             pixels_in_boxes=result.pixels_in_boxes, pixels_blanked=result.pixels_blanked,

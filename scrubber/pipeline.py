@@ -18,6 +18,7 @@ from .detect.boxes import Box, Detection, across, join_lines, pad, simplify
 from .detect.registry import Detector, detector_for
 from .detect.find import find_text
 from .detect.layouts import Reference, memory
+from .detect.pages import read_as_pages
 from .detect.rules import rule_detections, rules_for
 from .detect.temporal import spread
 from .detect.us_regions import image_regions, outside
@@ -47,6 +48,7 @@ class ScrubResult:
     encode_tolerance: int  # same_near: the JPEG-LS NEAR a re-encoded frame may differ by
     encode_changes: list[str]  # JPEG 2000 coding parameters a re-encoded frame could not keep
     backend: str  # the detector's runtime: onnx | torch (or the name of a caller's own detector)
+    frames_read: str  # image (one frame) | clip (frames of one scene or volume) | pages (each read alone)
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -71,12 +73,12 @@ TURNED = "turned"  # rendering of detections of lines that run up or down the im
 
 
 def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
-               tolerance: int = tighten.TOLERANCE) -> list[list[Box]]:
-    """Join words into lines, pad them, (for clips) spread them over the frames they belong to, and
-    tighten each to what stands out in ``stored`` (frames, rows, cols, samples) by more than
-    ``tolerance`` where it is blanked (``tighten``). Vertical lines (TURNED) are joined and padded
-    along their columns, apart from the others: joined along rows, a line 200 px tall would take
-    in every word within 200 px of it. Boxes from the header (known locations, outside the
+               tolerance: int = tighten.TOLERANCE, pages: bool = False) -> list[list[Box]]:
+    """Join words into lines, pad them, (for clips, not ``pages``) spread them over the frames they
+    belong to, and tighten each to what stands out in ``stored`` (frames, rows, cols, samples) by
+    more than ``tolerance`` where it is blanked (``tighten``). Vertical lines (TURNED) are joined
+    and padded along their columns, apart from the others: joined along rows, a line 200 px tall
+    would take in every word within 200 px of it. Boxes from the header (known locations, outside the
     ultrasound regions) are blanked as given."""
     height, width = stored.shape[1:3]
     lines: dict[tuple, list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
@@ -91,7 +93,7 @@ def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
                 + [across(pad(box, policy.pad_px, policy.pad_frac, height, width, text))
                    for box, text in join_lines(down)])
         padded.append(lines[words, down])
-    if len(padded) > 1:
+    if len(padded) > 1 and not pages:
         padded = spread(padded, policy.static_fraction)
     tight = tighten.tighten(padded, stored, tolerance, policy.pad_px, policy.pad_frac)
     return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(tight, found)]
@@ -172,8 +174,10 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     regions = image_regions(out).boxes
     key = layout_key(out, policy, regions) if policy.reuse_layouts and frames.count == 1 else None
     reference = memory().get(key) if key else None
+    grey = getattr(full, "grey", None)
     try:
-        found = find_text(full, window, policy, detector, regions, reference, getattr(full, "grey", None))
+        pages = read_as_pages(out, full, policy, grey)
+        found = find_text(full, window, policy, detector, regions, reference, grey, pages)
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     if key and reference is None:
@@ -182,7 +186,8 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     for frame, extra in zip(found, header_detections(out, policy, regions, frames.count)):
         frame.extend(extra)
     lap("detect")
-    boxes = plan_boxes(found, frames.stored, policy, 0 if frames.photometric == "PALETTE COLOR" else tighten.TOLERANCE)
+    boxes = plan_boxes(found, frames.stored, policy, 0 if frames.photometric == "PALETTE COLOR" else tighten.TOLERANCE,
+                       pages=pages)
     changed = any(boxes) or frames.unused_bits
     after, after_photometric = frames.stored, frames.photometric
     syntax_out, method, tolerance, coding_changes = syntax_in, "unchanged", 0, []
@@ -217,6 +222,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
         unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
         encode_changes=coding_changes, backend=str(getattr(detector, "backend", type(detector).__name__)),
+        frames_read="pages" if pages else "clip" if frames.count > 1 else "image",
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         pixels_in_boxes=in_boxes, pixels_blanked=blanked,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,

@@ -1,6 +1,6 @@
 """Find text in the renderings of every frame: a single image (``single``), a later image of a
-layout seen before (``series``) or a clip (``clip``), each choosing where OCR looks (``looks``) and
-what a first look left unread (``unread``)."""
+layout seen before (``series``), a clip (``clip``) or pages (each a single image), each choosing
+where OCR looks (``looks``) and what a first look left unread (``unread``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from .single import single_images
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
               image_regions: Sequence[Box] = (), reference: Reference | None = None,
-              grey: np.ndarray | None = None) -> list[list[Detection]]:
+              grey: np.ndarray | None = None, pages: bool = False) -> list[list[Detection]]:
     """Detections per frame, from every rendering the policy asks for plus the closer looks.
 
     ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
@@ -27,10 +27,14 @@ def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detec
     ``reference`` is an image of the same layout seen before: a single image
     is then compared with it instead of getting the full OCR pass. ``full`` may be any array-like
     of RGB frames indexed by frame (a lazy rendering); ``grey``, when given, is its luminance.
+    ``pages`` (``pages.read_as_pages``): each frame is read as a single image is, every rendering on each.
     """
     if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
         return [later_image(reference, full[0], None if window is None else window[0], policy, detector,
                             image_regions)]
     if full.shape[0] == 1 or "full" not in policy.renderings:
         return single_images(full, window, policy, detector)
+    if pages:
+        return [single_images(np.asarray(full[f])[None], None if window is None else window[f:f + 1], policy,
+                              detector)[0] for f in range(full.shape[0])]
     return clip_frames(full, window, policy, detector, image_regions, grey)
