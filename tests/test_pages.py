@@ -18,6 +18,7 @@ import pydicom
 import pytest
 from pydicom.tag import Tag
 
+from scrubber.detect import find
 from scrubber.detect.pages import PAGE_NUMBER_VECTOR, look_like_pages, read_as_pages
 from scrubber.pipeline import plan_boxes, scrub_dataset
 from scrubber.pixels import render
@@ -104,12 +105,17 @@ def test_two_frames_are_pages_only_when_the_header_says_so_and_never_without_the
     assert not _pages_of(_document(_pages(4)), POLICY.replace(renderings=("local",)))
 
 
-def test_each_page_of_a_document_is_blanked_as_the_page_alone_is(detector):
-    """The boxes of each page are those of the page scrubbed as a file of its own, and every label
-    the page alone loses is lost in the document too. Spread over the frames as a clip's are,
-    the same detections would blank some page with lines that only other pages hold."""
+@pytest.mark.parametrize("together", [4, 3])
+def test_each_page_of_a_document_is_blanked_as_the_page_alone_is(detector, monkeypatch, together):
+    """The boxes of each page are those of the page scrubbed as a file of its own, whether the four
+    pages are read together or three and one, and every label is removed. Spread over the frames as
+    a clip's are, the same detections would blank some page with lines that only other pages hold."""
+    monkeypatch.setattr(find, "PAGES_BYTES", together * 800 * 600 * 3)
+    read, single_images = [], find.single_images
+    monkeypatch.setattr(find, "single_images", lambda full, *rest: read.append(len(full)) or single_images(full, *rest))
     pages = _pages(4, 5)
     document = scrub_dataset(_document(pages), POLICY, detector)
+    assert read == [together, 4 - together] if together < 4 else [4]
     assert document.frames_read == "pages"
     for frame, page in enumerate(pages):
         alone = _document([page])
