@@ -74,7 +74,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         if qa is not None and result.before is not None and result.after is not None:
             after = dataclasses.replace(result.before, stored=result.after, photometric=result.after_photometric)
             write_png(qa / f"{rel}.png", render.full(result.before, ds), render.full(after, result.dataset),
-                      result.boxes)
+                      result.boxes, pages=result.frames_read == "pages")
         clock = time.perf_counter()
         try:
             atomic_write(dst, lambda handle: result.dataset.save_as(handle, enforce_file_format=True))

@@ -1,6 +1,8 @@
-"""Before/after pictures for curators: frame 0 (or a strip of frames for a clip), boxes outlined."""
+"""Before/after pictures for curators: frame 0 (or a strip of frames for a clip, every page of
+pages), boxes outlined."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -22,11 +24,13 @@ def _outlined(image: np.ndarray, boxes: list[Box]) -> np.ndarray:
     return out
 
 
-def picture(before: np.ndarray, after: np.ndarray, boxes: list[list[Box]]) -> np.ndarray:
-    """RGB picture: one row per shown frame, before on the left and after on the right."""
+def picture(before: np.ndarray, after: np.ndarray, boxes: list[list[Box]],
+            shown: Sequence[int] | None = None) -> np.ndarray:
+    """RGB picture: one row per shown frame (``shown``; by default STRIP_FRAMES key frames), before
+    on the left and after on the right."""
     rows = []
     gap = np.full((before.shape[1], 8, 3), 255, np.uint8)
-    for index in key_frames(before.shape[0], STRIP_FRAMES):
+    for index in key_frames(before.shape[0], STRIP_FRAMES) if shown is None else shown:
         rows.append(np.hstack([_outlined(before[index], boxes[index]), gap,
                                _outlined(after[index], boxes[index])]))
         rows.append(np.full((8, rows[-1].shape[1], 3), 255, np.uint8))
@@ -37,9 +41,16 @@ def picture(before: np.ndarray, after: np.ndarray, boxes: list[list[Box]]) -> np
     return image
 
 
-def write_png(path: Path, before: np.ndarray, after: np.ndarray, boxes: list[list[Box]]) -> None:
-    """Write the QA picture atomically as PNG."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(picture(before, after, boxes), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError("PNG encoding failed")
-    atomic_write_bytes(path, data.tobytes())
+def write_png(path: Path, before: np.ndarray, after: np.ndarray, boxes: list[list[Box]],
+              pages: bool = False) -> None:
+    """Write the QA picture atomically as PNG at ``path``. Of pages, every page is shown, as each
+    holds other text: ``path`` shows the first STRIP_FRAMES, and each further STRIP_FRAMES are in
+    a picture beside it (NAME.pages-5-8.png)."""
+    count = before.shape[0] if pages else 1
+    for first in range(0, count, STRIP_FRAMES):
+        shown = range(first, min(count, first + STRIP_FRAMES)) if pages else None
+        ok, data = cv2.imencode(".png", cv2.cvtColor(picture(before, after, boxes, shown), cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OSError("PNG encoding failed")
+        name = path if first == 0 else path.with_name(f"{path.stem}.pages-{first + 1}-{shown[-1] + 1}.png")
+        atomic_write_bytes(name, data.tobytes())

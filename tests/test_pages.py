@@ -18,6 +18,7 @@ import pydicom
 import pytest
 from pydicom.tag import Tag
 
+from scrubber import files
 from scrubber.detect import find
 from scrubber.detect.pages import PAGE_NUMBER_VECTOR, look_like_pages, read_as_pages
 from scrubber.pipeline import plan_boxes, scrub_dataset
@@ -137,3 +138,19 @@ def test_the_audit_says_how_each_file_s_frames_were_read(annotated_run):
     lines = [json.loads(line) for line in (annotated_run.output.parent / "out.audit.jsonl").read_text().splitlines()]
     read = {line["frames"]: line["frames_read"] for line in lines if line["decision"] == "delivered"}
     assert read[1] == "image" and read[16] == "clip" and read[120] == "clip", read  # us_cine, color3d
+
+
+def test_the_qa_pictures_of_pages_show_every_page(detector, tmp_path):
+    """A clip's picture shows four key frames; a curator checks every page, each holding other
+    text: the first four are in NAME.png, the rest four a picture beside it."""
+    src = tmp_path / "document.dcm"
+    document = _document(_pages(6))
+    document.FrameIncrementPointer = PAGE_NUMBER_VECTOR
+    document.PageNumberVector = list(range(1, 7))
+    document.save_as(src, enforce_file_format=True)
+    report = files.scrub_file(src, tmp_path / "out.dcm", POLICY, qa=tmp_path / "qa", detector=detector)
+    assert report.decision == "delivered" and report.frames_read == "pages"
+    pictures = sorted(p.name for p in (tmp_path / "qa").iterdir())
+    assert pictures == ["document.dcm.pages-5-6.png", "document.dcm.png"]
+    rows = [cv2.imread(str(tmp_path / "qa" / name)).shape[0] for name in pictures]
+    assert rows == [2 * 800 + 8, 4 * 800 + 3 * 8]
