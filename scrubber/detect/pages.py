@@ -2,7 +2,7 @@
 
 Read as a clip, a page's lines join the moving image (several lines of print form a place taller
 than text) and are left to the per-frame looks, and a line at the same place on half the pages or
-more is blanked on every page. Pages are read one by one as single images, and each keeps its own
+more is blanked on every page. Pages are read as single images are, and each keeps its own
 boxes. The header tells when it can: only the Secondary Capture family holds pages, and its
 multi-frame classes say in Frame Increment Pointer what tells their frames apart (a page number,
 or a time, a label, an angle, a slice position). A Secondary Capture file that does not say is
