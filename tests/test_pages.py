@@ -98,12 +98,15 @@ def test_the_header_says_what_the_frames_are_where_it_can():
     assert not _pages_of(document)
 
 
-def test_two_frames_are_pages_only_when_the_header_says_so_and_never_without_the_full_rendering():
+def test_two_frames_of_a_secondary_capture_are_pages_unless_the_header_says_otherwise():
+    """Their median, a clip's static layer, is their blend, and a box seen in one of two frames was
+    blanked in both; no file is pages without the "full" rendering."""
     two = _document(_pages(2))
-    assert not _pages_of(two)
-    two.FrameIncrementPointer = PAGE_NUMBER_VECTOR
     assert _pages_of(two)
+    two.FrameIncrementPointer = Tag("FrameTime")
+    assert not _pages_of(two)
     assert not _pages_of(_document(_pages(4)), POLICY.replace(renderings=("local",)))
+    assert not _pages_of(pydicom.dcmread(data_path("eCT_Supplemental.dcm")))  # two CT slices: not pages
 
 
 @pytest.mark.parametrize("together", [4, 3])
