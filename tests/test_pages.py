@@ -81,6 +81,26 @@ def test_a_stack_of_scanned_forms_that_does_not_say_is_judged_pages_by_its_pixel
     assert _pages_of(_document(_pages(count, start)))
 
 
+def test_pages_of_a_line_each_are_pages_and_a_still_screen_with_a_blinking_cursor_is_not():
+    """Pages of little print still differ in more than PAGE_CHANGE of their pixels; frames that
+    differ in a cursor only are nearly equal: a clip, whose static layer is read once."""
+    paper = _forms()[0].image.copy()
+    paper[:] = 235
+    lines = []
+    for row, text in enumerate(["PATIENT DOE JANE", "MRN 0012345678", "SIGNED 2026-12-07"]):
+        page = paper.copy()
+        cv2.putText(page, text, (40, 100 + 200 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
+        lines.append(page)
+    assert _pages_of(_document([recall_sweep.Case("page", {}, page, [], []) for page in lines]))
+    blinking = []
+    for frame in range(6):
+        screen = lines[0].copy()
+        if frame % 2:
+            screen[300:312, 200:202] = 0
+        blinking.append(recall_sweep.Case("page", {}, screen, [], []))
+    assert not _pages_of(_document(blinking))
+
+
 def test_the_header_says_what_the_frames_are_where_it_can():
     """A Frame Increment Pointer naming the Page Number Vector makes pages of any frames, one naming
     the Frame Time a clip of pages; a class other than Secondary Capture is never pages."""

@@ -30,7 +30,8 @@ SECONDARY_CAPTURE = frozenset({
 PAGE_NUMBER_VECTOR = Tag(0x0018, 0x2001)
 DIFFER = 20  # grey levels by which two frames' pixels differ
 PAGES = 0.4  # frames whose neighbours differ in this share of the pixels that frames further apart differ in ...
-PAGE_CHANGE = 0.005  # ... and in at least this share of the pixels are pages (nearly equal frames are a clip)
+PAGE_CHANGE = 0.001  # ... and in at least this share of the pixels are pages (nearly equal frames are a clip;
+# a page of a few lines of print differs from another in more)
 PAIRS = 15  # neighbours compared (and as many frames further apart, at each of a few distances)
 
 
