@@ -45,12 +45,13 @@ def write_png(path: Path, before: np.ndarray, after: np.ndarray, boxes: list[lis
               pages: bool = False) -> None:
     """Write the QA picture atomically as PNG at ``path``. Of pages, every page is shown, as each
     holds other text: ``path`` shows the first STRIP_FRAMES, and each further STRIP_FRAMES are in
-    a picture beside it (NAME.pages-5-8.png)."""
+    a picture beside it (NAME.pages-5-8.png; NAME.pages-9.png for a last page alone)."""
     count = before.shape[0] if pages else 1
     for first in range(0, count, STRIP_FRAMES):
         shown = range(first, min(count, first + STRIP_FRAMES)) if pages else None
         ok, data = cv2.imencode(".png", cv2.cvtColor(picture(before, after, boxes, shown), cv2.COLOR_RGB2BGR))
         if not ok:
             raise OSError("PNG encoding failed")
-        name = path if first == 0 else path.with_name(f"{path.stem}.pages-{first + 1}-{shown[-1] + 1}.png")
+        span = f"{first + 1}" if len(shown) == 1 else f"{first + 1}-{shown[-1] + 1}"
+        name = path if first == 0 else path.with_name(f"{path.stem}.pages-{span}.png")
         atomic_write_bytes(name, data.tobytes())

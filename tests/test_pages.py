@@ -165,15 +165,16 @@ def test_the_audit_says_how_each_file_s_frames_were_read(annotated_run):
 
 def test_the_qa_pictures_of_pages_show_every_page(detector, tmp_path):
     """A clip's picture shows four key frames; a curator checks every page, each holding other
-    text: the first four are in NAME.png, the rest four a picture beside it."""
+    text: the first four are in NAME.png, each next four in a picture beside it, a last page alone
+    in one of its own."""
     src = tmp_path / "document.dcm"
-    document = _document(_pages(6))
+    document = _document(_pages(9))
     document.FrameIncrementPointer = PAGE_NUMBER_VECTOR
-    document.PageNumberVector = list(range(1, 7))
+    document.PageNumberVector = list(range(1, 10))
     document.save_as(src, enforce_file_format=True)
     report = files.scrub_file(src, tmp_path / "out.dcm", POLICY, qa=tmp_path / "qa", detector=detector)
     assert report.decision == "delivered" and report.frames_read == "pages"
     pictures = sorted(p.name for p in (tmp_path / "qa").iterdir())
-    assert pictures == ["document.dcm.pages-5-6.png", "document.dcm.png"]
+    assert pictures == ["document.dcm.pages-5-8.png", "document.dcm.pages-9.png", "document.dcm.png"]
     rows = [cv2.imread(str(tmp_path / "qa" / name)).shape[0] for name in pictures]
-    assert rows == [2 * 800 + 8, 4 * 800 + 3 * 8]
+    assert rows == [4 * 800 + 3 * 8, 800, 4 * 800 + 3 * 8]
