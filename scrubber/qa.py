@@ -52,6 +52,10 @@ def write_png(path: Path, before: np.ndarray, after: np.ndarray, boxes: list[lis
         ok, data = cv2.imencode(".png", cv2.cvtColor(picture(before, after, boxes, shown), cv2.COLOR_RGB2BGR))
         if not ok:
             raise OSError("PNG encoding failed")
-        span = f"{first + 1}" if len(shown) == 1 else f"{first + 1}-{shown[-1] + 1}"
-        name = path if first == 0 else path.with_name(f"{path.stem}.pages-{span}.png")
-        atomic_write_bytes(name, data.tobytes())
+        atomic_write_bytes(path if shown is None or first == 0 else _beside(path, shown), data.tobytes())
+
+
+def _beside(path: Path, shown: range) -> Path:
+    """Where the picture of pages ``shown`` (after the first STRIP_FRAMES) goes beside ``path``."""
+    span = f"{shown[0] + 1}" if len(shown) == 1 else f"{shown[0] + 1}-{shown[-1] + 1}"
+    return path.with_name(f"{path.stem}.pages-{span}.png")
