@@ -19,7 +19,7 @@ import pydicom
 import pytest
 from pydicom.tag import Tag
 
-from scrubber import files
+from scrubber import files, qa
 from scrubber.detect import find
 from scrubber.detect.pages import PAGE_NUMBER_VECTOR, look_like_pages, read_as_pages
 from scrubber.pipeline import plan_boxes, scrub_dataset
@@ -179,3 +179,10 @@ def test_the_qa_pictures_of_pages_show_every_page(detector, tmp_path):
     assert pictures == ["document.dcm.pages-5-8.png", "document.dcm.pages-9.png", "document.dcm.png"]
     rows = [cv2.imread(str(tmp_path / "qa" / name)).shape[0] for name in pictures]
     assert rows == [4 * 800 + 3 * 8, 800, 4 * 800 + 3 * 8]
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    frames = np.zeros((9, 40, 30, 3), np.uint8)
+    qa.write_png(clip / "clip.dcm.png", frames, frames, [[] for _ in range(9)])
+    assert [p.name for p in clip.iterdir()] == ["clip.dcm.png"]
+    assert cv2.imread(str(clip / "clip.dcm.png")).shape[0] == 4 * 40 + 3 * 8  # four key frames
