@@ -27,6 +27,7 @@ class FileReport:
     detectors: list[str] = field(default_factory=list)  # e.g. craft, craft-motion, layout-reference, rule:NAME
     backend: str = ""  # the detector's runtime (onnx | torch)
     frames_read: str = ""  # image | clip | pages (a multi-frame file's frames each read as a single image)
+    read_scale: float = 1.0  # the size its frames were read at (0.5: a large scanned page, detect/scanned.py)
     pixels_changed: bool = False
     unused_bits_cleared: bool = False
     encode_method: str = ""  # jpeg_dct: boxes grown to whole blocks (8x8 luma, chroma by MCU)

@@ -57,7 +57,7 @@ def _scrub_file(src: Path, dst: Path, policy: Policy, rel: str, quarantine: Path
         report = dataclasses.replace(
             report, frames=result.frames, boxes=[list(map(tuple, f)) for f in result.boxes],
             detectors=result.detectors, backend=result.backend, frames_read=result.frames_read,
-            pixels_changed=result.pixels_changed,
+            read_scale=result.read_scale, pixels_changed=result.pixels_changed,
             unused_bits_cleared=result.unused_bits_cleared, encode_method=result.encode_method,
             encode_tolerance=result.encode_tolerance, encode_changes=result.encode_changes,
             pixels_in_boxes=result.pixels_in_boxes, pixels_blanked=result.pixels_blanked,

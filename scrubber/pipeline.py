@@ -20,6 +20,7 @@ from .detect.find import find_text
 from .detect.layouts import Reference, memory
 from .detect.pages import read_as_pages
 from .detect.rules import rule_detections, rules_for
+from .detect.scanned import reading_scale
 from .detect.temporal import spread
 from .detect.us_regions import image_regions, outside
 from .errors import DetectFailed, HeaderFailed, ScrubError, SyntaxNotKept
@@ -49,6 +50,7 @@ class ScrubResult:
     encode_changes: list[str]  # JPEG 2000 coding parameters a re-encoded frame could not keep
     backend: str  # the detector's runtime: onnx | torch (or the name of a caller's own detector)
     frames_read: str  # image (one frame) | clip (frames of one scene or volume) | pages (each read alone)
+    read_scale: float  # the size its frames were read at (``scanned.reading_scale``: 0.5 for a large scanned page)
     syntax_in: str
     syntax_out: str
     header_counts: dict[str, int]
@@ -76,10 +78,10 @@ def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
                tolerance: int = tighten.TOLERANCE, pages: bool = False) -> list[list[Box]]:
     """Join words into lines, pad them, (for clips, not ``pages``) spread them over the frames they
     belong to, and tighten each to what stands out in ``stored`` (frames, rows, cols, samples) by
-    more than ``tolerance`` where it is blanked (``tighten``). Vertical lines (TURNED) are joined
-    and padded along their columns, apart from the others: joined along rows, a line 200 px tall
-    would take in every word within 200 px of it. Boxes from the header (known locations, outside the
-    ultrasound regions) are blanked as given."""
+    more than ``tolerance`` where it is blanked (``tighten``; a page's in that page alone).
+    Vertical lines (TURNED) are joined and padded along their columns, apart from the others:
+    joined along rows, a line 200 px tall would take in every word within 200 px of it. Boxes from
+    the header (known locations, outside the ultrasound regions) are blanked as given."""
     height, width = stored.shape[1:3]
     lines: dict[tuple, list[Box]] = {}  # the frames of a clip mostly hold the same words: join them once
     padded = []  # frames with the same words share one list: nothing below changes it
@@ -95,7 +97,7 @@ def plan_boxes(found: list[list[Detection]], stored: np.ndarray, policy: Policy,
         padded.append(lines[words, down])
     if len(padded) > 1 and not pages:
         padded = spread(padded, policy.static_fraction)
-    tight = tighten.tighten(padded, stored, tolerance, policy.pad_px, policy.pad_frac)
+    tight = tighten.tighten(padded, stored, tolerance, policy.pad_px, policy.pad_frac, apart=pages)
     return [simplify(boxes + [d.box for d in frame if d.rendering == EXACT]) for boxes, frame in zip(tight, found)]
 
 
@@ -172,12 +174,13 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     window = render.window(frames, out) if "window" in policy.renderings else None
     lap("render")
     regions = image_regions(out).boxes
-    key = layout_key(out, policy, regions) if policy.reuse_layouts and frames.count == 1 else None
+    scale = reading_scale(out, *frames.stored.shape[1:3])
+    key = layout_key(out, policy, regions) if policy.reuse_layouts and frames.count == 1 and scale == 1.0 else None
     reference = memory().get(key) if key else None
     grey = getattr(full, "grey", None)
     try:
         pages = read_as_pages(out, full, policy, grey)
-        found = find_text(full, window, policy, detector, regions, reference, grey, pages)
+        found = find_text(full, window, policy, detector, regions, reference, grey, pages, scale)
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None
     if key and reference is None:
@@ -222,7 +225,7 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
         dataset=out, frames=frames.count, detections=found, boxes=boxes, pixels_changed=changed,
         unused_bits_cleared=frames.unused_bits, encode_method=method, encode_tolerance=tolerance,
         encode_changes=coding_changes, backend=str(getattr(detector, "backend", type(detector).__name__)),
-        frames_read="pages" if pages else "clip" if frames.count > 1 else "image",
+        frames_read="pages" if pages else "clip" if frames.count > 1 else "image", read_scale=scale,
         syntax_in=syntax_in, syntax_out=syntax_out, header_counts=dict(report.counts), timings=timings,
         pixels_in_boxes=in_boxes, pixels_blanked=blanked,
         before=frames if keep_pixels else None, after=after if keep_pixels else None,

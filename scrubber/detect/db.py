@@ -193,9 +193,9 @@ class DbDetector:
         return [self._lines(image, boxes, scale, trained) for image, boxes in zip(images, found)]
 
     def _tiled(self, image: np.ndarray, scale: float, trained: bool = False) -> list[Box]:
-        """A large image (a scanned page) in overlapping tiles at full resolution: memory stays
-        bounded (the network's activations grow with the pixels) and small print keeps its size,
-        which scaling the page down would not."""
+        """A large image (a screenshot, a page not known to be a scan: ``scanned``) in overlapping
+        tiles at full resolution: memory stays bounded (the network's activations grow with the
+        pixels) and small print keeps its size, which scaling the image down would not."""
         side, step = int(TILE / scale), int((TILE - OVERLAP) / scale)
         height, width = image.shape[:2]
         out: set[Box] = set()

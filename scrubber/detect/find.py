@@ -12,6 +12,7 @@ from .boxes import Box, Detection
 from .clip import clip_frames
 from .layouts import Reference
 from .registry import Detector
+from .scanned import enlarged, reduced
 from .series import later_image
 from .single import single_images
 
@@ -20,7 +21,7 @@ PAGES_BYTES = 1 << 26  # RGB frames of pages read together (``_pages``): 46 page
 
 def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
               image_regions: Sequence[Box] = (), reference: Reference | None = None,
-              grey: np.ndarray | None = None, pages: bool = False) -> list[list[Detection]]:
+              grey: np.ndarray | None = None, pages: bool = False, scale: float = 1.0) -> list[list[Detection]]:
     """Detections per frame, from every rendering the policy asks for plus the closer looks.
 
     ``image_regions`` (ultrasound calibration) tell a clip where its moving image is: text that
@@ -30,7 +31,11 @@ def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detec
     is then compared with it instead of getting the full OCR pass. ``full`` may be any array-like
     of RGB frames indexed by frame (a lazy rendering); ``grey``, when given, is its luminance.
     ``pages`` (``pages.read_as_pages``): each frame is read as a single image is, every rendering on each.
+    ``scale`` (``scanned.reading_scale``): a single image or pages are read at that size (not
+    compared with a ``reference`` of full size), and their boxes scaled back.
     """
+    if scale != 1.0 and (full.shape[0] == 1 or pages) and "full" in policy.renderings:
+        return _pages(full, window, policy, detector, scale)
     if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
         return [later_image(reference, full[0], None if window is None else window[0], policy, detector,
                             image_regions)]
@@ -41,16 +46,20 @@ def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detec
     return clip_frames(full, window, policy, detector, image_regions, grey)
 
 
-def _pages(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector) -> list[list[Detection]]:
-    """Each frame read as a single image is, every rendering on each: a few pages at a time (up to
-    PAGES_BYTES of RGB frames; their renderings weigh several times that), whose passes go through
-    the detector together, as a GPU reads them fastest (on the CPU: the same boxes, the same time)."""
-    count = full.shape[0]
-    step = max(1, PAGES_BYTES // max(1, int(np.prod(full.shape[1:]))))
+def _pages(full: np.ndarray, window: np.ndarray | None, policy: Policy, detector: Detector,
+           scale: float = 1.0) -> list[list[Detection]]:
+    """Each frame read as a single image is, at ``scale``, every rendering on each: a few pages at
+    a time (up to PAGES_BYTES of RGB frames; their renderings weigh several times that), whose
+    passes go through the detector together, as a GPU reads them fastest (on the CPU: the same
+    boxes, the same time)."""
+    count, rows, columns = full.shape[:3]
+    step = max(1, PAGES_BYTES // max(1, int(np.prod(full.shape[1:]) * scale * scale)))
     found: list[list[Detection]] = []
     for first in range(0, count, step):
         last = min(count, first + step)
-        images = np.stack([np.asarray(full[f]) for f in range(first, last)])
-        found += single_images(images, None if window is None else window[first:last],
-                               policy.replace(extra_rendering_frames=last - first), detector)
+        frames = range(first, last)
+        images = np.stack([reduced(np.asarray(full[f]), scale) for f in frames])
+        windows = None if window is None else np.stack([reduced(np.asarray(window[f]), scale) for f in frames])
+        read = single_images(images, windows, policy.replace(extra_rendering_frames=len(frames)), detector)
+        found += [enlarged(detections, scale, rows, columns) for detections in read]
     return found

@@ -129,27 +129,43 @@ def _spread(values: np.ndarray) -> float:
     return float(1.4826 * (max(0.0, step - 0.5) + (half - below) / counts[step] * (1.0 if step else 0.5)))
 
 
-def _grain_tolerance(region: np.ndarray, offsets: np.ndarray, tolerance: int) -> int:
-    """``tolerance``; or on grainy ground (its pixels one above the other in the box's ends, its
-    padding, differ by GRAIN_STEP or more) GRAIN_K times the deviation of the pixels from their
-    rows' ground, where that is more, up to GRAIN_MOST."""
-    if tolerance <= 0:  # exact (palette indices)
-        return tolerance
+def _grain(region: np.ndarray) -> float:
+    """How much the ground's pixels deviate (their standard deviation), judged from pixels one above
+    the other in the box's ends, its padding; 0 where it has a single row."""
+    if region.shape[1] < 2:
+        return 0.0
     ends = np.concatenate([region[:, :, :END], region[:, :, -END:]], axis=2)
-    if region.shape[1] < 2 or _spread(np.diff(ends, axis=1)) / np.sqrt(2) < GRAIN_STEP:
+    return _spread(np.diff(ends, axis=1)) / np.sqrt(2)
+
+
+def _ends_tolerance(grain: float, tolerance: int) -> int:
+    """How far the grounds at a row's two ends may differ and still be one ground: ``tolerance``,
+    or on grainy ground (GRAIN_STEP) GRAIN_K times its deviation where that is more, up to
+    GRAIN_MOST: each end is the median of END grains, and on paper of grain 3 they often lie more
+    than 4 apart; such a row, taken at its median, sat 14 levels below the paper where 17 px print
+    filled it, and its paper passed for faint text)."""
+    ends = int(np.ceil(GRAIN_K * grain))
+    return ends if tolerance > 0 and grain >= GRAIN_STEP and tolerance < ends <= GRAIN_MOST else tolerance
+
+
+def _grain_tolerance(grain: float, offsets: np.ndarray, tolerance: int) -> int:
+    """``tolerance``; or on grainy ground (``grain``, its deviation, GRAIN_STEP or more) GRAIN_K
+    times the deviation of the pixels from their rows' ground, where that is more, up to GRAIN_MOST."""
+    if tolerance <= 0 or grain < GRAIN_STEP:  # exact (palette indices), or flat ground
         return tolerance
-    grain = int(np.ceil(GRAIN_K * _spread(offsets)))
-    return grain if tolerance < grain <= GRAIN_MOST else tolerance
+    grain_tolerance = int(np.ceil(GRAIN_K * _spread(offsets)))
+    return grain_tolerance if tolerance < grain_tolerance <= GRAIN_MOST else tolerance
 
 
-def _offsets(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int) -> np.ndarray:
-    """Each pixel's difference from its row's ground: what the row's ends agree on; where they
-    differ, and the row's median lies halfway between them, a ramp from one to the other (paper
-    lit unevenly in the scanner); else the row's median (a panel edge that fades in, a box ending
-    on a separator). Only the ramps take a value per pixel."""
+def _offsets(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int,
+             ends_tolerance: int) -> np.ndarray:
+    """Each pixel's difference from its row's ground: what the row's ends agree on (within
+    ``ends_tolerance``); where they differ, and the row's median lies halfway between them, a ramp
+    from one to the other (paper lit unevenly in the scanner); else the row's median (a panel edge
+    that fades in, a box ending on a separator). Only the ramps take a value per pixel."""
     median = _median(region)
     middle = (left + right) // 2
-    agree = np.abs(left - right) <= tolerance
+    agree = np.abs(left - right) <= ends_tolerance
     sloped = ~agree & (np.abs(median - middle) <= tolerance)
     offsets = region - np.where(agree, middle, median)
     if sloped.any():
@@ -189,10 +205,13 @@ def _judged(region: np.ndarray, box: Box, tolerance: int, pad_px: int, pad_frac:
     wide = np.int16 if region.itemsize == 1 else np.int32  # room for differences of stored values
     region = np.moveaxis(region, 3, 1).reshape(-1, y1 - y0, x1 - x0).astype(wide)  # (frames x samples, rows, cols)
     left, right = _median(region[:, :, :END]), _median(region[:, :, -END:])
-    offsets = _offsets(region, left, right, tolerance)
-    single = frames == 1  # a scanned page is one image; over a clip's frames, the box's ends take in the moving
-    if single:  # image (speckle beside a faint banner passes for grain) and mark rows end to end beside a label
-        tolerance = _grain_tolerance(region, offsets, tolerance)
+    # a scanned page is one image; over a clip's frames, the box's ends take in the moving image (speckle
+    # beside a faint banner passes for grain) and mark rows end to end beside a label
+    single = frames == 1
+    grain = _grain(region) if single else 0.0
+    offsets = _offsets(region, left, right, tolerance, _ends_tolerance(grain, tolerance))
+    if single:
+        tolerance = _grain_tolerance(grain, offsets, tolerance)
     deviation = np.abs(offsets).max(axis=0)
     marked = deviation > tolerance
     grainy = tolerance > original
@@ -216,8 +235,13 @@ def _judged(region: np.ndarray, box: Box, tolerance: int, pad_px: int, pad_frac:
 
 
 def tighten(boxes: Sequence[Sequence[Box]], stored: np.ndarray, tolerance: int, pad_px: int,
-            pad_frac: float) -> list[list[Box]]:
-    """Per-frame ``boxes`` each tightened (``marks``) over every frame it is blanked in."""
+            pad_frac: float, apart: bool = False) -> list[list[Box]]:
+    """Per-frame ``boxes`` each tightened (``marks``) over every frame it is blanked in; ``apart``
+    (pages), in its own frame alone: the letterhead at the same place on every page of a document
+    is one image's print on each, not one overlay of a clip."""
+    if apart:
+        return [[part for box in frame for part in _remembered(stored, [index], box, tolerance, pad_px, pad_frac)]
+                for index, frame in enumerate(boxes)]
     frames_of: dict[Box, list[int]] = {}
     for index, frame in enumerate(boxes):
         for box in frame:
