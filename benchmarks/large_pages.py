@@ -43,6 +43,7 @@ BODY_POINTS = (8, 11)  # body print ...
 FINE_POINTS = 6  # ... and the fine print at the foot
 SKEWS = (0, 1.5)
 JPEG = (None, 50)
+FAR = 24  # px: over-redaction is also counted beyond this distance from the labels
 LETTERHEAD = ("SPRINGFIELD GENERAL HOSPITAL", "Patient SMITH^JOHN  MRN 4455667", "DOB 1971-04-09  NHS 943 476 5919")
 CELLS = ("DOE JANE 1960", "ID 0012345678", "03/12/2026 14:22", "ACC 99887766", "ST ELSEWHERE", "REF DR A WHO")
 FINE = ("Confidential: Springfield General Hospital, 12 High St Springfield, tel 555-0142",
@@ -137,11 +138,21 @@ def _scrub(image: np.ndarray, conversion: str, policy: Policy, detector) -> tupl
     return result.boxes, np.asarray(result.after).reshape(image.shape), seconds, result.read_scale
 
 
+def _beyond(case: Case, after: np.ndarray, margin: int) -> float:
+    """The share of pixels changed more than ``margin`` px from every label: boxes that are merely
+    loose around a line of print change none of them."""
+    near = np.zeros(case.image.shape[:2], bool)
+    for x, y, mask in case.glyphs:
+        near[max(0, y - margin):y + mask.shape[0] + margin, max(0, x - margin):x + mask.shape[1] + margin] = True
+    return round(float((np.any(after != case.image, axis=-1) & ~near).mean()), 5)
+
+
 def _totals(rows: list[dict]) -> dict:
-    overs = [r["over_redaction"] for r in rows]
+    overs, far = [r["over_redaction"] for r in rows], [r["over_redaction_beyond_24px"] for r in rows]
     return {"removed": sum(s >= COVERED for r in rows for s in r["covered"]),
             "labels": sum(len(r["covered"]) for r in rows),
             "over_redaction_mean": round(float(np.mean(overs)), 5), "over_redaction_max": round(max(overs), 5),
+            "over_redaction_beyond_24px_mean": round(float(np.mean(far)), 5),
             "seconds": round(sum(r["seconds"] for r in rows), 1)}
 
 
@@ -157,7 +168,7 @@ def main() -> int:
         for run, conversion in (("scanned", "SD"), ("screen", "WSD")):
             boxes, after, seconds, scale = _scrub(case.image, conversion, policy, detector)
             row = {"condition": case.condition, "seconds": round(seconds, 2), "read_scale": scale,
-                   **score(case, boxes, after, [])}
+                   **score(case, boxes, after, []), "over_redaction_beyond_24px": _beyond(case, after, FAR)}
             runs[run].append(row)
         missed = {run: [c for c in rows[-1]["covered"] if c < COVERED] for run, rows in runs.items()}
         print(case.condition, *(f"{run}: {rows[-1]['seconds']} s, missed {missed[run]}" for run, rows in runs.items()),
