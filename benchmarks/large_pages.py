@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine, save, versions  # noqa: E402
-from recall_sweep import (COVERED, FONTS, GRAIN, PAGE_INKS, PAPER, PEN, REPORT, RULE_INK, SIGNATURES,  # noqa: E402
-                          Case, Label, _composite, _jpeg, label, page_template, score)
+from recall_sweep import (COVERED, FONTS, GRAIN, PAGE_INKS, PAPER, PEN, RULE_INK, SIGNATURES, Case,  # noqa: E402
+                          Label, _jpeg, label, page_template, running, score, turned_page)
 
 from scrubber.detect.ocr import default_threads  # noqa: E402
 from scrubber.detect.registry import detector_for  # noqa: E402
@@ -53,22 +53,6 @@ FINE = ("Confidential: Springfield General Hospital, 12 High St Springfield, tel
 def cap_height(points: float, dpi: int) -> int:
     """Pixels of a capital of print of ``points`` at ``dpi`` (capitals are about 0.7 of the em)."""
     return round(points * 0.7 / 72 * dpi)
-
-
-def _wrapped(font: str, size: int, width: int, start: int, count: int) -> list[Label]:
-    """``count`` lines of REPORT from its ``start``-th word on, each as many words as fit ``width``."""
-    words = itertools.islice(itertools.cycle(REPORT.split()), start % len(REPORT.split()), None)
-    lines, line = [], label(next(words), font, size)
-    for word in words:
-        longer = label(f"{line.text} {word}", font, size)
-        if longer.alpha.shape[1] <= width:
-            line = longer
-            continue
-        lines.append(line)
-        if len(lines) == count:
-            return lines
-        line = label(word, font, size)
-    raise AssertionError("REPORT cycles for ever")
 
 
 def large_page(number: int, dpi: int, body_points: int, ink: int, skew: float, font: str) -> tuple[np.ndarray, list]:
@@ -93,26 +77,13 @@ def large_page(number: int, dpi: int, body_points: int, ink: int, skew: float, f
         lab = label(text, font, body)
         placed.append((lab, split + body, top + k * row_height + (row_height - lab.alpha.shape[0]) // 2, (ink,) * 3))
     y = top + 6 * row_height + 3 * body
-    for lab in _wrapped(font, body, cols - 2 * margin, 11 * number, 6):
+    for lab in running(font, body, 11 * number, 6, cols - 2 * margin):
         placed.append((lab, margin, y, (ink,) * 3))
         y += 2 * body
     placed.append((label(SIGNATURES[number % 2], "hershey-script", 2 * body), margin + body, y + 2 * body, PEN))
     for k, text in enumerate(FINE):
         placed.append((label(text, font, fine), margin, rows - margin - (2 - k) * 2 * fine, (ink,) * 3))
-    turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), skew, 1.0)
-    image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=(PAPER,) * 3)
-    glyphs = []
-    for lab, x, y, colour in placed:
-        alpha = np.zeros((rows, cols), np.float32)
-        h, w = lab.alpha.shape
-        alpha[y:y + h, x:x + w] = lab.alpha
-        alpha = cv2.warpAffine(alpha, turn, (cols, rows), flags=cv2.INTER_LINEAR)
-        ys, xs = np.nonzero(alpha > 0.02)
-        top_, left = int(ys.min()), int(xs.min())
-        shape = alpha[top_:ys.max() + 1, left:xs.max() + 1]
-        _composite(image, shape, left, top_, colour)
-        glyphs.append((left, top_, shape >= 0.5))
-    return image, glyphs
+    return turned_page(image, placed, skew)
 
 
 def large_cases() -> Iterator[Case]:

@@ -433,20 +433,20 @@ def page_cases() -> Iterator[Case]:
     texts = itertools.cycle(TEXTS + PAGE_TEXTS)
     conditions = itertools.product(FONTS, PAGE_SIZES, PAGE_INKS, PAGE_SKEWS, PAGE_JPEG)
     for number, (font, size, ink, skew, quality) in enumerate(conditions):
-        labs = [label(next(texts), font, size) for _ in range(6)] + _running(font, size, 7 * number)
+        labs = [label(next(texts), font, size) for _ in range(6)] + running(font, size, 7 * number)
         signature = label(SIGNATURES[number % 2], "hershey-script", 2 * size)
         image, glyphs = _page(np.random.default_rng(number), labs, signature, PAGE_INKS[ink], skew)
         yield Case("page", {"font": font, "size": size, "ink": ink, "skew": skew, "jpeg": quality},
                    _jpeg(image, quality), glyphs, [*(lab.height for lab in labs), signature.height])
 
 
-def _running(font: str, size: int, start: int, count: int = 4) -> list[Label]:
-    """``count`` lines of REPORT from its ``start``-th word on, each as many words as fit BODY_WIDTH."""
+def running(font: str, size: int, start: int, count: int = 4, width: int = BODY_WIDTH) -> list[Label]:
+    """``count`` lines of REPORT from its ``start``-th word on, each as many words as fit ``width``."""
     words = itertools.islice(itertools.cycle(REPORT.split()), start % len(REPORT.split()), None)
     lines, line = [], label(next(words), font, size)
     for word in words:
         longer = label(f"{line.text} {word}", font, size)
-        if longer.alpha.shape[1] <= BODY_WIDTH:
+        if longer.alpha.shape[1] <= width:
             line = longer
             continue
         lines.append(line)
@@ -472,11 +472,21 @@ def _page(rng: np.random.Generator, labs: list[Label], signature: Label, ink: in
              for row, lab in enumerate(labs[:6])]
     slots += [(BODY[0], round(BODY[1] + line * pitch * labs[0].height)) for line in range(4)]
     slots.append((BODY[0] + 20, BODY[1] + 200))
+    colours = [(ink,) * 3] * len(labs) + [PEN]
+    return turned_page(image, [(lab, x, y, colour) for lab, (x, y), colour in zip([*labs, signature], slots, colours)],
+                       skew)
+
+
+def turned_page(image: np.ndarray, placed: list[tuple[Label, int, int, tuple[int, int, int]]],
+                skew: float) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """``image`` (a page's paper and rules) turned ``skew`` degrees in the scanner, with each of
+    ``placed`` (label, x, y, ink) inked where it ends up, and each label's (x, y, glyph mask) there."""
+    rows, cols = image.shape[:2]
     turn = cv2.getRotationMatrix2D((cols / 2, rows / 2), skew, 1.0)
     image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=(PAPER,) * 3)
     glyphs = []
-    for lab, (x, y), colour in zip([*labs, signature], slots, [(ink,) * 3] * len(labs) + [PEN]):
-        alpha = np.zeros(PAGE_SHAPE, np.float32)
+    for lab, x, y, colour in placed:
+        alpha = np.zeros((rows, cols), np.float32)
         h, w = lab.alpha.shape
         alpha[y:y + h, x:x + w] = lab.alpha
         alpha = cv2.warpAffine(alpha, turn, (cols, rows), flags=cv2.INTER_LINEAR)

@@ -127,3 +127,15 @@ def test_a_line_of_print_on_grainy_paper_is_tightened_where_its_ends_differ_by_t
     tight = tighten.marks(stored, [0], box, tighten.TOLERANCE, 2, 0.1)
     assert tight == [(146, 146, 499, 171)]
     assert min(_blanked_share(_letter(), tight)[:1]) >= recall_sweep.COVERED
+
+
+def test_two_lines_of_running_text_on_unevenly_lit_paper_are_tightened():
+    """A padded box over a line of running text and the top of the next: print fills most of it, so
+    the deviation of its pixels is the print's (the grain is judged at its ends), and in rows where
+    the paper's brightness and grain set the ends 10 levels apart, the ground is a ramp between them
+    (the median of such a row lies in the print). Judged otherwise, its paper passed for faint text
+    and the box was kept whole."""
+    box = (142, 606, 1550, 654)  # glyph rows 614-637, and the next line's from 646
+    tight = tighten.marks(_letter().image[None], [0], box, tighten.TOLERANCE, 2, 0.1)
+    assert tight != [box] and all(part[0] > box[0] and part[2] < box[2] for part in tight)
+    assert min(_blanked_share(_letter(), tight)[9:10]) >= recall_sweep.COVERED

@@ -150,23 +150,32 @@ def _ends_tolerance(grain: float, tolerance: int) -> int:
 
 def _grain_tolerance(grain: float, offsets: np.ndarray, tolerance: int) -> int:
     """``tolerance``; or on grainy ground (``grain``, its deviation, GRAIN_STEP or more) GRAIN_K
-    times the deviation of the pixels from their rows' ground, where that is more, up to GRAIN_MOST."""
+    times the deviation of the pixels from their rows' ground, where that is more, up to GRAIN_MOST.
+    Where print fills most of the box (two lines of a page's running text), that deviation is the
+    print's: it is then taken at the box's ends, its padding, alone."""
     if tolerance <= 0 or grain < GRAIN_STEP:  # exact (palette indices), or flat ground
         return tolerance
     grain_tolerance = int(np.ceil(GRAIN_K * _spread(offsets)))
+    if grain_tolerance > GRAIN_MOST:
+        ends = np.concatenate([offsets[:, :, :END], offsets[:, :, -END:]], axis=2)
+        grain_tolerance = int(np.ceil(GRAIN_K * _spread(ends)))
     return grain_tolerance if tolerance < grain_tolerance <= GRAIN_MOST else tolerance
 
 
 def _offsets(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int,
              ends_tolerance: int) -> np.ndarray:
     """Each pixel's difference from its row's ground: what the row's ends agree on (within
-    ``ends_tolerance``); where they differ, and the row's median lies halfway between them, a ramp
-    from one to the other (paper lit unevenly in the scanner); else the row's median (a panel edge
-    that fades in, a box ending on a separator). Only the ramps take a value per pixel."""
+    ``ends_tolerance``); where they differ, and the row's median lies halfway between them, or on
+    grainy ground (``ends_tolerance`` above ``tolerance``) they differ by at most twice that, a
+    ramp from one to the other (paper lit unevenly in the scanner: a row of print can hold more ink
+    than paper, so its median is no ground); else the row's median (a panel edge that fades in, a
+    box ending on a separator). Only the ramps take a value per pixel."""
     median = _median(region)
     middle = (left + right) // 2
-    agree = np.abs(left - right) <= ends_tolerance
-    sloped = ~agree & (np.abs(median - middle) <= tolerance)
+    apart = np.abs(left - right)
+    agree = apart <= ends_tolerance
+    uneven = apart <= 2 * ends_tolerance if ends_tolerance > tolerance else False
+    sloped = ~agree & ((np.abs(median - middle) <= tolerance) | uneven)
     offsets = region - np.where(agree, middle, median)
     if sloped.any():
         layer, row = np.nonzero(sloped[..., 0])
