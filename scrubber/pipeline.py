@@ -180,6 +180,8 @@ def scrub_dataset(ds: Dataset, policy: Policy, detector: Detector | None = None,
     grey = getattr(full, "grey", None)
     try:
         pages = read_as_pages(out, full, policy, grey)
+        if frames.count > 1 and not pages:
+            scale = 1.0  # a clip's frames are read at their size
         found = find_text(full, window, policy, detector, regions, reference, grey, pages, scale)
     except Exception as exc:
         raise DetectFailed(f"text detector failed ({type(exc).__name__})") from None

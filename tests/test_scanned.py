@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 import itertools
 
+import cv2
 import numpy as np
 import pydicom
 import pytest
+from pydicom.tag import Tag
 
 from scrubber.detect import find, tighten
 from scrubber.detect.boxes import Detection
@@ -139,3 +141,21 @@ def test_two_lines_of_running_text_on_unevenly_lit_paper_are_tightened():
     tight = tighten.marks(_letter().image[None], [0], box, tighten.TOLERANCE, 2, 0.1)
     assert tight != [box] and all(part[0] > box[0] and part[2] < box[2] for part in tight)
     assert min(_blanked_share(_letter(), tight)[9:10]) >= recall_sweep.COVERED
+
+
+@pytest.mark.parametrize("pointer, read, scale", [(None, "pages", REDUCED), ("FrameTime", "clip", 1.0)])
+def test_a_clip_of_large_scanned_frames_is_read_at_full_size_and_the_audit_says_so(detector, pointer, read, scale):
+    """Frames told apart by their time are a clip, whose looks work on every frame at its size:
+    only a single image and pages are read reduced, and ``read_scale`` says what was done."""
+    frames = []
+    for text in ("SMITH^JOHN 0012345678", "DOE JANE 03/12/2026"):
+        frame = np.full((300, 2100, 3), 230, np.uint8)
+        cv2.putText(frame, text, (100, 150), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (20, 20, 20), 3, cv2.LINE_AA)
+        frames.append(frame)
+    ds = _file(frames)
+    if pointer is not None:
+        ds.FrameTime = 40.0
+        ds.FrameIncrementPointer = Tag(pointer)
+    result = scrub_dataset(ds, POLICY, detector)
+    assert (result.frames_read, result.read_scale) == (read, scale)
+    assert all(result.boxes)

@@ -1,10 +1,11 @@
 """Large scanned pages are read at half their size: their print then has a height the text detector
 reads well, at a quarter of the cost.
 
-A letter page scanned at 200-300 dpi is 2200-3300 px tall. Its body print is 15-35 px high and even
-6 pt fine print is 12-18 px, which the detector reads at half that as well as the recall sweep's
-scanned forms hold their 5 px print. At full size such a page goes through the detector in tiles,
-every rendering of it: 6-12 s a page on two cores (benchmarks/large_pages.py).
+A letter page scanned at 200-300 dpi is 2200-3300 px tall. The capitals of its body print are
+15-32 px high and even those of 6 pt fine print 12-18 px: at half size 6-9 px, no smaller than
+the 5 px print of the recall sweep's scanned forms, which the detector reads. At full size such a
+page goes through the detector in tiles, every rendering of it: 2.4-15 s a page on two cores,
+0.6-2.7 s at half size (benchmarks/large_pages.py: every label removed either way).
 The header says which images are scanned: the Secondary Capture family's Conversion Type (Type 1)
 is SD (scanned document), SI (scanned image) or DF (digitized film). A screen capture (WSD, DV,
 DI) keeps its size: a 2560 px screenshot's 10 px interface text would be 5 px at half.

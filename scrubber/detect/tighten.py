@@ -143,7 +143,7 @@ def _ends_tolerance(grain: float, tolerance: int) -> int:
     or on grainy ground (GRAIN_STEP) GRAIN_K times its deviation where that is more, up to
     GRAIN_MOST: each end is the median of END grains, and on paper of grain 3 they often lie more
     than 4 apart; such a row, taken at its median, sat 14 levels below the paper where 17 px print
-    filled it, and its paper passed for faint text)."""
+    filled it, and its paper passed for faint text."""
     ends = int(np.ceil(GRAIN_K * grain))
     return ends if tolerance > 0 and grain >= GRAIN_STEP and tolerance < ends <= GRAIN_MOST else tolerance
 
