@@ -34,15 +34,13 @@ def find_text(full: np.ndarray, window: np.ndarray | None, policy: Policy, detec
     ``scale`` (``scanned.reading_scale``): a single image or pages are read at that size (not
     compared with a ``reference`` of full size), and their boxes scaled back.
     """
-    if scale != 1.0 and (full.shape[0] == 1 or pages):
+    if pages or scale != 1.0 and full.shape[0] == 1:
         return _pages(full, window, policy, detector, scale)
     if full.shape[0] == 1 and reference is not None and reference.image.shape == full[0].shape:
         return [later_image(reference, full[0], None if window is None else window[0], policy, detector,
                             image_regions)]
     if full.shape[0] == 1 or "full" not in policy.renderings:
         return single_images(full, window, policy, detector)
-    if pages:
-        return _pages(full, window, policy, detector)
     return clip_frames(full, window, policy, detector, image_regions, grey)
 
 

@@ -129,13 +129,24 @@ def _spread(values: np.ndarray) -> float:
     return float(1.4826 * (max(0.0, step - 0.5) + (half - below) / counts[step] * (1.0 if step else 0.5)))
 
 
+def _ends(values: np.ndarray) -> np.ndarray:
+    """The END columns at each end of a box (its padding: ground), side by side."""
+    return np.concatenate([values[:, :, :END], values[:, :, -END:]], axis=2)
+
+
 def _grain(region: np.ndarray) -> float:
     """How much the ground's pixels deviate (their standard deviation), judged from pixels one above
-    the other in the box's ends, its padding; 0 where it has a single row."""
+    the other in the box's ends; 0 where it has a single row."""
     if region.shape[1] < 2:
         return 0.0
-    ends = np.concatenate([region[:, :, :END], region[:, :, -END:]], axis=2)
-    return _spread(np.diff(ends, axis=1)) / np.sqrt(2)
+    return _spread(np.diff(_ends(region), axis=1)) / np.sqrt(2)
+
+
+def _within_grain(deviation: float, tolerance: int) -> int:
+    """GRAIN_K times ``deviation`` where that is more than ``tolerance`` and at most GRAIN_MOST
+    (noisier ground, such as speckle, is judged as it was); else ``tolerance``."""
+    allowed = int(np.ceil(GRAIN_K * deviation))
+    return allowed if tolerance < allowed <= GRAIN_MOST else tolerance
 
 
 def _ends_tolerance(grain: float, tolerance: int) -> int:
@@ -144,8 +155,7 @@ def _ends_tolerance(grain: float, tolerance: int) -> int:
     GRAIN_MOST: each end is the median of END grains, and on paper of grain 3 they often lie more
     than 4 apart; such a row, taken at its median, sat 14 levels below the paper where 17 px print
     filled it, and its paper passed for faint text."""
-    ends = int(np.ceil(GRAIN_K * grain))
-    return ends if tolerance > 0 and grain >= GRAIN_STEP and tolerance < ends <= GRAIN_MOST else tolerance
+    return _within_grain(grain, tolerance) if tolerance > 0 and grain >= GRAIN_STEP else tolerance
 
 
 def _grain_tolerance(grain: float, offsets: np.ndarray, tolerance: int) -> int:
@@ -155,11 +165,10 @@ def _grain_tolerance(grain: float, offsets: np.ndarray, tolerance: int) -> int:
     print's: it is then taken at the box's ends, its padding, alone."""
     if tolerance <= 0 or grain < GRAIN_STEP:  # exact (palette indices), or flat ground
         return tolerance
-    grain_tolerance = int(np.ceil(GRAIN_K * _spread(offsets)))
-    if grain_tolerance > GRAIN_MOST:
-        ends = np.concatenate([offsets[:, :, :END], offsets[:, :, -END:]], axis=2)
-        grain_tolerance = int(np.ceil(GRAIN_K * _spread(ends)))
-    return grain_tolerance if tolerance < grain_tolerance <= GRAIN_MOST else tolerance
+    deviation = _spread(offsets)
+    if np.ceil(GRAIN_K * deviation) > GRAIN_MOST:
+        deviation = _spread(_ends(offsets))
+    return _within_grain(deviation, tolerance)
 
 
 def _offsets(region: np.ndarray, left: np.ndarray, right: np.ndarray, tolerance: int,
