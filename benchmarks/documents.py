@@ -41,7 +41,7 @@ def _scrub(pixels: np.ndarray, policy: Policy, detector) -> tuple[list[list[tupl
     return result.boxes, np.asarray(result.after).reshape(pixels.shape), time.perf_counter() - started
 
 
-def _totals(rows: list[dict], seconds: float) -> dict:
+def page_totals(rows: list[dict], seconds: float) -> dict:
     overs = [r["over_redaction"] for r in rows]
     return {"removed": sum(s >= COVERED for r in rows for s in r["covered"]),
             "labels": sum(len(r["covered"]) for r in rows),
@@ -70,7 +70,7 @@ def main() -> int:
             together.append({"condition": page.condition,
                              **score(page, boxes[frame:frame + 1], after[frame:frame + 1], [])})
     totals = {"pages": len(pages), "pages_per_file": args.pages_per_file,
-              "alone": _totals(alone, spent["alone"]), "documents": _totals(together, spent["documents"]),
+              "alone": page_totals(alone, spent["alone"]), "documents": page_totals(together, spent["documents"]),
               "pages_differing": sum(a != b for a, b in zip(alone, together))}
     print(totals)
     save(args.json, {"benchmark": "documents", "date": date.today().isoformat(),

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from documents import page_totals  # noqa: E402
 from machine import machine, save, versions  # noqa: E402
 from recall_sweep import (COVERED, FONTS, GRAIN, PAGE_INKS, PAPER, PEN, RULE_INK, SIGNATURES, Case,  # noqa: E402
                           Label, _jpeg, label, page_template, running, score, turned_page)
@@ -119,12 +120,9 @@ def _beyond(case: Case, after: np.ndarray, margin: int) -> float:
 
 
 def _totals(rows: list[dict]) -> dict:
-    overs, far = [r["over_redaction"] for r in rows], [r["over_redaction_beyond_24px"] for r in rows]
-    return {"removed": sum(s >= COVERED for r in rows for s in r["covered"]),
-            "labels": sum(len(r["covered"]) for r in rows),
-            "over_redaction_mean": round(float(np.mean(overs)), 5), "over_redaction_max": round(max(overs), 5),
-            "over_redaction_beyond_24px_mean": round(float(np.mean(far)), 5),
-            "seconds": round(sum(r["seconds"] for r in rows), 1)}
+    """``documents.page_totals`` of ``rows``, with the mean over-redaction beyond FAR px."""
+    far = round(float(np.mean([r["over_redaction_beyond_24px"] for r in rows])), 5)
+    return {**page_totals(rows, sum(r["seconds"] for r in rows)), "over_redaction_beyond_24px_mean": far}
 
 
 def main() -> int:
