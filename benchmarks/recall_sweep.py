@@ -88,6 +88,9 @@ LARGE_TEXTS = ("DOE JANE", "ID 4455", "SMITH J", "MRN 778")  # ... short enough 
 VERTICAL_SLOTS = ((150, 108), (330, 108), (480, 108))  # "vertical": top ends of labels running down the panes
 VERTICAL_TURNS = {"up": 1, "down": -1}  # ... read from the bottom up or from the top down (np.rot90's k)
 VERTICAL_INKS = ("banner", "white", "grey")  # ... white on a black banner, or over tissue
+SMALL_HEIGHTS = (5, 6, 7)  # "small": cap heights (px) of small type ...
+SMALL_DELTAS = (-60, -25, 25, 60)  # ... on the banners, in ink this far off their grey ...
+SMALL_INKS = ("white", "white-rimmed", "yellow", "grey")  # ... or over tissue in these styles
 CORNER_SLOTS = ((4, 70), (4, 110), (4, 150))  # in the black top-left corner of color3d's calibrated region
 FAINT_BANNERS = tuple((ground, delta) for ground in (0, 40) for delta in (8, 12, 25))  # "faint-moment" labels
 MOVING_STEP = 4  # "moving" cases take every 4th frame of color3d (each a different image)
@@ -125,6 +128,8 @@ TABLES = {  # title: (row, column, group)
     "large: style by height": ("style", "height", "large"),
     "vertical: turn by height": ("turn", "height", "vertical"),
     "vertical: style by height": ("style", "height", "vertical"),
+    "small: ground or style by height": ("where", "height", "small"),
+    "small: font by JPEG": ("font", "jpeg", "small"),
     "bright: style by height": ("style", "height", "bright"),
     "colour: colour by image": ("colour", "over", "colour"),
     "colour: colour by height": ("colour", "height", "colour"),
@@ -143,12 +148,12 @@ TABLES = {  # title: (row, column, group)
     "page: skew by JPEG": ("skew", "jpeg", "page"),
     "page: font by size": ("font", "size", "page"),
 }
-GROUPS = ("banner", "tissue", "large", "vertical", "bright", "colour", "moving", "clip", "static", "colour-clip",
-          "colour-moment", "faint-moment", "burned", "page")
+GROUPS = ("banner", "tissue", "large", "vertical", "small", "bright", "colour", "moving", "clip", "static",
+          "colour-clip", "colour-moment", "faint-moment", "burned", "page")
 # groups on color3d, whose icons are not annotated as text
 ON_COLOR3D = ("moving", "clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
-APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical", "page")  # groups whose over-redaction is reported on
-# its own ("colour": half its images are color3d's; "large", "vertical": measured after the others)
+APART = (*ON_COLOR3D, "bright", "colour", "large", "vertical", "small", "page")  # groups whose over-redaction is
+# reported on its own ("colour": half its images are color3d's; "large", "vertical", "small": measured after the others)
 # groups whose cases are stretches of CLIP_SPAN frames of a clip
 CLIPS = ("clip", "static", "colour-clip", "colour-moment", "faint-moment", "burned")
 
@@ -223,10 +228,10 @@ def _place(frame: np.ndarray, labels: list[Label], slots, paint) -> list[tuple[i
     return placed
 
 
-def _label_set(texts: Iterator[str], number: int, font: str) -> list[Label]:
-    """Three labels in ``font``, one of each height, the heights turned by ``number`` so that each
-    size visits each slot."""
-    heights = HEIGHTS[number % 3:] + HEIGHTS[:number % 3]
+def _label_set(texts: Iterator[str], number: int, font: str, sizes: tuple[int, ...] = HEIGHTS) -> list[Label]:
+    """Three labels in ``font``, one of each of ``sizes``, turned by ``number`` so that each size
+    visits each slot."""
+    heights = sizes[number % 3:] + sizes[:number % 3]
     return [label(next(texts), font, h) for h in heights]
 
 
@@ -290,6 +295,25 @@ def cases(base: np.ndarray) -> Iterator[Case]:
         paint = _banner(0, 255) if style == "banner" else _tissue_ink(style)
         glyphs = _place(frame, labs, VERTICAL_SLOTS, paint)
         yield Case("vertical", {"style": style, "turn": turn, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    yield from small_cases(base)
+
+
+def small_cases(base: np.ndarray) -> Iterator[Case]:
+    """Type of 5-7 px cap height ("small"): on the banners, in ink at least 25 grey levels off
+    their grey, and over tissue in the light styles."""
+    texts = itertools.cycle(TEXTS)
+    numbers = itertools.count()
+    banners = ((g, d, f, q) for g, d, f, q in banner_conditions() if d in SMALL_DELTAS)
+    for ground, delta, font, quality in banners:
+        frame, labs = base.copy(), _label_set(texts, next(numbers), font, SMALL_HEIGHTS)
+        glyphs = _place(frame, labs, BANNER_SLOTS, _banner(ground, delta))
+        yield Case("small", {"over": "banner", "ground": ground, "delta": delta, "font": font, "jpeg": quality},
+                   _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
+    for style, font, quality in itertools.product(SMALL_INKS, FONTS, JPEG):
+        frame, labs = base.copy(), _label_set(texts, next(numbers), font, SMALL_HEIGHTS)
+        glyphs = _place(frame, labs, TISSUE_SLOTS, _tissue_ink(style))
+        yield Case("small", {"over": "tissue", "style": style, "font": font, "jpeg": quality},
                    _jpeg(frame, quality), glyphs, [lab.height for lab in labs])
 
 
@@ -558,6 +582,13 @@ def _order(value) -> tuple:
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
+def _where(condition: dict) -> str:
+    """A "small" label's place: a banner, by the ink's contrast, or its style over tissue."""
+    if condition.get("over") == "banner":
+        return f"banner, contrast {abs(condition['delta'])}"
+    return str(condition.get("style", ""))
+
+
 def table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]:
     """Markdown table: removed / labels per (row, column)."""
     tally: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
@@ -565,7 +596,8 @@ def table(rows: list[dict], row_key: str, col_key: str, group: str) -> list[str]
         if r["group"] != group:
             continue
         for height, share in zip(r["heights"], r["covered"]):
-            values = {**r["condition"], "height": height, "contrast": abs(r["condition"].get("delta", 0))}
+            values = {**r["condition"], "height": height, "contrast": abs(r["condition"].get("delta", 0)),
+                      "where": _where(r["condition"])}
             cell = tally[values[row_key], values[col_key]]
             cell[0] += share >= COVERED
             cell[1] += 1

@@ -27,6 +27,7 @@ RUNS = (  # results file, what it measures
 )
 DETAIL = ("banner: |delta| by ground", "banner: delta by height", "banner: font by height", "tissue: style by height",
           "large: style by height", "vertical: turn by height", "vertical: style by height",
+          "small: ground or style by height", "small: font by JPEG",
           "bright: style by height", "colour: colour by image", "colour: colour by height", "moving: style by height",
           "clip: style by height", "clip: frames shown by height", "static: delta by height",
           "static: |delta| by ground", "colour-clip: colour by height", "colour-moment: colour by height",
@@ -61,7 +62,9 @@ def section(results: Path) -> list[str]:
              "tissue and colour Doppler (white, white with a black rim, yellow, mid grey, dark; and so in large "
              "type, \"large\": two short labels of 24 and 36 px cap height; and running up or down the "
              "image, \"vertical\": turned a quarter either way, white on a black banner or white or mid grey "
-             "over tissue), each as drawn "
+             "over tissue; and in small type, \"small\": 5, 6 and 7 px capitals on the banners, in ink 25 or 60 "
+             "grey levels off them, and over tissue in white, white with a black rim, yellow or mid grey), each as "
+             "drawn "
              "and through JPEG q85; over the same frame with its gain turned up (\"bright\": grey x 3 + 40, "
              "bright speckle) in dark grey (25) or black; in pure colours (blue, red, green, magenta, dark blue, "
              "dark red) over tissue and colour Doppler, and over color3d's sector (\"colour\"; and burned into "
@@ -103,6 +106,8 @@ def section(results: Path) -> list[str]:
             tissue += f"; in large type: {_apart(totals['large'])}"
         if totals.get("vertical", {}).get("labels"):
             tissue += f"; running up or down the image: {_apart(totals['vertical'])}"
+        if totals.get("small", {}).get("labels"):
+            tissue += f"; in small type (5-7 px, on banners and over tissue): {_apart(totals['small'])}"
         if totals.get("colour-clip", {}).get("labels"):
             colour += f"; burned into a clip: {_apart(totals['colour-clip'])}"
         if totals.get("burned", {}).get("labels"):

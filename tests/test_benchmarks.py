@@ -138,14 +138,18 @@ def test_speed_inputs_are_what_the_tables_say():
 
 def test_recall_sweep_draws_each_label_where_its_mask_says():
     """Every case of the recall sweep has three labels of the three heights (two of the large
-    heights in "large"), inside the image, whose glyph masks sit on pixels that differ from the
-    plain frame (they are really drawn; the "bright" ones on the frame with its gain up)."""
+    heights in "large", the small ones in "small"), inside the image, whose glyph masks sit on
+    pixels that differ from the plain frame (they are really drawn; the "bright" ones on the frame
+    with its gain up)."""
     import numpy as np
     import recall_sweep
 
     base = np.ascontiguousarray(pydicom.dcmread(recall_sweep.get_testdata_file("US1_UNCR.dcm")).pixel_array)
     cases = list(recall_sweep.cases(base))
-    assert {c.group for c in cases} == {"banner", "tissue", "large", "vertical", "bright", "colour"} and len(cases) > 200
+    assert {c.group for c in cases} == {"banner", "tissue", "large", "vertical", "small", "bright", "colour"}
+    small = [c for c in cases if c.group == "small"]
+    cases = [c for c in cases if c.group != "small"]
+    assert len(cases) > 200 and len(small) == 114
     under = {"bright": recall_sweep.brightened(base)}  # the frame each group draws on (else ``base``)
     clip = pydicom.dcmread(recall_sweep.get_testdata_file("color3d_jpeg_baseline.dcm")).pixel_array
     moving = list(recall_sweep.moving_cases(clip))
@@ -155,10 +159,10 @@ def test_recall_sweep_draws_each_label_where_its_mask_says():
     sector = list(recall_sweep.sector_colour_cases(clip))
     assert {c.group for c in sector} == {"colour"} and len(sector) == 36
     under_sector = [clip[(n * recall_sweep.MOVING_STEP + 2) % len(clip)] for n in range(len(sector))]
-    for case, frame in [(c, under.get(c.group, base)) for c in cases[::17] + cases[-78::5]] + list(
+    heights = {"large": recall_sweep.LARGE_HEIGHTS, "small": recall_sweep.SMALL_HEIGHTS}
+    for case, frame in [(c, under.get(c.group, base)) for c in cases[::17] + cases[-78::5] + small[::5]] + list(
             zip(moving[::7], plain[::7])) + list(zip(sector[::5], under_sector[::5])):
-        large = case.group == "large"
-        assert sorted(case.heights) == sorted(recall_sweep.LARGE_HEIGHTS if large else recall_sweep.HEIGHTS)
+        assert sorted(case.heights) == sorted(heights.get(case.group, recall_sweep.HEIGHTS))
         for (x, y, mask), height in zip(case.glyphs, case.heights):
             h, w = mask.shape
             assert 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480

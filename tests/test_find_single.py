@@ -108,6 +108,7 @@ def test_lines_of_works_on_the_strokes_bounding_rectangle_with_the_boxes_of_the_
     assert sorted(lines_of(mask)) == sorted(whole)
     assert keep == 0 or whole
 
+
 def _sweep_label_covered(detector, wanted: dict, height: int, group: str | None = None) -> Callable[..., float]:
     """The share of one label of the recall sweep (the case drawn on US1 under ``wanted``, of
     ``group`` when given, its label of ``height`` px) that ``find_text`` covers, measured when the
@@ -145,6 +146,30 @@ def test_a_label_only_the_training_normalisation_shows_is_found_in_the_whole_pas
     assert covered() < 0.5
     monkeypatch.setattr(detector, "trained", True)
     assert covered() == 1.0
+
+
+def test_small_type_just_below_a_pane_s_frame_is_read(detector, monkeypatch):
+    """The sweep's "small" 5 px white label 3 px below a pane's frame over US1: DB gives it no box
+    in the whole pass, and the line's strokes join the frame's into one shape too tall for a line.
+    With the frame taken out (``unruled``) it is a line again, and the closer look reads it."""
+    covered = _sweep_label_covered(detector, {"over": "tissue", "style": "white", "font": "truetype", "jpeg": None}, 5)
+    assert covered() == 1.0
+    monkeypatch.setattr(unread, "unruled", lambda mask, grey=None: mask)
+    assert covered() < 0.5
+
+
+@pytest.mark.parametrize("font,height", [("hershey-duplex", 5), ("hershey-simplex", 5)])
+def test_a_small_faint_label_on_black_is_read_close_up_in_the_local_rendering(detector, monkeypatch, font, height):
+    """The sweep's "small" 5 px labels 25 grey levels above black: their strokes lie below
+    MIN_CONTRAST, so no line of sharp strokes leads a closer look there; the whole passes give
+    no box, or one three letters short. A line of faint strokes on flat ground that the boxes do
+    not read through is looked at close up in the "local" rendering, which reads it whole (the
+    full rendering at that size does not)."""
+    covered = _sweep_label_covered(detector, {"over": "banner", "ground": 0, "delta": 25, "font": font,
+                                              "jpeg": None}, height)
+    assert covered() == 1.0
+    monkeypatch.setattr(unread, "localise", lambda image: image)
+    assert covered() < 0.98
 
 
 def test_a_label_too_faint_for_strokes_is_found_by_its_banner(detector, monkeypatch):
@@ -1082,8 +1107,9 @@ def test_long_lines_of_small_print_are_not_taken_for_rules():
 def test_small_print_on_a_page_through_jpeg_is_read_by_closer_looks_at_its_flat_lines(detector, monkeypatch):
     """5 px black print in a form's table cells, through a scanner's JPEG: DB reads parts of it
     in the whole image and in "enhanced"; its flat lines, looked at closer (again with the training
-    normalisation where [-1, 1] reads nothing), read every label whole. Without those looks, some
-    are not."""
+    normalisation where [-1, 1] reads nothing), read every label whole. So do, without them, the
+    closer looks at lines of strokes on any ground once the table's rules are taken out (``unruled``).
+    Without those looks and the ones at lines of faint strokes (``faint_lines``), some are not."""
     case = _page(font="hershey-simplex", size=5, ink="black", skew=0, jpeg=50)
     policy = Policy(device="cpu", reuse_layouts=False)
 
@@ -1093,4 +1119,6 @@ def test_small_print_on_a_page_through_jpeg_is_read_by_closer_looks_at_its_flat_
 
     assert min(shares()) >= 0.98
     monkeypatch.setattr(unread, "flat_lines", lambda image, wanted=None: [])
+    monkeypatch.setattr(unread, "faint_lines", lambda image, standout=0.0: [])
+    monkeypatch.setattr(unread, "unruled", lambda mask, grey=None: mask)
     assert min(shares()) < 0.9

@@ -202,17 +202,37 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     lines = lines_of(sharp)
     if not on_flat:
         return lines
+    return _on_flat(grey, sharp, lines, FLAT_TOLERANCE, STANDOUT) + _faint(grey, edges, lines)
+
+
+def faint_lines(image: np.ndarray, standout: float = 0.0) -> list[Box]:
+    """The lines of faint strokes on flat ground that ``text_lines(on_flat=True)`` finds: labels a
+    few grey levels off their banner or off black, whose strokes lie below the image's stroke
+    threshold."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    edges = gradient(grey)
+    return _faint(grey, edges, lines_of(_sharp(edges)), standout)
+
+
+def _faint(grey: np.ndarray, edges: np.ndarray, lines: list[Box], standout: float = 0.0) -> list[Box]:
+    """Lines of strokes of FAINT_CONTRAST (``edges``: the gradient of ``grey``) that sharp
+    ``lines`` cover less than SHARP_SHARE of, on ground flat within FAINT_TOLERANCE."""
     faint = (edges >= FAINT_CONTRAST).astype(np.uint8)
     taken = np.zeros(grey.shape, np.uint8)
     for x0, y0, x1, y1 in lines:
         taken[y0:y1, x0:x1] = 1
     more = [box for box in lines_of(faint) if taken[box[1]:box[3], box[0]:box[2]].mean() < SHARP_SHARE]
-    return (_on_flat(grey, sharp, lines, FLAT_TOLERANCE, STANDOUT)
-            + _on_flat(grey, faint, more, FAINT_TOLERANCE))
+    return _on_flat(grey, faint, more, FAINT_TOLERANCE, standout)
 
 
 FLAT_ASPECT = 2  # a line on flat ground is at least this many times as wide as high (JPEG's ringing around
 # 5 px type on a page makes its line 17 px high and 49 wide; text_shaped wants 3x)
+
+
+def flat_shaped(box: Box) -> bool:
+    """``box``, a line of strokes on flat ground, is at least FLAT_ASPECT times as wide as high and
+    TEXT_WIDTH wide."""
+    return box[2] - box[0] >= max(TEXT_WIDTH, FLAT_ASPECT * (box[3] - box[1]))
 
 
 def flat_lines(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> list[Box]:
@@ -225,8 +245,7 @@ def flat_lines(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -
     accepts (asked before the flatness test, which costs more)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     plain = unruled((gradient(grey) >= MIN_CONTRAST).astype(np.uint8), grey)
-    shaped = [box for box in lines_of(plain) if box[2] - box[0] >= max(TEXT_WIDTH, FLAT_ASPECT * (box[3] - box[1]))
-              and (wanted is None or wanted(box))]
+    shaped = [box for box in lines_of(plain) if flat_shaped(box) and (wanted is None or wanted(box))]
     return _on_flat(grey, plain, shaped, FLAT_TOLERANCE, STANDOUT)
 
 

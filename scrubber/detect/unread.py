@@ -13,11 +13,11 @@ from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
 from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
                     zoom_to)
-from .proposer import (MIN_CONTRAST, colour_lines, flat_lines, gradient, hue_lines, ink_lines, level_lines, lines_of,
-                       propose, stroke_level, strokes, text_lines, text_shaped, unruled)
+from .proposer import (MIN_CONTRAST, STANDOUT, colour_lines, faint_lines, flat_lines, flat_shaped, gradient, hue_lines,
+                       ink_lines, level_lines, lines_of, propose, stroke_level, strokes, text_shaped, unruled)
 from .registry import Detector
-from .renderings import (colour_plane, coloured, coloured_pixels, hue_rendering, level_rendering, near_rendering,
-                         neutral)
+from .renderings import (colour_plane, coloured, coloured_pixels, hue_rendering, level_rendering, localise,
+                         near_rendering, neutral)
 
 LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
 # pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
@@ -80,8 +80,15 @@ def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     and that OCR left uncovered (``known``). At 1x DB gives no probability to some text over
     tissue: 8 px type, and words whose thin strokes cross colour Doppler (it read "SMITH" and not
     "JOHN" on one line); magnified up to 3x it reads most (benchmarks/recall_sweep.py). Speckle
-    forms lines too, but seldom three times as wide as high, so few are looked at."""
-    return joined(_unread(text_lines(image), known))
+    forms lines too, but seldom three times as wide as high, so few are looked at. Lines are
+    also looked for with rules taken out (``unruled``): 5-6 px type 3 px below a pane's frame
+    joins it into one shape too tall for a line (the sweep's "small" group: white labels over
+    US1 to which DB gave no box, or one that stopped a word short)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    sharp = strokes(grey)
+    lines = lines_of(sharp)
+    lines += [line for line in lines_of(unruled(sharp, grey)) if line not in lines]
+    return joined(_unread(lines, known))
 
 
 def joined(lines: Sequence[Box]) -> list[Box]:
@@ -121,11 +128,17 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     """Queue a closer look (RECHECK_HEIGHT) at every (wanted) line on flat ground (``flat_lines``)
     left unread (``line_read``), looked at again with DB's training normalisation where the first
     look leaves it unread (5 px type on a page through JPEG: [-1, 1] reads none of it, the
-    training normalisation all); at every other line ``_unread_lines`` finds, and where the line's
-    crop holds colour, at the "neutral" rendering too (white text over colour flow), reaching
-    along the line (``wide``): where a label runs into the flow its strokes join the flow's, and
-    its line ends there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its
-    end, and the crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in
+    training normalisation all); at every line of faint strokes on flat ground (``faint_lines``)
+    that stands out from it (STANDOUT) and has a line's shape (``flat_shaped``), and that ``known``
+    does not read to its ends (``_read``), in the "local" rendering of its crop (``localise``): the
+    strokes of a 5 px label 25 grey levels above black lie below MIN_CONTRAST, the whole passes
+    give it no box or one a letter short, and close up "full" and "enhanced" read none of it
+    (the sweep's "small" group; the paper grain of a scanned page forms faint lines that do not
+    stand out); at every other line ``_unread_lines`` finds, and where the line's crop holds
+    colour, at the "neutral" rendering too (white text over colour flow), reaching along the line
+    (``wide``): where a label runs into the flow its strokes join the flow's, and its line ends
+    there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its end, and the
+    crop 15 px short); and at lines of one colour (``colour_looks``; of the pixels in
     ``coloured_where``, when given). With a ``window`` (a later image: the part of it that changed,
     with a margin), the lines on flat ground are looked for there only."""
     part, left, top = _part(image, window)
@@ -133,6 +146,9 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     flat = [home(line) for line in flat_lines(part, lambda box: wanted(home(box)) and not line_read(home(box), known))]
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
+    for line in (home(line) for line in faint_lines(part, STANDOUT) if flat_shaped(line)):
+        if wanted(line) and not _read(line, known) and share_covered(line, flat) < LINE_COVERED:
+            looks.add(frame, image, line, closer_zoom(image, line, policy), rendering="local", render=localise)
     for line in _unread_lines(image, known):
         if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
             continue
