@@ -1119,6 +1119,6 @@ def test_small_print_on_a_page_through_jpeg_is_read_by_closer_looks_at_its_flat_
 
     assert min(shares()) >= 0.98
     monkeypatch.setattr(unread, "flat_lines", lambda image, wanted=None: [])
-    monkeypatch.setattr(unread, "faint_lines", lambda image, standout=0.0: [])
+    monkeypatch.setattr(unread, "faint_lines", lambda image, standout=0.0, wanted=None: [])
     monkeypatch.setattr(unread, "unruled", lambda mask, grey=None: mask)
     assert min(shares()) < 0.9

@@ -205,23 +205,28 @@ def text_lines(image: np.ndarray, on_flat: bool = False) -> list[Box]:
     return _on_flat(grey, sharp, lines, FLAT_TOLERANCE, STANDOUT) + _faint(grey, edges, lines)
 
 
-def faint_lines(image: np.ndarray, standout: float = 0.0) -> list[Box]:
-    """The lines of faint strokes on flat ground that ``text_lines(on_flat=True)`` finds: labels a
+def faint_lines(image: np.ndarray, standout: float = 0.0, wanted: Callable[[Box], bool] | None = None) -> list[Box]:
+    """The lines of faint strokes on flat ground that ``text_lines(on_flat=True)`` finds (labels a
     few grey levels off their banner or off black, whose strokes lie below the image's stroke
-    threshold."""
+    threshold), that stand out from it by ``standout`` (``_flat_around``); with ``wanted``, only
+    the lines it accepts (asked before the flatness test: the grain of a scanned page forms
+    hundreds of faint lines)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     edges = gradient(grey)
-    return _faint(grey, edges, lines_of(_sharp(edges)), standout)
+    return _faint(grey, edges, lines_of(_sharp(edges)), standout, wanted)
 
 
-def _faint(grey: np.ndarray, edges: np.ndarray, lines: list[Box], standout: float = 0.0) -> list[Box]:
+def _faint(grey: np.ndarray, edges: np.ndarray, lines: list[Box], standout: float = 0.0,
+           wanted: Callable[[Box], bool] | None = None) -> list[Box]:
     """Lines of strokes of FAINT_CONTRAST (``edges``: the gradient of ``grey``) that sharp
-    ``lines`` cover less than SHARP_SHARE of, on ground flat within FAINT_TOLERANCE."""
+    ``lines`` cover less than SHARP_SHARE of (and ``wanted`` accepts), on ground flat within
+    FAINT_TOLERANCE."""
     faint = (edges >= FAINT_CONTRAST).astype(np.uint8)
     taken = np.zeros(grey.shape, np.uint8)
     for x0, y0, x1, y1 in lines:
         taken[y0:y1, x0:x1] = 1
-    more = [box for box in lines_of(faint) if taken[box[1]:box[3], box[0]:box[2]].mean() < SHARP_SHARE]
+    more = [box for box in lines_of(faint) if taken[box[1]:box[3], box[0]:box[2]].mean() < SHARP_SHARE
+            and (wanted is None or wanted(box))]
     return _on_flat(grey, faint, more, FAINT_TOLERANCE, standout)
 
 

@@ -146,8 +146,10 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     flat = [home(line) for line in flat_lines(part, lambda box: wanted(home(box)) and not line_read(home(box), known))]
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
-    for line in (home(line) for line in faint_lines(part, STANDOUT) if flat_shaped(line)):
-        if wanted(line) and not _read(line, known) and share_covered(line, flat) < LINE_COVERED:
+    faint = [home(line) for line in faint_lines(part, STANDOUT, lambda box: flat_shaped(box) and wanted(home(box))
+                                                and not _read(home(box), known))]
+    for line in faint:
+        if share_covered(line, flat) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), rendering="local", render=localise)
     for line in _unread_lines(image, known):
         if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
