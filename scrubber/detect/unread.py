@@ -87,7 +87,8 @@ def _unread_lines(image: np.ndarray, known: Sequence[Box]) -> list[Box]:
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     sharp = strokes(grey)
     lines = lines_of(sharp)
-    lines += [line for line in lines_of(unruled(sharp, grey)) if line not in lines]
+    seen = set(lines)
+    lines += [line for line in lines_of(unruled(sharp, grey)) if line not in seen]
     return joined(_unread(lines, known))
 
 
