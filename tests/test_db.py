@@ -93,6 +93,25 @@ def test_a_lone_character_is_found_by_craft_in_the_closer_look():
     assert any(d.detector == "craft-zoom" and d.box[0] <= 402 and d.box[2] >= 412 for d in found), found
 
 
+def test_a_lone_digit_below_the_anatomy_of_an_mr_image_gets_its_closer_look():
+    """MR2's anatomy holds hundreds of grains a little over MIN_CONTRAST off their ground, each a
+    mark on flat ground; taken in raster order they filled MAX_PROPOSALS before a lone digit on
+    the black below the anatomy was reached, and it stayed. Faint marks in a crowd of strokes are
+    texture (``proposer._crowd``): the digit gets its closer look, and CRAFT finds it."""
+    from scrubber.pipeline import scrub_dataset
+
+    ds = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm"))
+    pixels = ds.pixel_array.copy()
+    mark = np.zeros(pixels.shape, np.uint8)
+    cv2.putText(mark, "7", (900, 1000), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1)
+    pixels[mark > 0] = pixels.max()
+    ds.PixelData = pixels.tobytes()
+    rows, cols = np.nonzero(mark)
+    result = scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector_for(Policy(device="cpu"), 1))
+    assert any(d.detector == "craft-zoom" and d.box[0] <= cols.min() and d.box[2] > cols.max()
+               and d.box[1] <= rows.min() and d.box[3] > rows.max() for d in result.detections[0]), result.detections
+
+
 def test_large_text_is_kept_and_a_disc_is_not_text(lines):
     """DB marks a disc as one tall "line"; looked at again at half the scale it stays too tall,
     while large text (a 100-px name) then has a line's height and is kept."""

@@ -28,6 +28,9 @@ FLAT_SHARE = 0.8  # the background around a glyph on a banner or panel is flat: 
 FLAT_TOLERANCE = 10.0  # the ring lies within this many grey levels of the ring's median
 RING = 3
 MAX_PROPOSALS = 200
+FAINT_MARK = 40.0  # a mark less than this many grey levels off its ground ...
+CROWD = 4  # ... with at least this many other strokes (CROWD_HEIGHT px or taller) around it is texture
+CROWD_HEIGHT, CROWD_REACH = 3, 8  # around: centres within the mark's height (at least CROWD_REACH px) of its box
 
 
 def gradient(grey: np.ndarray) -> np.ndarray:
@@ -58,11 +61,13 @@ def _strokes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def propose(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> list[Box]:
-    """Boxes of character-sized, high-contrast marks whose surroundings are flat; with ``wanted``,
-    only the marks it accepts (asked before the flatness test, which costs more)."""
+    """Boxes of character-sized, high-contrast marks whose surroundings are flat, but for faint
+    ones in a crowd of strokes (``_crowd``); with ``wanted``, only the marks it accepts (asked
+    before the flatness test, which costs more)."""
     grey, mask = _strokes(image)
     count, _, stats = components_with_stats(mask, 8)
     height, width = grey.shape
+    crowd = _crowd(stats[1:count])
     out: list[Box] = []
     for x, y, w, h, _ in stats[1:count]:
         if not (MIN_HEIGHT <= h <= MAX_HEIGHT and w <= MAX_WIDTH):
@@ -77,12 +82,31 @@ def propose(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> l
         background = float(np.median(ring)) if ring.size else 0.0
         if ring.size < 8 or np.mean(np.abs(ring - background) <= FLAT_TOLERANCE) < FLAT_SHARE:
             continue
-        if np.abs(window[inner] - background).max() < MIN_CONTRAST:
+        contrast = np.abs(window[inner] - background).max()
+        if contrast < MIN_CONTRAST or contrast < FAINT_MARK and crowd((x, y, w, h)) >= CROWD:
             continue
         out.append((int(x), int(y), int(x + w), int(y + h)))
         if len(out) >= MAX_PROPOSALS:
             break
     return out
+
+
+def _crowd(stats: np.ndarray) -> Callable[[tuple[int, int, int, int]], int]:
+    """How many of the strokes ``stats`` (x, y, w, h, area rows) other than a mark, given as (x,
+    y, w, h), are CROWD_HEIGHT px or taller with their centres within the mark's height (at least
+    CROWD_REACH px) of its box. A lone mark has none and a letter of a word a few; a grain of the
+    texture of anatomy (an MR image's: 200 marks barely MIN_CONTRAST off their ground, each a
+    close look by the marks detector that finds nothing) lies among many. A faint letter of a
+    word that crowded is a line, for the looks at lines of strokes."""
+    tall = stats[stats[:, 3] >= CROWD_HEIGHT]
+    centre_x, centre_y = tall[:, 0] + tall[:, 2] / 2, tall[:, 1] + tall[:, 3] / 2
+
+    def count(mark: tuple[int, int, int, int]) -> int:
+        x, y, w, h = mark
+        reach = max(h, CROWD_REACH)
+        near = (np.abs(centre_x - (x + w / 2)) < reach + w / 2) & (np.abs(centre_y - (y + h / 2)) < reach + h / 2)
+        return int(near.sum()) - (h >= CROWD_HEIGHT)
+    return count
 
 
 LINE_MIN_HEIGHT, LINE_MAX_HEIGHT = 5, 40
