@@ -31,7 +31,7 @@ from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour
+from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour, recheck
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -121,6 +121,7 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             found[frame].append(Detection(box, detector_name(detector, "motion"), "change"))
     whole: list[int] = []
     faint = Looks(detector, "motion", again=True)
+    looked: list[list[Box]] = []  # per frame, the places looked at
     for frame in range(count):
         known = [d.box for d in found[frame]]
         new = [place for place in places[frame] if not is_covered(place, known)]
@@ -128,14 +129,17 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             whole.append(frame)  # read whole in "full": its faint places still get their own looks
         for place in new if len(new) <= MAX_PLACES else ():
             _place_looks(full, frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
+        looked.append(list(new))
         for place in faint_at[frame]:
             if not is_covered(place, known) and not any(is_covered(place, [other]) for other in new):
                 _place_looks(full, frame, place, zoom, looks, faint, policy, True)
+                looked[frame].append(place)
     for frame, boxes in zip(whole, run_once(detector, [full[f] for f in whole])):
         found[frame].extend(Detection(box, detector_name(detector), "full") for box in boxes)
     for frame, detection in looks.run() + faint.run():
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
+    _recheck_places(full, looked, found, policy, detector)
     levels = Looks(detector, "motion")
     wholes = _level_moments(full, flat, found, levels, policy)
     for frame, detection in levels.run():
@@ -146,6 +150,24 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
         found[frame].extend(Detection(box, detector_name(detector, "motion"), "level") for box in boxes
                             if line_like(box))
     return found
+
+
+def _recheck_places(full: np.ndarray, looked: Sequence[Sequence[Box]], found: list[list[Detection]], policy: Policy,
+                    detector: Detector) -> None:
+    """Each frame of a clip in which a place looked at (``looked``: text-sized, where the frame
+    differs from the median) is still left uncovered gets a single image's recheck (``recheck``)
+    there: its lines of strokes, with rules taken out too, magnified. A white label shown in a few
+    frames of a still clip, whose top touches a pane's thin frame, got no box in the place's look
+    (nor in the whole frame's); its line of strokes, close up, reads whole, as in a single image."""
+    again = Looks(detector, "recheck")
+    for frame, places in enumerate(looked):
+        known = [d.box for d in found[frame]]
+        unread = [place for place in places if not is_covered(place, known)]
+        if unread:
+            recheck(full[frame], frame, known, again, policy,
+                    wanted=lambda box, unread=unread: any(overlaps(box, place) for place in unread))
+    for frame, detection in again.run():
+        found[frame].append(detection)
 
 
 def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found: list[list[Detection]],
