@@ -277,6 +277,27 @@ def test_a_label_touching_a_pane_s_frame_shown_in_one_frame_of_a_still_clip_is_g
     assert residual_fraction(grey[0], grey[1], box) <= 0.02
 
 
+def test_sweep_labels_over_tissue_shown_in_one_frame_of_a_still_clip_are_read_as_in_the_frame_alone(detector):
+    """The sweep's white 8, 12 and 18 px labels over US1's panes (truetype), drawn in one frame of
+    a still 6-frame clip of US1. The 8 px one lies half under a tall box of the static layer, so
+    its place counted as covered and got no look, and its first letter stayed (0.84 covered);
+    rechecked as a single image is (``clip._recheck_places``), all three are read whole, as in
+    the frame alone (the sweep's "tissue" group)."""
+    from .util import glyph_covered, recall_sweep
+
+    template = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    base = np.ascontiguousarray(template.pixel_array)
+    wanted = {"style": "white", "font": "truetype", "jpeg": None}
+    case = next(c for c in recall_sweep().cases(base) if c.group == "tissue" and c.condition == wanted)
+    frames = np.stack([base] * 6)
+    frames[2] = case.image
+    template.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    template.NumberOfFrames, template.PixelData = 6, frames.tobytes()
+    result = scrub_dataset(template, Policy(device="cpu", reuse_layouts=False), detector)
+    assert result.frames_read == "clip"
+    assert all(glyph_covered(result.boxes[2], base.shape[:2], glyph) >= 0.98 for glyph in case.glyphs)
+
+
 def test_a_line_shown_in_one_frame_flashes_there_and_the_moving_image_seldom_does(labelled_real_clip):
     """``new_lines``: the ID drawn in a single frame is a flashing line in that frame only, the
     name shown for several frames lingers; apart from the drawn text, the moving image forms at

@@ -31,7 +31,7 @@ from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour, recheck
+from .unread import closer_zoom, colour_looks, level_looks, line_read, looks_by_colour, recheck
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -121,7 +121,6 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             found[frame].append(Detection(box, detector_name(detector, "motion"), "change"))
     whole: list[int] = []
     faint = Looks(detector, "motion", again=True)
-    looked: list[list[Box]] = []  # per frame, the places looked at
     for frame in range(count):
         known = [d.box for d in found[frame]]
         new = [place for place in places[frame] if not is_covered(place, known)]
@@ -129,17 +128,15 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
             whole.append(frame)  # read whole in "full": its faint places still get their own looks
         for place in new if len(new) <= MAX_PLACES else ():
             _place_looks(full, frame, place, zoom, looks, faint, policy, faint_in(full[frame], place))
-        looked.append(list(new))
         for place in faint_at[frame]:
             if not is_covered(place, known) and not any(is_covered(place, [other]) for other in new):
                 _place_looks(full, frame, place, zoom, looks, faint, policy, True)
-                looked[frame].append(place)
     for frame, boxes in zip(whole, run_once(detector, [full[f] for f in whole])):
         found[frame].extend(Detection(box, detector_name(detector), "full") for box in boxes)
     for frame, detection in looks.run() + faint.run():
         if detection.rendering != "local" or local_line(full[frame], detection.box):
             found[frame].append(detection)
-    _recheck_places(full, looked, found, policy, detector)
+    _recheck_places(full, [[*strong, *weak] for strong, weak in zip(places, faint_at)], found, policy, detector)
     levels = Looks(detector, "motion")
     wholes = _level_moments(full, flat, found, levels, policy)
     for frame, detection in levels.run():
@@ -152,17 +149,20 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
     return found
 
 
-def _recheck_places(full: np.ndarray, looked: Sequence[Sequence[Box]], found: list[list[Detection]], policy: Policy,
+def _recheck_places(full: np.ndarray, places: Sequence[Sequence[Box]], found: list[list[Detection]], policy: Policy,
                     detector: Detector) -> None:
-    """Each frame of a clip in which a place looked at (``looked``: text-sized, where the frame
-    differs from the median) is still left uncovered gets a single image's recheck (``recheck``)
-    there: its lines of strokes, with rules taken out too, magnified. A white label shown in a few
-    frames of a still clip, whose top touches a pane's thin frame, got no box in the place's look
-    (nor in the whole frame's); its line of strokes, close up, reads whole, as in a single image."""
+    """Each frame of a clip in which a place (``places``: text-sized, where the frame differs from
+    the median) is still not read (LINE_COVERED of it covered, and ``line_read``) gets a single
+    image's recheck (``recheck``) there: its lines of strokes, close up. In frames of a still clip
+    (US1's frame), a white label whose top touches a pane's thin frame got no box in the look at its
+    place (nor in the whole frame's), and an 8 px one half under a tall box of the static layer got
+    no look, as a place half covered counts as covered (COVERED), and kept its first letter; close
+    up, as in a single image, both read whole."""
     again = Looks(detector, "recheck")
-    for frame, places in enumerate(looked):
+    for frame, frame_places in enumerate(places):
         known = [d.box for d in found[frame]]
-        unread = [place for place in places if not is_covered(place, known)]
+        unread = [place for place in frame_places if share_covered(place, known) < LINE_COVERED
+                  or not line_read(place, known)]
         if unread:
             recheck(full[frame], frame, known, again, policy,
                     wanted=lambda box, unread=unread: any(overlaps(box, place) for place in unread))

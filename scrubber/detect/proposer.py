@@ -92,9 +92,9 @@ def propose(image: np.ndarray, wanted: Callable[[Box], bool] | None = None) -> l
 
 
 def _crowd(stats: np.ndarray) -> Callable[[tuple[int, int, int, int]], int]:
-    """How many of the strokes ``stats`` (x, y, w, h, area rows) other than a mark, given as (x,
-    y, w, h), are CROWD_HEIGHT px or taller with their centres within the mark's height (at least
-    CROWD_REACH px) of its box. A lone mark has none and a letter of a word a few; a grain of the
+    """For a mark given as (x, y, w, h): how many of the strokes ``stats`` (x, y, w, h, area rows)
+    other than itself are CROWD_HEIGHT px or taller with their centres within the mark's height (at
+    least CROWD_REACH px) of its box. A lone mark has none and a letter of a word a few; a grain of the
     texture of anatomy (an MR image's: 200 marks barely MIN_CONTRAST off their ground, each a
     close look by the marks detector that finds nothing) lies among many. A faint letter of a
     word that crowded is a line, for the looks at lines of strokes."""
