@@ -476,14 +476,14 @@ def test_a_coloured_line_read_to_a_letter_short_of_its_end_is_looked_at_again(de
     """The recall sweep's 18 px dark red "ACC 99887766" burned into 12 frames of the real cardiac
     clip: the static layer's whole pass reads it to its last "6" (a box over 0.91 of its line of
     the red sector). A line counts as read only where no run of its columns longer than half its
-    height is left (``unread._read``), so its line in the red plane is looked at and read to its
+    height is left (``unread.read_to_ends``), so its line in the red plane is looked at and read to its
     end; by share alone, it counted as read (and the level and core-hue looks, which read the
     label's grey and its line of red's core hue in the layer, left out)."""
     from scrubber.detect import unread
 
     covered = _static_label_covered(detector, {"colour": "dark red", "font": "hershey-duplex", "jpeg": None}, 18)
     assert covered() >= 0.98
-    monkeypatch.setattr(unread, "_read", lambda line, known: unread.share_covered(line, known) >= unread.LINE_COVERED)
+    monkeypatch.setattr(unread, "read_to_ends", lambda line, known: unread.share_covered(line, known) >= unread.LINE_COVERED)
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
     assert covered() < 0.95

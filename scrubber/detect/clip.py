@@ -31,7 +31,7 @@ from .registry import Detector
 from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, views
 from .series import AREA_MARGIN, recoloured, same_content
 from .single import extra_renderings, local_line, single_images
-from .unread import closer_zoom, colour_looks, level_looks, line_read, looks_by_colour, recheck
+from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour, read_to_ends, recheck
 
 SAMPLES = 3  # frames in which a changing place is looked at
 STATIC_LOCAL_ZOOMS = (1.5,)  # a clip's static layer: its "local" rendering is also read whole magnified this
@@ -152,8 +152,8 @@ def clip_frames(full: np.ndarray, window: np.ndarray | None, policy: Policy, det
 def _recheck_places(full: np.ndarray, places: Sequence[Sequence[Box]], found: list[list[Detection]], policy: Policy,
                     detector: Detector) -> None:
     """Each frame of a clip in which a place (``places``: text-sized, where the frame differs from
-    the median) is still not read (LINE_COVERED of it covered, and ``line_read``) gets a single
-    image's recheck (``recheck``) there: its lines of strokes, close up. In frames of a still clip
+    the median) is still not read to its ends (``read_to_ends``, as a single image's lines) gets a
+    single image's recheck (``recheck``) there: its lines of strokes, close up. In frames of a still clip
     (US1's frame), a white label whose top touches a pane's thin frame got no box in the look at its
     place (nor in the whole frame's), and an 8 px one half under a tall box of the static layer got
     no look, as a place half covered counts as covered (COVERED), and kept its first letter; close
@@ -161,8 +161,7 @@ def _recheck_places(full: np.ndarray, places: Sequence[Sequence[Box]], found: li
     again = Looks(detector, "recheck")
     for frame, frame_places in enumerate(places):
         known = [d.box for d in found[frame]]
-        unread = [place for place in frame_places if share_covered(place, known) < LINE_COVERED
-                  or not line_read(place, known)]
+        unread = [place for place in frame_places if not read_to_ends(place, known)]
         if unread:
             recheck(full[frame], frame, known, again, policy,
                     wanted=lambda box, unread=unread: any(overlaps(box, place) for place in unread))

@@ -101,7 +101,7 @@ def joined(lines: Sequence[Box]) -> list[Box]:
     return [line for line, _ in join_lines(lines, JOIN_GAP)]
 
 
-def _read(line: Box, known: Sequence[Box]) -> bool:
+def read_to_ends(line: Box, known: Sequence[Box]) -> bool:
     """``known`` covers LINE_COVERED of ``line`` and reads it (``line_read``: no run of its columns
     longer than half its height left unread): a box that stops a letter short of a line's end
     covers most of it (a dark red 18 px "ACC 99887766" burned into a clip, its last "6" left:
@@ -111,8 +111,8 @@ def _read(line: Box, known: Sequence[Box]) -> bool:
 
 def _unread(lines: Sequence[Box], known: Sequence[Box]) -> list[Box]:
     """Of ``lines`` of strokes, those with the shape of a line of text (``text_shaped``) that
-    ``known`` leaves unread (``_read``)."""
-    return [box for box in lines if text_shaped(box) and not _read(box, known)]
+    ``known`` leaves unread (``read_to_ends``)."""
+    return [box for box in lines if text_shaped(box) and not read_to_ends(box, known)]
 
 
 def _part(image: np.ndarray, window: Box | None) -> tuple[np.ndarray, int, int]:
@@ -131,7 +131,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     look leaves it unread (5 px type on a page through JPEG: [-1, 1] reads none of it, the
     training normalisation all); at every line of faint strokes on flat ground (``faint_lines``)
     that stands out from it (STANDOUT) and has a line's shape (``flat_shaped``), and that ``known``
-    does not read to its ends (``_read``), in the "local" rendering of its crop (``localise``): the
+    does not read to its ends (``read_to_ends``), in the "local" rendering of its crop (``localise``): the
     strokes of a 5 px label 25 grey levels above black lie below MIN_CONTRAST, the whole passes
     give it no box or one a letter short, and close up "full" and "enhanced" read none of it
     (the sweep's "small" group; the paper grain of a scanned page forms faint lines that do not
@@ -148,7 +148,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     for line in flat:
         looks.add(frame, image, line, closer_zoom(image, line, policy), again=True)
     faint = [home(line) for line in faint_lines(part, STANDOUT, lambda box: flat_shaped(box) and wanted(home(box))
-                                                and not _read(home(box), known))]
+                                                and not read_to_ends(home(box), known))]
     for line in faint:
         if share_covered(line, flat) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), rendering="local", render=localise)
@@ -283,7 +283,7 @@ def colour_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Loo
     Returns the lines queued."""
     queued = []
     for sector, line in colour_lines(image, where) if "colour" in policy.renderings else ():
-        if not _read(line, known) and wanted(line):
+        if not read_to_ends(line, known) and wanted(line):
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="colour",
                       render=functools.partial(colour_plane, sector=sector), source=source, widen=True)
             queued.append(line)
@@ -304,7 +304,7 @@ def hue_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
     a Doppler clip every frame holds new colour, and the lines of its moving flow's pieces cost a
     30-frame clip made of US1 1.45x its detection for no box."""
     for hue, line in hue_lines(image, where) if "colour" in policy.renderings else ():
-        if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
+        if not read_to_ends(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True,
                       rendering="colour", render=functools.partial(hue_rendering, hue=hue))
 
@@ -320,7 +320,7 @@ def ink_looks(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks,
     Doppler image gets some such looks at its palette's colours (7 on US1, about 35 ms), which
     every frame of a clip would pay."""
     for colour, line in ink_lines(image) if "colour" in policy.renderings else ():
-        if not _read(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
+        if not read_to_ends(line, known) and wanted(line) and share_covered(line, looked) < LINE_COVERED:
             looks.add(frame, image, line, closer_zoom(image, line, policy), wide=True, rendering="colour",
                       render=functools.partial(near_rendering, colour=colour))
 
