@@ -277,18 +277,21 @@ def test_a_label_touching_a_pane_s_frame_shown_in_one_frame_of_a_still_clip_is_g
     assert residual_fraction(grey[0], grey[1], box) <= 0.02
 
 
-def test_sweep_labels_over_tissue_shown_in_one_frame_of_a_still_clip_are_read_as_in_the_frame_alone(detector):
-    """The sweep's white 8, 12 and 18 px labels over US1's panes (truetype), drawn in one frame of
-    a still 6-frame clip of US1. The 8 px one lies half under a tall box of the static layer, so
-    its place counted as covered and got no look, and its first letter stayed (0.84 covered);
-    rechecked as a single image is (``clip._recheck_places``), all three are read whole, as in
-    the frame alone (the sweep's "tissue" group)."""
+@pytest.mark.parametrize("group", ["tissue", "large"])
+def test_sweep_labels_over_tissue_shown_in_one_frame_of_a_still_clip_are_read_as_in_the_frame_alone(detector, group):
+    """The sweep's white labels over US1's panes (truetype), drawn in one frame of a still 6-frame
+    clip of US1, are read whole, as in the frame alone (``clip._recheck_places``).
+    "tissue": 8, 12 and 18 px; the 8 px one lies half under a tall box of the static layer, so its
+    place counted as covered and got no look, and its first letter stayed (0.84 covered); the
+    recheck's lines of strokes, close up, read it.
+    "large": 24 and 36 px; the 36 px "ID 4455" runs across a pane's frame, and the looks at its
+    places read "4455" only (0.68 covered); the lines of its "smooth" rendering, close up, read it."""
     from .util import glyph_covered, recall_sweep
 
     template = pydicom.dcmread(data_path("US1_UNCR.dcm"))
     base = np.ascontiguousarray(template.pixel_array)
     wanted = {"style": "white", "font": "truetype", "jpeg": None}
-    case = next(c for c in recall_sweep().cases(base) if c.group == "tissue" and c.condition == wanted)
+    case = next(c for c in recall_sweep().cases(base) if c.group == group and c.condition == wanted)
     frames = np.stack([base] * 6)
     frames[2] = case.image
     template.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

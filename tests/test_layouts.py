@@ -365,7 +365,7 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
                                                                                  monkeypatch):
     """The recall sweep's 36 px grey "ID 4455" over US1's pane, new in a later image of its layout:
     the look at its changed place in "full", "enhanced" and "local" gives it no box; its line of
-    strokes in "smooth" at half size, looked at close up (``_smooth_lines``), reads it. (The look by
+    strokes in "smooth" at half size, looked at close up (``smooth_lines``), reads it. (The look by
     its exact grey reads it too: turned off here.)"""
     from scrubber.detect import unread
 
@@ -373,7 +373,7 @@ def test_large_type_new_over_tissue_in_a_later_image_is_read_by_its_smooth_lines
     covered, heights = _later_sweep_image(detector, wanted, "large")
     assert covered()[heights.index(36)] == 1.0
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
-    monkeypatch.setattr(series, "_smooth_lines", lambda *args: [])
+    monkeypatch.setattr(series, "smooth_lines", lambda *args: [])
     assert covered()[heights.index(36)] < 0.5
 
 

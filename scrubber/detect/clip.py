@@ -28,8 +28,8 @@ from .motion import (MAX_PLACES, Motion, analyse, appearing, changing_places, ne
                      static_layer)
 from .proposer import LEVEL_FLAT, beyond, flat_counts, stroke_levels
 from .registry import Detector
-from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, views
-from .series import AREA_MARGIN, recoloured, same_content
+from .renderings import coloured_pixels, enhance, faint_in, key_frames, level_rendering, localise, smooth, views
+from .series import AREA_MARGIN, recoloured, same_content, smooth_lines
 from .single import extra_renderings, local_line, single_images
 from .unread import closer_zoom, colour_looks, level_looks, looks_by_colour, read_to_ends, recheck
 
@@ -157,16 +157,24 @@ def _recheck_places(full: np.ndarray, places: Sequence[Sequence[Box]], found: li
     (US1's frame), a white label whose top touches a pane's thin frame got no box in the look at its
     place (nor in the whole frame's), and an 8 px one half under a tall box of the static layer got
     no look, as a place half covered counts as covered (COVERED), and kept its first letter; close
-    up, as in a single image, both read whole."""
+    up, as in a single image, both read whole. Large type there is read by the lines of its
+    "smooth" rendering (``smooth_lines``), as a later image's is: a 36 px white label running
+    across a pane's frame got boxes over its second word only (still clips of US1, the sweep's
+    "large" labels drawn without JPEG: 27 -> 30 of 30)."""
     again = Looks(detector, "recheck")
+    wanted = {}
     for frame, frame_places in enumerate(places):
         known = [d.box for d in found[frame]]
         unread = [place for place in frame_places if not read_to_ends(place, known)]
         if unread:
-            recheck(full[frame], frame, known, again, policy,
-                    wanted=lambda box, unread=unread: any(overlaps(box, place) for place in unread))
+            wanted[frame] = lambda box, unread=unread: any(overlaps(box, place) for place in unread)
+            recheck(full[frame], frame, known, again, policy, wanted=wanted[frame])
     for frame, detection in again.run():
         found[frame].append(detection)
+    if "smooth" in policy.renderings:
+        for frame, wants in wanted.items():
+            found[frame].extend(smooth_lines(full[frame], smooth(full[frame]), [d.box for d in found[frame]], policy,
+                                             detector, wants))
 
 
 def _carry(detection: Detection, shown: Iterable[bool], full: np.ndarray, found: list[list[Detection]],

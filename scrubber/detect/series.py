@@ -20,7 +20,7 @@ from .registry import Detector
 from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth, standing_out
 from .single import (WHOLE_SCALE, closer_at_smooth, confirmed, ink_read, kept_box, local_line, read_panels,
                      single_images)
-from .unread import closer_look, closer_zoom, columns_read, longest_unread, recheck, turned_read
+from .unread import closer_look, closer_zoom, columns_read, joined, longest_unread, recheck, turned_read
 
 IDENTICAL = 2  # largest grey difference of two images at a box for them to hold the same pixels there
 CHANGED = 0.02  # share of a box's pixels that may differ from the key frame for the box to carry over
@@ -174,7 +174,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     alike (within TOLERANCE) would blank a text-free image; once confirmed, it carries over as it
     was (the same image gives the same output whether it came first or not), with what the look
     found over it (a longer label a few grey levels off black differs by less than TOLERANCE).
-    Large type new over tissue is read by the lines of its "smooth" rendering (``_smooth_lines``).
+    Large type new over tissue is read by the lines of its "smooth" rendering (``smooth_lines``).
     An image that differs nearly everywhere (a later page of a scanned document: each line of print
     is a changed place) is read as a single image is, the comparison skipped: the looks at what
     changed would take in the network pixels of more than MANY_LOOKS whole images (``_looks_cost``;
@@ -264,7 +264,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
             recoloured(image, reference.image) if "colour" in policy.renderings else None, around)
     found.extend(d for _, d in again.run())
     if "smooth" in policy.renderings and places:  # not over the moving image: its walls form such lines
-        found.extend(_smooth_lines(image, rendered("smooth"), [d.box for d in found], policy, detector,
+        found.extend(smooth_lines(image, rendered("smooth"), [d.box for d in found], policy, detector,
                                    lambda box: differs(box) and not is_covered(box, moved)))
     if "turned" in policy.renderings:
         found.extend(turned_read(image, [d.box for d in found], policy, detector, differs, around))
@@ -294,7 +294,7 @@ def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray
                                            detector)]
 
 
-def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box], policy: Policy,
+def smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box], policy: Policy,
                   detector: Detector, wanted: Callable[[Box], bool]) -> list[Detection]:
     """Large type over the tissue of a later image: the lines of strokes of the "smooth" rendering
     at half size (WHOLE_SCALE: large type keeps its strokes there, speckle is gone) in which
@@ -308,7 +308,7 @@ def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box],
     took a later file's look against its reference from 21 to 39 ms (99 files), for no box."""
     scale = WHOLE_SCALE["smooth"]
     grey = cv2.resize(smoothed[..., 0], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    lines = [tuple(round(v / scale) for v in line) for line in lines_of(unruled(strokes(grey)))]
+    lines = joined([tuple(round(v / scale) for v in line) for line in lines_of(unruled(strokes(grey)))])
     # each line with what ``known`` reads of it, found once
     lines = [(line, columns_read(line, known)) for line in lines
              if text_shaped(line) and line[3] - line[1] >= LARGE_LINE]
@@ -327,7 +327,7 @@ def _smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box],
 
 def _letter(line: Box) -> int:
     """About the width of a letter of the type that forms ``line`` (a quarter of its height): the
-    least run of its columns that counts as unread in ``_smooth_lines``."""
+    least run of its columns that counts as unread in ``smooth_lines``."""
     return max(1, (line[3] - line[1]) // 4)
 
 
