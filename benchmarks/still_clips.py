@@ -1,6 +1,7 @@
 """Labels shown in one frame of a still clip, against the same frame read alone.
 
-    .venv/bin/python benchmarks/still_clips.py [--groups tissue,large] [--frames 6] [--json benchmarks/results/still-clips.json]
+    .venv/bin/python benchmarks/still_clips.py [--groups tissue,large] [--frames 6]
+        [--json benchmarks/results/still-clips.json]
 
 A clip whose image stands still (cine frames kept before and after an annotation was typed on a
 frozen image) finds a label shown in some of its frames where those frames differ from the

@@ -251,6 +251,22 @@ def test_a_name_shown_over_the_moving_image_for_a_few_frames_or_one_is_gone_in_e
         assert all((after[i, y0:y1, x0:x1] == rgb[i, y0:y1, x0:x1]).all() for i in far), f"{text} spread"
 
 
+def test_a_still_clip_of_a_doppler_frame_is_blanked_as_the_frame_alone_is(detector):
+    """A still clip (a frozen image kept as cine) of US1, whose colour flow never changes: its
+    static layer was read in grey, where the flow is bright blobs on dark tissue, and DB read it
+    as a 115x47 px line, blanked in every frame; the frame alone gets no box there. The layer is
+    now read in the frame's colours where they are colours, and the clip gets the frame's boxes."""
+    template = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    frame = np.ascontiguousarray(template.pixel_array)
+    alone = scrub_dataset(template, Policy(device="cpu", reuse_layouts=False), detector)
+    clip = pydicom.dcmread(data_path("US1_UNCR.dcm"))
+    clip.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    clip.NumberOfFrames, clip.PixelData = 4, np.stack([frame] * 4).tobytes()
+    result = scrub_dataset(clip, Policy(device="cpu", reuse_layouts=False), detector)
+    assert result.frames_read == "clip"
+    assert all(sorted(boxes) == sorted(alone.boxes[0]) for boxes in result.boxes)
+
+
 @pytest.mark.parametrize("count", [2, 6])
 def test_a_label_touching_a_pane_s_frame_shown_in_one_frame_of_a_still_clip_is_gone(detector, count):
     """A still clip of US1's frame (a frozen image: cine frames before and after an annotation was

@@ -265,7 +265,7 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     found.extend(d for _, d in again.run())
     if "smooth" in policy.renderings and places:  # not over the moving image: its walls form such lines
         found.extend(smooth_lines(image, rendered("smooth"), [d.box for d in found], policy, detector,
-                                   lambda box: differs(box) and not is_covered(box, moved)))
+                                  lambda box: differs(box) and not is_covered(box, moved)))
     if "turned" in policy.renderings:
         found.extend(turned_read(image, [d.box for d in found], policy, detector, differs, around))
     if "ink" in policy.renderings:
@@ -295,7 +295,7 @@ def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray
 
 
 def smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box], policy: Policy,
-                  detector: Detector, wanted: Callable[[Box], bool]) -> list[Detection]:
+                 detector: Detector, wanted: Callable[[Box], bool]) -> list[Detection]:
     """Large type over the tissue of a later image: the lines of strokes of the "smooth" rendering
     at half size (WHOLE_SCALE: large type keeps its strokes there, speckle is gone) in which
     ``known`` leaves a letter's width (``_letter``) unread and that ``wanted`` accepts (where the
