@@ -112,6 +112,40 @@ def test_a_lone_digit_below_the_anatomy_of_an_mr_image_gets_its_closer_look():
                and d.box[1] <= rows.min() and d.box[3] > rows.max() for d in result.detections[0]), result.detections
 
 
+def test_a_lone_digit_below_a_grid_of_digits_that_db_read_gets_its_closer_look():
+    """240 lone digits on black (a table of numbers), each read by DB, are marks on flat ground:
+    they filled MAX_PROPOSALS before their boxes were taken into account, and a lone digit below
+    them got no closer look. Covered marks are now left out before the cap (``closer_look``)."""
+    from scrubber.pipeline import scrub_dataset
+
+    ds = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm"))
+    pixels = np.zeros_like(ds.pixel_array)
+    grid, lone = np.zeros(pixels.shape, np.uint8), np.zeros(pixels.shape, np.uint8)
+    for index in range(240):
+        row, column = divmod(index, 20)
+        cv2.putText(grid, str(index % 10), (30 + 48 * column, 40 + 40 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1)
+    cv2.putText(lone, "7", (900, 1000), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1)
+    pixels[(grid > 0) | (lone > 0)] = ds.pixel_array.max()
+    ds.PixelData = pixels.tobytes()
+    rows, cols = np.nonzero(lone)
+    result = scrub_dataset(ds, Policy(device="cpu", reuse_layouts=False), detector_for(Policy(device="cpu"), 1))
+    assert len(result.boxes[0]) > 200  # the grid's digits: read, and no longer proposed
+    assert any(d.box[0] <= cols.min() and d.box[2] > cols.max() and d.box[1] <= rows.min() and d.box[3] > rows.max()
+               for d in result.detections[0]), result.detections
+
+
+def test_coverage_is_share_covered_for_every_box():
+    """``looks.coverage`` (one integral image) answers as ``share_covered`` (a mask per box)."""
+    from scrubber.detect.looks import coverage, share_covered
+
+    rng = np.random.default_rng(3)
+    corners = rng.integers(0, 100, (60, 2))
+    boxes = [(int(x), int(y), int(x + w), int(y + h)) for (x, y), (w, h) in zip(corners, rng.integers(1, 40, (60, 2)))]
+    share = coverage((140, 140), boxes[:30])
+    for box in boxes[30:]:
+        assert share(box) == pytest.approx(share_covered(box, boxes[:30]))
+
+
 def test_large_text_is_kept_and_a_disc_is_not_text(lines):
     """DB marks a disc as one tall "line"; looked at again at half the scale it stays too tall,
     while large text (a 100-px name) then has a line's height and is kept."""

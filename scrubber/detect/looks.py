@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 from ..policy import Policy
@@ -71,6 +72,23 @@ def share_covered(box: Box, boxes: Sequence[Box]) -> float:
 
 def is_covered(box: Box, boxes: Sequence[Box]) -> bool:
     return share_covered(box, boxes) >= COVERED
+
+
+def coverage(shape: tuple[int, ...], boxes: Sequence[Box]) -> Callable[[Box], float]:
+    """``share_covered`` by ``boxes`` for many boxes of an image of ``shape`` (rows, columns): the
+    union painted once and summed (an integral image), so each box costs four lookups."""
+    inside = np.zeros(shape[:2], np.uint8)
+    for x0, y0, x1, y1 in boxes:
+        inside[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = 1
+    total = cv2.integral(inside)
+
+    def share(box: Box) -> float:
+        x0, y0, x1, y1 = box  # a box of the image (a proposer mark)
+        area = (x1 - x0) * (y1 - y0)
+        if area <= 0:
+            return 1.0
+        return float(total[y1, x1] - total[y0, x1] - total[y1, x0] + total[y0, x0]) / area
+    return share
 
 
 def crop_bounds(shape: tuple[int, ...], box: Box, wide: bool = False, margin: int = 0) -> Box:

@@ -297,7 +297,9 @@ def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray
 def smooth_lines(image: np.ndarray, smoothed: np.ndarray, known: Sequence[Box], policy: Policy,
                  detector: Detector, wanted: Callable[[Box], bool]) -> list[Detection]:
     """Large type over the tissue of a later image: the lines of strokes of the "smooth" rendering
-    at half size (WHOLE_SCALE: large type keeps its strokes there, speckle is gone) in which
+    at half size (WHOLE_SCALE: large type keeps its strokes there, speckle is gone), those on one
+    row joined (``joined``: "ID" and "4455" of a 36 px label may be two lines, neither of a line's
+    shape), in which
     ``known`` leaves a letter's width (``_letter``) unread and that ``wanted`` accepts (where the
     image changed), looked at along the line close up as ``closer_at_smooth`` does; a box of that
     look is kept where it reads a letter's width more of the line. Such a label changes the image

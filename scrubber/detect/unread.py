@@ -11,7 +11,7 @@ import numpy as np
 
 from ..policy import Policy
 from .boxes import Box, Detection, join_lines, shifted
-from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, crop_of, is_covered, line_like, share_covered, whole_zoom,
+from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, coverage, crop_of, line_like, share_covered, whole_zoom,
                     zoom_to)
 from .proposer import (MIN_CONTRAST, STANDOUT, colour_lines, faint_lines, flat_lines, flat_shaped, gradient, hue_lines,
                        ink_lines, level_lines, lines_of, propose, stroke_level, strokes, text_shaped, unruled)
@@ -37,10 +37,15 @@ def closer_look(image: np.ndarray, frame: int, known: Sequence[Box], looks: Look
                 wanted: Callable[[Box], bool] | None = None) -> None:
     """Queue a zoomed look at every (wanted) proposer mark that OCR left uncovered, magnified to
     about GLYPH pixels: a 10 px letter 3x, a 20 px one 1.5x (CRAFT reads it as well there, and
-    a look costs the square of the zoom)."""
-    for proposal in propose(image, wanted):
-        if not is_covered(proposal, known):
-            looks.add(frame, image, proposal, zoom_to(proposal, GLYPH))
+    a look costs the square of the zoom). Covered marks are left out before the proposer's
+    MAX_PROPOSALS, not after: a grid of 240 lone digits that DB read filled it, and a lone digit
+    below them got no look."""
+    share = coverage(image.shape, known)
+
+    def unread(box: Box) -> bool:
+        return share(box) < COVERED and (wanted is None or wanted(box))
+    for proposal in propose(image, unread):
+        looks.add(frame, image, proposal, zoom_to(proposal, GLYPH))
 
 
 def unread_run(line: Box, known: Sequence[Box]) -> int:
