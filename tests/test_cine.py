@@ -480,11 +480,14 @@ def test_coloured_type_burned_into_a_clip_is_read_in_the_colours_of_its_still_pi
     change, it is a line of the blue sector, and the look at that line in the blue plane reads
     it, in every frame (as do the look at it by its exact colour, ``ink_looks``, and the one at
     its line of blue's core hue, ``hue_lines``: all three are taken away to show that no other
-    look reads it)."""
-    from scrubber.detect import unread
+    look reads it). The layer's whole pass, read in those colours where they are colours
+    (``clip._layer_read``), reads it too: taken back to grey here."""
+    from scrubber.detect import clip, unread
+    from scrubber.detect.motion import static_layer
 
     covered = _static_label_covered(detector, {"colour": "blue", "font": "hershey-simplex", "jpeg": None}, 8)
     assert covered() == 1.0
+    monkeypatch.setattr(clip, "_layer_read", lambda motion, coloured_layer: static_layer(motion))
     monkeypatch.setattr(unread, "colour_lines", lambda image, where=None: [])
     monkeypatch.setattr(unread, "ink_lines", lambda image: [])
     monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
@@ -497,11 +500,14 @@ def test_a_coloured_line_read_to_a_letter_short_of_its_end_is_looked_at_again(de
     the red sector). A line counts as read only where no run of its columns longer than half its
     height is left (``unread.read_to_ends``), so its line in the red plane is looked at and read to its
     end; by share alone, it counted as read (and the level and core-hue looks, which read the
-    label's grey and its line of red's core hue in the layer, left out)."""
-    from scrubber.detect import unread
+    label's grey and its line of red's core hue in the layer, left out, and the layer read whole
+    in grey, as before ``clip._layer_read``, whose colours read it to its end too)."""
+    from scrubber.detect import clip, unread
+    from scrubber.detect.motion import static_layer
 
     covered = _static_label_covered(detector, {"colour": "dark red", "font": "hershey-duplex", "jpeg": None}, 18)
     assert covered() >= 0.98
+    monkeypatch.setattr(clip, "_layer_read", lambda motion, coloured_layer: static_layer(motion))
     monkeypatch.setattr(unread, "read_to_ends", lambda line, known: unread.share_covered(line, known) >= unread.LINE_COVERED)
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
     monkeypatch.setattr(unread, "hue_lines", lambda image, where=None: [])
