@@ -313,12 +313,28 @@ def test_a_label_whose_line_ends_where_it_runs_into_colour_flow_is_read_to_its_e
     """The recall sweep's 12 px grey label over US1's pane that runs into the colour flow: its line
     of strokes ends 32 px short of the label's end, where its strokes join the flow's. The look at
     the line in "neutral" reaches along it (``wide``) and reads it to its end; a crop of the line
-    alone stopped 15 px short."""
+    alone stopped 15 px short. (The line of its strokes in the least channel, where the flow is dark,
+    runs to its end: that look is left out here.)"""
     covered = _sweep_label_covered(detector, {"style": "grey", "font": "hershey-simplex", "jpeg": None}, 12,
                                    group="tissue")
+    monkeypatch.setattr(unread, "_lines_over_colour", lambda image, known, window=None: [])
     assert covered() >= 0.98
     monkeypatch.setattr(looks, "LINE_REACH", 0)
     assert covered() < 0.9
+
+
+@pytest.mark.parametrize("jpeg, height", [(None, 6), (85, 7)])
+def test_small_grey_type_over_colour_flow_is_read_by_the_lines_of_the_least_channel(detector, monkeypatch, jpeg,
+                                                                                    height):
+    """The recall sweep's small grey type over US1's colour flow (6 px "ST ELSEWHERE", and 7 px
+    through JPEG q85): in the grey image its strokes join the flow's into no line, and the whole
+    passes give it no box; in the least channel the flow is dark, the type forms a line there
+    (``unread._lines_over_colour``), and DB reads it in "neutral"."""
+    covered = _sweep_label_covered(detector, {"over": "tissue", "style": "grey", "font": "hershey-simplex",
+                                              "jpeg": jpeg}, height, group="small")
+    assert covered() >= 0.98
+    monkeypatch.setattr(unread, "_lines_over_colour", lambda image, known, window=None: [])
+    assert covered() < 0.5
 
 
 def _type_over_flow(text: str, ink: tuple[int, int, int], width: int, least_green: int
@@ -532,14 +548,16 @@ def test_the_whole_pass_keeps_no_box_on_colour_flow(detector):
     assert not [d for d in found if _in_panes(d.box)], found
 
 
-def test_large_type_over_tissue_is_read_in_the_smooth_rendering(detector):
+def test_large_type_over_tissue_is_read_in_the_smooth_rendering(detector, monkeypatch):
     """The recall sweep's "large" labels in mid grey over US1's panes: DB gives the 36 px "ID 4455"
     (thin strokes among speckle grains of their own width) no box in "full"; in "smooth" (the
     least channel, speckle smoothed away) it reads the line, in boxes that fit it. (Its exact grey,
-    "level", reads it too: left out here.)"""
+    "level", reads it too, and the look at the lines of the least channel near the colour flow
+    reads part of it: both left out here.)"""
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered = _sweep_label_covered(detector, wanted, 36, group="large")
     assert covered() == 1.0
+    monkeypatch.setattr(unread, "_lines_over_colour", lambda image, known, window=None: [])
     renderings = tuple(r for r in Policy().renderings if r not in ("smooth", "level"))
     assert covered(Policy(device="cpu", reuse_layouts=False, renderings=renderings)) < 0.5
 

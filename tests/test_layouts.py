@@ -384,11 +384,13 @@ def test_a_label_whose_line_breaks_at_colour_flow_in_a_later_image_is_read_whole
     of strokes breaks in two. Two things read it whole, each alone: the two pieces are looked at as
     one line (``unread.joined``), and the "neutral" look at a piece reaches along the line. With
     crops that do not reach along lines, joining still reads it; without joining too, each piece
-    was read in part and its middle letters in neither. (The look by its exact grey reads it too:
-    turned off here.)"""
+    was read in part and its middle letters in neither. (The look by its exact grey reads it too,
+    and so does the look at its line in the least channel, where the flow is dark: both turned off
+    here.)"""
     from scrubber.detect import looks, unread
 
     monkeypatch.setattr(unread, "level_lines", lambda image, usual=None: [])
+    monkeypatch.setattr(unread, "_lines_over_colour", lambda image, known, window=None: [])
 
     wanted = {"style": "grey", "font": "truetype", "jpeg": None}
     covered, heights = _later_sweep_image(detector, wanted, "tissue")
