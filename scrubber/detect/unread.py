@@ -108,11 +108,11 @@ def _lines_over_colour(image: np.ndarray, known: Sequence[Box], window: Box | No
     least channel the flow turns dark (a 6 px grey "ST ELSEWHERE" over US1's flow: no line in
     the grey image, one here, and DB reads it in "neutral")."""
     part, left, top = _part(image, window)
-    red, green, blue = cv2.split(part)
-    least = cv2.min(cv2.min(red, green), blue)
     x, y, width, height = cv2.boundingRect(coloured_pixels(part).astype(np.uint8))
     if width == 0:
         return []
+    red, green, blue = cv2.split(part)
+    least = cv2.min(cv2.min(red, green), blue)
     x0, y0 = max(0, x - COLOUR_REACH), max(0, y - COLOUR_REACH)
     x1, y1 = min(part.shape[1], x + width + COLOUR_REACH), min(part.shape[0], y + height + COLOUR_REACH)
     lines = [shifted(line, x0 + left, y0 + top) for line in lines_of(strokes(least[y0:y1, x0:x1]))]
