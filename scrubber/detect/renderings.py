@@ -319,9 +319,14 @@ def smooth(image: np.ndarray) -> np.ndarray:
     pane: its thin strokes among speckle grains of their own width read as texture, also in a
     crop); here it reads nearly all (benchmarks/recall_sweep.py, "large"). Small type loses its
     1-2 px strokes here, so this rendering only adds to "full"."""
+    return cv2.cvtColor(cv2.medianBlur(least_channel(image), SMOOTH_WINDOW), cv2.COLOR_GRAY2RGB)
+
+
+def least_channel(image: np.ndarray) -> np.ndarray:
+    """The least of each pixel's channels of ``image`` (RGB), one plane: colour flow (red, orange,
+    yellow: little blue) is dark there, grey and white stay as they are."""
     red, green, blue = cv2.split(image)
-    least = cv2.min(cv2.min(red, green), blue)
-    return cv2.cvtColor(cv2.medianBlur(least, SMOOTH_WINDOW), cv2.COLOR_GRAY2RGB)
+    return cv2.min(cv2.min(red, green), blue)
 
 
 def key_frames(count: int, wanted: int) -> list[int]:

@@ -16,8 +16,8 @@ from .looks import (COVERED, GLYPH, LINE_COVERED, Looks, coverage, crop_of, line
 from .proposer import (MIN_CONTRAST, STANDOUT, colour_lines, faint_lines, flat_lines, flat_shaped, gradient, hue_lines,
                        ink_lines, level_lines, lines_of, propose, stroke_level, strokes, text_shaped, unruled)
 from .registry import Detector
-from .renderings import (colour_plane, coloured, coloured_pixels, hue_rendering, level_rendering, localise,
-                         near_rendering, neutral)
+from .renderings import (colour_plane, coloured, coloured_pixels, hue_rendering, least_channel, level_rendering,
+                         localise, near_rendering, neutral)
 
 LIGHT = 140  # grey level: light type (white, light grey) over tissue, whose lines a vertical label's light
 # pixels form where its strokes join the speckle's (US1's tissue lies below it but for a few grains)
@@ -111,8 +111,7 @@ def _lines_over_colour(image: np.ndarray, known: Sequence[Box], window: Box | No
     x, y, width, height = cv2.boundingRect(coloured_pixels(part).astype(np.uint8))
     if width == 0:
         return []
-    red, green, blue = cv2.split(part)
-    least = cv2.min(cv2.min(red, green), blue)
+    least = least_channel(part)
     x0, y0 = max(0, x - COLOUR_REACH), max(0, y - COLOUR_REACH)
     x1, y1 = min(part.shape[1], x + width + COLOUR_REACH), min(part.shape[0], y + height + COLOUR_REACH)
     lines = [shifted(line, x0 + left, y0 + top) for line in lines_of(strokes(least[y0:y1, x0:x1]))]
