@@ -221,6 +221,40 @@ def test_a_banner_over_flat_tissue_is_a_panel_once_its_edges_are_cut_out(monkeyp
     assert not any(found())
 
 
+@pytest.mark.parametrize("ground, delta, font", [(40, 25, "hershey-simplex"), (170, 60, "hershey-duplex")])
+def test_a_box_short_of_small_type_on_its_banner_reaches_to_the_end_of_the_banner_s_ink(detector, monkeypatch,
+                                                                                       ground, delta, font):
+    """The recall sweep's 5 px labels on grey banners through JPEG q85: DB reads each a word or a
+    few letters short (the looks at its banner too), and the letters left stand; the banner's ink
+    is one run that ends on its flat ground, and the boxes on it reach to its ends
+    (``panel_ink.reach_panel_ink``)."""
+    covered = _sweep_label_covered(detector, {"over": "banner", "ground": ground, "delta": delta, "font": font,
+                                              "jpeg": 85}, 5, group="small")
+    assert covered() >= 0.98
+    monkeypatch.setattr(single, "reach_panel_ink", lambda image, found: list(found))
+    assert covered() < 0.98
+
+
+@pytest.mark.parametrize("name, box", [("color3d_jpeg_baseline.dcm", (251, 461, 290, 476)),
+                                       ("examples_ybr_color.dcm", (53, 228, 135, 239))])
+def test_a_box_on_a_toolbar_does_not_reach_over_its_icons(name, box):
+    """Real toolbars (the first frames of pydicom-data's color3d and of its half-size copy
+    examples_ybr_color), with boxes their looks give over a word or two: at full size the panel's
+    icons, words and dividers are runs of ink apart; at half size they blur into one run that
+    reaches the panel's sides. Neither is a label on a banner, and the box stays; the same box
+    with the rule off (one run wherever ink lies) reaches over the icons."""
+    from scrubber.detect import panel_ink
+    from scrubber.detect.boxes import Detection
+
+    frame = np.ascontiguousarray(dcmread(data_path(name)).pixel_array[0])
+    found = [Detection(box, "db", "full")]
+    assert proposer.panels(frame) and panel_ink.reach_panel_ink(frame, found) == found
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(panel_ink, "LEAST_GAP", frame.shape[1])
+        patch.setattr(panel_ink, "MARGIN", -1)
+        assert panel_ink.reach_panel_ink(frame, found) != found
+
+
 def test_type_whose_luminance_is_the_tissue_s_is_read_in_its_colour_plane(detector, monkeypatch):
     """The recall sweep's "colour" labels in blue over US1's panes, 8 and 12 px (one touches the
     colour flow): blue has about the luminance of the tissue under it, so the labels form no

@@ -15,6 +15,7 @@ from .layouts import Reference
 from .looks import (LINE_COVERED, Looks, crop_bounds, crop_zoom, detector_name, is_covered, line_like, marks_detector,
                     share_covered, whole_zoom)
 from .motion import STRONG_PIXELS, TOLERANCE, components, image_area, strong_places
+from .panel_ink import reach_panel_ink
 from .proposer import lines_of, panels, strokes, text_lines, text_shaped, unruled
 from .registry import Detector
 from .renderings import darken, enhance, faint_in, localise, on_flat_ground, smooth, standing_out
@@ -277,7 +278,8 @@ def later_image(reference: Reference, image: np.ndarray, window: np.ndarray | No
     closer_look(image, 0, [d.box for d in found], closer,
                 lambda box: not is_covered(box, moved) and differs(box))
     found.extend(d for _, d in closer.run())
-    return found
+    carried = [d for d in found if d.detector == CARRIED]  # reached along their panels in the reference already
+    return carried + reach_panel_ink(image, [d for d in found if d.detector != CARRIED])
 
 
 def _smooth_areas(image: np.ndarray, wholes: Sequence[Box], smoothed: np.ndarray, known: Sequence[Box],

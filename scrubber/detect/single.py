@@ -21,6 +21,7 @@ from .blobs import components_with_stats
 from .boxes import Box, Detection, overlaps, shifted
 from .looks import (LINE_COVERED, Looks, crop_bounds, crop_zoom, detector_name, is_covered, line_like, marks_detector,
                     run_once, share_covered, whole_zoom)
+from .panel_ink import reach_panel_ink
 from .proposer import dark_on_bright, panels, text_lines
 from .registry import Detector
 from .renderings import INK_GAIN, View, coloured, enhance, faint_in, ink, panel_alone, standing_out, views
@@ -316,7 +317,8 @@ def single_images(full: np.ndarray, window: np.ndarray | None, policy: Policy,
                   detector: Detector, local_zooms: Sequence[float] = ()) -> list[list[Detection]]:
     """"full" whole (``_whole``), the extra renderings where they can add to it (every rendering
     whole when "full" is not asked for; "local" also magnified by ``local_zooms``), a closer look at
-    lines of strokes left unread, then closer looks at lone marks."""
+    lines of strokes left unread, then closer looks at lone marks; boxes on a banner reach to the
+    ends of its label (``reach_panel_ink``)."""
     todo: list[View] = views(full, window, policy.renderings, policy.extra_rendering_frames)
     first = [v for v in todo if v.rendering == "full"]
     extra = [v for v in todo if v.rendering != "full"] if first else []
@@ -340,4 +342,4 @@ def single_images(full: np.ndarray, window: np.ndarray | None, policy: Policy,
         closer_look(full[frame], frame, [d.box for d in found[frame]], closer)
     for frame, detection in closer.run():
         found[frame].append(detection)
-    return found
+    return [reach_panel_ink(full[frame], found[frame]) for frame in range(full.shape[0])]
