@@ -371,6 +371,19 @@ def test_small_grey_type_over_colour_flow_is_read_by_the_lines_of_the_least_chan
     assert covered() < 0.5
 
 
+def test_a_recheck_s_box_at_the_side_of_its_crop_is_followed_along_the_line(detector, monkeypatch):
+    """The recall sweep's 7 px grey "DOB 1971-04-09" over US1's dark tissue: its line of strokes
+    ends at "1971-" (its last letters lie over brighter speckle), the recheck's crop of that line
+    ends 8 px later, and DB's box there runs to the crop's side, "04-09" left standing. The box is
+    followed past the side (``Looks.add``'s ``follow``), as a crop reaching along a line is, and the
+    look there reads the label to its end."""
+    covered = _sweep_label_covered(detector, {"over": "tissue", "style": "grey", "font": "hershey-simplex",
+                                              "jpeg": None}, 7, group="small")
+    assert covered() >= 0.98
+    monkeypatch.setattr(looks, "FOLLOW_ROUNDS", 0)
+    assert covered() < 0.9
+
+
 def _type_over_flow(text: str, ink: tuple[int, int, int], width: int, least_green: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(a grey ramp; the same with a red-to-yellow ramp, a Doppler palette, over its first

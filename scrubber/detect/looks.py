@@ -129,9 +129,9 @@ class _Queued(NamedTuple):
     rendering: str
     place: Box  # the line or region it was queued for, in crop coordinates
     again: bool  # a second look with the training normalisation where the first leaves ``place`` unread
-    source: Callable[[], np.ndarray] | None  # the image it was cut from, where it is ``wide`` ...
+    source: Callable[[], np.ndarray] | None  # the image it was cut from, where it is followed ...
     render: Callable[[np.ndarray], np.ndarray] | None  # ... and how its rendering was made
-    wide: bool  # it reaches along the line: a box running to its side is followed (``Looks.run``)
+    follow: bool  # a box running to its side is followed (``Looks.run``): it reaches along the line, or is asked to
     width: int  # the source's width
     widen: bool  # a box found over ``place`` is widened to its columns
 
@@ -160,7 +160,7 @@ class Looks:
     def add(self, frame: int, image: np.ndarray, box: Box, zoom: float, wide: bool = False,
             margin: int = 0, rendering: str = "full",
             render: Callable[[np.ndarray], np.ndarray] | None = None, again: bool = False,
-            source: Callable[[], np.ndarray] | None = None, widen: bool = False) -> None:
+            source: Callable[[], np.ndarray] | None = None, widen: bool = False, follow: bool = False) -> None:
         """Queue a look at ``box`` in ``image`` (``render``, when given, makes the crop's rendering
         from the crop alone; ``again`` asks for the second look for this crop alone, as the
         queue's ``again`` does for all). A ``wide`` crop keeps a way to its image, for a line
@@ -168,14 +168,16 @@ class Looks:
         are rendered on demand, and the crops queued in all its frames would hold the clip).
         With ``widen``, a box found over ``box`` is widened to its columns: ``box`` is where the
         text's own pixels lie, and the look confirms it is text (a line of type's exact grey, of
-        which DB in that rendering may leave a first or last thin letter out)."""
+        which DB in that rendering may leave a first or last thin letter out). With ``follow``, a
+        crop that does not reach along the line is followed past its side as a ``wide`` one is."""
         crop, left, top = crop_of(image, box, wide, margin)
         if render is not None:
             crop = render(crop)
         place = shifted(box, -left, -top)
-        again_source = (source or (lambda: image)) if wide else None
+        follow = wide or follow
+        again_source = (source or (lambda: image)) if follow else None
         self._queue.append(_Queued(frame, left, top, round(zoom, 2), crop, rendering, place, self.again or again,
-                                   again_source, render, wide, image.shape[1], widen))
+                                   again_source, render, follow, image.shape[1], widen))
 
     def _look(self, indices: list[int]) -> list[list[Box]]:
         """Boxes per queued crop of ``indices`` (crop coordinates), with the second look."""
@@ -196,8 +198,8 @@ class Looks:
         return found
 
     def run(self) -> list[tuple[int, Detection]]:
-        """Every queued crop looked at; where a box of a ``wide`` crop runs to the crop's side (not
-        the image's), a crop reaching along the line from that box is looked at too, up to
+        """Every queued crop looked at; where a box of a followed crop (``wide``, or ``follow``) runs to
+        the crop's side (not the image's), a crop reaching along the line from that box is looked at too, up to
         FOLLOW_ROUNDS times: a label longer than the crop of its first words (an 18 px faint label
         shown for a moment in a clip, read from its first two words' places: its last third was
         outside the crop and stayed)."""
@@ -214,7 +216,7 @@ class Looks:
 
     def _run_queue(self) -> tuple[list[tuple[int, Detection]], list[tuple[_Queued, Box]]]:
         """The detections of the queued crops, and the boxes (image coordinates, with their crop)
-        that run to a ``wide`` crop's side; the queue emptied."""
+        that run to a followed crop's side; the queue emptied."""
         groups: dict[tuple, list[int]] = {}  # (left, top, zoom, shape, rendering) -> indices looked at
         copies: dict[tuple, int] = {}  # (zoom, rendering, shape, digest) -> the first crop with these pixels
         kinds = Counter((q.zoom, q.rendering, q.crop.shape) for q in self._queue)
@@ -240,7 +242,7 @@ class Looks:
             q = self._queue[index]
             found = [_widened(b, q.place) for b in boxes[looked]] if q.widen else boxes[looked]
             out.extend((q.frame, Detection(shifted(b, q.left, q.top), name, q.rendering)) for b in found)
-            if q.wide:
+            if q.follow:
                 running_on.extend((q, shifted(b, q.left, q.top)) for b in boxes[looked] if _runs_on(q, b))
         self._queue.clear()
         return out, running_on

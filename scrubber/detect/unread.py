@@ -161,7 +161,9 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
     strokes of a 5 px label 25 grey levels above black lie below MIN_CONTRAST, the whole passes
     give it no box or one a letter short, and close up "full" and "enhanced" read none of it
     (the sweep's "small" group; the paper grain of a scanned page forms faint lines that do not
-    stand out); at every other line ``_unread_lines`` finds, and where the line's crop holds
+    stand out); at every other line ``_unread_lines`` finds, a box that runs to the side of that
+    crop followed along the line (``follow``: a 7 px grey "DOB 1971-04-09" over US1's dark tissue,
+    whose line of strokes ends at "1971-" where the speckle turns brighter), and where the line's crop holds
     colour, at the "neutral" rendering too (white text over colour flow), reaching along the line
     (``wide``): where a label runs into the flow its strokes join the flow's, and its line ends
     there (a 12 px grey "DOE JANE 1960" over US1: the line stopped 32 px short of its end, and the
@@ -185,7 +187,7 @@ def recheck(image: np.ndarray, frame: int, known: Sequence[Box], looks: Looks, p
         if not wanted(line) or share_covered(line, flat) >= LINE_COVERED:
             continue
         zoom = closer_zoom(image, line, policy)
-        looks.add(frame, image, line, zoom)
+        looks.add(frame, image, line, zoom, follow=True)
         if coloured(crop_of(image, line)[0]):
             looks.add(frame, image, line, zoom, wide=True, rendering="neutral", render=neutral)
     for line in _lines_over_colour(image, known, window):
