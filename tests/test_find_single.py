@@ -678,6 +678,17 @@ def test_a_vertical_label_over_tissue_is_found_by_its_light_pixels(detector, mon
     assert covered() < 0.5
 
 
+def test_a_turned_look_s_box_at_the_side_of_its_crop_is_followed_along_the_line(detector, monkeypatch):
+    """The recall sweep's 8 px grey label running up US1's right pane through JPEG q85: the look at
+    the turned image reads it to the side of its crop, 9 px short of its end; that box is followed
+    past the side (``follow``), and the look there reads the label to its end."""
+    covered = _sweep_label_covered(detector, {"style": "grey", "turn": "up", "font": "hershey-simplex", "jpeg": 85},
+                                   8, group="vertical")
+    assert covered() >= 0.98
+    monkeypatch.setattr(looks, "FOLLOW_ROUNDS", 0)
+    assert covered() < 0.9
+
+
 def test_a_vertical_label_crossed_by_flow_and_a_frame_is_read_whole_in_its_light_pixels(detector, monkeypatch):
     """The recall sweep's 18 px grey "MRN 455667" running down US1's right pane: colour flow and the
     pane's frame cross it, and the look at the turned image reads only its middle; the look at its

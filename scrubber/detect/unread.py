@@ -246,7 +246,9 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     turned "neutral" rendering (the least channel, as ``recheck`` does for lines along the rows),
     reaching along the line: white or grey type over yellow flow is as bright as the flow, joins
     no stroke or light pixel there, and the other looks stop where the flow begins (a 12 px grey
-    "SMITH^JOHN" running up US1's pane, "SMITH" over the flow: "JOHN" read).
+    "SMITH^JOHN" running up US1's pane, "SMITH" over the flow: "JOHN" read). A box of the look
+    at the turned image that runs to its crop's side is followed along the line (``follow``: an
+    8 px grey label up US1's pane through JPEG, read to the side of its crop, 9 px short).
 
     With a ``window`` (a later image: the part of it that changed, with a margin), the lines are
     looked for there only, its strokes at the whole image's ``stroke_level``."""
@@ -274,7 +276,7 @@ def turned_read(image: np.ndarray, known: Sequence[Box], policy: Policy, detecto
     zoom = whole_zoom(image, policy)
     looks = Looks(detector, "turned")
     for line in lines + [line for line in lights if share_covered(line, lines) < COVERED]:
-        looks.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), rendering="turned")
+        looks.add(0, turned, line, zoom * zoom_to(line, RECHECK_HEIGHT), rendering="turned", follow=True)
     for line in lights:
         looks.add(0, shown, line, zoom * zoom_to(line, RECHECK_HEIGHT), wide=True, rendering="turned")
     along = Looks(detector, "turned")
