@@ -222,8 +222,8 @@ def test_a_banner_over_flat_tissue_is_a_panel_once_its_edges_are_cut_out(monkeyp
 
 
 @pytest.mark.parametrize("ground, delta, font", [(40, 25, "hershey-simplex"), (170, 60, "hershey-duplex")])
-def test_a_box_short_of_small_type_on_its_banner_reaches_to_the_end_of_the_banner_s_ink(detector, monkeypatch,
-                                                                                       ground, delta, font):
+def test_a_box_short_of_small_type_on_its_banner_reaches_to_the_end_of_the_banner_s_ink(
+        detector, monkeypatch, ground, delta, font):
     """The recall sweep's 5 px labels on grey banners through JPEG q85: DB reads each a word or a
     few letters short (the looks at its banner too), and the letters left stand; the banner's ink
     is one run that ends on its flat ground, and the boxes on it reach to its ends
