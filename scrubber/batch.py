@@ -283,7 +283,7 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                 tasks, reading = planner.read(unread)
                 ready.extend(tasks)
             if broken and not running:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _discard(pool)
                 pool, broken = make_pool(), False
             if suspects and not running:
                 lone = submit(suspects)
@@ -313,10 +313,26 @@ def _run_parallel(make_pool: Callable[[], Executor], task: Callable[..., tuple[l
                     done(job, report)
                 ready.extendleft(reversed(planner.finished(ended, references)))  # a layout's files together
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _discard(pool)
         raise
     finally:
-        pool.shutdown(wait=True)
+        if broken:
+            _discard(pool)
+        else:
+            pool.shutdown(wait=True)
+
+
+def _discard(pool: Executor) -> None:
+    """Shut ``pool`` down without waiting and end every worker process it still holds. When a
+    worker dies while the pool starts another, CPython's manager thread fails ("dictionary
+    changed size during iteration") and never stops the new one; the interpreter then waits
+    for it at exit, for ever (seen once in CI, after the test of a worker that kills itself)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _size(src: Path | str) -> int:
